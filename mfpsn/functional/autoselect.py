@@ -1,0 +1,111 @@
+"""Autoselect of the temporal-filter implementation (the paper's Alg. 1, per call shape).
+
+For a new key (shape, device, dtype, k, d, grad) every candidate that can run on the device is timed on the
+real shape: forward, plus a backward with a random upstream gradient when the call needs gradients. Each is run
+``2m + 1`` times and the last ``m`` are averaged (the paper's rule; ``m = 1`` by default). The fastest is cached
+and used from then on; :meth:`AutoSelector.report` says which implementation each key chose and the times.
+
+The cache lives in an :class:`AutoSelector` object. ``DEFAULT_SELECTOR`` is the one ``temporal_filter(...,
+impl="auto")`` uses; modules and tests may create their own to keep choices separate.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["AutoSelector", "Choice", "candidates_for", "DEFAULT_SELECTOR"]
+
+_TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
+
+
+def _triton_usable(device: torch.device) -> bool:
+    if device.type != "cuda":
+        return False
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def candidates_for(x: torch.Tensor, taps: torch.Tensor) -> list[str]:
+    """Implementations worth timing for this input (never the float64 reference)."""
+    T, C = x.shape[0], x.shape[2]
+    names = ["conv1d", "shift_add", "blocked"]
+    if C * T * T <= _TOEPLITZ_MAX:
+        names.append("toeplitz")
+    if _triton_usable(x.device):
+        names.append("triton")
+    return names
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the selector decided for one key: the winner and the measured mean time of each candidate (ms)."""
+
+    impl: str
+    times_ms: dict[str, float]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class AutoSelector:
+    """Times candidates once per key and caches the fastest.
+
+    Args:
+        m: each candidate runs 2m + 1 times; the last m are averaged.
+    """
+
+    m: int = 1
+    _cache: dict[tuple, Choice] = field(default_factory=dict)
+
+    @staticmethod
+    def key(x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool) -> tuple:
+        return (tuple(x.shape), str(x.device), str(x.dtype), int(taps.shape[1]), int(dilation), bool(grad))
+
+    def _time(self, impl: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool) -> float:
+        from mfpsn.functional.filter import FILTERS
+
+        fn = FILTERS[impl]
+        xs = x.detach().requires_grad_(grad)
+        ws = taps.detach().requires_grad_(grad)
+        upstream = torch.randn_like(xs) if grad else None
+        times = []
+        for _ in range(2 * self.m + 1):
+            _sync(x.device)
+            t0 = time.perf_counter()
+            if grad:
+                h = fn(xs, ws, dilation)
+                torch.autograd.backward(h, upstream)
+                xs.grad = ws.grad = None
+            else:
+                with torch.no_grad():
+                    fn(xs, ws, dilation)
+            _sync(x.device)
+            times.append(time.perf_counter() - t0)
+        return 1e3 * sum(times[-self.m:]) / self.m
+
+    def choose(self, x: torch.Tensor, taps: torch.Tensor, dilation: int) -> str:
+        """Name of the fastest implementation for this call (timed on first sight of its key)."""
+        grad = torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad)
+        k = self.key(x, taps, dilation, grad)
+        if k not in self._cache:
+            times = {name: self._time(name, x, taps, dilation, grad) for name in candidates_for(x, taps)}
+            self._cache[k] = Choice(min(times, key=times.get), times)
+        return self._cache[k].impl
+
+    def report(self) -> dict[tuple, Choice]:
+        """Every key seen so far and its choice: {(shape, device, dtype, k, d, grad): Choice}."""
+        return dict(self._cache)
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+
+DEFAULT_SELECTOR = AutoSelector()

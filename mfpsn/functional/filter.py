@@ -1,0 +1,274 @@
+"""The causal, dilated, per-channel temporal filter at the heart of the MFPSN.
+
+.. math::
+    \\mathrm{lag}_i = (k - 1 - i)\\, d, \\qquad
+    h[t, b, c] = \\sum_{i=0}^{k-1} \\mathrm{taps}[c, i]\\; x[t - \\mathrm{lag}_i, b, c]
+    \\quad (x[t'] = 0 \\text{ for } t' < 0)
+
+The last tap weighs the current input (SpikingJelly ``SlidingPSN`` indexing; the exact index form is
+**reconstructed (open)** in the paper, fixed here as in the spec §2.1).
+
+Shapes: ``x: [T, B, C, *]`` (time-first, channel dim 2, ``*`` = H, W or nothing), ``taps: [C, k]``,
+result ``h: [T, B, C, *]`` in the dtype of ``x``.
+
+Implementations (``impl=``), each beside the float64 reference :func:`temporal_filter_ref`:
+
+- ``"conv1d"``: the paper's vanilla path: permute to ``[B·Π*, C, T]``, left-pad ``(k−1)·d``, depthwise
+  dilated ``F.conv1d``, permute back (two copies).
+- ``"shift_add"``: time-first, no permutes: ``h = taps[:, k−1]·x``, then ``h[lag:] += taps[:, i]·x[:T−lag]``.
+- ``"toeplitz"``: one banded T×T matrix per channel, batched matmul (dense GEMM, O(T²)).
+- ``"blocked"``: a fused CPU path: shift-add over cache-sized column blocks with a hand-written backward
+  (dX is the same filter run anti-causally, dTaps a lagged inner product), so each block stays in cache.
+- ``"triton"``: the fused GPU kernel (``mfpsn.kernels``), CUDA only, or CPU under ``TRITON_INTERPRET=1``.
+- ``"auto"``: times forward (+ backward when a gradient is needed) of every candidate that can run on this
+  device once per (shape, device, dtype, k, d) and caches the winner (:mod:`mfpsn.functional.autoselect`).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "IMPLS",
+    "temporal_filter",
+    "temporal_filter_ref",
+    "check_filter_args",
+    "lags",
+    "filter_conv1d",
+    "filter_shift_add",
+    "filter_toeplitz",
+    "filter_blocked",
+]
+
+IMPLS = ("reference", "conv1d", "shift_add", "toeplitz", "blocked", "triton", "auto")
+
+
+def lags(order: int, dilation: int) -> list[int]:
+    """``lag_i = (k − 1 − i)·d`` for i = 0 … k−1 (the last tap has lag 0)."""
+    return [(order - 1 - i) * dilation for i in range(order)]
+
+
+def check_filter_args(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> None:
+    """Raise ValueError unless ``x: [T, B, C, *]`` float, ``taps: [C, k]`` float, ``dilation >= 1``."""
+    if not isinstance(x, torch.Tensor) or not isinstance(taps, torch.Tensor):
+        raise ValueError(f"temporal_filter: expected tensors x and taps, found {type(x).__name__}, {type(taps).__name__}")
+    if x.dim() < 3:
+        raise ValueError(f"temporal_filter: expected x of shape [T, B, C, *] (3 to 5 dims), found {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"temporal_filter: expected a floating-point x, found {x.dtype}")
+    if taps.dim() != 2:
+        raise ValueError(f"temporal_filter: expected taps of shape [C, k], found {tuple(taps.shape)}")
+    if not taps.is_floating_point():
+        raise ValueError(f"temporal_filter: expected floating-point taps, found {taps.dtype}")
+    if taps.shape[0] != x.shape[2]:
+        raise ValueError(
+            f"temporal_filter: expected taps for the {x.shape[2]} channels of x (dim 2), found {taps.shape[0]}")
+    if taps.shape[1] < 1:
+        raise ValueError(f"temporal_filter: expected order k >= 1, found {taps.shape[1]}")
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError(f"temporal_filter: expected an int dilation >= 1, found {dilation!r}")
+    if x.device != taps.device:
+        raise ValueError(f"temporal_filter: x is on {x.device} but taps on {taps.device}")
+
+
+def _bcast(taps_col: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """taps[:, i]: [C] → [C, 1, ...] broadcastable against x[t]: [B, C, *]."""
+    return taps_col.reshape(taps_col.shape[0], *([1] * (x.dim() - 3)))
+
+
+# --------------------------------------------------------------------------------------------- reference
+def temporal_filter_ref(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+    """Plain reference: explicit loops over t and taps in float64, cast back to ``x.dtype``.
+
+    x: [T, B, C, *]; taps: [C, k]; returns h: [T, B, C, *]. Differentiable (slow; for tests).
+    """
+    check_filter_args(x, taps, dilation)
+    T, k = x.shape[0], taps.shape[1]
+    x64, w64 = x.double(), taps.double()
+    rows = []
+    for t in range(T):
+        acc = torch.zeros_like(x64[0])
+        for i in range(k):
+            src = t - (k - 1 - i) * dilation
+            if src >= 0:
+                acc = acc + _bcast(w64[:, i], x64) * x64[src]
+        rows.append(acc)
+    return torch.stack(rows).to(x.dtype)
+
+
+# --------------------------------------------------------------------------------------------- conv1d
+def filter_conv1d(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+    """Permute + left-pad + depthwise dilated conv1d + permute back. x: [T, B, C, *] → [T, B, C, *]."""
+    T, B, C = x.shape[:3]
+    k = taps.shape[1]
+    perm = (1, *range(3, x.dim()), 2, 0)
+    xp = x.permute(perm)                                          # [B, *, C, T]
+    spatial = xp.shape[1:-2]
+    xr = xp.reshape(-1, C, T)                                     # [B·Π*, C, T] (a copy)
+    xr = F.pad(xr, ((k - 1) * dilation, 0))
+    h = F.conv1d(xr, taps.to(x.dtype).view(C, 1, k), groups=C, dilation=dilation)  # [B·Π*, C, T]
+    h = h.reshape(B, *spatial, C, T)
+    inv = [0] * x.dim()
+    for dst, src in enumerate(perm):
+        inv[src] = dst
+    return h.permute(inv).contiguous()                            # [T, B, C, *]
+
+
+# --------------------------------------------------------------------------------------------- shift_add
+def filter_shift_add(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+    """Time-first shift-and-add, no permutes: k passes over contiguous slices of dim 0."""
+    T, k = x.shape[0], taps.shape[1]
+    w = taps.to(x.dtype)
+    h = x * _bcast(w[:, k - 1], x)
+    for i in range(k - 1):
+        lag = (k - 1 - i) * dilation
+        if lag < T:
+            h[lag:] = h[lag:] + x[: T - lag] * _bcast(w[:, i], x)
+    return h
+
+
+# --------------------------------------------------------------------------------------------- toeplitz
+def _shift_matrices(T: int, order: int, dilation: int, device, dtype) -> torch.Tensor:
+    """E: [k, T, T] with E[i, t, t − lag_i] = 1."""
+    E = torch.zeros(order, T, T, device=device, dtype=dtype)
+    for i, lag in enumerate(lags(order, dilation)):
+        if lag < T:
+            idx = torch.arange(lag, T, device=device)
+            E[i, idx, idx - lag] = 1
+    return E
+
+
+def filter_toeplitz(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+    """Per-channel banded T×T matrix A[c] = Σ_i taps[c, i]·E_i, then H[:, :, c] = A[c] @ X[:, :, c]."""
+    T, B, C = x.shape[:3]
+    w = taps.to(x.dtype)
+    A = torch.einsum("ck,ktu->ctu", w, _shift_matrices(T, w.shape[1], dilation, x.device, x.dtype))  # [C, T, T]
+    xr = x.movedim(2, 0).reshape(C, T, -1)                        # [C, T, B·Π*]
+    h = torch.bmm(A, xr)                                          # [C, T, B·Π*]
+    return h.reshape(C, T, B, *x.shape[3:]).movedim(0, 2).contiguous()
+
+
+# --------------------------------------------------------------------------------------------- blocked
+_BLOCK_ELEMS = 1 << 16  # values per block (256 KiB of float32): a block and its output stay in cache
+
+
+def _shift_add_into(out: torch.Tensor, x: torch.Tensor, w: torch.Tensor, dilation: int, reverse: bool) -> None:
+    """out[t] = Σ_i w[:, i]·x[t − lag_i] (causal) or Σ_i w[:, i]·x[t + lag_i] (reverse).
+
+    x, out: [T, b, C, s] views (any strides); w: [C, k].
+    """
+    T, k = x.shape[0], w.shape[1]
+    torch.mul(x, w[:, k - 1, None], out=out)
+    for i in range(k - 1):
+        lag = (k - 1 - i) * dilation
+        if lag >= T:
+            continue
+        if reverse:
+            out[: T - lag].addcmul_(x[lag:], w[:, i, None])
+        else:
+            out[lag:].addcmul_(x[: T - lag], w[:, i, None])
+
+
+def _blocks(shape: torch.Size) -> list[tuple[slice, slice]]:
+    """Cut [T, B, C, S] into (batch, spatial) blocks of about _BLOCK_ELEMS values each."""
+    T, B, C, S = shape
+    per_b = T * C * S
+    if per_b <= _BLOCK_ELEMS:
+        nb = max(1, _BLOCK_ELEMS // per_b)
+        return [(slice(b, min(B, b + nb)), slice(None)) for b in range(0, B, nb)]
+    ns = max(1, _BLOCK_ELEMS // (T * C))
+    return [(slice(b, b + 1), slice(s, min(S, s + ns))) for b in range(B) for s in range(0, S, ns)]
+
+
+def _as_tbcs(x: torch.Tensor) -> torch.Tensor:
+    """[T, B, C, *] → [T, B, C, S] view (S = Π*, 1 when none); a view because x is contiguous."""
+    return x.reshape(*x.shape[:3], -1)
+
+
+def _blocked_apply(x: torch.Tensor, w: torch.Tensor, dilation: int, reverse: bool) -> torch.Tensor:
+    xc = x.contiguous()
+    out = torch.empty_like(xc)
+    x4, o4 = _as_tbcs(xc), _as_tbcs(out)                          # [T, B, C, S]
+    for bs, ss in _blocks(x4.shape):
+        _shift_add_into(o4[:, bs, :, ss], x4[:, bs, :, ss], w, dilation, reverse)
+    return out
+
+
+def _blocked_taps_grad(g: torch.Tensor, x: torch.Tensor, k: int, dilation: int) -> torch.Tensor:
+    """dTaps[c, i] = Σ_{t ≥ lag_i, b, *} g[t, b, c, *] · x[t − lag_i, b, c, *]. Returns [C, k] float32+."""
+    T, C = x.shape[0], x.shape[2]
+    acc_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    g4, x4 = _as_tbcs(g.contiguous()), _as_tbcs(x.contiguous())
+    out = torch.zeros(C, k, dtype=acc_dtype, device=x.device)
+    for i, lag in enumerate(lags(k, dilation)):
+        if lag < T:
+            out[:, i] = torch.einsum("tbcs,tbcs->c", g4[lag:].to(acc_dtype), x4[: T - lag].to(acc_dtype))
+    return out
+
+
+class _BlockedFilter(torch.autograd.Function):
+    @staticmethod
+    def forward(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> torch.Tensor:
+        return _blocked_apply(x, taps.to(x.dtype), dilation, reverse=False)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        x, taps, dilation = inputs
+        ctx.save_for_backward(x, taps)
+        ctx.dilation = dilation
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        x, taps = ctx.saved_tensors
+        dx = dtaps = None
+        if ctx.needs_input_grad[0]:
+            dx = _blocked_apply(g, taps.to(g.dtype), ctx.dilation, reverse=True)
+        if ctx.needs_input_grad[1]:
+            dtaps = _blocked_taps_grad(g, x, taps.shape[1], ctx.dilation).to(taps.dtype)
+        return dx, dtaps, None
+
+
+def filter_blocked(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+    """Cache-blocked shift-add with a hand-written backward (the fused CPU path)."""
+    return _BlockedFilter.apply(x, taps, dilation)
+
+
+# --------------------------------------------------------------------------------------------- dispatch
+def _filter_triton(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+    from mfpsn.kernels import triton_temporal_filter  # optional dependency; raises with the install command
+
+    return triton_temporal_filter(x, taps, dilation)
+
+
+FILTERS: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
+    "reference": temporal_filter_ref,
+    "conv1d": filter_conv1d,
+    "shift_add": filter_shift_add,
+    "toeplitz": filter_toeplitz,
+    "blocked": filter_blocked,
+    "triton": _filter_triton,
+}
+
+
+def temporal_filter(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1, impl: str = "auto") -> torch.Tensor:
+    """h[t, b, c] = Σ_i taps[c, i] · x[t − (k−1−i)·d, b, c] (zero before t = 0).
+
+    Args:
+        x: [T, B, C, *] floating point (time-first, channel dim 2).
+        taps: [C, k] floating point; ``taps[:, k−1]`` weighs the current input.
+        dilation: d >= 1, spacing between taps.
+        impl: one of :data:`IMPLS`. ``"auto"`` uses :data:`mfpsn.functional.autoselect.DEFAULT_SELECTOR`;
+            ask it which implementation ran with ``DEFAULT_SELECTOR.report()``.
+    Returns:
+        h: [T, B, C, *] in the dtype of x; differentiable in x and taps.
+    """
+    check_filter_args(x, taps, dilation)
+    if impl == "auto":
+        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
+
+        impl = DEFAULT_SELECTOR.choose(x, taps, dilation)
+    if impl not in FILTERS:
+        raise ValueError(f"temporal_filter: expected impl in {IMPLS}, found {impl!r}")
+    return FILTERS[impl](x, taps, dilation)
