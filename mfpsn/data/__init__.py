@@ -1,0 +1,1 @@
+"""Data sets and simulators: saccades, ESIM, DVS digits, spoken digits (SHD layout)."""
