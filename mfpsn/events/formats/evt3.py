@@ -130,22 +130,60 @@ def read(ctx: ReadContext) -> Events:
     return ctx.finish(t + hdr.t0, x, y, p, hdr.width, hdr.height, meta)
 
 
+def _time_high_values(high: np.ndarray, max_step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unwrapped TIME_HIGH values to emit: (event index each belongs to, value), in stream order.
+
+    For event 0 its own period; for a later event whose period differs from the previous one,
+    points every ``max_step`` periods after the previous period, the pair 4096m-1, 4096m at each
+    wrap crossed (so decoders that only count a 0xFFF -> 0x000 drop as a wrap, like faery's and
+    evt3's, decode the file too), and finally its own period.
+    """
+    n = high.shape[0]
+    prev = np.concatenate([[high[0] - 1], high[:-1]])
+    gap = high - prev
+    moving = np.flatnonzero(gap > 0)
+    g, pv = gap[moving], prev[moving]
+    # grid points pv + k*max_step (k >= 1, below the event's period) and the period itself
+    n_grid = -(-g // max_step)
+    ev_g = np.repeat(moving, n_grid)
+    k = np.arange(ev_g.size) - np.repeat(np.cumsum(n_grid) - n_grid, n_grid) + 1
+    val_g = np.minimum(np.repeat(pv, n_grid) + k * max_step, np.repeat(high[moving], n_grid))
+    # wrap crossings m*4096 in (pv, high]: values m*4096 - 1 and m*4096
+    first_m = pv // 4096 + 1
+    n_wrap = np.maximum(high[moving] // 4096 - first_m + 1, 0)
+    ev_w = np.repeat(moving, n_wrap)
+    m = np.arange(ev_w.size) - np.repeat(np.cumsum(n_wrap) - n_wrap, n_wrap) + np.repeat(first_m, n_wrap)
+    ev = np.concatenate([ev_g, ev_w, ev_w])
+    val = np.concatenate([val_g, m * 4096 - 1, m * 4096])
+    keep = val > prev[ev]
+    if n:
+        keep[ev == 0] = val[ev == 0] == high[0]  # event 0: its own period only
+    ev, val = ev[keep], val[keep]
+    order = np.lexsort((val, ev))
+    ev, val = ev[order], val[order]
+    dup = np.zeros(ev.size, bool)
+    dup[1:] = (ev[1:] == ev[:-1]) & (val[1:] == val[:-1])
+    return ev[~dup], val[~dup]
+
+
 def encode_words(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, max_step: int = 1024) -> np.ndarray:
     """Encode time-sorted events (t relative, >= 0) as EVT 3.0 words, no vector words.
 
-    Per event: TIME_HIGH words when t >> 12 changes (in steps of at most ``max_step`` periods,
-    so the modular rule never sees a jump of 2048 or more), TIME_LOW after each TIME_HIGH and
-    whenever t[11:0] changes, ADDR_Y when y changes, then ADDR_X.
+    Args:
+        t, x, y, p: [N] sorted times (µs, >= 0), coordinates (< 2048), polarity.
+        max_step: largest step between consecutive TIME_HIGH words, in 4096 µs periods (< 2048).
+    Per event: TIME_HIGH words when t >> 12 changes (see :func:`_time_high_values`), TIME_LOW
+    after each TIME_HIGH and whenever t[11:0] changes, ADDR_Y when y changes, then ADDR_X.
     Returns: [W] uint16.
     """
     n = t.shape[0]
     if n == 0:
         return np.zeros(0, np.uint16)
+    if not 1 <= max_step < 2048:
+        raise ValueError(f"max_step: expected 1..2047, found {max_step}")
     high = t >> 12
-    prev_high = np.concatenate([[-1], high[:-1]])
-    gap = np.where(np.arange(n) == 0, 1, high - prev_high)
-    n_th = np.where(gap > 0, -(-gap // max_step), 0)
-    n_th[0] = 1 if n else 0
+    th_ev, th_val = _time_high_values(high, max_step)
+    n_th = np.bincount(th_ev, minlength=n)
     low = t & 0xFFF
     n_tl = ((n_th > 0) | np.concatenate([[True], low[1:] != low[:-1]])).astype(np.int64)
     n_y = np.concatenate([[True], y[1:] != y[:-1]]).astype(np.int64)
@@ -153,15 +191,8 @@ def encode_words(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, max
     end = np.cumsum(per)
     start = end - per
     words = np.empty(int(end[-1]), np.uint16)
-    # TIME_HIGH words: for event i, values prev_high + step*k (k = 1..n_th-1) then high
-    total_th = int(n_th.sum())
-    if total_th:
-        ev = np.repeat(np.arange(n), n_th)
-        k = np.arange(total_th) - np.repeat(np.cumsum(n_th) - n_th, n_th)  # 0..n_th-1
-        last = k == n_th[ev] - 1
-        base = np.where(ev == 0, 0, prev_high[ev])
-        val = np.where(last, high[ev], base + (k + 1) * max_step)
-        words[start[ev] + k] = (TIME_HIGH << 12) | (val & 0xFFF)
+    k = np.arange(th_ev.size) - np.repeat(np.cumsum(n_th) - n_th, n_th)
+    words[start[th_ev] + k] = (TIME_HIGH << 12) | (th_val & 0xFFF)
     pos = start + n_th
     has_tl = n_tl.astype(bool)
     words[pos[has_tl]] = (TIME_LOW << 12) | low[has_tl]
