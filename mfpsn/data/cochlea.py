@@ -181,7 +181,7 @@ def lif_encode(
     """Spike trains of one adaptive LIF encoder per channel.
 
     Args:
-        drive: ``[F, C]`` non-negative input per step and channel.
+        drive: ``[F, C]`` non-negative input per step and channel, ``C = cfg.n_channels``.
         dt: step length in seconds.
         rng: source of the membrane noise.
     Returns:
@@ -192,7 +192,9 @@ def lif_encode(
     if drive.ndim != 2:
         raise ValueError(f"lif_encode: expected drive of shape [F, C], found shape {drive.shape}")
     n_steps, n_ch = drive.shape
-    gains = _fibre_gains(cfg) if n_ch == cfg.n_channels else np.full(n_ch, cfg.gain)
+    if n_ch != cfg.n_channels:
+        raise ValueError(f"lif_encode: expected {cfg.n_channels} channels (CochleaConfig.n_channels), found {n_ch}")
+    gains = _fibre_gains(cfg)
     alpha = np.exp(-dt / cfg.tau_m)
     decay = np.exp(-dt / cfg.tau_adapt)
     inputs = (1.0 - alpha) * drive * gains[None, :]

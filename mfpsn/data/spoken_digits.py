@@ -58,6 +58,8 @@ import h5py
 import numpy as np
 
 from mfpsn.data.cochlea import CochleaConfig, cochlea_spikes
+from mfpsn.events import Events, write_shd_h5
+from mfpsn.events.frames import spike_train_to_bins
 
 if TYPE_CHECKING:
     import torch
@@ -77,7 +79,6 @@ __all__ = [
     "write_split",
     "build_dataset",
     "write_sample_file",
-    "bin_spikes",
     "default_root",
     "load_spoken_digits",
     "main",
@@ -299,7 +300,10 @@ def generate_split(
     if workers == 1 or len(jobs) < 4:
         return [_render_star(j) for j in jobs]
     chunk = max(1, min(16, len(jobs) // (4 * workers)))
-    ctx = multiprocessing.get_context("spawn")
+    # fork: workers inherit the loaded modules and need no ``if __name__ == "__main__"`` guard
+    # in the caller's script; spawn where fork does not exist.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         return list(pool.map(_render_star, jobs, chunksize=chunk))
 
@@ -314,8 +318,6 @@ def write_split(
     id) and root attributes ``mfpsn_generator`` (JSON of the configuration), ``mfpsn_split``
     and ``mfpsn_espeak_version``; SHD readers ignore them.
     """
-    from mfpsn.events import write_shd_h5
-
     if len(specs) != len(spikes):
         raise ValueError(f"write_split: {len(specs)} specs but {len(spikes)} spike trains")
     write_shd_h5(
@@ -392,52 +394,31 @@ def write_sample_file(
     return chosen
 
 
-def bin_spikes(
-    times: np.ndarray, units: np.ndarray, *, n_bins: int = 100, bin_ms: float = 10.0, pool: int = 5,
-    n_units: int = N_UNITS,
-) -> np.ndarray:
-    """Spike counts per time bin and pooled channel group, as SNN-delays bins SHD.
-
-    Args:
-        times: ``[N]`` seconds; spikes at or after ``n_bins · bin_ms`` are dropped.
-        units: ``[N]`` channel indices in ``0 .. n_units-1``.
-        pool: neighbouring channels summed per output channel; must divide ``n_units``.
-    Returns:
-        ``[n_bins, n_units // pool]`` float32 counts.
-    """
-    if n_bins < 1 or bin_ms <= 0:
-        raise ValueError(f"bin_spikes: expected n_bins >= 1 and bin_ms > 0, found {n_bins}, {bin_ms}")
-    if pool < 1 or n_units % pool:
-        raise ValueError(f"bin_spikes: pool must be a positive divisor of {n_units}, found {pool}")
-    t = np.asarray(times, dtype=np.float64)
-    u = np.asarray(units, dtype=np.int64)
-    if t.shape != u.shape or t.ndim != 1:
-        raise ValueError(f"bin_spikes: times and units must be equal-length 1-D, found {t.shape} and {u.shape}")
-    if u.size and (u.min() < 0 or u.max() >= n_units):
-        raise ValueError(f"bin_spikes: units must lie in 0..{n_units - 1}, found {u.min()}..{u.max()}")
-    b = np.floor(t / (bin_ms * 1e-3)).astype(np.int64)
-    keep = (b >= 0) & (b < n_bins)
-    n_out = n_units // pool
-    flat = b[keep] * n_out + u[keep] // pool
-    return np.bincount(flat, minlength=n_bins * n_out).reshape(n_bins, n_out).astype(np.float32)
-
-
 def default_root() -> Path:
     """``$MFPSN_DATA/spoken_digits`` when ``MFPSN_DATA`` is set, else ``~/.cache/mfpsn/spoken_digits``."""
     base = os.environ.get("MFPSN_DATA")
-    return (Path(base) if base else Path.home() / ".cache" / "mfpsn") / "spoken_digits"
+    return (Path(base).expanduser() if base else Path.home() / ".cache" / "mfpsn") / "spoken_digits"
+
+
+def _to_events(times: np.ndarray, units: np.ndarray) -> Events:
+    """One stored sample as a spike-train :class:`Events` (the SHD mapping of ``read_events``)."""
+    t = np.round(np.asarray(times, dtype=np.float64) * 1e6).astype(np.int64)
+    return Events(t, units, np.zeros(t.size, np.uint16), np.ones(t.size, np.uint8), N_UNITS, 1)
 
 
 def _cache_is_current(root: Path, cfg: GeneratorConfig) -> bool:
     tag = root / "generator.json"
     if not tag.exists() or not all((root / f"shd_{s}.h5").exists() for s in SPLITS):
         return False
-    return json.loads(tag.read_text())["config"] == cfg.to_dict()
+    try:
+        return json.loads(tag.read_text())["config"] == cfg.to_dict()
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return False
 
 
 def load_spoken_digits(
     split: str, *, root: str | os.PathLike | None = None, n_bins: int = 100, pool: int = 5,
-    bin_ms: float = 10.0, config: GeneratorConfig | None = None, workers: int = 2,
+    bin_us: int = 10_000, config: GeneratorConfig | None = None, workers: int = 2,
 ) -> tuple["torch.Tensor", "torch.Tensor"]:
     """Binned synthetic spoken digits, generated and cached on first use.
 
@@ -446,6 +427,10 @@ def load_spoken_digits(
     (default :class:`GeneratorConfig`, 20 classes × (48 train + 16 test)), both files are rebuilt,
     which needs ``espeak-ng``. The espeak-ng version is recorded but not compared, so a cache
     copied to a machine without espeak-ng still loads.
+
+    Binning is :func:`mfpsn.events.frames.spike_train_to_bins` with ``n_bins`` bins of ``bin_us``
+    from t = 0 (later spikes are dropped) and ``pool`` neighbouring channels summed (``pool`` must
+    divide 700), as SNN-delays bins SHD.
 
     Returns:
         x: ``[N, n_bins, 700 // pool]`` float32 spike counts (10 ms bins by default).
@@ -466,7 +451,10 @@ def load_spoken_digits(
         times = f["spikes/times"][:]
         units = f["spikes/units"][:]
         labels = np.asarray(f["labels"][:], dtype=np.int64)
-    x = np.stack([bin_spikes(t, u, n_bins=n_bins, bin_ms=bin_ms, pool=pool) for t, u in zip(times, units)])
+    x = np.stack([
+        spike_train_to_bins(_to_events(t, u), n_bins=n_bins, bin_us=bin_us, n_units=N_UNITS, pool=pool)
+        for t, u in zip(times, units)
+    ])
     return torch.from_numpy(x), torch.from_numpy(labels)
 
 
