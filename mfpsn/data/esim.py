@@ -17,8 +17,8 @@ Options (all seeded through one ``numpy.random.Generator`` per video):
 - hot pixels: ``hot_pixels`` pixels drawn at random, each firing a Poisson process of
   ``hot_pixel_rate_hz`` with one fixed, random polarity.
 
-Timestamps: crossing times are floored to integer µs. Events are time-ordered; events of one
-frame interval are ordered by crossing time (stable for ties).
+Timestamps: crossing times are floored to integer µs. Events are time-ordered: by crossing
+time, then (equal µs) simulated crossings before noise events.
 """
 from __future__ import annotations
 
@@ -221,8 +221,8 @@ def simulate_video(frames: np.ndarray, times_us: np.ndarray, *, config: ESIMConf
     logs = frames.astype(np.float64) if log_input else log_intensity(frames, config.eps)
     _, t, x, y, p = esim_batch((f[None] for f in logs), times, c_on[None], c_off[None], config.refractory_us)
     nt, nx, ny, np_ = noise_events(rng, height, width, times[0], times[-1], config)
-    t_all = np.concatenate([t, nt])
+    t_all = np.floor(np.concatenate([t, nt])).astype(np.int64)
     order = np.argsort(t_all, kind="stable")
-    return Events(np.floor(t_all[order]).astype(np.int64), np.concatenate([x, nx])[order],
+    return Events(t_all[order], np.concatenate([x, nx])[order],
                   np.concatenate([y, ny])[order], np.concatenate([p, np_])[order], width, height,
                   {"simulator": "esim", **config.as_dict()})

@@ -49,10 +49,12 @@ def _as_hw(downsample_to: int | tuple[int, int] | None, width: int, height: int)
         return height, width
     if isinstance(downsample_to, (int, np.integer)):
         size = (int(downsample_to), int(downsample_to))
+    elif isinstance(downsample_to, (str, bytes)):
+        raise ValueError(f"downsample_to: expected an int or a (height, width) pair, found {downsample_to!r}")
     else:
         try:
             size = tuple(int(v) for v in downsample_to)
-        except TypeError:
+        except (TypeError, ValueError):
             raise ValueError(
                 f"downsample_to: expected an int or a (height, width) pair, found {downsample_to!r}"
             ) from None
