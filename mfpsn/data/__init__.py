@@ -1,4 +1,7 @@
-"""Offline data: event simulators (saccades, ESIM) and the DVS-digits data set.
+"""Data sets and simulators: saccades, ESIM, DVS digits, spoken digits (SHD layout).
+
+Exported here: the simulators and the DVS-digits API; spoken digits live in
+:mod:`mfpsn.data.spoken_digits` and :mod:`mfpsn.data.cochlea`.
 
 The DVS-digits names (which import torch) load on first access, so that
 ``python -m mfpsn.data.dvs_digits`` and the simulators do not import them early.
