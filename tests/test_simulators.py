@@ -108,6 +108,16 @@ def test_simulate_video_events_and_determinism():
     assert len(a) != len(c) or not np.array_equal(a.t, c.t)
 
 
+def test_rgb_video_is_simulated_as_its_luma():
+    rgb = np.random.default_rng(5).uniform(0, 1, (4, 3, 5, 3))
+    times = np.array([0, 10, 20, 30])
+    luma = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    a, b = simulate_video(rgb, times), simulate_video(luma, times)
+    assert len(a) > 0 and a.sensor_size == (5, 3)
+    for name in ("t", "x", "y", "p"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
 def test_constant_video_gives_only_noise_at_the_configured_rate():
     frames = np.full((3, 10, 10), 0.5)
     times = np.array([0, 500_000, 1_000_000])

@@ -32,6 +32,9 @@ from mfpsn.events.core import Events
 __all__ = ["ESIMConfig", "simulate_video", "log_intensity", "esim_batch", "thresholds", "noise_events"]
 
 
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
 @dataclass(frozen=True)
 class ESIMConfig:
     """Simulator parameters (see the module docstring)."""
@@ -195,7 +198,8 @@ def simulate_video(frames: np.ndarray, times_us: np.ndarray, *, config: ESIMConf
 
     Args:
         frames: ``[S, H, W]`` linear intensities (any non-negative scale), or log intensities
-            when ``log_input`` is true.
+            when ``log_input`` is true; RGB ``[S, H, W, 3]`` is reduced to luma
+            ``0.299 R + 0.587 G + 0.114 B`` first.
         times_us: ``[S]`` strictly increasing frame times in µs.
         config: simulator parameters.
         seed: an int or a ``numpy.random.Generator`` for mismatch and noise (unused when both
@@ -207,8 +211,10 @@ def simulate_video(frames: np.ndarray, times_us: np.ndarray, *, config: ESIMConf
         ``simulator="esim"`` and the config.
     """
     frames = np.asarray(frames)
+    if frames.ndim == 4 and frames.shape[-1] == 3 and not log_input:
+        frames = frames.astype(np.float64) @ _LUMA
     if frames.ndim != 3 or frames.shape[0] < 1:
-        raise ValueError(f"frames: expected [S, H, W] with S >= 1, found shape {frames.shape}")
+        raise ValueError(f"frames: expected [S, H, W] (or RGB [S, H, W, 3]) with S >= 1, found shape {frames.shape}")
     times = np.asarray(times_us, dtype=np.float64)
     if times.shape != (frames.shape[0],):
         raise ValueError(f"times_us: expected shape ({frames.shape[0]},) to match the frames, found {times.shape}")
