@@ -36,7 +36,7 @@ def ref_windows(ev: Events, *, n_bins=None, duration_us=None, event_count=None, 
             else:
                 w = (t1 - t0) / (1 + (n_bins - 1) * (1 - overlap))
                 lo = t0 + k * (w * (1 - overlap))
-                hi = lo + w
+                hi = min(lo + w, t1)
             wins.append(lambda i, t, lo=lo, hi=hi: lo <= t < hi)
     elif duration_us is not None:
         if n or time_range is not None:
@@ -88,7 +88,8 @@ def ref_denoise(ev: Events, filter_time_us: int, connectivity: int) -> np.ndarra
     dict(n_bins=1), dict(n_bins=3), dict(n_bins=7), dict(n_bins=5, overlap=0.5), dict(n_bins=4, overlap=0.25),
     dict(duration_us=700), dict(duration_us=1000, overlap=300), dict(duration_us=10_000),
     dict(event_count=13), dict(event_count=10, overlap=4), dict(event_count=1),
-    dict(n_bins=6, time_range=(1000, 4000)), dict(duration_us=900, time_range=(500, 4500), overlap=100),
+    dict(n_bins=6, time_range=(1000, 4000)), dict(n_bins=3, overlap=0.3, time_range=(1000, 4001)),
+    dict(duration_us=900, time_range=(500, 4500), overlap=100),
 ])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_frames_match_loop_reference(kw, seed):
@@ -122,9 +123,18 @@ def test_channels_are_off_then_on():
 
 
 def test_last_event_lands_in_last_bin_and_awkward_spans():
-    ev = Events([0, 5, 9, 10], [0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], 1, 1)
+    ev = Events(np.arange(11), np.zeros(11), np.zeros(11), np.ones(11), 1, 1)
     out = events_to_frames(ev, n_bins=3)     # span 11 us: bins [0, 11/3), [11/3, 22/3), [22/3, 11)
-    np.testing.assert_array_equal(out[:, 1, 0, 0], [1, 1, 2])
+    np.testing.assert_array_equal(out[:, 1, 0, 0], [4, 4, 3])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 60), t_max=st.integers(1, 40), n_bins=st.integers(1, 9),
+       overlap=st.sampled_from([0, 0.2, 0.5]))
+def test_dense_timestamps_match_reference(seed, n, t_max, n_bins, overlap):
+    ev = make_events(seed, n, width=3, height=2, t_max=t_max)
+    np.testing.assert_array_equal(events_to_frames(ev, n_bins=n_bins, overlap=overlap),
+                                  ref_frames(ev, n_bins=n_bins, overlap=overlap))
 
 
 def test_empty_streams():

@@ -95,7 +95,7 @@ def window_bounds(events: Events, *, n_bins: int | None = None, duration_us: int
     Windows (``t0, t1`` = ``time_range`` or ``(t[0], t[-1] + 1)``):
 
     - ``n_bins = T``: with overlap fraction ``f``, window length ``w = (t1 - t0) / (1 + (T-1)(1-f))``
-      and stride ``s = w (1 - f)``; window ``k`` holds ``t0 + k s <= t < t0 + k s + w`` (for ``f = 0``
+      and stride ``s = w (1 - f)``; window ``k`` holds ``t0 + k s <= t < min(t0 + k s + w, t1)`` (for ``f = 0``
       the bounds are exact rationals ``t0 + k (t1 - t0) / T``). Always ``T`` windows.
     - ``duration_us = D``, overlap ``o`` µs (``0 <= o < D``): stride ``D - o``, window ``k`` holds
       ``t0 + k (D - o) <= t < t0 + k (D - o) + D``; as many windows as needed to reach ``t1``
@@ -145,7 +145,7 @@ def window_bounds(events: Events, *, n_bins: int | None = None, duration_us: int
             w = span / (1 + (n_bins - 1) * (1 - overlap))
             starts_f = t0 + k * (w * (1 - overlap))
             starts = np.ceil(starts_f).astype(np.int64)
-            ends = np.ceil(starts_f + w).astype(np.int64)
+            ends = np.minimum(np.ceil(starts_f + w).astype(np.int64), t1)
         return (np.searchsorted(t, starts, side="left").astype(np.int64),
                 np.searchsorted(t, ends, side="left").astype(np.int64))
 
