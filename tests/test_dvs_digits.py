@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from mfpsn.data import dvs_digits
 from mfpsn.data.dvs_digits import (DVSDigitsArchive, build_dvs_digits, cache_path, data_root, generator_params,
                                    load_dvs_digits, main, sample_events, stratified_split)
 from mfpsn.events.frames import events_to_frames
@@ -21,19 +22,23 @@ def root(tmp_path_factory):
     return path
 
 
-def test_cache_is_reused_and_rebuilt_when_params_change_or_file_is_broken(tmp_path):
+def test_cache_is_reused_and_rebuilt_when_params_change_or_file_is_broken(tmp_path, monkeypatch):
     path, built = build_dvs_digits(tmp_path, n_digits=5)
-    assert built and path == tmp_path / "dvs_digits.npz"
+    assert built and path == tmp_path / "dvs_digits_n5_seed0.npz"
     stamp = path.stat().st_mtime_ns
     assert build_dvs_digits(tmp_path, n_digits=5) == (path, False)
     assert path.stat().st_mtime_ns == stamp
-    assert build_dvs_digits(tmp_path, n_digits=5, seed=1)[1]              # other seed: rebuilt
-    with np.load(path, allow_pickle=False) as archive:
+    other, built = build_dvs_digits(tmp_path, n_digits=5, seed=1)         # other seed: its own file
+    assert built and other == tmp_path / "dvs_digits_n5_seed1.npz"
+    with np.load(other, allow_pickle=False) as archive:
         assert json.loads(str(archive["params"])) == generator_params(n_digits=5, seed=1)
+    monkeypatch.setattr(dvs_digits, "GENERATOR_VERSION", dvs_digits.GENERATOR_VERSION + 1)
+    assert build_dvs_digits(tmp_path, n_digits=5) == (path, True)          # generator changed: rebuilt
+    assert DVSDigitsArchive(path).params["version"] == dvs_digits.GENERATOR_VERSION
     path.write_bytes(b"not a zip file")
-    assert build_dvs_digits(tmp_path, n_digits=5, seed=1)[1]              # unreadable: rebuilt
-    assert build_dvs_digits(tmp_path, n_digits=5, seed=1, force=True)[1]
-    assert [p.name for p in tmp_path.iterdir()] == ["dvs_digits.npz"]     # no temporary files left
+    assert build_dvs_digits(tmp_path, n_digits=5) == (path, True)          # unreadable: rebuilt
+    assert build_dvs_digits(tmp_path, n_digits=5, force=True) == (path, True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, path.name])  # no temporary files left
 
 
 def test_root_resolution(monkeypatch, tmp_path):
@@ -41,12 +46,13 @@ def test_root_resolution(monkeypatch, tmp_path):
     assert data_root() == tmp_path / "env"
     assert data_root(tmp_path / "arg") == tmp_path / "arg"
     assert cache_path() == tmp_path / "env" / "dvs_digits.npz"
+    assert cache_path(n_digits=1797, seed=0) == cache_path()
     monkeypatch.delenv("MFPSN_DATA")
     assert str(data_root()).endswith(".cache/mfpsn")
 
 
 def test_archive_contents(root):
-    archive = DVSDigitsArchive(cache_path(root))
+    archive = DVSDigitsArchive(cache_path(root, n_digits=N))
     assert len(archive) == N and archive.params == generator_params(n_digits=N)
     assert archive.offsets[0] == 0 and archive.offsets[-1] == archive.t.size
     assert archive.t.dtype == np.uint32 and archive.x.dtype == np.uint8
@@ -76,7 +82,7 @@ def test_split_is_stratified_and_seeded():
 @pytest.mark.parametrize("n_bins, downsample_to", [(16, None), (5, 16), (7, (10, 12))])
 def test_frames_equal_events_to_frames_of_each_sample(root, split, n_bins, downsample_to):
     ds = load_dvs_digits(split, root=root, n_bins=n_bins, downsample_to=downsample_to, n_digits=N)
-    archive = DVSDigitsArchive(cache_path(root))
+    archive = DVSDigitsArchive(cache_path(root, n_digits=N))
     index = archive.split_index(split)
     frames, labels = ds.tensors()
     assert frames.dtype == torch.float32 and labels.dtype == torch.int64
@@ -97,7 +103,7 @@ def test_dataloader_batches(root):
 
 
 def test_sample_events_equal_the_archive(root):
-    archive = DVSDigitsArchive(cache_path(root))
+    archive = DVSDigitsArchive(cache_path(root, n_digits=N))
     for i in (0, 7, 19):
         ev = sample_events(i)
         ref = archive.events(i)

@@ -8,7 +8,8 @@ per pixel); digit ``i`` is seeded by ``SeedSequence([seed, i])``. A fixed strati
 the test set, chosen by a seeded permutation per class.
 
 Cache: one ``dvs_digits.npz`` (``allow_pickle=False``) under ``root``: the argument, else
-``$MFPSN_DATA``, else ``~/.cache/mfpsn``. It holds the events of all digits back to back
+``$MFPSN_DATA``, else ``~/.cache/mfpsn`` (subsets and other seeds get their own file, see
+:func:`cache_path`). It holds the events of all digits back to back
 (``t`` uint32 µs from 0, ``x``, ``y``, ``p`` uint8, ``offsets [N + 1]``), ``labels``,
 ``digit_index``, ``train_index``, ``test_index`` and ``params`` (JSON of the generator version
 and every parameter). It is rebuilt when it is missing, unreadable or its ``params`` differ.
@@ -64,9 +65,12 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "mfpsn"
 
 
-def cache_path(root: str | os.PathLike | None = None) -> Path:
-    """Path of the cached archive under :func:`data_root`."""
-    return data_root(root) / _FILE
+def cache_path(root: str | os.PathLike | None = None, *, n_digits: int | None = None, seed: int = 0) -> Path:
+    """Path of the cached archive under :func:`data_root`: ``dvs_digits.npz`` for the full set
+    with seed 0, ``dvs_digits_n{N}_seed{S}.npz`` otherwise (a subset never overwrites the full set)."""
+    n = _check_n_digits(n_digits)
+    name = _FILE if (n, int(seed)) == (N_DIGITS, 0) else f"dvs_digits_n{n}_seed{int(seed)}.npz"
+    return data_root(root) / name
 
 
 def _check_n_digits(n_digits: int | None) -> int:
@@ -159,7 +163,7 @@ def build_dvs_digits(root: str | os.PathLike | None = None, *, n_digits: int | N
         ``(path, built)``: the archive and whether it was (re)built now.
     """
     params = generator_params(n_digits=n_digits, seed=seed)
-    path = cache_path(root)
+    path = cache_path(root, n_digits=n_digits, seed=seed)
     if not force and _read_params(path) == params:
         return path, False
     path.parent.mkdir(parents=True, exist_ok=True)
