@@ -1,0 +1,87 @@
+"""What every neuron shares: the :class:`NeuronTrace` returned by ``run`` and the input checks.
+
+Calling convention (``docs/architecture.md``, neuron contract): input ``x: [T, B, C, *]`` floating point,
+time-first, channel dimension 2, ``*`` = spatial dims (H, W, a single length, or nothing); ``forward(x)``
+returns spikes of the same shape and dtype, exactly 0 or 1; ``run(x)`` returns a :class:`NeuronTrace`.
+Every neuron computes ``S = Θ(H − θ)`` (the threshold is subtracted).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+__all__ = ["NeuronTrace", "check_sequence", "check_step_input", "threshold_view", "check_positive_int"]
+
+
+class NeuronTrace(NamedTuple):
+    """Result of ``neuron.run(x)``.
+
+    Attributes:
+        spikes: [T, B, C, *], exactly 0 or 1, dtype of the input.
+        h: [T, B, C, *], the membrane potential before the threshold.
+        v_th: threshold broadcastable against ``h`` (a per-channel ``[C]`` threshold comes as
+            ``[1, 1, C, 1, ...]``, a per-step ``[T]`` threshold as ``[T, 1, 1, ...]``, a scalar as a 0-d
+            tensor), with ``spikes == (h >= v_th)``.
+    """
+
+    spikes: torch.Tensor
+    h: torch.Tensor
+    v_th: torch.Tensor
+
+
+def _check_float(x: torch.Tensor, who: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{who}: expected a torch.Tensor input, found {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"{who}: expected a floating-point input (the input current), found dtype {x.dtype}")
+
+
+def check_sequence(x: torch.Tensor, who: str, channels: int | None = None, steps: int | None = None) -> None:
+    """Raise ValueError unless ``x`` is a float ``[T, B, C, *]`` tensor with the expected C (and T).
+
+    Args:
+        x: the input to check.
+        who: the neuron's name, used in the message.
+        channels: expected C (dim 2), or None to accept any.
+        steps: expected T (dim 0), or None to accept any.
+    """
+    _check_float(x, who)
+    if x.dim() < 3:
+        raise ValueError(f"{who}: expected input of shape [T, B, C, *] (at least 3 dims), "
+                         f"found {x.dim()} dims, shape {tuple(x.shape)}")
+    if channels is not None and x.shape[2] != channels:
+        raise ValueError(f"{who}: expected {channels} channels in dim 2 of [T, B, C, *], "
+                         f"found {x.shape[2]} (shape {tuple(x.shape)})")
+    if steps is not None and x.shape[0] != steps:
+        raise ValueError(f"{who}: expected T = {steps} time steps in dim 0, found {x.shape[0]} "
+                         f"(shape {tuple(x.shape)})")
+
+
+def check_step_input(x_t: torch.Tensor, who: str, channels: int | None = None) -> None:
+    """Raise ValueError unless ``x_t`` is a float ``[B, C, *]`` tensor (one time step) with the expected C."""
+    _check_float(x_t, who)
+    if x_t.dim() < 2:
+        raise ValueError(f"{who}: expected one time step of shape [B, C, *] (at least 2 dims), "
+                         f"found {x_t.dim()} dims, shape {tuple(x_t.shape)}")
+    if channels is not None and x_t.shape[1] != channels:
+        raise ValueError(f"{who}: expected {channels} channels in dim 1 of [B, C, *], "
+                         f"found {x_t.shape[1]} (shape {tuple(x_t.shape)})")
+
+
+def threshold_view(v_th: torch.Tensor, ndim: int, dim: int = 2) -> torch.Tensor:
+    """A 1-d threshold ``[n]`` reshaped to broadcast along ``dim`` of an ``ndim``-dim tensor.
+
+    ``threshold_view(theta [C], 5)`` → ``[1, 1, C, 1, 1]``; ``threshold_view(theta [T], 4, dim=0)`` →
+    ``[T, 1, 1, 1]``.
+    """
+    shape = [1] * ndim
+    shape[dim] = v_th.shape[0]
+    return v_th.reshape(shape)
+
+
+def check_positive_int(value, name: str, who: str) -> int:
+    """Return ``value`` if it is an int >= 1, else raise ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{who}: expected {name} to be an int >= 1, found {value!r}")
+    return value
