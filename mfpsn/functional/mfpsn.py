@@ -100,7 +100,7 @@ def lagged_moments(x: torch.Tensor, order: int, dilation: int) -> tuple[torch.Te
     """
     T, C = x.shape[0], x.shape[2]
     n = x.numel() // max(C, 1)
-    inner = (1, *range(2, x.dim() - 1))                   # reduce (B, *) of a [t, B, C, *] slice → [t, C]
+    inner = (1, *range(3, x.dim()))                        # reduce (B, *) of a [t, B, C, *] slice → [t, C]
     lg = lags(order, dilation)
     zero = x.new_zeros(1, C, dtype=torch.float64)
 
