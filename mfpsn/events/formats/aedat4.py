@@ -1,85 +1,126 @@
 """AEDAT 4.0 (iniVation DV, dv-processing; DAVIS346, DVXplorer), read through ``aedat`` (MIT).
 
-Layout: ``#!AER-DAT4.0\\r\\n``, an IOHeader FlatBuffer with an XML stream description, then
-LZ4/Zstd-compressed FlatBuffer packets (see the spec, section 4). There is no writer here:
-hand-writing FlatBuffers + LZ4 is impractical; the committed fixture was made once with faery.
+Layout: ``#!AER-DAT4.0\\r\\n``, uint32 size of an IOHeader FlatBuffer holding the XML stream
+description, then LZ4/Zstd-compressed FlatBuffer packets (spec section 4). There is no writer
+here: hand-writing FlatBuffers + LZ4 is impractical; the committed fixture was made with faery.
 
-Mapping onto ``mfpsn.events.core``: the events of the first ``events`` stream (or the stream
-id given as option ``stream``); t, x, y as stored (top-left origin), p = ``on`` (1 = ON).
-Sensor size from the stream's ``sizeX``/``sizeY``. Frame, IMU and trigger packets are skipped.
-Any failure inside ``aedat`` (it is compiled Rust; a corrupt file can make it raise or panic)
-becomes an EventFormatError.
+Mapping onto ``mfpsn.events.core``: the events of the first ``events`` stream (or the stream id
+given as option ``stream``); t, x, y as stored (top-left origin), p = ``on`` (1 = ON). Sensor
+size from the stream's ``sizeX``/``sizeY``. Frame, IMU and trigger packets are skipped.
+
+Isolation (option ``isolate``, default True): ``aedat`` is compiled Rust, and some corrupt files
+make it abort the whole process (a panic at the FFI boundary, found by fuzzing). By default the
+decoding therefore runs in a child process (about 0.2-0.4 s of start-up); a crash, a timeout
+(option ``timeout_s``, default 120) or any decoder error becomes an EventFormatError. Pass
+``isolate=False`` to decode in this process for trusted files.
 """
 from __future__ import annotations
+
+import io
+import json
+import signal
+import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from mfpsn.events._context import ReadContext
 from mfpsn.events.core import Events
+from mfpsn.events.formats.npy import _read_array
 
 __all__ = ["read", "MAGIC"]
 
 MAGIC = b"#!AER-DAT4.0\r\n"
-OPTIONS = ("stream",)
+OPTIONS = ("stream", "isolate", "timeout_s")
+CHILD = Path(__file__).with_name("_aedat4_child.py")
 
 
-def _wrap(ctx: ReadContext, what: str, exc: BaseException):
-    return ctx.error(f"the aedat decoder failed while {what}: {type(exc).__name__}: {exc}")
+def _decode_in_child(ctx: ReadContext, stream: int, timeout_s: float) -> tuple[dict, np.ndarray]:
+    cmd = [sys.executable, "-I", str(CHILD), ctx.path, str(stream), str(ctx.max_events)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ctx.error(f"the aedat decoder took longer than timeout_s={timeout_s} s") from exc
+    out = proc.stdout
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = str(-proc.returncode)
+        raise ctx.error(f"the aedat decoder crashed on this file ({name}): corrupt data")
+    if len(out) < 8:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        raise ctx.error(f"the aedat decoder failed (exit {proc.returncode}): {tail[0][:300]}")
+    (n,) = struct.unpack_from("<Q", out)
+    try:
+        info = json.loads(out[8:8 + n].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ctx.error(f"unreadable answer from the aedat decoder: {exc}") from exc
+    if "error" in info:
+        if info.get("kind") == "import":
+            raise RuntimeError(f"reading AEDAT 4 needs the 'aedat' package (pip install aedat==2.3.0): "
+                               f"{info['error']}")
+        raise ctx.error(info["error"])
+    rest = out[8 + n:]
+    arr = _read_array(io.BytesIO(rest), len(rest), ctx, "decoded events")
+    return info, arr
+
+
+def _decode_here(ctx: ReadContext, stream: int) -> tuple[dict, np.ndarray]:
+    try:
+        import aedat
+    except ImportError as exc:
+        raise RuntimeError("reading AEDAT 4 needs the 'aedat' package (pip install aedat==2.3.0)") from exc
+    try:
+        decoder = aedat.Decoder(ctx.path)
+        streams = decoder.id_to_stream()
+        event_ids = sorted(k for k, v in streams.items() if v.get("type") == "events")
+        sid = stream if stream >= 0 else (event_ids[0] if event_ids else None)
+        if sid is None or sid not in event_ids:
+            raise ctx.error(f"no event stream {'' if stream < 0 else stream} in the file; streams: {streams}")
+        parts, total = [], 0
+        for packet in decoder:
+            if packet.get("stream_id") == sid and "events" in packet:
+                total += len(packet["events"])
+                ctx.check_count(total)
+                parts.append(packet["events"])
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
+        if isinstance(exc, type(ctx.error(""))):
+            raise
+        raise ctx.error(f"the aedat decoder failed: {type(exc).__name__}: {exc}") from exc
+    dtype = [("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?")]
+    arr = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    return {"streams": {str(k): v for k, v in streams.items()}, "stream_id": sid}, arr
 
 
 def read(ctx: ReadContext) -> Events:
     ctx.no_index()
     ctx.file_size()
     with open(ctx.path, "rb") as f:
-        head = f.read(len(MAGIC))
-    if head != MAGIC:
-        raise ctx.error(f"expected magic {MAGIC!r}, found {head!r}")
-    try:
-        import aedat
-    except ImportError as exc:  # a pinned runtime dependency; say so loudly if it is missing
-        raise RuntimeError("reading AEDAT 4 needs the 'aedat' package (pip install aedat==2.3.0)") from exc
-    try:
-        decoder = aedat.Decoder(ctx.path)
-        streams = decoder.id_to_stream()
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
-        raise _wrap(ctx, "opening the file", exc) from exc
-    event_ids = sorted(k for k, v in streams.items() if v.get("type") == "events")
-    wanted = ctx.options.get("stream")
-    if wanted is not None:
-        if wanted not in event_ids:
-            raise ctx.error(f"stream={wanted} is not an event stream; event streams: {event_ids}")
-        sid = wanted
-    elif event_ids:
-        sid = event_ids[0]
+        head = f.read(len(MAGIC) + 4)
+    if head[:len(MAGIC)] != MAGIC:
+        raise ctx.error(f"expected magic {MAGIC!r}, found {head[:len(MAGIC)]!r}")
+    if len(head) < len(MAGIC) + 4:
+        raise ctx.error("truncated: the IOHeader size is missing")
+    stream = ctx.options.get("stream")
+    stream = -1 if stream is None else int(stream)
+    if ctx.options.get("isolate", True):
+        info, arr = _decode_in_child(ctx, stream, float(ctx.options.get("timeout_s", 120.0)))
     else:
-        raise ctx.error(f"no event stream in the file; streams: {streams}")
-    width, height = int(streams[sid].get("width", 0)), int(streams[sid].get("height", 0))
-    parts = []
-    total = 0
-    try:
-        for packet in decoder:
-            if packet.get("stream_id") != sid or "events" not in packet:
-                continue
-            ev = packet["events"]
-            total += len(ev)
-            ctx.check_count(total)
-            parts.append(ev)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # noqa: BLE001
-        if isinstance(exc, type(ctx.error(""))):
-            raise
-        raise _wrap(ctx, "decoding packets", exc) from exc
-    if parts:
-        ev = np.concatenate(parts)
-        t = ev["t"]
-        if t.size and int(t.max()) >= 1 << 62:
-            raise ctx.error(f"timestamp {int(t.max())} is out of range")
-        t, x, y, p = t.astype(np.int64), ev["x"].astype(np.int64), ev["y"].astype(np.int64), ev["on"].astype(np.uint8)
-    else:
-        t = x = y = np.zeros(0, np.int64)
-        p = np.zeros(0, np.uint8)
-    meta = {"stream_id": sid, "streams": streams}
-    return ctx.finish(t, x, y, p, width if width > 0 else None, height if height > 0 else None, meta)
+        info, arr = _decode_here(ctx, stream)
+    if arr.dtype.names != ("t", "x", "y", "on") or arr.ndim != 1:
+        raise ctx.error(f"unexpected decoded array {arr.dtype} {arr.shape}")
+    ctx.check_count(arr.shape[0])
+    sid = info["stream_id"]
+    desc = info["streams"].get(str(sid), {})
+    width, height = int(desc.get("width", 0) or 0), int(desc.get("height", 0) or 0)
+    t = arr["t"]
+    if t.size and int(t.max()) >= 1 << 62:
+        raise ctx.error(f"timestamp {int(t.max())} is out of range")
+    meta = {"stream_id": sid, "streams": info["streams"]}
+    return ctx.finish(t.astype(np.int64), arr["x"].astype(np.int64), arr["y"].astype(np.int64),
+                      arr["on"].astype(np.uint8), width if width > 0 else None, height if height > 0 else None, meta)

@@ -50,8 +50,8 @@ def _read_array(fp, available: int, ctx: ReadContext, name: str) -> np.ndarray:
             shape, fortran, dtype = npformat.read_array_header_2_0(fp)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, SyntaxError, TypeError, OverflowError, EOFError, KeyError, RecursionError) as exc:
-        raise ctx.error(f"{name}: bad .npy header: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser (tokenize, literal_eval) raises many kinds
+        raise ctx.error(f"{name}: bad .npy header: {type(exc).__name__}: {exc}") from exc
     if dtype.hasobject:
         raise ctx.error(f"{name}: object arrays are refused (allow_pickle=False)")
     if any(int(s) < 0 for s in shape):
