@@ -1,0 +1,203 @@
+"""The parallel spiking neuron family: PSN, masked PSN, sliding PSN (spec §4.3–§4.5).
+
+All compute ``S = Θ(H − θ)`` with the threshold subtracted; SpikingJelly stores ``bias = −θ`` (its default
+bias −1 is θ = +1 here): negate the bias when loading its weights.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from mfpsn.functional.filter import IMPLS, lags, temporal_filter
+from mfpsn.functional.surrogate import Surrogate, get_surrogate
+from mfpsn.neurons.base import NeuronTrace, check_positive_int, check_sequence, check_step_input, threshold_view
+
+__all__ = ["PSN", "MaskedPSN", "SlidingPSN"]
+
+
+def _time_mix(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """H = W X with X viewed as [T, N]: weight [T, T], x [T, B, C, *] → [T, B, C, *]."""
+    return (weight.to(x.dtype) @ x.reshape(x.shape[0], -1)).reshape(x.shape)
+
+
+class PSN(nn.Module):
+    """Parallel spiking neuron (SpikingJelly ``PSN``): a full T×T mixing of time steps.
+
+    .. math::
+        H = W X, \\quad W \\in \\mathbb{R}^{T \\times T},\\; X \\text{ viewed as } [T, N]; \\qquad
+        S[t] = \\Theta(H[t] - \\theta[t])
+
+    W is initialised kaiming-uniform (a = √5, i.e. U(−1/√T, 1/√T)) and θ = +1 at every step. Not causal;
+    fixed T. Input ``x: [T, B, C, *]`` float with exactly T steps (ValueError otherwise).
+
+    Parameters: ``weight`` [T, T], ``threshold`` θ [T].
+    """
+
+    def __init__(self, T: int, surrogate: str | Surrogate = "atan", alpha: float | None = None) -> None:
+        super().__init__()
+        self.T = check_positive_int(T, "T", "PSN")
+        self.surrogate = get_surrogate(surrogate, alpha)
+        self.weight = nn.Parameter(torch.empty(self.T, self.T))
+        self.threshold = nn.Parameter(torch.ones(self.T))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+
+    def effective_weight(self) -> torch.Tensor:
+        """The [T, T] matrix applied to X."""
+        return self.weight
+
+    def run(self, x: torch.Tensor) -> NeuronTrace:
+        """x: [T, B, C, *] → NeuronTrace(spikes, h, v_th [T, 1, 1, ...])."""
+        check_sequence(x, type(self).__name__, steps=self.T)
+        h = _time_mix(self.effective_weight(), x)
+        v_th = threshold_view(self.threshold.to(x.dtype), x.dim(), dim=0)
+        return NeuronTrace(self.surrogate(h - v_th), h, v_th)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [T, B, C, *] float → spikes [T, B, C, *]."""
+        return self.run(x).spikes
+
+    def extra_repr(self) -> str:
+        return f"T={self.T}, surrogate={self.surrogate}"
+
+
+class MaskedPSN(PSN):
+    """Masked PSN (SpikingJelly ``MaskedPSN``): the PSN matrix masked to a causal band of width k, with the
+    mask faded in by λ during training.
+
+    .. math::
+        M_k[i, j] = [\\, j \\le i \\le j + k - 1 \\,], \\quad
+        M_k(\\lambda) = \\lambda M_k + (1 - \\lambda) J, \\quad
+        H = (W \\odot M_k(\\lambda))\\, X, \\quad S[t] = \\Theta(H[t] - \\theta[t])
+
+    (J all ones). λ anneals once per epoch with :meth:`set_lambda`: λ = min(1, 8·epoch / (epochs − 1))
+    (Parallel-Spiking-Neuron ``train_secf10.py``). Once λ ≥ 1 the neuron is causal with order k and the
+    single-step mode :meth:`step` works (at most T steps per :meth:`reset`).
+
+    Args:
+        order: k >= 1. T: time steps. lambda_init: λ at construction (a buffer, saved in the state dict).
+    """
+
+    def __init__(self, order: int, T: int, lambda_init: float = 0.0, surrogate: str | Surrogate = "atan",
+                 alpha: float | None = None) -> None:
+        super().__init__(T, surrogate, alpha)
+        self.order = check_positive_int(order, "order k", "MaskedPSN")
+        ones = torch.ones(self.T, self.T)
+        self.register_buffer("mask", torch.tril(ones) * torch.triu(ones, -(self.order - 1)))
+        self.register_buffer("lambda_", torch.tensor(float(lambda_init)))
+        self._queue: list[torch.Tensor] = []
+        self._t = 0
+
+    def set_lambda(self, epoch: int, epochs: int) -> float:
+        """λ = min(1, 8·epoch / (epochs − 1)) (λ = 1 when epochs == 1); returns λ."""
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"MaskedPSN.set_lambda: expected epochs to be an int >= 1, found {epochs!r}")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < epochs:
+            raise ValueError(f"MaskedPSN.set_lambda: expected an int epoch in [0, {epochs}), found {epoch!r}")
+        lam = 1.0 if epochs == 1 else min(1.0, 8.0 * epoch / (epochs - 1))
+        self.lambda_.fill_(lam)
+        return lam
+
+    def effective_weight(self) -> torch.Tensor:
+        """W ⊙ M_k(λ), [T, T]."""
+        lam = self.lambda_.to(self.weight.dtype)
+        if float(lam) >= 1.0:
+            return self.weight * self.mask
+        return self.weight * (lam * self.mask + (1.0 - lam))
+
+    def step(self, x_t: torch.Tensor) -> torch.Tensor:
+        """Single step (only once λ ≥ 1): x_t: [B, C, *] → s_t; h_t = Σ_{j=t−k+1}^{t} (W ⊙ M_k)[t, j] x_j."""
+        if float(self.lambda_) < 1.0:
+            raise RuntimeError(f"MaskedPSN.step: the single-step mode needs lambda_ >= 1 (a causal mask), "
+                               f"found lambda_ = {float(self.lambda_)}")
+        check_step_input(x_t, "MaskedPSN.step")
+        if self._t >= self.T:
+            raise RuntimeError(f"MaskedPSN.step: already ran T = {self.T} steps; call reset() to start again")
+        if self._queue and self._queue[-1].shape != x_t.shape:
+            raise ValueError(f"MaskedPSN.step: expected x_t of shape {tuple(self._queue[-1].shape)} (the stream's; "
+                             f"call reset() to start a new one), found {tuple(x_t.shape)}")
+        self._queue = (self._queue + [x_t])[-self.order:]
+        w = self.effective_weight()[self._t].to(x_t.dtype)                # [T]
+        first = self._t - len(self._queue) + 1
+        h = sum(w[first + m] * q for m, q in enumerate(self._queue))
+        s = self.surrogate(h - self.threshold[self._t].to(x_t.dtype))
+        self._t += 1
+        return s
+
+    def reset(self) -> None:
+        """Forget the single-step inputs and restart at t = 0."""
+        self._queue = []
+        self._t = 0
+
+    def extra_repr(self) -> str:
+        return f"order={self.order}, " + super().extra_repr() + f", lambda_={float(self.lambda_)}"
+
+
+_SLIDING_BACKENDS = ("filter", "gemm")
+
+
+class SlidingPSN(nn.Module):
+    """Sliding PSN (SpikingJelly ``SlidingPSN``): one weight vector and one threshold shared by every neuron.
+
+    .. math::
+        H[t] = \\sum_{i=0}^{k-1} W_i\\, X[t - k + 1 + i] \\quad (X[t'] = 0,\\ t' < 0), \\qquad
+        S[t] = \\Theta(H[t] - \\theta)
+
+    ``exp_init=True``: W_i = 2^−(k−1−i), i.e. (…, 1/4, 1/2, 1); otherwise kaiming-uniform (a = √5) on a
+    [1, k] tensor, U(−1/√k, 1/√k). θ = 1 (SpikingJelly bias −1). Causal; any T. It equals a float MFPSN with
+    d = 1, identical tap rows, one shared θ and no BatchNorm.
+
+    Args:
+        order: k >= 1.
+        backend: ``"filter"`` (default: ``temporal_filter`` with the shared row broadcast to every channel,
+            O(T·k)) or ``"gemm"`` (SpikingJelly's: a banded T×T matrix built from W, then one matmul, O(T²)).
+        impl: the ``temporal_filter`` implementation for ``backend="filter"``.
+
+    Parameters: ``weight`` [k], ``threshold`` θ (0-d). Input ``x: [T, B, C, *]`` float.
+    """
+
+    def __init__(self, order: int, exp_init: bool = True, surrogate: str | Surrogate = "atan",
+                 alpha: float | None = None, backend: str = "filter", impl: str = "auto") -> None:
+        super().__init__()
+        self.order = check_positive_int(order, "order k", "SlidingPSN")
+        if backend not in _SLIDING_BACKENDS:
+            raise ValueError(f"SlidingPSN: expected backend in {_SLIDING_BACKENDS}, found {backend!r}")
+        if impl not in IMPLS:
+            raise ValueError(f"SlidingPSN: expected impl in {IMPLS}, found {impl!r}")
+        self.backend, self.impl = backend, impl
+        self.surrogate = get_surrogate(surrogate, alpha)
+        if exp_init:
+            weight = torch.exp2(-torch.arange(self.order - 1, -1, -1, dtype=torch.float32))
+        else:
+            weight = torch.empty(1, self.order)
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+            weight = weight[0]
+        self.weight = nn.Parameter(weight)
+        self.threshold = nn.Parameter(torch.tensor(1.0))
+
+    def gemm_weight(self, T: int) -> torch.Tensor:
+        """The banded [T, T] matrix A with A[t, t − (k−1−i)] = W_i (entries before column 0 dropped)."""
+        A = self.weight.new_zeros(T, T)
+        for i, lag in enumerate(lags(self.order, 1)):
+            if lag < T:
+                A = A + self.weight[i] * torch.diag(self.weight.new_ones(T - lag), -lag)
+        return A
+
+    def run(self, x: torch.Tensor) -> NeuronTrace:
+        """x: [T, B, C, *] → NeuronTrace(spikes, h, v_th 0-d)."""
+        check_sequence(x, "SlidingPSN")
+        if self.backend == "gemm":
+            h = _time_mix(self.gemm_weight(x.shape[0]), x)
+        else:
+            taps = self.weight.to(x.dtype).expand(x.shape[2], self.order).contiguous()
+            h = temporal_filter(x, taps, 1, self.impl)
+        v_th = self.threshold.to(x.dtype)
+        return NeuronTrace(self.surrogate(h - v_th), h, v_th)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [T, B, C, *] float → spikes [T, B, C, *]."""
+        return self.run(x).spikes
+
+    def extra_repr(self) -> str:
+        return f"order={self.order}, backend={self.backend!r}, impl={self.impl!r}, surrogate={self.surrogate}"
