@@ -264,3 +264,20 @@ def test_bundled_sample_has_the_shd_layout() -> None:
     assert (labels < 10).any() and (labels >= 10).any()
     test_ids = {sd.SPEAKERS.index(s) for s in sd.GeneratorConfig().test_speakers}
     assert set(speakers.tolist()) <= test_ids
+
+
+@needs_espeak
+def test_bundled_sample_regenerates_exactly(tmp_path: Path) -> None:
+    with h5py.File(ASSET, "r") as f:
+        recorded = str(f.attrs["mfpsn_espeak_version"])
+        cfg_dict = json.loads(f.attrs["mfpsn_generator"])
+        times, units = list(f["spikes/times"][:]), list(f["spikes/units"][:])
+    if recorded != sd._espeak_version():
+        pytest.skip(f"the asset was made with {recorded!r}; this machine has {sd._espeak_version()!r}")
+    assert cfg_dict["seed"] == 0
+    path = tmp_path / "again.h5"
+    sd.main(["--sample-file", str(path), "--sample-count", str(len(times)), "--seed", "0"])
+    with h5py.File(path, "r") as f:
+        for i, (t, u) in enumerate(zip(times, units)):
+            np.testing.assert_array_equal(f["spikes/times"][i], t)
+            np.testing.assert_array_equal(f["spikes/units"][i], u)

@@ -7,10 +7,9 @@ so this module builds a look-alike offline:
    makes is ours), called through :mod:`subprocess` with ``-w`` into a temporary WAV file that the
    standard-library :mod:`wave` module reads (22,050 Hz, mono, 16 bit).
 2. **Classes** in SHD's label order: labels 0–9 are the English words "zero" … "nine", labels
-   10–19 the German words "null" … "neun" (the SHD paper: "digits from zero to nine in English
-   and German", English first). ``extra/keys[label]`` holds these words as UTF-8 strings; whether
-   the real SHD file spells its keys exactly like this could not be checked offline, only the
-   order (English 0–9, German 10–19) is the documented convention.
+   10–19 the German words "null" … "neun" (SHD's documented convention: English digits first,
+   then German). ``extra/keys[label]`` holds these words as UTF-8 strings; whether the real SHD
+   file spells its keys exactly like this could not be checked offline.
 3. **Speakers** are espeak voice variants (``m1`` … ``m7``, ``f1`` … ``f5``, ``klatt``, ``Andy``,
    ``steph``, ``norbert``), each speaking both languages like SHD's speakers do; English samples
    also draw an accent (``en``, ``en-us``, ``en-gb-scotland``, ``en-gb-x-rp``). Every sample draws
@@ -22,7 +21,9 @@ so this module builds a look-alike offline:
    log compression, adaptive LIF encoders).
 
 Leading and trailing silence of the espeak output is trimmed (5 ms raised-cosine fades against
-clicks), then a random onset delay is inserted, so samples last about 0.4–0.9 s.
+clicks), then a random onset delay (``onset_s``) and a short tail (``tail_s``) of silence are
+added, so a sample lasts as long as its word (a few hundred ms to about 1 s, longer at low
+``speed_wpm``).
 
 Determinism: a single ``seed`` fixes every random draw; each sample gets its own child seed in
 the main process, so the output does not depend on the number of worker processes.
@@ -111,7 +112,20 @@ N_UNITS = 700
 class GeneratorConfig:
     """Everything that determines the generated data (stored with every cache).
 
-    Ranges are inclusive ``(low, high)`` and drawn uniformly per sample.
+    Ranges are inclusive ``(low, high)`` and drawn uniformly per sample. All defaults are our
+    choice (reconstructed, not from SHD):
+
+    Attributes:
+        seed: fixes every random draw (voices, prosody, onset, encoder noise).
+        n_per_class, n_test_per_class: samples per class in the train and test files.
+        speakers: espeak-ng variants; ``extra/speaker`` is the index into this tuple.
+        test_speakers: the held-out variants (a proper, non-empty subset of ``speakers``).
+        speed_wpm, pitch, amplitude: espeak-ng ``-s`` (80–450), ``-p`` (0–99), ``-a`` (0–200).
+        onset_s: silence before the word, seconds.
+        silence_level: |sample| below which leading/trailing audio counts as silence (full scale 1).
+        fade_ms: raised-cosine fade at both ends of the trimmed word.
+        tail_s: silence after the word, seconds.
+        cochlea: the :class:`~mfpsn.data.cochlea.CochleaConfig`.
     """
 
     seed: int = 0
@@ -301,8 +315,9 @@ def generate_split(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Render ``specs`` with ``workers`` processes (1 = in this process); results in ``specs`` order.
 
-    BLAS runs single-threaded while rendering (3× faster on 2 shared cores than letting
-    OpenBLAS spin up its threads for the small ``[F, 513] @ [513, 700]`` filterbank product).
+    BLAS runs single-threaded while rendering: for the small ``[F, 513] @ [513, 700]``
+    filterbank product a multi-threaded OpenBLAS mostly spins, which is slow on shared cores
+    (``python -m mfpsn.data.spoken_digits`` prints the rate it reaches).
     """
     if workers < 1:
         raise ValueError(f"workers: expected >= 1, found {workers}")
@@ -450,9 +465,12 @@ def load_spoken_digits(
     import torch
 
     _check_split(split)
+    if int(pool) != pool or pool < 1 or N_UNITS % pool:
+        raise ValueError(f"load_spoken_digits: pool must be a positive divisor of {N_UNITS}, found {pool!r}")
     cfg = config if config is not None else GeneratorConfig()
-    where = Path(root) if root is not None else default_root()
+    where = Path(root).expanduser() if root is not None else default_root()
     if not _cache_is_current(where, cfg):
+        (where / "generator.json").unlink(missing_ok=True)
         build_dataset(where, cfg, workers=workers)
         tag = {"config": cfg.to_dict(), "espeak_version": _espeak_version()}
         tmp = where / f".generator.json.tmp{os.getpid()}"
@@ -462,10 +480,9 @@ def load_spoken_digits(
         times = f["spikes/times"][:]
         units = f["spikes/units"][:]
         labels = np.asarray(f["labels"][:], dtype=np.int64)
-    x = np.stack([
-        spike_train_to_bins(_to_events(t, u), n_bins=n_bins, bin_us=bin_us, n_units=N_UNITS, pool=pool)
-        for t, u in zip(times, units)
-    ])
+    x = np.zeros((len(labels), n_bins, N_UNITS // pool), dtype=np.float32)
+    for i, (t, u) in enumerate(zip(times, units)):
+        x[i] = spike_train_to_bins(_to_events(t, u), n_bins=n_bins, bin_us=bin_us, n_units=N_UNITS, pool=pool)
     return torch.from_numpy(x), torch.from_numpy(labels)
 
 
