@@ -1,0 +1,251 @@
+"""Training tasks: data as in-memory tensors, class names, input spec and the default network.
+
+Every task returns sample-first tensors ``x: [N, T, ...]`` float32 and ``y: [N]`` int64; the
+training loop transposes each batch to time-first ``[T, B, ...]``. Nothing is downloaded: the
+synthetic sets are generated locally and the real ones must already be on disk (``data_root``).
+
+| task | data | x per sample | default network |
+|---|---|---|---|
+| ``dvs-digits`` | :func:`mfpsn.data.dvs_digits.load_dvs_digits` | ``[T, 2, 34, 34]`` | ``dvs_convnet`` |
+| ``seq-digits`` | scikit-learn 8x8 digits, one column per step, DVS-digits split | ``[8, 1, 8]`` | ``seq_image_net`` |
+| ``spoken-digits`` | :func:`mfpsn.data.spoken_digits.load_spoken_digits` | ``[T, 140]`` | ``shd_net`` |
+| ``nmnist`` | ``data_root/{Train,Test}/<digit>/*.bin`` via ``read_events`` | ``[T, 2, 34, 34]`` | ``dvs_convnet`` |
+| ``shd`` | ``data_root/shd_{train,test}.h5`` | ``[T, 140]`` | ``shd_net`` |
+| ``cifar10`` | ``data_root/{data_batch_1..5,test_batch}`` (pickles: explicit opt-in) | ``[32, 3, 32]`` | ``seq_image_net`` |
+| ``random`` | seeded random spikes whose class is a row band (smoke tests, DDP checks) | ``[T, 2, 8, 8]`` | ``dvs_convnet`` |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["TASKS", "TaskData", "load_task", "default_T"]
+
+TASKS = ("dvs-digits", "seq-digits", "spoken-digits", "nmnist", "shd", "cifar10", "random")
+_DEFAULT_T = {"dvs-digits": 8, "seq-digits": 8, "spoken-digits": 100, "nmnist": 8, "shd": 100, "cifar10": 32,
+              "random": 4}
+DIGITS = [str(i) for i in range(10)]
+SHD_CLASSES = [f"{lang}-{i}" for lang in ("english", "german") for i in range(10)]
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+@dataclass
+class TaskData:
+    """One task's tensors and metadata.
+
+    Attributes:
+        train_x, test_x: ``[N, T, ...]`` float32; train_y, test_y: ``[N]`` int64.
+        classes: class names indexed by label.
+        input_spec: JSON-able description of one sample (layout, shape, T, sensor size, binning).
+        model: default network config for :func:`mfpsn.models.build_model` (the neuron is added later).
+    """
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: list[str]
+    input_spec: dict[str, Any]
+    model: dict[str, Any] = field(default_factory=dict)
+
+
+def default_T(task: str) -> int:
+    """Default number of time steps of ``task``."""
+    _check_task(task)
+    return _DEFAULT_T[task]
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"task: expected one of {TASKS}, found {task!r}")
+
+
+def _need_root(task: str, data_root: str | os.PathLike | None) -> Path:
+    if data_root is None:
+        raise ValueError(f"task {task!r} reads a real data set from disk: pass data_root (--data-root); "
+                         f"nothing is downloaded")
+    root = Path(data_root).expanduser()
+    if not root.is_dir():
+        raise ValueError(f"data_root for task {task!r}: expected a directory, found {str(root)!r}")
+    return root
+
+
+def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike | None = None,
+              allow_pickle: bool = False, seed: int = 0) -> TaskData:
+    """Load (or generate) ``task``'s train and test split.
+
+    Args:
+        task: one of :data:`TASKS`.
+        T: time steps (bins); ``None`` for the task default (fixed at 8 for ``seq-digits``, 32 for ``cifar10``).
+        data_root: directory of a real data set (``nmnist``, ``shd``, ``cifar10``) or the cache
+            directory of a synthetic one (``None``: its default cache).
+        allow_pickle: ``cifar10`` only: opt in to reading the CIFAR-10 python pickles (restricted).
+        seed: seed of the ``random`` task's data.
+    """
+    _check_task(task)
+    T = default_T(task) if T is None else int(T)
+    if T < 1:
+        raise ValueError(f"T: expected a positive integer, found {T}")
+    loader = {"dvs-digits": _dvs_digits, "seq-digits": _seq_digits, "spoken-digits": _spoken_digits,
+              "nmnist": _nmnist, "shd": _shd, "cifar10": _cifar10, "random": _random}[task]
+    return loader(T=T, data_root=data_root, allow_pickle=allow_pickle, seed=seed)
+
+
+def _dvs_digits(*, T: int, data_root, **_) -> TaskData:
+    from mfpsn.data.dvs_digits import load_dvs_digits
+
+    train = load_dvs_digits("train", root=data_root, n_bins=T)
+    test = load_dvs_digits("test", root=data_root, n_bins=T)
+    spec = {"layout": "[T, B, 2, 34, 34]", "shape": [T, 2, 34, 34], "T": T, "sensor_size": [34, 34],
+            "polarity_channels": ["OFF", "ON"],
+            "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": [0, 300_001]},
+            "source": "mfpsn.data.dvs_digits (synthetic saccades of scikit-learn digits)"}
+    model = {"arch": "dvs_convnet", "num_classes": 10, "T": T, "in_channels": 2, "input_size": 34,
+             "channels": [16, 32, 32], "input_pool": 1}
+    return TaskData("dvs-digits", train.frames, train.labels, test.frames, test.labels, DIGITS, spec, model)
+
+
+def _seq_digits(*, T: int, **_) -> TaskData:
+    from mfpsn.data.dvs_digits import TEST_FRACTION, digit_images, stratified_split
+
+    if T != 8:
+        raise ValueError(f"T for seq-digits: expected 8 (one step per image column), found {T}")
+    images, labels = digit_images()
+    train_i, test_i = stratified_split(labels, TEST_FRACTION, 0)
+    x = torch.from_numpy(images.astype(np.float32)).permute(0, 2, 1).unsqueeze(2)  # [N, column, 1, row]
+    y = torch.from_numpy(labels)
+    spec = {"layout": "[T, B, 1, 8]", "shape": [8, 1, 8], "T": 8, "sensor_size": [8, 8],
+            "binning": {"method": "one image column per step", "scale": "pixel / 16"},
+            "source": "sklearn.datasets.load_digits, split as mfpsn.data.dvs_digits"}
+    model = {"arch": "seq_image_net", "num_classes": 10, "T": 8, "in_channels": 1, "length": 8, "width": 32,
+             "fc_width": 64}
+    return TaskData("seq-digits", x[train_i], y[train_i], x[test_i], y[test_i], DIGITS, spec, model)
+
+
+def _shd_spec(T: int, source: str) -> dict[str, Any]:
+    return {"layout": "[T, B, 140]", "shape": [T, 140], "T": T, "sensor_size": [700, 1],
+            "binning": {"method": "spike_train_to_bins", "n_bins": T, "bin_us": 10_000, "pool": 5,
+                        "t_start_us": 0}, "source": source}
+
+
+def _shd_model(T: int) -> dict[str, Any]:
+    return {"arch": "shd_net", "in_features": 140, "num_classes": 20, "T": T, "hidden": 256, "n_hidden": 2,
+            "dropout": 0.4}
+
+
+def _spoken_digits(*, T: int, data_root, **_) -> TaskData:
+    from mfpsn.data.spoken_digits import load_spoken_digits
+
+    tx, ty = load_spoken_digits("train", root=data_root, n_bins=T, pool=5, bin_us=10_000)
+    vx, vy = load_spoken_digits("test", root=data_root, n_bins=T, pool=5, bin_us=10_000)
+    spec = _shd_spec(T, "mfpsn.data.spoken_digits (espeak-ng + cochlea model, SHD layout; test voices unseen)")
+    return TaskData("spoken-digits", tx, ty, vx, vy, SHD_CLASSES, spec, _shd_model(T))
+
+
+def _read_shd_split(path: Path, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+    import h5py
+
+    from mfpsn.events import Events, EventFormatError
+    from mfpsn.events.frames import spike_train_to_bins
+
+    if not path.is_file():
+        raise ValueError(f"shd: expected the file {str(path)!r} (SHD layout .h5)")
+    try:
+        with h5py.File(path, "r") as f:
+            times, units = f["spikes/times"][:], f["spikes/units"][:]
+            labels = np.asarray(f["labels"][:], dtype=np.int64)
+    except (OSError, KeyError) as exc:
+        raise EventFormatError(str(path), "shd", f"cannot read spikes/times, spikes/units, labels: {exc}") from exc
+    xs = []
+    for t, u in zip(times, units):
+        t_us = np.round(np.asarray(t, np.float64) * 1e6).astype(np.int64)
+        order = np.argsort(t_us, kind="stable")
+        ev = Events(t_us[order], np.asarray(u)[order], np.zeros(t_us.size, np.uint16), np.ones(t_us.size, np.uint8),
+                    700, 1)
+        xs.append(spike_train_to_bins(ev, n_bins=T, bin_us=10_000, n_units=700, pool=5))
+    return torch.from_numpy(np.stack(xs)), torch.from_numpy(labels)
+
+
+def _shd(*, T: int, data_root, **_) -> TaskData:
+    root = _need_root("shd", data_root)
+    tx, ty = _read_shd_split(root / "shd_train.h5", T)
+    vx, vy = _read_shd_split(root / "shd_test.h5", T)
+    return TaskData("shd", tx, ty, vx, vy, SHD_CLASSES, _shd_spec(T, f"SHD files in {root}"), _shd_model(T))
+
+
+def _read_nmnist_split(folder: Path, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from mfpsn.events import read_events
+    from mfpsn.events.frames import events_to_frames
+
+    if not folder.is_dir():
+        raise ValueError(f"nmnist: expected the folder {str(folder)!r} with one sub-folder per digit 0..9")
+    frames, labels = [], []
+    for digit in range(10):
+        for path in sorted((folder / str(digit)).glob("*.bin")):
+            ev = read_events(path, format="nmnist", sensor_size=(34, 34))
+            frames.append(events_to_frames(ev, n_bins=T, time_range=(0, max(int(ev.t[-1]) + 1, 1))
+                                           if len(ev) else (0, 1)))
+            labels.append(digit)
+    if not frames:
+        raise ValueError(f"nmnist: no '<digit>/*.bin' files under {str(folder)!r}")
+    return torch.from_numpy(np.stack(frames)), torch.tensor(labels, dtype=torch.int64)
+
+
+def _nmnist(*, T: int, data_root, **_) -> TaskData:
+    root = _need_root("nmnist", data_root)
+    tx, ty = _read_nmnist_split(root / "Train", T)
+    vx, vy = _read_nmnist_split(root / "Test", T)
+    spec = {"layout": "[T, B, 2, 34, 34]", "shape": [T, 2, 34, 34], "T": T, "sensor_size": [34, 34],
+            "polarity_channels": ["OFF", "ON"],
+            "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[0, last event]"},
+            "source": f"N-MNIST folders in {root}"}
+    model = {"arch": "dvs_convnet", "num_classes": 10, "T": T, "in_channels": 2, "input_size": 34,
+             "channels": [16, 32, 32], "input_pool": 1}
+    return TaskData("nmnist", tx, ty, vx, vy, DIGITS, spec, model)
+
+
+def _cifar10(*, T: int, data_root, allow_pickle: bool, **_) -> TaskData:
+    from mfpsn.training.cifar import read_cifar10
+
+    if T != 32:
+        raise ValueError(f"T for cifar10: expected 32 (one step per image column), found {T}")
+    root = _need_root("cifar10", data_root)
+    (tx, ty), (vx, vy) = read_cifar10(root, allow_pickle=allow_pickle)
+    mean = tx.mean((0, 2, 3), keepdim=True)
+    std = tx.std((0, 2, 3), keepdim=True)
+
+    def seq(images: torch.Tensor) -> torch.Tensor:  # [N, 3, H, W] -> [N, W = T, 3, H]
+        return ((images - mean) / std).permute(0, 3, 1, 2).contiguous()
+
+    spec = {"layout": "[T, B, 3, 32]", "shape": [32, 3, 32], "T": 32, "sensor_size": [32, 32],
+            "binning": {"method": "one image column per step", "normalise": "per-channel train mean/std"},
+            "source": f"CIFAR-10 python batches in {root}"}
+    model = {"arch": "seq_image_net", "num_classes": 10, "T": 32, "in_channels": 3, "length": 32, "width": 128,
+             "fc_width": 256}
+    return TaskData("cifar10", seq(tx), ty, seq(vx), vy, CIFAR10_CLASSES, spec, model)
+
+
+def _random(*, T: int, seed: int, **_) -> TaskData:
+    gen = torch.Generator().manual_seed(int(seed))
+
+    def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.randint(0, 3, (n,), generator=gen)
+        rows = torch.arange(8)
+        band = (rows[None, :] // 3 == y[:, None]).float()  # [n, 8]: rows of the class band
+        p = 0.1 + 0.4 * band[:, None, None, :, None].expand(n, T, 2, 8, 8)
+        return (torch.rand(p.shape, generator=gen) < p).float(), y
+
+    tx, ty = make(96)
+    vx, vy = make(48)
+    spec = {"layout": "[T, B, 2, 8, 8]", "shape": [T, 2, 8, 8], "T": T, "sensor_size": [8, 8],
+            "binning": {"method": "Bernoulli spikes, p = 0.5 in the class's row band, else 0.1"},
+            "source": f"random (seed {seed})"}
+    model = {"arch": "dvs_convnet", "num_classes": 3, "T": T, "in_channels": 2, "input_size": 8, "channels": [4],
+             "input_pool": 1}
+    return TaskData("random", tx, ty, vx, vy, ["rows 0-2", "rows 3-5", "rows 6-7"], spec, model)
