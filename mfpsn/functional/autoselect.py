@@ -1,9 +1,15 @@
 """Autoselect of the temporal-filter implementation (the paper's Alg. 1, per call shape).
 
-For a new key (shape, device, dtype, k, d, grad) every candidate that can run on the device is timed on the
-real shape: forward, plus a backward with a random upstream gradient when the call needs gradients. Each is run
+For a new key (op, shape, device, dtype, k, d, grad) every candidate that can run on the device is timed on the
+real shape: forward, plus a backward with a random upstream gradient when the call needs gradients. ``op`` is
+``"filter"`` (:func:`~mfpsn.functional.temporal_filter`) or ``"spikes"``
+(:func:`~mfpsn.functional.filter.temporal_filter_spikes`, forward only: filter, threshold and spike). Each is run
 ``2m + 1`` times and the last ``m`` are averaged (the paper's rule; ``m = 1`` by default). The fastest is cached
 and used from then on; :meth:`AutoSelector.report` says which implementation each key chose and the times.
+
+Candidates: ``conv1d``, ``shift_add``, ``blocked``, ``toeplitz`` (when C·T² is small), ``fused`` (CPU, float32 or
+float64, and only once :func:`mfpsn.functional.fused_cpu.ready` says its library is loaded: ``auto`` never waits
+for a compile) and ``triton`` (CUDA with triton installed).
 
 The cache lives in an :class:`AutoSelector` object. ``DEFAULT_SELECTOR`` is the one ``temporal_filter(...,
 impl="auto")`` uses; modules and tests may create their own to keep choices separate.
@@ -14,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+
+from mfpsn.functional import fused_cpu
 
 __all__ = ["AutoSelector", "Choice", "candidates_for", "DEFAULT_SELECTOR"]
 
@@ -36,6 +44,8 @@ def candidates_for(x: torch.Tensor, taps: torch.Tensor) -> list[str]:
     names = ["conv1d", "shift_add", "blocked"]
     if C * T * T <= _TOEPLITZ_MAX:
         names.append("toeplitz")
+    if x.device.type == "cpu" and x.dtype in fused_cpu.SUPPORTED_DTYPES and fused_cpu.ready():
+        names.append("fused")
     if _triton_usable(x.device):
         names.append("triton")
     return names
@@ -66,21 +76,25 @@ class AutoSelector:
     _cache: dict[tuple, Choice] = field(default_factory=dict)
 
     @staticmethod
-    def key(x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool) -> tuple:
-        return (tuple(x.shape), str(x.device), str(x.dtype), int(taps.shape[1]), int(dilation), bool(grad))
+    def key(x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool, op: str = "filter") -> tuple:
+        return (op, tuple(x.shape), str(x.device), str(x.dtype), int(taps.shape[1]), int(dilation), bool(grad))
 
-    def _time(self, impl: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool) -> float:
-        from mfpsn.functional.filter import FILTERS
+    def _time(self, impl: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool, op: str) -> float:
+        """Mean of the last m of 2m + 1 runs, in ms."""
+        from mfpsn.functional.filter import FILTERS, spikes_via
 
         fn = FILTERS[impl]
         xs = x.detach().requires_grad_(grad)
         ws = taps.detach().requires_grad_(grad)
         upstream = torch.randn_like(xs) if grad else None
+        theta = torch.zeros(x.shape[2], dtype=x.dtype, device=x.device)
         times = []
         for _ in range(2 * self.m + 1):
             _sync(x.device)
             t0 = time.perf_counter()
-            if grad:
+            if op == "spikes":
+                spikes_via(impl, xs, ws, theta, dilation)
+            elif grad:
                 h = fn(xs, ws, dilation)
                 torch.autograd.backward(h, upstream)
                 xs.grad = ws.grad = None
@@ -91,17 +105,22 @@ class AutoSelector:
             times.append(time.perf_counter() - t0)
         return 1e3 * sum(times[-self.m:]) / self.m
 
-    def choose(self, x: torch.Tensor, taps: torch.Tensor, dilation: int) -> str:
-        """Name of the fastest implementation for this call (timed on first sight of its key)."""
-        grad = torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad)
-        k = self.key(x, taps, dilation, grad)
+    def choose(self, x: torch.Tensor, taps: torch.Tensor, dilation: int, op: str = "filter") -> str:
+        """Name of the fastest implementation for this call (timed on first sight of its key).
+
+        op: ``"filter"`` (h, with a backward when a gradient is needed) or ``"spikes"`` (Θ(h − θ), forward only).
+        """
+        if op not in ("filter", "spikes"):
+            raise ValueError(f"AutoSelector.choose: expected op 'filter' or 'spikes', found {op!r}")
+        grad = op == "filter" and torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad)
+        k = self.key(x, taps, dilation, grad, op)
         if k not in self._cache:
-            times = {name: self._time(name, x, taps, dilation, grad) for name in candidates_for(x, taps)}
+            times = {name: self._time(name, x, taps, dilation, grad, op) for name in candidates_for(x, taps)}
             self._cache[k] = Choice(min(times, key=times.get), times)
         return self._cache[k].impl
 
     def report(self) -> dict[tuple, Choice]:
-        """Every key seen so far and its choice: {(shape, device, dtype, k, d, grad): Choice}."""
+        """Every key seen so far and its choice: {(op, shape, device, dtype, k, d, grad): Choice}."""
         return dict(self._cache)
 
     def clear(self) -> None:

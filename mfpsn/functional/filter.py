@@ -17,18 +17,37 @@ Implementations (``impl=``), each beside the float64 reference :func:`temporal_f
   dilated ``F.conv1d``, permute back (two copies).
 - ``"shift_add"``: time-first, no permutes: ``h = taps[:, k−1]·x``, then ``h[lag:] += taps[:, i]·x[:T−lag]``.
 - ``"toeplitz"``: one banded T×T matrix per channel, batched matmul (dense GEMM, O(T²)).
-- ``"blocked"``: a fused CPU path: shift-add over cache-sized column blocks with a hand-written backward
-  (dX is the same filter run anti-causally, dTaps a lagged inner product), so each block stays in cache.
-- ``"triton"``: the fused GPU kernel (``mfpsn.kernels``), CUDA only, or CPU under ``TRITON_INTERPRET=1``.
+- ``"blocked"``: eager torch over cache-sized column blocks with a hand-written backward (dX is the same filter
+  run anti-causally, dTaps a lagged inner product), so each block stays in cache; still k passes per block.
+- ``"fused"``: the fused CPU kernel (:mod:`mfpsn.functional.fused_cpu`): a small C++ kernel, compiled once per
+  machine with the system C++ compiler (``$CXX``, default g++; about a second) and cached on disk
+  (``$MFPSN_CACHE_DIR``, default ``~/.cache/mfpsn``), called through ctypes. One pass: x is read once and h
+  written once (column blocks walked down the time axis, the lagged rows still in L1), threads over column
+  blocks; backward is one more pass giving dX (the anti-causal filter) and dTaps (lagged inner products) together.
+  float32 and float64 on the CPU only. Asking for it explicitly builds it on first use (blocking); call
+  :func:`warmup` (or ``warmup(background=True)`` at application start) to pay that cost up front. Without a
+  C++ compiler it raises ``RuntimeError``; it never falls back silently.
+- ``"triton"``: the fused GPU kernel (``mfpsn.kernels``), CUDA only, or CPU under ``TRITON_INTERPRET=1``;
+  anything else raises ``RuntimeError``.
 - ``"auto"``: times forward (+ backward when a gradient is needed) of every candidate that can run on this
   device once per (shape, device, dtype, k, d) and caches the winner (:mod:`mfpsn.functional.autoselect`).
+  ``"fused"`` is a candidate only once its library is loaded in this process (after :func:`warmup` or an
+  explicit use), so ``auto`` never stalls a caller for a compile.
+
+:func:`temporal_filter_spikes` is the inference form ``S = Θ(h − θ)`` (no gradient): with ``"fused"`` the
+filter, threshold and spike run in one pass and h is never written.
 """
 from __future__ import annotations
 
 from typing import Callable
 
+import os
+
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+from mfpsn.functional import fused_cpu
 
 __all__ = [
     "IMPLS",
@@ -40,9 +59,12 @@ __all__ = [
     "filter_shift_add",
     "filter_toeplitz",
     "filter_blocked",
+    "filter_fused",
+    "temporal_filter_spikes",
+    "warmup",
 ]
 
-IMPLS = ("reference", "conv1d", "shift_add", "toeplitz", "blocked", "triton", "auto")
+IMPLS = ("reference", "conv1d", "shift_add", "toeplitz", "blocked", "fused", "triton", "auto")
 
 
 def lags(order: int, dilation: int) -> list[int]:
@@ -54,7 +76,7 @@ def check_filter_args(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> Non
     """Raise ValueError unless ``x: [T, B, C, *]`` float, ``taps: [C, k]`` float, ``dilation >= 1``."""
     if not isinstance(x, torch.Tensor) or not isinstance(taps, torch.Tensor):
         raise ValueError(f"temporal_filter: expected tensors x and taps, found {type(x).__name__}, {type(taps).__name__}")
-    if x.dim() < 3:
+    if not 3 <= x.dim() <= 5:
         raise ValueError(f"temporal_filter: expected x of shape [T, B, C, *] (3 to 5 dims), found {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"temporal_filter: expected a floating-point x, found {x.dtype}")
@@ -235,10 +257,55 @@ def filter_blocked(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> to
     return _BlockedFilter.apply(x, taps, dilation)
 
 
+# --------------------------------------------------------------------------------------------- fused
+class _FusedFilter(torch.autograd.Function):
+    @staticmethod
+    def forward(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> torch.Tensor:
+        return fused_cpu.fused_forward(x, taps, dilation)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        x, taps, dilation = inputs
+        ctx.save_for_backward(x, taps)
+        ctx.dilation = dilation
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g: torch.Tensor):
+        x, taps = ctx.saved_tensors
+        dx, dtaps = fused_cpu.fused_backward(g, x, taps, ctx.dilation, ctx.needs_input_grad[0],
+                                             ctx.needs_input_grad[1])
+        return dx, None if dtaps is None else dtaps.to(taps.dtype), None
+
+
+def filter_fused(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+    """The fused CPU kernel (one pass forward, one pass backward); see :mod:`mfpsn.functional.fused_cpu`.
+
+    x: [T, B, C, *] float32/float64 on the CPU; taps: [C, k] → h: [T, B, C, *]. Builds the kernel on first use.
+    """
+    return _FusedFilter.apply(x, taps, dilation)
+
+
+def warmup(background: bool = False):
+    """Build (once per machine) and load the fused CPU kernel so that ``impl="auto"`` may pick it.
+
+    ``background=True`` does it in a daemon thread and returns the thread; see
+    :func:`mfpsn.functional.fused_cpu.warmup`. Raises ``RuntimeError`` (foreground) without a C++ compiler.
+    """
+    return fused_cpu.warmup(background)
+
+
 # --------------------------------------------------------------------------------------------- dispatch
 def _filter_triton(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
-    from mfpsn.kernels import triton_temporal_filter  # optional dependency; raises with the install command
-
+    if x.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise RuntimeError(
+            f"temporal_filter impl='triton' needs a CUDA device, or TRITON_INTERPRET=1 (set before triton is "
+            f"imported) to run the kernels on the CPU; found x on {x.device} and TRITON_INTERPRET unset")
+    try:
+        from mfpsn.kernels import triton_temporal_filter
+    except ImportError as err:
+        raise RuntimeError(f"temporal_filter impl='triton' needs mfpsn.kernels.triton_temporal_filter (and the "
+                           f"triton package: pip install triton); it could not be imported: {err}") from err
     return triton_temporal_filter(x, taps, dilation)
 
 
@@ -248,6 +315,7 @@ FILTERS: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = 
     "shift_add": filter_shift_add,
     "toeplitz": filter_toeplitz,
     "blocked": filter_blocked,
+    "fused": filter_fused,
     "triton": _filter_triton,
 }
 
@@ -272,3 +340,53 @@ def temporal_filter(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1, impl
     if impl not in FILTERS:
         raise ValueError(f"temporal_filter: expected impl in {IMPLS}, found {impl!r}")
     return FILTERS[impl](x, taps, dilation)
+
+
+def check_theta(x: torch.Tensor, theta: torch.Tensor) -> None:
+    """Raise ValueError unless ``theta`` is a float [C] tensor for the C channels of ``x: [T, B, C, *]``."""
+    if not isinstance(theta, torch.Tensor) or theta.dim() != 1 or theta.shape[0] != x.shape[2]:
+        found = tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__
+        raise ValueError(f"temporal_filter_spikes: expected theta of shape [{x.shape[2]}] (one per channel), "
+                         f"found {found}")
+    if not theta.is_floating_point():
+        raise ValueError(f"temporal_filter_spikes: expected a floating-point theta, found {theta.dtype}")
+
+
+def spikes_via(impl: str, x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int
+               ) -> torch.Tensor:
+    """Θ(filter(x, taps) − θ) with the named filter; ``"fused"`` does all of it in one pass. No gradient."""
+    with torch.no_grad():
+        if impl == "fused":
+            return fused_cpu.fused_forward(x, taps, dilation, theta)
+        h = FILTERS[impl](x, taps, dilation)
+        return (h >= theta.to(h.dtype).reshape(-1, *([1] * (h.dim() - 3)))).to(h.dtype)
+
+
+def temporal_filter_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int = 1,
+                           impl: str = "auto") -> torch.Tensor:
+    """Inference form: ``S[t, b, c] = Θ(h[t, b, c] − θ[c])`` with h = :func:`temporal_filter` (Θ(0) = 1).
+
+    Args:
+        x: [T, B, C, *] floating point; taps: [C, k]; theta: θ [C]; dilation: d >= 1.
+        impl: one of :data:`IMPLS`: ``"fused"`` runs filter, threshold and spike in one pass; any other filter
+            computes h, then compares; ``"auto"`` times the candidates once per key (the spike form has its own
+            cache entries, ``op="spikes"``).
+    Returns:
+        spikes: [T, B, C, *] in the dtype of x, exactly 0 or 1, without gradient (use :func:`temporal_filter`
+        and a surrogate to train).
+    Raises:
+        ValueError: bad shapes or dtypes, or a gradient is required (an input requires grad while grad mode is
+        on): this function would silently cut it.
+    """
+    check_filter_args(x, taps, dilation)
+    check_theta(x, theta)
+    if torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad or theta.requires_grad):
+        raise ValueError("temporal_filter_spikes: expected no gradient (inference only), found inputs that "
+                         "require grad with grad mode on; use torch.no_grad() or temporal_filter + a surrogate")
+    if impl == "auto":
+        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
+
+        impl = DEFAULT_SELECTOR.choose(x, taps, dilation, op="spikes")
+    if impl not in FILTERS:
+        raise ValueError(f"temporal_filter_spikes: expected impl in {IMPLS}, found {impl!r}")
+    return spikes_via(impl, x, taps, theta, dilation)

@@ -1,0 +1,414 @@
+"""The fused CPU temporal filter: a small C++ kernel compiled once with the system C++ compiler.
+
+Legend: ``T`` time steps, ``B`` batch, ``C`` channels, ``S`` = Π* (spatial positions, 1 when none), ``k`` taps,
+``d`` dilation, ``M = B·C·S`` columns. A contiguous ``x: [T, B, C, *]`` is a ``[T, M]`` matrix whose column
+``j`` belongs to channel ``(j // S) % C``.
+
+What it computes (the same maths as :func:`mfpsn.functional.filter.temporal_filter_ref`):
+
+.. math::
+    h[t, j] = \\sum_{i=0}^{k-1} \\mathrm{taps}[c(j), i]\\; x[t - (k-1-i) d,\\, j]
+    \\qquad s[t, j] = \\Theta(h[t, j] - \\theta[c(j)])
+
+How: the columns are cut into blocks of 64; each thread owns a range of blocks and walks each block down the
+time axis, keeping the block's taps and accumulator in L1 (the ``(k−1)·d + 1`` most recent input rows of the block
+are still in cache when a lagged tap reads them). So ``x`` is read from memory once and ``h`` (or the spikes) written
+once: one pass, like a copy. Variants:
+
+- forward: ``h`` (``theta`` null) or the spikes ``Θ(h − θ)`` directly (``theta`` given: filter, threshold and
+  spike in one pass, for inference);
+- backward: ``dx[t] = Σ_i taps[:, i]·g[t + lag_i]`` (the anti-causal filter, walking time backwards) and, in the
+  same pass, the lagged inner products ``dtaps[c, i] = Σ_{t, columns of c} g[t]·x[t − lag_i]``, accumulated per
+  column in the input dtype over chunks of 256 steps and summed in float64.
+
+Threads: ``std::thread``, as many as ``torch.get_num_threads()`` (one for small inputs). dtypes: float32 and
+float64; anything else raises.
+
+Build: on first use (or :func:`warmup`) the source below is written to a cache folder (``$MFPSN_CACHE_DIR``,
+default ``~/.cache/mfpsn``) and compiled with ``$CXX`` (default ``g++``), ``-O3 -march=native``, into a shared
+library named by a hash of the source, the flags, the compiler version and the CPU flags, so it is built once per
+machine and loaded from disk afterwards (about a second to build, milliseconds to load). No C++ compiler raises a
+``RuntimeError`` that says so; nothing falls back silently. The library is called through ``ctypes`` (which drops
+the GIL during the call).
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+__all__ = ["SUPPORTED_DTYPES", "ready", "warmup", "fused_forward", "fused_backward", "library_path"]
+
+SUPPORTED_DTYPES = (torch.float32, torch.float64)
+
+_SOURCE = r"""
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <vector>
+#include <algorithm>
+#include <sys/mman.h>
+
+namespace {
+constexpr int64_t BW = 64;       // columns per block
+constexpr int64_t PF = 8;        // rows ahead to prefetch
+constexpr int64_t TCHUNK = 256;  // time steps accumulated in the input dtype before a float64 flush (dtaps)
+
+template <typename F> struct Vec;
+template <> struct Vec<float> { typedef float type __attribute__((vector_size(64))); typedef int32_t mask __attribute__((vector_size(64))); };
+template <> struct Vec<double> { typedef double type __attribute__((vector_size(64))); typedef int64_t mask __attribute__((vector_size(64))); };
+
+template <typename V, typename F> inline V load(const F* p) { V v; std::memcpy(&v, p, sizeof(V)); return v; }
+template <typename V, typename F> inline void store(F* p, const V& v) { std::memcpy(p, &v, sizeof(V)); }
+
+struct Geo { int64_t T, M, C, S, k, d; };
+
+inline int64_t chan(const Geo& g, int64_t j) { return (j / g.S) % g.C; }
+
+// out[t, j0:j0+w] for every t; wl: [k, BW] taps of the block's columns; th: [BW] thresholds or null.
+template <typename F>
+void fwd_block(const F* __restrict x, const F* __restrict wl, const F* __restrict th, F* __restrict out,
+               const Geo& g, int64_t j0, int64_t w) {
+  typedef typename Vec<F>::type V;
+  typedef typename Vec<F>::mask Mk;
+  constexpr int64_t NV = sizeof(V) / sizeof(F);
+  const V one = V{} + F(1);
+  const int64_t full = (w / NV) * NV;
+  for (int64_t t = 0; t < g.T; ++t) {
+    if (t + PF < g.T)
+      for (int64_t q = 0; q < w; q += 64 / int64_t(sizeof(F))) __builtin_prefetch(x + (t + PF) * g.M + j0 + q);
+    int64_t ntap = 1;
+    while (ntap < g.k && ntap * g.d <= t) ++ntap;  // taps whose lag <= t
+    F* __restrict o = out + t * g.M + j0;
+    for (int64_t q = 0; q < full; q += NV) {
+      V acc = load<V>(wl + (g.k - 1) * BW + q) * load<V>(x + t * g.M + j0 + q);
+      for (int64_t l = 1; l < ntap; ++l)
+        acc += load<V>(wl + (g.k - 1 - l) * BW + q) * load<V>(x + (t - l * g.d) * g.M + j0 + q);
+      if (th) {
+        const Mk m = acc >= load<V>(th + q);
+        store(o + q, (V)(m & (Mk)one));
+      } else {
+        store(o + q, acc);
+      }
+    }
+    for (int64_t jj = full; jj < w; ++jj) {
+      F acc = wl[(g.k - 1) * BW + jj] * x[t * g.M + j0 + jj];
+      for (int64_t l = 1; l < ntap; ++l) acc += wl[(g.k - 1 - l) * BW + jj] * x[(t - l * g.d) * g.M + j0 + jj];
+      o[jj] = th ? (acc >= th[jj] ? F(1) : F(0)) : acc;
+    }
+  }
+}
+
+template <typename F>
+void fwd_blocks(const F* x, const F* taps, const F* theta, F* out, const Geo g, int64_t b0, int64_t b1) {
+  std::vector<F> wv(g.k * BW, F(0)), th(BW, F(0));
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t j0 = b * BW, w = std::min(BW, g.M - j0);
+    for (int64_t jj = 0; jj < w; ++jj) {
+      const int64_t c = chan(g, j0 + jj);
+      for (int64_t i = 0; i < g.k; ++i) wv[i * BW + jj] = taps[c * g.k + i];
+      if (theta) th[jj] = theta[c];
+    }
+    fwd_block<F>(x, wv.data(), theta ? th.data() : nullptr, out, g, j0, w);
+  }
+}
+
+// dx[t] = sum_i w_i g[t + lag_i] (anti-causal) and dw[i, col] += g[t] x[t - lag_i], walking t backwards.
+template <typename F>
+void bwd_block(const F* __restrict gr, const F* __restrict x, const F* __restrict wl, F* __restrict dx,
+               F* __restrict dw, double* __restrict dwd, const Geo& g, int64_t j0, int64_t w) {
+  typedef typename Vec<F>::type V;
+  constexpr int64_t NV = sizeof(V) / sizeof(F);
+  const int64_t full = (w / NV) * NV;
+  int64_t steps = 0;
+  for (int64_t t = g.T - 1; t >= 0; --t) {
+    if (t >= PF)
+      for (int64_t q = 0; q < w; q += 64 / int64_t(sizeof(F))) {
+        __builtin_prefetch(gr + (t - PF) * g.M + j0 + q);
+        if (dw) __builtin_prefetch(x + (t - PF) * g.M + j0 + q);
+      }
+    const F* __restrict gt = gr + t * g.M + j0;
+    if (dx) {
+      int64_t nfwd = 1;
+      while (nfwd < g.k && t + nfwd * g.d < g.T) ++nfwd;  // taps whose t + lag < T
+      F* __restrict o = dx + t * g.M + j0;
+      for (int64_t q = 0; q < full; q += NV) {
+        V acc = load<V>(wl + (g.k - 1) * BW + q) * load<V>(gt + q);
+        for (int64_t l = 1; l < nfwd; ++l)
+          acc += load<V>(wl + (g.k - 1 - l) * BW + q) * load<V>(gr + (t + l * g.d) * g.M + j0 + q);
+        store(o + q, acc);
+      }
+      for (int64_t jj = full; jj < w; ++jj) {
+        F acc = wl[(g.k - 1) * BW + jj] * gt[jj];
+        for (int64_t l = 1; l < nfwd; ++l) acc += wl[(g.k - 1 - l) * BW + jj] * gr[(t + l * g.d) * g.M + j0 + jj];
+        o[jj] = acc;
+      }
+    }
+    if (dw) {
+      int64_t ntap = 1;
+      while (ntap < g.k && ntap * g.d <= t) ++ntap;
+      for (int64_t l = 0; l < ntap; ++l) {
+        const F* __restrict xl = x + (t - l * g.d) * g.M + j0;
+        F* __restrict di = dw + (g.k - 1 - l) * BW;
+        for (int64_t q = 0; q < full; q += NV) store(di + q, load<V>(di + q) + load<V>(gt + q) * load<V>(xl + q));
+        for (int64_t jj = full; jj < w; ++jj) di[jj] += gt[jj] * xl[jj];
+      }
+      if (++steps == TCHUNK || t == 0) {
+        for (int64_t q = 0; q < g.k * BW; ++q) { dwd[q] += double(dw[q]); dw[q] = F(0); }
+        steps = 0;
+      }
+    }
+  }
+}
+
+template <typename F>
+void bwd_blocks(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, const Geo g, int64_t b0, int64_t b1) {
+  std::vector<F> wv(g.k * BW, F(0)), dw(g.k * BW, F(0));
+  std::vector<double> dwd(g.k * BW, 0.0);
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t j0 = b * BW, w = std::min(BW, g.M - j0);
+    for (int64_t jj = 0; jj < w; ++jj) {
+      const int64_t c = chan(g, j0 + jj);
+      for (int64_t i = 0; i < g.k; ++i) wv[i * BW + jj] = taps[c * g.k + i];
+    }
+    std::fill(dw.begin(), dw.end(), F(0));
+    std::fill(dwd.begin(), dwd.end(), 0.0);
+    bwd_block<F>(gr, x, wv.data(), dx, dtaps ? dw.data() : nullptr, dwd.data(), g, j0, w);
+    if (dtaps) {
+      for (int64_t jj = 0; jj < w; ++jj) {
+        const int64_t c = chan(g, j0 + jj);
+        for (int64_t i = 0; i < g.k; ++i) dtaps[c * g.k + i] += dwd[i * BW + jj];
+      }
+    }
+  }
+}
+
+template <typename Fn>
+void parallel_blocks(int64_t nblocks, int nthreads, Fn fn) {
+  nthreads = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nblocks)));
+  if (nthreads == 1) { fn(0, int64_t(0), nblocks); return; }
+  std::vector<std::thread> pool;
+  const int64_t per = (nblocks + nthreads - 1) / nthreads;
+  for (int r = 0; r < nthreads; ++r) {
+    const int64_t b0 = r * per, b1 = std::min(nblocks, b0 + per);
+    if (b0 >= b1) break;
+    pool.emplace_back([=] { fn(r, b0, b1); });
+  }
+  for (auto& th : pool) th.join();
+}
+
+template <typename F>
+void fwd(const F* x, const F* taps, const F* theta, F* out, Geo g, int nthreads) {
+  const int64_t nb = (g.M + BW - 1) / BW;
+  parallel_blocks(nb, nthreads, [&](int, int64_t b0, int64_t b1) { fwd_blocks<F>(x, taps, theta, out, g, b0, b1); });
+}
+
+template <typename F>
+void bwd(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, Geo g, int nthreads) {
+  const int64_t nb = (g.M + BW - 1) / BW;
+  const int nt = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nb)));
+  std::vector<std::vector<double>> part(nt, std::vector<double>(dtaps ? g.C * g.k : 0, 0.0));
+  parallel_blocks(nb, nt, [&](int r, int64_t b0, int64_t b1) {
+    bwd_blocks<F>(gr, x, taps, dx, dtaps ? part[r].data() : nullptr, g, b0, b1);
+  });
+  if (dtaps) {
+    for (int64_t q = 0; q < g.C * g.k; ++q) {
+      double s = 0.0;
+      for (int r = 0; r < nt; ++r) s += part[r][q];
+      dtaps[q] = s;
+    }
+  }
+}
+}  // namespace
+
+extern "C" {
+// Ask for transparent huge pages on the 2 MiB-aligned interior of a fresh output buffer, before its first touch.
+int mfpsn_advise_huge(void* p, int64_t bytes) {
+#ifdef MADV_HUGEPAGE
+  const uintptr_t H = uintptr_t(2) << 20;
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + H - 1) & ~(H - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + uintptr_t(bytes)) & ~(H - 1);
+  if (e <= a) return 0;
+  return madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);
+#else
+  return 0;
+#endif
+}
+void mfpsn_fwd_f32(const float* x, const float* taps, const float* theta, float* out, int64_t T, int64_t M,
+                   int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
+  fwd<float>(x, taps, theta, out, Geo{T, M, C, S, k, d}, nthreads);
+}
+void mfpsn_fwd_f64(const double* x, const double* taps, const double* theta, double* out, int64_t T, int64_t M,
+                   int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
+  fwd<double>(x, taps, theta, out, Geo{T, M, C, S, k, d}, nthreads);
+}
+void mfpsn_bwd_f32(const float* g, const float* x, const float* taps, float* dx, double* dtaps, int64_t T,
+                   int64_t M, int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
+  bwd<float>(g, x, taps, dx, dtaps, Geo{T, M, C, S, k, d}, nthreads);
+}
+void mfpsn_bwd_f64(const double* g, const double* x, const double* taps, double* dx, double* dtaps, int64_t T,
+                   int64_t M, int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
+  bwd<double>(g, x, taps, dx, dtaps, Geo{T, M, C, S, k, d}, nthreads);
+}
+}
+"""
+
+_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread")
+_SMALL = 1 << 15  # values: below this one thread is faster than starting more
+_HUGE_MIN = 8 << 20  # bytes: outputs at least this large are advised to use huge pages
+_LOCK = threading.Lock()
+
+
+def _compiler() -> str:
+    cxx = os.environ.get("CXX", "g++")
+    path = shutil.which(cxx)
+    if path is None:
+        raise RuntimeError(
+            f"temporal_filter impl='fused' needs a C++ compiler: {cxx!r} (from $CXX, default g++) is not on PATH; "
+            "install one (Debian: apt-get install g++) or choose another impl")
+    return path
+
+
+def _cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return line
+    except OSError:
+        pass
+    return ""
+
+
+def library_path() -> Path:
+    """Where the compiled library for this source, compiler and CPU lives (it may not exist yet)."""
+    cxx = _compiler()
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True, check=False).stdout
+    key = hashlib.sha256("\0".join([_SOURCE, " ".join(_FLAGS), version, _cpu_flags()]).encode()).hexdigest()[:16]
+    root = Path(os.environ.get("MFPSN_CACHE_DIR", Path.home() / ".cache" / "mfpsn"))
+    return root / f"mfpsn_fused_cpu_{key}.so"
+
+
+def _build(target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        src = Path(tmp) / "fused_cpu.cpp"
+        src.write_text(_SOURCE)
+        out = Path(tmp) / target.name
+        proc = subprocess.run([_compiler(), *_FLAGS, str(src), "-o", str(out)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"temporal_filter impl='fused': compiling the CPU kernel failed:\n{proc.stderr}")
+        os.replace(out, target)  # atomic: concurrent builders never see a half-written library
+
+
+@lru_cache(maxsize=1)
+def _load_unlocked() -> ctypes.CDLL:
+    path = library_path()
+    if not path.exists():
+        _build(path)
+    lib = ctypes.CDLL(str(path))
+    p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    for name in ("mfpsn_fwd_f32", "mfpsn_fwd_f64"):
+        getattr(lib, name).argtypes = [p, p, p, p, i64, i64, i64, i64, i64, i64, i32]
+        getattr(lib, name).restype = None
+    lib.mfpsn_advise_huge.argtypes = [p, i64]
+    lib.mfpsn_advise_huge.restype = i32
+    for name in ("mfpsn_bwd_f32", "mfpsn_bwd_f64"):
+        getattr(lib, name).argtypes = [p, p, p, p, p, i64, i64, i64, i64, i64, i64, i32]
+        getattr(lib, name).restype = None
+    return lib
+
+
+def _load() -> ctypes.CDLL:
+    with _LOCK:
+        return _load_unlocked()
+
+
+def ready() -> bool:
+    """True once the library is loaded in this process (``auto`` considers ``fused`` only then)."""
+    return _load_unlocked.cache_info().currsize == 1
+
+
+def warmup(background: bool = False) -> threading.Thread | None:
+    """Build (first time on this machine, about a second) and load the kernel.
+
+    Args:
+        background: if True, do it in a daemon thread and return the thread (an app calls this at start-up so
+            that no request ever waits for a compile); otherwise block and return None. Errors (no compiler)
+            are raised in the foreground; in the background :func:`ready` simply stays False.
+    """
+    if not background:
+        _load()
+        return None
+    thread = threading.Thread(target=_load, name="mfpsn-fused-cpu-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+def _geometry(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> tuple[int, ...]:
+    T, B, C = x.shape[:3]
+    S = 1
+    for n in x.shape[3:]:
+        S *= n
+    return T, B * C * S, C, S, taps.shape[1], dilation
+
+
+def _threads(x: torch.Tensor) -> int:
+    return 1 if x.numel() < _SMALL else torch.get_num_threads()
+
+
+def _fresh(lib: ctypes.CDLL, like: torch.Tensor) -> torch.Tensor:
+    """A new tensor like ``like``; when large, advised to use transparent huge pages before its first touch."""
+    out = torch.empty_like(like, memory_format=torch.contiguous_format)
+    nbytes = out.numel() * out.element_size()
+    if nbytes >= _HUGE_MIN:
+        lib.mfpsn_advise_huge(out.data_ptr(), nbytes)
+    return out
+
+
+def _check(x: torch.Tensor) -> None:
+    if x.device.type != "cpu":
+        raise RuntimeError(f"temporal_filter impl='fused' runs on the CPU only, found x on {x.device}")
+    if x.dtype not in SUPPORTED_DTYPES:
+        raise RuntimeError(f"temporal_filter impl='fused' supports float32 and float64, found {x.dtype}")
+
+
+def fused_forward(x: torch.Tensor, taps: torch.Tensor, dilation: int, theta: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+    """h (``theta`` None) or spikes Θ(h − θ). x: [T, B, C, *]; taps: [C, k]; theta: [C]; returns [T, B, C, *].
+
+    No autograd here (see ``filter.py``'s ``_FusedFilter``). Loads the library if needed (blocking).
+    """
+    _check(x)
+    lib = _load()
+    xc = x.detach().contiguous()
+    w = taps.detach().to(x.dtype).contiguous()
+    th = None if theta is None else theta.detach().to(x.dtype).contiguous()
+    out = _fresh(lib, xc)
+    fn = lib.mfpsn_fwd_f32 if x.dtype == torch.float32 else lib.mfpsn_fwd_f64
+    fn(xc.data_ptr(), w.data_ptr(), None if th is None else th.data_ptr(), out.data_ptr(),
+       *_geometry(xc, w, dilation), _threads(xc))
+    return out
+
+
+def fused_backward(g: torch.Tensor, x: torch.Tensor, taps: torch.Tensor, dilation: int, need_x: bool,
+                   need_taps: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(dx: [T, B, C, *] or None, dtaps: [C, k] float64 or None) for upstream g: [T, B, C, *]."""
+    _check(x)
+    lib = _load()
+    gc = g.detach().to(x.dtype).contiguous()
+    xc = x.detach().contiguous()
+    w = taps.detach().to(x.dtype).contiguous()
+    dx = _fresh(lib, xc) if need_x else None
+    dtaps = torch.zeros(w.shape, dtype=torch.float64) if need_taps else None
+    fn = lib.mfpsn_bwd_f32 if x.dtype == torch.float32 else lib.mfpsn_bwd_f64
+    fn(gc.data_ptr(), xc.data_ptr(), w.data_ptr(), None if dx is None else dx.data_ptr(),
+       None if dtaps is None else dtaps.data_ptr(), *_geometry(xc, w, dilation), _threads(xc))
+    return dx, dtaps
