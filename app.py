@@ -1,0 +1,162 @@
+"""mfpsn web explorer: UI wiring only. Callbacks, figures and limits live in ``mfpsn.app``.
+
+``python app.py [--host 127.0.0.1] [--port 7860] [--share]`` (see ``mfpsn.app.serve``).
+"""
+import gradio as gr
+
+from mfpsn.app import events_view, lab, models_view, race, serve, zoo
+from mfpsn.app.figures_events import empty_figure
+from mfpsn.app.inputs import SIGNALS
+from mfpsn.app.limits import LIMITS
+from mfpsn.app.texts import EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, ZOO_HELP
+
+D = lab.LabSettings()
+
+with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neurons", delete_cache=(600, 3600)) as demo:
+    gr.Markdown(INTRO)
+    with gr.Tabs():
+        # ------------------------------------------------------------------------------------ neuron lab
+        with gr.Tab("Neuron lab", id="lab"):
+            gr.Markdown(LAB_HELP)
+            with gr.Row():
+                with gr.Column(scale=1, min_width=330):
+                    with gr.Accordion("1 · Input current X[t]", open=True):
+                        signal = gr.Dropdown(list(SIGNALS), value=D.signal, label="signal")
+                        T = gr.Slider(8, LIMITS.lab_max_T, value=D.T, step=1, label="T (time steps)")
+                        channels = gr.Slider(1, LIMITS.lab_max_channels, value=D.channels, step=1, label="channels")
+                        amplitude = gr.Slider(-4, 4, value=D.amplitude, step=0.05, label="amplitude")
+                        period = gr.Slider(1, 256, value=D.period, step=1, label="period (pulse train, sine)")
+                        rate = gr.Slider(0, 1, value=D.rate, step=0.01, label="Poisson rate (spike probability per step)")
+                        seed = gr.Number(value=D.seed, precision=0, label="seed")
+                        upload = gr.File(file_types=[".csv", ".npy"], type="filepath",
+                                         label=f"or upload a sequence: .csv or .npy of shape [T] or [T, C] "
+                                               f"(T ≤ {LIMITS.lab_max_T}, C ≤ {LIMITS.lab_max_channels})")
+                    with gr.Accordion("2 · MFPSN (the multiplication-free neuron)", open=True):
+                        order = gr.Slider(1, LIMITS.lab_max_order, value=D.order, step=1, label="order k (taps)")
+                        dilation_mode = gr.Radio(list(lab.DILATION_MODES), value=D.dilation_mode, label="dilation")
+                        dilation = gr.Slider(1, LIMITS.lab_max_dilation, value=D.dilation, step=1,
+                                             label="dilation d (manual)")
+                        layer = gr.Slider(1, 12, value=D.layer, step=1,
+                                          label="layer index in a sawtooth stack (d = 1, 2, 3, 1, 2, 3, …)")
+                        taps_from = gr.Radio(list(lab.TAP_SOURCES), value=D.taps_from, label="taps from")
+                        signs = gr.Textbox(value=D.signs, label="tap signs, oldest → newest (+, −, 0)")
+                        exponents = gr.Textbox(value=D.exponents, label="tap shift exponents e (w = ±2^e), oldest → newest")
+                        float_weights = gr.Textbox(value=D.float_weights, label="float weights, oldest → newest")
+                        quantize = gr.Checkbox(value=D.quantize, label="quantize taps to ±2^e (multiplication-free)")
+                        threshold = gr.Slider(-2, 6, value=D.threshold, step=0.05, label="threshold θ")
+                        surrogate = gr.Dropdown(list(lab.SURROGATE_NAMES), value=D.surrogate, label="surrogate gradient")
+                        alpha = gr.Slider(0.5, 20, value=D.alpha, step=0.5, label="surrogate α")
+                    with gr.Accordion("3 · Serial LIF baseline and a third neuron", open=True):
+                        lif_tau = gr.Slider(1.1, 32, value=D.lif_tau, step=0.1, label="LIF τ")
+                        lif_v_th = gr.Slider(0.05, 4, value=D.lif_v_th, step=0.05, label="LIF v_th")
+                        lif_reset = gr.Radio(list(lab.RESETS), value=D.lif_reset, label="LIF reset")
+                        extra = gr.Radio(list(lab.EXTRAS), value=D.extra, label="third neuron")
+                        channel = gr.Slider(0, LIMITS.lab_max_channels - 1, value=D.channel, step=1,
+                                            label="channel to plot")
+                with gr.Column(scale=3):
+                    lab_summary = gr.Markdown()
+                    lab_input = gr.Plot(label="input")
+                    lab_membrane = gr.Plot(label="membranes")
+                    lab_raster = gr.Plot(label="spike rasters")
+                    with gr.Row():
+                        lab_kernel = gr.Plot(label="effective kernel")
+                        lab_rf = gr.Plot(label="receptive field")
+                    lab_ops = gr.Plot(label="operations and energy")
+            lab_inputs = [signal, T, channels, amplitude, period, rate, seed, upload, order, dilation_mode, dilation,
+                          layer, taps_from, signs, exponents, float_weights, quantize, threshold, surrogate, alpha,
+                          lif_tau, lif_v_th, lif_reset, extra, channel]
+            lab_outputs = [lab_input, lab_membrane, lab_raster, lab_kernel, lab_rf, lab_ops, lab_summary]
+            gr.on([c.change for c in (signal, channels, period, rate, seed, upload, dilation_mode, dilation, layer,
+                                      taps_from, quantize, threshold, surrogate, alpha, lif_tau, lif_v_th,
+                                      lif_reset, extra, channel, T, amplitude)]
+                  + [signs.submit, signs.blur, exponents.submit, exponents.blur, float_weights.submit,
+                     float_weights.blur],
+                  lab.neuron_lab, lab_inputs, lab_outputs, api_name="neuron_lab", trigger_mode="always_last",
+                  show_progress="hidden")
+            order.change(lab.fit_tap_texts, [order, signs, exponents, float_weights], [signs, exponents, float_weights],
+                         api_visibility="private", show_progress="hidden").then(
+                lab.neuron_lab, lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
+
+        # ------------------------------------------------------------------------------------ event explorer
+        with gr.Tab("Event explorer", id="events"):
+            gr.Markdown(EVENTS_HELP)
+            events_state = gr.State(None)
+            with gr.Row():
+                with gr.Column(scale=1, min_width=320):
+                    ev_upload = gr.File(file_types=events_view.EXTENSIONS, type="filepath",
+                                        label=f"upload a recording (up to {LIMITS.max_upload_mb} MB and "
+                                              f"{LIMITS.max_events:,} events)")
+                    ev_sample = gr.Dropdown(events_view.bundled_samples(), value=None, label="or pick a bundled sample "
+                                                                                          "(assets/)")
+                    shd_index = gr.Number(value=0, precision=0, label="sample index inside an SHD .h5 file")
+                    n_bins = gr.Slider(1, LIMITS.max_frames, value=20, step=1, label="time bins of the frame viewer")
+                    load_btn = gr.Button("Load recording", variant="primary")
+                    ev_summary = gr.Markdown("Upload a file or pick a sample.")
+                with gr.Column(scale=2):
+                    ev_frame = gr.Plot(empty_figure("load a recording to see its frames"), label="frame viewer")
+                    frame_idx = gr.Slider(0, 19, value=0, step=1, label="time bin (move to play through the recording)")
+            with gr.Row():
+                ev_cloud = gr.Plot(label="x-y-t point cloud / spike raster")
+                ev_rate = gr.Plot(label="event rate")
+            gr.Markdown(MODELS_HELP)
+            with gr.Row():
+                left_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model A (MFPSN suggested)")
+                right_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model B (LIF suggested)")
+                neuron_idx = gr.Number(value=0, precision=0, label="neuron index for the membrane plot")
+                run_btn = gr.Button("Run the models", variant="primary")
+            run_summary = gr.Markdown()
+            with gr.Row():
+                m_probs = gr.Plot(label="class probabilities")
+                m_evidence = gr.Plot(label="per-time-step class evidence")
+            m_rates = gr.Plot(label="per-layer firing rates")
+            m_raster = gr.Plot(label="first-layer spike raster")
+            m_membranes = gr.Plot(label="membrane potentials")
+            gr.on([load_btn.click, ev_upload.upload, ev_sample.input], events_view.load_events,
+                  [ev_upload, ev_sample, shd_index, n_bins],
+                  [ev_summary, ev_frame, ev_cloud, ev_rate, events_state, frame_idx], api_name="load_events").then(
+                models_view.suggest_checkpoints, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+            gr.on([frame_idx.change, n_bins.release], events_view.show_frame, [events_state, n_bins, frame_idx],
+                  [ev_frame], api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+            run_btn.click(models_view.run_model, [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
+                          [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary], api_name="run_model")
+
+        # ------------------------------------------------------------------------------------ speed race
+        with gr.Tab("Speed race", id="race"):
+            gr.Markdown(RACE_HELP)
+            with gr.Row():
+                with gr.Column(scale=1, min_width=320):
+                    race_T = gr.Textbox(value="16, 64, 256", label=f"T values (comma-separated, ≤ {LIMITS.race_max_T})")
+                    race_N = gr.Number(value=1024, precision=0, label="N neurons (B × C)")
+                    race_k = gr.Slider(1, 16, value=8, step=1, label="MFPSN order k")
+                    race_d = gr.Slider(1, 8, value=2, step=1, label="MFPSN dilation d")
+                    race_names = gr.CheckboxGroup(race.contenders(serve.compute_device()),
+                                                  value=race.contenders(serve.compute_device()), label="contenders")
+                    race_mode = gr.Radio(list(race.MODES), value=race.MODES[0], label="what to time")
+                    race_repeats = gr.Slider(1, 20, value=5, step=1, label="repeats (median)")
+                    race_btn = gr.Button("Start the race", variant="primary")
+                    race_device = gr.Markdown(race.device_markdown(serve.compute_device()))
+                with gr.Column(scale=2):
+                    race_time = gr.Plot(label="time against T")
+                    race_speedup = gr.Plot(label="speed-up")
+                    race_table = gr.Markdown()
+            recorded_md = gr.Markdown()
+            recorded_plot = gr.Plot(label="recorded results")
+            race_btn.click(race.speed_race, [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
+                           [race_time, race_speedup, race_table, race_device], api_name="speed_race",
+                           concurrency_limit=1)
+
+        # ------------------------------------------------------------------------------------ model zoo
+        with gr.Tab("Model zoo", id="zoo"):
+            gr.Markdown(ZOO_HELP)
+            zoo_md = gr.Markdown()
+            card_pick = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model card")
+            card_md = gr.Markdown()
+            results_md = gr.Markdown()
+            card_pick.change(zoo.card_markdown, [card_pick], [card_md], api_visibility="private")
+
+    demo.load(lab.neuron_lab, lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
+    demo.load(race.recorded_view, None, [recorded_md, recorded_plot], api_visibility="private")
+    demo.load(zoo.zoo_view, None, [zoo_md, results_md], api_visibility="private")
+
+if __name__ == "__main__":
+    serve.main(demo)

@@ -1,0 +1,171 @@
+"""Plotly figures of the neuron lab (pure: numpy arrays in, figures out).
+
+Every figure shares the time axis convention ``t`` = step index 0 … T−1; lags count steps into the past.
+Built with :mod:`mfpsn.app.plotstyle` (no named template, no ``make_subplots``) so that one lab update with all
+six figures stays well inside its time budget.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from mfpsn.app.plotstyle import axis, axis_ref, grid, layout
+
+__all__ = ["NEURON_COLOURS", "input_figure", "membrane_figure", "raster_figure", "kernel_figure",
+           "receptive_field_figure", "ops_figure"]
+
+NEURON_COLOURS = {"MFPSN": "#d62728", "LIF": "#1f77b4", "SlidingPSN": "#2ca02c", "PSN": "#9467bd"}
+
+
+def input_figure(x: np.ndarray, channel: int) -> go.Figure:
+    """The input current ``x: [T, C]``; the plotted channel in black, the others faint."""
+    T, C = x.shape
+    t = np.arange(T)
+    data = [go.Scatter(x=t, y=x[:, c], mode="lines", line=dict(width=1, color="#c8c8c8"), hoverinfo="skip")
+            for c in range(C) if c != channel]
+    data.append(go.Scatter(x=t, y=x[:, channel], mode="lines", line=dict(width=1.5, color="#222"),
+                           name=f"channel {channel}"))
+    return go.Figure(data, layout(f"input current X[t] (channel {channel} of {C}; others grey)", 230,
+                                  showlegend=False, xaxis=axis(title="time step t"), yaxis=axis(title="X")))
+
+
+def membrane_figure(traces: Mapping[str, tuple[np.ndarray, np.ndarray, float]], channel: int,
+                    surrogate: tuple[str, np.ndarray] | None = None) -> go.Figure:
+    """One row per neuron: membrane ``H[t]`` of ``channel``, its threshold (dashed) and spikes (circles).
+
+    Args:
+        traces: neuron name → ``(h [T], spikes [T], threshold)`` for the plotted channel.
+        channel: the channel shown (for the title).
+        surrogate: optional ``(name, σ'(H − θ) [T])`` of the MFPSN, drawn as a last row.
+    """
+    names = list(traces)
+    rows = len(names) + (surrogate is not None)
+    titles = [f"<b>{n}</b>: membrane H[t] (line), threshold (dashed), spikes (circles)" for n in names]
+    if surrogate is not None:
+        titles.append(f"<b>MFPSN surrogate gradient</b> σ'(H − θ), {surrogate[0]}: where training signal flows")
+    data = []
+    for r, name in enumerate(names, start=1):
+        xa, ya = axis_ref(r, 1, 1)
+        h, s, th = traces[name]
+        t = np.arange(h.shape[0])
+        colour = NEURON_COLOURS.get(name, "#444")
+        data.append(go.Scatter(x=t, y=h, mode="lines", name=f"{name} H", line=dict(color=colour), xaxis=xa, yaxis=ya))
+        data.append(go.Scatter(x=[0, max(t[-1], 1)], y=[th, th], mode="lines", name=f"θ = {th:g}", xaxis=xa, yaxis=ya,
+                               line=dict(color="#555", dash="dash", width=1)))
+        on = s > 0
+        data.append(go.Scatter(x=t[on], y=h[on], mode="markers", name=f"{name} spikes", xaxis=xa, yaxis=ya,
+                               marker=dict(color=colour, size=7, symbol="circle-open", line=dict(width=1.5))))
+    if surrogate is not None:
+        xa, ya = axis_ref(rows, 1, 1)
+        g = surrogate[1]
+        data.append(go.Scatter(x=np.arange(g.shape[0]), y=g, mode="lines", name="σ'(H − θ)", xaxis=xa, yaxis=ya,
+                               line=dict(color="#ff7f0e")))
+    g = grid(rows, 1, titles, gap=0.1 if rows > 1 else 0.0, shared_x=True)
+    g[f"xaxis{rows}" if rows > 1 else "xaxis"]["title"] = "time step t"
+    return go.Figure(data, layout(f"membrane potentials, channel {channel}", 175 * rows + 80, showlegend=False,
+                                  **g))
+
+
+def raster_figure(spikes: Mapping[str, np.ndarray]) -> go.Figure:
+    """Spike raster: one row per (neuron, channel), ``spikes[name]: [T, C]`` of 0/1."""
+    data = []
+    labels: list[str] = []
+    for name, s in spikes.items():
+        T, C = s.shape
+        tt, cc = np.nonzero(s)
+        base = len(labels)
+        labels += [f"{name} c{c}" if C > 1 else name for c in range(C)]
+        rate = s.mean() if s.size else 0.0
+        data.append(go.Scatter(x=tt, y=base + cc, mode="markers", name=f"{name}: fires at {rate * 100:.1f} % of steps",
+                               marker=dict(symbol="line-ns-open", size=10, line=dict(width=2),
+                                           color=NEURON_COLOURS.get(name, "#444")),
+                               hovertemplate=f"{name}, t=%{{x}}<extra></extra>"))
+    T = next(iter(spikes.values())).shape[0]
+    return go.Figure(data, layout(
+        "spike rasters (one row per neuron and channel)", max(200, 24 * len(labels) + 130),
+        xaxis=axis(title="time step t", range=[-0.5, T - 0.5]),
+        yaxis=axis(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, autorange="reversed",
+                   showgrid=False),
+        legend=dict(orientation="h", y=-0.35 if len(labels) < 4 else -0.15)))
+
+
+def kernel_figure(lags: Sequence[int], taps: np.ndarray, labels: Sequence[str], float_taps: np.ndarray | None,
+                  lif_kernel: np.ndarray | None) -> go.Figure:
+    """The MFPSN's effective kernel: tap ``i`` at lag ``lags[i]`` with value ``taps[i]`` (labelled ±2^e).
+
+    Args:
+        lags: ``[k]`` lag of each tap (steps into the past; the last tap has lag 0).
+        taps: ``[k]`` tap values used (after quantization when it is on).
+        labels: ``[k]`` text per tap (e.g. ``+2^-1``).
+        float_taps: ``[k]`` float weights before quantization, drawn as open markers, or None.
+        lif_kernel: ``[L]`` the LIF's impulse response over lags 0 … L−1 for comparison, or None.
+    """
+    lags = np.asarray(lags)
+    stems_x = np.repeat(lags, 3).astype(float)
+    stems_y = np.stack([np.zeros_like(taps), taps, np.full_like(taps, np.nan)], axis=1).reshape(-1)
+    stems_x[2::3] = np.nan
+    data = [go.Scatter(x=stems_x, y=stems_y, mode="lines", line=dict(color="#d62728", width=2), hoverinfo="skip",
+                       showlegend=False),
+            go.Scatter(x=lags, y=taps, mode="markers+text", text=list(labels), textposition="top center",
+                       marker=dict(color="#d62728", size=10), name="MFPSN taps used")]
+    if float_taps is not None:
+        data.append(go.Scatter(x=lags, y=float_taps, mode="markers", name="float weights before quantization",
+                               marker=dict(color="#333", size=10, symbol="circle-open")))
+    if lif_kernel is not None:
+        data.append(go.Scatter(x=np.arange(lif_kernel.shape[0]), y=lif_kernel, mode="lines",
+                               name="LIF impulse response (no reset)", line=dict(color="#1f77b4", dash="dot")))
+    top = float(max(np.max(taps), 0.0, np.max(float_taps) if float_taps is not None else 0.0))
+    bottom = float(min(np.min(taps), 0.0, np.min(float_taps) if float_taps is not None else 0.0))
+    pad = 0.25 * max(top - bottom, 1e-6)
+    return go.Figure(data, layout(
+        "effective kernel: H[t] = Σ_i w_i · X[t − lag_i]", 300,
+        xaxis=axis(title="lag (steps into the past)", autorange="reversed"),
+        yaxis=axis(title="weight w_i", range=[bottom - pad * (bottom < 0), top + pad], zeroline=True,
+                   zerolinecolor="#999"),
+        legend=dict(orientation="h", y=-0.3)))
+
+
+def receptive_field_figure(order: int, dilations: Sequence[int], reach: Sequence[Sequence[int]]) -> go.Figure:
+    """Which lags a stack of MFPSN layers can see: row ``l`` marks the lags reachable after layer ``l``.
+
+    Args:
+        order: k. dilations: ``[L]`` dilation per layer. reach: ``[L]`` sorted reachable lags after each layer.
+    """
+    L = len(dilations)
+    R = max((max(r) for r in reach if len(r)), default=0) + 1
+    z = np.zeros((L, R))
+    for l, lags in enumerate(reach):
+        z[l, list(lags)] = 1
+    ylabels = [f"after layer {l + 1} (d = {d})" for l, d in enumerate(dilations)]
+    gaps = [lag for lag in range(R) if z[-1, lag] == 0]
+    gap_text = "no gaps" if not gaps else f"gaps at lags {gaps[:10]}{' …' if len(gaps) > 10 else ''}"
+    fig = go.Figure([go.Heatmap(z=z, x=np.arange(R), y=ylabels, colorscale=[[0, "#f0f0f0"], [1, "#d62728"]],
+                                showscale=False, xgap=1, ygap=2, zmin=0, zmax=1,
+                                hovertemplate="%{y}: lag %{x}, reachable = %{z}<extra></extra>")],
+                    layout(f"receptive field: {R} steps after {L} layer(s) of k = {order} ({gap_text}; red = reachable)",
+                           max(190, 38 * L + 130), xaxis=axis(title="lag (steps into the past)", showgrid=False),
+                           yaxis=axis(autorange="reversed", showgrid=False)))
+    return fig
+
+
+def ops_figure(rows: Mapping[str, tuple[float, float, float, float]], T: int, channels: int) -> go.Figure:
+    """Operation counts and energy per sequence for the current setting.
+
+    Args:
+        rows: neuron name → ``(mul, shift, add, energy_pj)`` for all channels over T steps.
+    """
+    names = list(rows)
+    xa2, ya2 = axis_ref(1, 2, 2)
+    data = [go.Bar(x=names, y=[rows[n][j] for n in names], name=op, marker_color=colour)
+            for j, (op, colour) in enumerate((("MUL", "#9467bd"), ("SHIFT", "#d62728"), ("ADD", "#7f7f7f")))]
+    energy = [rows[n][3] for n in names]
+    data.append(go.Bar(x=names, y=energy, marker_color=[NEURON_COLOURS.get(n, "#444") for n in names],
+                       text=[f"{e:,.0f}" for e in energy], textposition="outside", showlegend=False, xaxis=xa2,
+                       yaxis=ya2, cliponaxis=False))
+    g = grid(1, 2, ("operations per sequence (log scale)", "energy estimate in pJ (45 nm constants)"), gap=0.12)
+    g["yaxis"]["type"] = "log"
+    g["yaxis2"]["range"] = [0, max(energy) * 1.2 if energy else 1]
+    return go.Figure(data, layout(f"cost of one sequence: T = {T}, {channels} neuron(s)", 320, barmode="group",
+                                  legend=dict(orientation="h", y=-0.2), **g))

@@ -1,0 +1,188 @@
+"""Run pretrained checkpoints on a recording (the ``run_model`` endpoint), models side by side.
+
+The recording is turned into the model's input exactly as its card's ``input.binning`` says:
+
+- ``events_to_frames n_bins`` (camera tasks): ``n_bins = T`` equal bins over ``time_range_us`` (a list) or over
+  ``[0, last event]``; a sensor bigger than the model's input is centre-cropped to it (the bundled DVS128 and
+  DAVIS346 samples hold a centred 34×34 digit), a smaller one is centred on a zero canvas; both with a warning.
+- ``spike_train_to_bins`` (spike-train tasks): ``n_bins`` bins of ``bin_us`` from ``t_start_us``, ``pool``
+  neighbouring channels summed (700 → 140).
+
+The models run on the CPU with ``record=True``, which returns one :class:`~mfpsn.neurons.NeuronTrace` per
+neuron layer; spike-train networks also give their per-time-step class evidence (``evidence``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from mfpsn.app import figures_models as fm
+from mfpsn.app.events_view import read_recording, resolve_source
+from mfpsn.app.figures_events import empty_figure
+from mfpsn.app.limits import LIMITS, Limits, check_int
+from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError, load
+from mfpsn.events import Events
+from mfpsn.events.frames import events_to_frames, spike_train_to_bins
+
+__all__ = ["SPIKE_TRAIN_TASKS", "model_input", "compatible", "suggest_checkpoints", "run_checkpoint", "run_model"]
+
+SPIKE_TRAIN_TASKS = ("spoken-digits", "shd")
+_RASTER_NEURONS = 64
+
+
+def compatible(card: dict[str, Any], events: Events) -> bool:
+    """Whether a checkpoint's input fits the recording (spike-train model for spike trains, frames for cameras)."""
+    method = str(card["input"].get("binning", {}).get("method", ""))
+    return method.startswith("spike_train_to_bins") == (events.height == 1) and (
+        method.startswith("spike_train_to_bins") or method.startswith("events_to_frames"))
+
+
+def _fit_sensor(frames: np.ndarray, size: tuple[int, int], notes: list[str]) -> np.ndarray:
+    """Centre-crop or zero-pad ``frames [T, 2, H, W]`` to ``size = (H', W')``."""
+    T, P, H, W = frames.shape
+    h2, w2 = size
+    if (H, W) == (h2, w2):
+        return frames
+    notes.append(f"the {W}×{H} sensor was centre-{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
+                 f"model's {w2}×{h2} input")
+    out = np.zeros((T, P, h2, w2), dtype=frames.dtype)
+    sy, sx = max(0, (H - h2) // 2), max(0, (W - w2) // 2)
+    dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
+    hh, ww = min(H, h2), min(W, w2)
+    out[:, :, dy:dy + hh, dx:dx + ww] = frames[:, :, sy:sy + hh, sx:sx + ww]
+    return out
+
+
+def model_input(events: Events, card: dict[str, Any], notes: list[str]) -> torch.Tensor:
+    """The model input ``[T, 1, ...]`` float32 for ``events`` following ``card["input"]["binning"]``."""
+    spec = card["input"]
+    binning = spec.get("binning", {})
+    method = str(binning.get("method", ""))
+    if method.startswith("spike_train_to_bins"):
+        pool = int(binning.get("pool", 1))
+        x = spike_train_to_bins(events, n_bins=int(binning["n_bins"]), bin_us=int(binning.get("bin_us", 10_000)),
+                                n_units=700, pool=pool, t_start=int(binning.get("t_start_us", 0)))
+        return torch.from_numpy(x).unsqueeze(1)
+    if method.startswith("events_to_frames"):
+        T = int(binning["n_bins"])
+        rng = binning.get("time_range_us")
+        start = int(events.t[0])
+        if isinstance(rng, list):
+            time_range = (start + int(rng[0]), start + int(rng[1]))
+        else:
+            time_range = (start, int(events.t[-1]) + 1)
+        frames = events_to_frames(events, n_bins=T, time_range=time_range)
+        shape = spec["shape"]
+        frames = _fit_sensor(frames, (int(shape[-2]), int(shape[-1])), notes)
+        return torch.from_numpy(np.ascontiguousarray(frames)).unsqueeze(1)
+    raise gr.Error(f"checkpoint {card['name']}: its input binning {method!r} cannot be built from event files")
+
+
+def suggest_checkpoints(events: Events | None, directory: Path = SHIPPED_DIR) -> tuple[dict, dict]:
+    """Dropdown updates listing the checkpoints that fit the loaded recording; MFPSN first on the left, LIF on
+    the right when such checkpoints exist."""
+    from mfpsn.checkpoints import available, read_card
+
+    if events is None:
+        return gr.update(), gr.update()
+    fits = []
+    for info in available(directory):
+        try:
+            if compatible(read_card(info.path), events):
+                fits.append(info)
+        except CheckpointError:
+            continue
+    names = [i.name for i in fits]
+    left = next((i.name for i in fits if i.neuron == "mfpsn"), names[0] if names else None)
+    right = next((i.name for i in fits if i.neuron == "lif"), names[-1] if names else None)
+    return gr.update(choices=names, value=left), gr.update(choices=names, value=right)
+
+
+def _load(name: str, directory: Path) -> Checkpoint:
+    try:
+        return load(directory / f"{Path(name).name}.json")
+    except CheckpointError as exc:
+        raise gr.Error(f"checkpoint {name}: {exc.problem}") from None
+
+
+def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[str]) -> dict[str, Any]:
+    """Run one checkpoint on ``events``; returns probabilities, per-layer rates/rasters/membranes, evidence."""
+    card = ckpt.card
+    if not compatible(card, events):
+        kind = "spike trains (SHD .h5)" if str(card["input"]["binning"].get("method", "")).startswith("spike") \
+            else "camera recordings"
+        raise gr.Error(f"checkpoint {card['name']} takes {kind}; the loaded recording is "
+                       f"{'a spike train' if events.height == 1 else 'a camera recording'}")
+    x = model_input(events, card, notes)
+    model = ckpt.model.eval()
+    with torch.no_grad():
+        logits, traces = model(x, record=True)
+        evidence = model.evidence(x)[:, 0].numpy() if hasattr(model, "evidence") else None
+    out: dict[str, Any] = {"probs": torch.softmax(logits[0], dim=0).numpy(), "rates": {}, "raster": {},
+                           "membrane": {}, "evidence": evidence}
+    for layer, tr in traces.items():
+        T = tr.spikes.shape[0]
+        s = tr.spikes[:, 0].reshape(T, -1).numpy()
+        h = tr.h[:, 0].reshape(T, -1).numpy()
+        th = torch.broadcast_to(tr.v_th, tr.h.shape)[:, 0].reshape(T, -1).numpy()
+        i = neuron % s.shape[1]
+        out["rates"][layer] = s.mean(axis=1)
+        out["raster"][layer] = s[:, :_RASTER_NEURONS]
+        out["membrane"][layer] = (h[:, i], s[:, i], float(th[0, i]))
+    return out
+
+
+def run_model(upload: str | None, sample: str | None, shd_index: float, left: str | None, right: str | None,
+              neuron: float, directory: Path = SHIPPED_DIR, limits: Limits = LIMITS
+              ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
+    """The ``run_model`` endpoint: run one or two checkpoints on the recording, side by side.
+
+    Returns: probabilities, per-layer firing rates, first-layer raster, membranes of neuron ``neuron`` per layer,
+    per-step class evidence (spike-train models; a note otherwise), and a Markdown summary.
+    """
+    names = [n for n in (left, right) if n]
+    if not names:
+        raise gr.Error("checkpoints: pick at least one model (none are shipped yet if the lists are empty)")
+    neuron = check_int("neuron index", neuron, 0, 10**6)
+    path = resolve_source(upload, sample, limits=limits)
+    events = read_recording(path, shd_index, limits)
+    notes: list[str] = []
+    runs, cards = {}, {}
+    for name in dict.fromkeys(names):
+        ckpt = _load(name, directory)
+        cards[name] = ckpt.card
+        runs[name] = run_checkpoint(ckpt, events, neuron, notes)
+    for note in dict.fromkeys(notes):
+        gr.Warning(note)
+    first = cards[names[0]]
+    classes = list(first["classes"])
+    if any(list(c["classes"]) != classes for c in cards.values()):
+        raise gr.Error("checkpoints: the two models have different classes; pick two models of one task")
+    label = events.meta.get("label")
+    true_label = classes[int(label)] if label is not None and 0 <= int(label) < len(classes) else None
+    layer0 = next(iter(runs[names[0]]["raster"]))
+    figs = [fm.probabilities_figure(classes, {n: r["probs"] for n, r in runs.items()}, true_label),
+            fm.layer_rates_figure({n: r["rates"] for n, r in runs.items()}),
+            fm.layer_raster_figure({n: r["raster"].get(layer0, next(iter(r["raster"].values())))
+                                    for n, r in runs.items()}, layer0),
+            fm.membranes_figure({n: r["membrane"] for n, r in runs.items()}, neuron)]
+    if all(r["evidence"] is not None for r in runs.values()):
+        figs.append(fm.evidence_figure(classes, {n: r["evidence"] for n, r in runs.items()}))
+    else:
+        figs.append(empty_figure("per-time-step class evidence: shown for spike-train (SHD) models"))
+    lines = []
+    for n, r in runs.items():
+        c = cards[n]
+        best = int(np.argmax(r["probs"]))
+        lines.append(f"- **{n}** ({c['model'].get('neuron', '?')}, card test accuracy "
+                     f"{float(c['test_accuracy']) * 100:.1f} %): predicts **{classes[best]}** "
+                     f"(p = {r['probs'][best]:.2f})")
+    md = "\n".join(lines) + (f"\n\nTrue class (from the file): **{true_label}**" if true_label else "")
+    if notes:
+        md += "\n\n" + "\n".join(f"⚠ {n}" for n in dict.fromkeys(notes))
+    return (*figs, md)

@@ -1,0 +1,64 @@
+"""How ``app.py`` is served: command-line flags, the queue, the theme and the launch options.
+
+``python app.py [--host 127.0.0.1] [--port 7860] [--share]``. The app computes on the GPU when torch sees
+one and on the CPU otherwise (:func:`compute_device`).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import gradio as gr
+import torch
+
+from mfpsn.app.limits import LIMITS, Limits
+
+__all__ = ["SYSTEM_FONTS", "MONO_FONTS", "theme", "compute_device", "configure_queue", "launch_kwargs",
+           "parse_args", "main", "CSS"]
+
+# Local font names only: the default theme would request Google Fonts, which fails offline.
+SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif")
+MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
+CSS = ".mfpsn-note {font-size: 0.9em; color: #555;}"
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's default look with system fonts (nothing is fetched from the internet)."""
+    return gr.themes.Default(font=list(SYSTEM_FONTS), font_mono=list(MONO_FONTS))
+
+
+def compute_device() -> torch.device:
+    """``cuda`` when torch sees a GPU, else ``cpu``; ``MFPSN_APP_DEVICE=cpu`` forces the CPU."""
+    if os.environ.get("MFPSN_APP_DEVICE", "").lower() == "cpu":
+        return torch.device("cpu")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def configure_queue(demo: gr.Blocks, limits: Limits = LIMITS) -> gr.Blocks:
+    """At most ``limits.concurrency`` requests run at once per event; the queue holds ``limits.queue_size``."""
+    return demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)
+
+
+def launch_kwargs(limits: Limits = LIMITS) -> dict:
+    """Keyword arguments of ``demo.launch`` shared by ``app.py``, the tests and the load test."""
+    return dict(theme=theme(), css=CSS, max_file_size=f"{limits.max_upload_mb}mb", ssr_mode=False,
+                footer_links=["api", "settings"])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Serve the mfpsn web explorer.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; "
+                                                            "0.0.0.0 serves the whole network)")
+    parser.add_argument("--port", type=int, default=7860, help="TCP port (default 7860)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link "
+                                                             "(needs internet access)")
+    return parser.parse_args(argv)
+
+
+def main(demo: gr.Blocks, argv: list[str] | None = None) -> None:
+    """Parse the flags, set up the queue and serve ``demo`` until interrupted."""
+    args = parse_args(argv)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    print(f"mfpsn explorer: computing on {compute_device()}")
+    configure_queue(demo).launch(server_name=args.host, server_port=args.port, share=args.share,
+                                 **launch_kwargs())

@@ -1,0 +1,49 @@
+"""The explanatory text of the web app (Markdown), kept apart from the wiring in ``app.py``."""
+
+INTRO = """
+# mfpsn explorer: multiplication-free parallel spiking neurons
+A spiking neuron turns an input current **X[t]** into a membrane potential **H[t]** and fires a spike whenever
+H crosses a threshold θ. The classic **LIF** neuron does this step by step (H[t] depends on H[t−1]), so it cannot
+run all time steps in parallel. The **MFPSN** (Xue, Fang et al., NeurIPS 2025) instead computes
+**H[t] = Σᵢ wᵢ · X[t − lagᵢ]** from the last few inputs only: a short filter with k taps spaced by a dilation d,
+which runs over all time steps at once. Its taps are powers of two, **wᵢ = ±2^eᵢ**, so every product is a bit
+shift and the neuron needs no multiplication.
+**Neuron lab**: shape the neuron and watch it fire. **Event explorer**: open event-camera or spike-train
+recordings and run the trained networks. **Speed race**: time it against the serial LIF. **Model zoo**: the
+shipped networks.
+"""
+
+LAB_HELP = """
+Pick an input on the left, then shape the MFPSN: **order k** (number of taps), **dilation d** (spacing between
+taps), and the taps themselves, either as signs and shift exponents (w = ±2^e) or as float weights that the
+quantizer rounds to powers of two. The same input drives a serial **LIF** neuron (τ, v_th, reset) for comparison.
+Every plot updates as you move a control; text fields update when you press Enter or leave them.
+"""
+
+EVENTS_HELP = """
+Event cameras report per-pixel brightness changes as a stream of events (x, y, time, polarity: **ON** = brighter,
+red; **OFF** = darker, blue). Upload a recording (N-MNIST `.bin`, AEDAT 2/3.1/4, Prophesee EVT 2/3 `.raw` and `.dat`,
+NumPy `.npy`/`.npz`, or an SHD spike-train `.h5`) or pick a bundled sample. Spike trains (SHD layout: 700 cochlear
+channels) are shown as a spike raster instead of camera frames.
+"""
+
+MODELS_HELP = """
+### Run pretrained networks on this recording
+Pick two checkpoints (after loading, the lists show the models that fit the recording: camera models for camera
+recordings, spike-train models for SHD files) and press **Run**. The same network trained with the MFPSN and with
+the LIF neuron is compared side by side: class probabilities, how many neurons fire in each layer over time, and
+the membrane potential of one chosen neuron per layer.
+"""
+
+RACE_HELP = """
+The MFPSN computes all time steps at once; the LIF must loop over them. This race times both on **this machine**
+for the sequence lengths T you choose (each time is the median of several runs after a warm-up). On a GPU the
+fused Triton kernels join the race. Below are the results recorded in the repository (`results/`), with the card
+or machine and the date they were measured on.
+"""
+
+ZOO_HELP = """
+Networks shipped in `checkpoints/`, each with a model card (architecture, neuron settings, training configuration,
+seed and measured test accuracy; the weights' sha256 is checked when a model is loaded). The table below is
+`checkpoints/README.md`.
+"""
