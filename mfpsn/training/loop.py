@@ -230,8 +230,9 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext) -> FitResult:
             with _context(amp_dtype, ctx.device):
                 logits = net(xb)
                 loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.label_smoothing)
-            if not math.isfinite(float(loss)):
-                raise FloatingPointError(f"{cfg.run_name()}: loss became {float(loss)} at epoch {epoch + 1}")
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"{cfg.run_name()}: loss became {loss_value} at epoch {epoch + 1}")
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -241,7 +242,7 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext) -> FitResult:
                 loss.backward()
                 optimizer.step()
             scheduler.step()
-            loss_sum += float(loss) * yb.shape[0]
+            loss_sum += loss_value * yb.shape[0]
             correct += int((logits.argmax(1) == yb).sum())
             seen += yb.shape[0]
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")

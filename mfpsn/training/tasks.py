@@ -107,7 +107,7 @@ def _dvs_digits(*, T: int, data_root, **_) -> TaskData:
             "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": [0, 300_001]},
             "source": "mfpsn.data.dvs_digits (synthetic saccades of scikit-learn digits)"}
     model = {"arch": "dvs_convnet", "num_classes": 10, "T": T, "in_channels": 2, "input_size": 34,
-             "channels": [16, 32, 32], "input_pool": 1}
+             "channels": [16, 32, 32], "input_pool": 2}
     return TaskData("dvs-digits", train.frames, train.labels, test.frames, test.labels, DIGITS, spec, model)
 
 
