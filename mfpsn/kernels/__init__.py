@@ -17,8 +17,6 @@ function                    kernel file                            reference bes
 """
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 
 from mfpsn.functional.surrogate import Surrogate
@@ -38,8 +36,12 @@ __all__ = [
 
 
 def triton_available() -> bool:
-    """True when the ``triton`` package is installed (it says nothing about a GPU)."""
-    return importlib.util.find_spec("triton") is not None
+    """True when the ``triton`` package imports (it says nothing about a GPU)."""
+    try:
+        require_triton("triton_available")
+    except ImportError:
+        return False
+    return True
 
 
 def triton_temporal_filter(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:

@@ -5,7 +5,6 @@ Nothing here imports Triton at module import time, so ``import mfpsn.kernels`` w
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import torch
@@ -23,10 +22,14 @@ __all__ = [
     "split_work",
     "is_interpreted",
     "program_target",
+    "AUTOTUNE_MIN_NUMEL",
 ]
 
 INSTALL_HINT = "pip install triton"
 KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+# On CUDA, inputs with fewer values than this run a fixed tile shape: autotuning tiny calls costs more than
+# it can gain (and would make the GPU test run slow).
+AUTOTUNE_MIN_NUMEL = 1 << 20
 
 # Kernel constant for each surrogate family (the ``SURR`` constexpr of the kernels).
 SURR_ATAN, SURR_RATIONAL, SURR_SIGMOID = 0, 1, 2
@@ -34,10 +37,12 @@ _SURR_CODES = {ATan: SURR_ATAN, Rational: SURR_RATIONAL, Sigmoid: SURR_SIGMOID}
 
 
 def require_triton(where: str) -> None:
-    """Raise ImportError naming the install command when Triton is not installed."""
-    if importlib.util.find_spec("triton") is None:
+    """Raise ImportError naming the install command when Triton cannot be imported."""
+    try:
+        import triton  # noqa: F401
+    except ImportError as err:
         raise ImportError(f"{where}: the Triton kernels need the optional dependency triton; install it with "
-                          f"`{INSTALL_HINT}`")
+                          f"`{INSTALL_HINT}` ({err})") from err
 
 
 def check_launchable(x: torch.Tensor, interpreted: bool, where: str) -> None:

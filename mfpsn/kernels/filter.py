@@ -31,8 +31,8 @@ import triton
 import triton.language as tl
 
 from mfpsn.functional.filter import check_filter_args, temporal_filter_ref
-from mfpsn.kernels._runtime import (check_kernel_dtype, check_launchable, is_interpreted, next_pow2,
-                                    program_target, split_work)
+from mfpsn.kernels._runtime import (AUTOTUNE_MIN_NUMEL, check_kernel_dtype, check_launchable, is_interpreted,
+                                    next_pow2, program_target, split_work)
 from mfpsn.kernels._surrogate import surrogate_grad
 
 __all__ = ["triton_temporal_filter", "temporal_filter_ref", "launch_filter", "launch_grad_stats", "INTERPRETED"]
@@ -154,13 +154,14 @@ def launch_filter(x: torch.Tensor, taps32: torch.Tensor, theta32: torch.Tensor |
     N = B * C * S
     args = (x, taps32, taps32 if theta32 is None else theta32, out, T, N, S, C, dilation)
     meta = dict(K=taps32.shape[1], REVERSE=reverse, SPIKE=theta32 is not None)
-    if x.device.type == "cuda":
+    if x.device.type == "cuda" and x.numel() >= AUTOTUNE_MIN_NUMEL:
         def grid(META):
             return triton.cdiv(N, META["BLOCK_N"]), triton.cdiv(T, META["BLOCK_T"])
         _filter_kernel_tuned[grid](*args, **meta)
     else:
-        grid = (triton.cdiv(N, _INTERP_BLOCK_N), triton.cdiv(T, _INTERP_BLOCK_T))
-        _filter_kernel[grid](*args, **meta, BLOCK_T=_INTERP_BLOCK_T, BLOCK_N=_INTERP_BLOCK_N)
+        bt, bn, warps = (16, 256, 4) if x.device.type == "cuda" else (_INTERP_BLOCK_T, _INTERP_BLOCK_N, 1)
+        _filter_kernel[(triton.cdiv(N, bn), triton.cdiv(T, bt))](*args, **meta, BLOCK_T=bt, BLOCK_N=bn,
+                                                                  num_warps=warps)
     return out
 
 

@@ -27,7 +27,7 @@ import triton
 import triton.language as tl
 
 from mfpsn.functional.surrogate import ATan, Surrogate
-from mfpsn.kernels._runtime import check_kernel_dtype, check_launchable, surrogate_code
+from mfpsn.kernels._runtime import AUTOTUNE_MIN_NUMEL, check_kernel_dtype, check_launchable, surrogate_code
 from mfpsn.kernels._surrogate import surrogate_grad
 from mfpsn.kernels.filter import INTERPRETED
 
@@ -89,6 +89,11 @@ _lif_bwd_tuned = triton.autotune(configs=_LIF_CONFIGS, key=["T", "N", "HARD", "D
 _INTERP_BLOCK_N = 32
 
 
+def _fixed_block(x: torch.Tensor) -> int:
+    """Neurons per program below the autotune size: 128 on CUDA, 32 under the interpreter."""
+    return 128 if x.device.type == "cuda" else _INTERP_BLOCK_N
+
+
 def _grid(N: int):
     def grid(META):
         return (triton.cdiv(N, META["BLOCK_N"]),)
@@ -125,11 +130,11 @@ def _lif_op(x: torch.Tensor, tau: float, v_th: float, v_reset: float, v_init: fl
     T = x.shape[0]
     N = x.numel() // T
     args = (x, s, h if store_h else s, T, N, tau, v_th, v_reset, v_init)
-    if x.device.type == "cuda":
+    if x.device.type == "cuda" and x.numel() >= AUTOTUNE_MIN_NUMEL:
         _lif_fwd_tuned[_grid(N)](*args, HARD=hard, STORE_H=store_h)
     else:
-        _lif_fwd_kernel[(triton.cdiv(N, _INTERP_BLOCK_N),)](*args, HARD=hard, STORE_H=store_h,
-                                                            BLOCK_N=_INTERP_BLOCK_N)
+        bn = _fixed_block(x)
+        _lif_fwd_kernel[(triton.cdiv(N, bn),)](*args, HARD=hard, STORE_H=store_h, BLOCK_N=bn)
     return s, h
 
 
@@ -148,11 +153,11 @@ def _lif_bwd_op(gs: torch.Tensor, h: torch.Tensor, tau: float, v_th: float, v_re
     T = gs.shape[0]
     N = gs.numel() // T
     args = (gs, h, dx, T, N, tau, v_th, v_reset, alpha)
-    if gs.device.type == "cuda":
+    if gs.device.type == "cuda" and gs.numel() >= AUTOTUNE_MIN_NUMEL:
         _lif_bwd_tuned[_grid(N)](*args, HARD=hard, DETACH=detach, SURR=surr)
     else:
-        _lif_bwd_kernel[(triton.cdiv(N, _INTERP_BLOCK_N),)](*args, HARD=hard, DETACH=detach, SURR=surr,
-                                                            BLOCK_N=_INTERP_BLOCK_N)
+        bn = _fixed_block(gs)
+        _lif_bwd_kernel[(triton.cdiv(N, bn),)](*args, HARD=hard, DETACH=detach, SURR=surr, BLOCK_N=bn)
     return dx
 
 
