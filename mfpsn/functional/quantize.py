@@ -24,7 +24,12 @@ import torch
 
 __all__ = ["pow2_exponents", "pow2_quantize", "count_clamped"]
 
-_TINY = 2.0 ** -126
+
+
+def _smallest_subnormal(dtype: torch.dtype) -> float:
+    """2^−149 for float32, 2^−1074 for float64: clamping |w| there keeps log2 finite without moving any w ≠ 0."""
+    info = torch.finfo(dtype)
+    return info.smallest_normal * info.eps
 
 
 def _check_range(exp_min: int | None, exp_max: int | None) -> None:
@@ -50,7 +55,7 @@ def pow2_exponents(
         raise ValueError(f"pow2 quantizer: expected a floating-point tensor, found {w.dtype}")
     _check_range(exp_min, exp_max)
     with torch.no_grad():
-        e = torch.round(torch.log2(w.abs().clamp_min(_TINY)))
+        e = torch.round(torch.log2(w.abs().clamp_min(_smallest_subnormal(w.dtype))))
         if exp_min is not None or exp_max is not None:
             e = e.clamp(min=exp_min, max=exp_max)
         sign = torch.sign(w)
@@ -101,8 +106,8 @@ def pow2_quantize(
         if not w.is_floating_point():
             raise ValueError(f"pow2 quantizer: expected a floating-point tensor, found {w.dtype}")
         _check_range(exp_min, exp_max)
-        log = torch.log2(w.abs())
-        e = log + (torch.round(log) - log).detach()
+        log = torch.log2(w.abs())                              # −inf at w = 0
+        e = log + torch.where(torch.isfinite(log), torch.round(log) - log, 0.0).detach()  # forward Q(0) = 0
         if exp_min is not None or exp_max is not None:
             e = e.clamp(min=exp_min, max=exp_max)
         return torch.sign(w) * torch.exp2(e)

@@ -1,0 +1,118 @@
+"""AutoSelector: picks an implementation that exists, times each key once, reports its choice."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import mfpsn.functional.autoselect as autoselect
+from mfpsn.functional import AutoSelector, fused_cpu
+from mfpsn.functional import filter as filt
+from mfpsn.functional.autoselect import Choice, candidates_for
+
+
+def test_candidates_exist_and_exclude_the_reference():
+    x, taps = torch.randn(8, 2, 3), torch.randn(3, 2)
+    names = candidates_for(x, taps)
+    assert names and "reference" not in names and "auto" not in names
+    assert set(names) <= set(filt.FILTERS)
+    assert "toeplitz" in names
+    assert "triton" not in names or x.device.type == "cuda"
+
+
+def test_toeplitz_is_left_out_when_the_matrices_would_be_huge():
+    x = torch.empty(2048, 1, 32)  # C·T² = 2^27 > 2^26
+    assert "toeplitz" not in candidates_for(x, torch.empty(32, 2))
+
+
+def test_fused_is_a_candidate_only_once_loaded(monkeypatch):
+    x, taps = torch.randn(8, 2, 3), torch.randn(3, 2)
+    monkeypatch.setattr(fused_cpu, "ready", lambda: False)
+    assert "fused" not in candidates_for(x, taps)
+    monkeypatch.setattr(fused_cpu, "ready", lambda: True)
+    assert "fused" in candidates_for(x, taps)
+    assert "fused" not in candidates_for(x.half(), taps.half())  # unsupported dtype
+
+
+def test_times_once_per_key_and_reports(monkeypatch):
+    sel = AutoSelector()
+    calls = []
+    real_time = AutoSelector._time
+
+    def counting(self, impl, *args):
+        calls.append(impl)
+        return real_time(self, impl, *args)
+
+    monkeypatch.setattr(AutoSelector, "_time", counting)
+    x, taps = torch.randn(9, 2, 5), torch.randn(5, 3)
+    first = sel.choose(x, taps, 2)
+    n = len(calls)
+    assert n == len(candidates_for(x, taps)) and first in filt.FILTERS
+    assert sel.choose(x, taps, 2) == first
+    assert sel.choose(torch.randn(9, 2, 5), taps, 2) == first  # same key, new values
+    assert len(calls) == n                                     # not timed again
+    sel.choose(x, taps, 1)                                     # another dilation: a new key
+    assert len(calls) == 2 * n
+    report = sel.report()
+    key = AutoSelector.key(x, taps, 2, False)
+    assert key == ("filter", (9, 2, 5), "cpu", "torch.float32", 3, 2, False)
+    assert isinstance(report[key], Choice) and report[key].impl == first
+    assert set(report[key].times_ms) == set(candidates_for(x, taps))
+    assert report[key].impl == min(report[key].times_ms, key=report[key].times_ms.get)
+    sel.clear()
+    assert sel.report() == {}
+
+
+def test_grad_and_spike_forms_have_their_own_keys():
+    sel = AutoSelector()
+    x, taps = torch.randn(7, 1, 3, requires_grad=True), torch.randn(3, 2)
+    sel.choose(x, taps, 1)
+    with torch.no_grad():
+        sel.choose(x, taps, 1)
+    sel.choose(x.detach(), taps, 1, op="spikes")
+    ops_grads = sorted((k[0], k[-1]) for k in sel.report())
+    assert ops_grads == [("filter", False), ("filter", True), ("spikes", False)]
+    with pytest.raises(ValueError, match="expected op 'filter' or 'spikes', found 'h'"):
+        sel.choose(x, taps, 1, op="h")
+
+
+def test_temporal_filter_auto_runs_the_chosen_impl(monkeypatch):
+    """A call counter on every implementation proves that the cached winner (and only it) runs afterwards."""
+    sel = AutoSelector()
+    monkeypatch.setattr(autoselect, "DEFAULT_SELECTOR", sel)
+    counts = {name: 0 for name in filt.FILTERS}
+
+    def wrap(name, fn):
+        def counted(*args):
+            counts[name] += 1
+            return fn(*args)
+        return counted
+
+    for name, fn in list(filt.FILTERS.items()):
+        monkeypatch.setitem(filt.FILTERS, name, wrap(name, fn))
+    x, taps = torch.randn(10, 2, 3), torch.randn(3, 3)
+    h = filt.temporal_filter(x, taps, 2, impl="auto")
+    (key, choice), = sel.report().items()
+    torch.testing.assert_close(h, filt.temporal_filter_ref(x, taps, 2))
+    before = dict(counts)
+    filt.temporal_filter(x, taps, 2, impl="auto")
+    diff = {name: counts[name] - before[name] for name in counts if counts[name] != before[name]}
+    assert diff == {choice.impl: 1}
+
+
+def test_spikes_auto_reports_a_spike_choice(monkeypatch):
+    sel = AutoSelector()
+    monkeypatch.setattr(autoselect, "DEFAULT_SELECTOR", sel)
+    fused_cpu.warmup()
+    x, taps = torch.randn(10, 2, 3), torch.randn(3, 3)
+    s = filt.temporal_filter_spikes(x, taps, torch.zeros(3), 2)
+    (key, choice), = sel.report().items()
+    assert key[0] == "spikes" and "fused" in choice.times_ms
+    assert set(s.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_mean_of_last_m_runs(monkeypatch):
+    """m = 2: five runs, the mean of the last two is reported (a fake clock gives known durations)."""
+    ticks = iter([0.0, 1.0, 1.0, 3.0, 3.0, 6.0, 6.0, 10.0, 10.0, 15.0])  # durations 1, 2, 3, 4, 5 s
+    monkeypatch.setattr(autoselect.time, "perf_counter", lambda: next(ticks))
+    ms = AutoSelector(m=2)._time("shift_add", torch.randn(4, 1, 2), torch.randn(2, 2), 1, False, "filter")
+    assert ms == pytest.approx(4500.0)
