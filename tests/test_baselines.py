@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mfpsn.functional import temporal_filter_ref
-from mfpsn.functional.mfpsn import mfpsn_eval_trace
+from mfpsn.functional.mfpsn import mfpsn_trace
 from mfpsn.neurons import LIF, PLIF, PSN, MFPSN, MaskedPSN, NeuronTrace, SlidingPSN
 
 
@@ -244,7 +244,7 @@ def test_sliding_psn_equals_float_mfpsn_with_identical_rows_and_no_bn(shape, k):
     x = torch.randn(*shape, dtype=torch.float64)
     tr = sp.run(x)
     rows = sp.weight.detach().expand(C, k)
-    s_mf, h_mf = mfpsn_eval_trace(x, rows, torch.full((C,), 0.3, dtype=torch.float64), 1, MFPSN(C).surrogate,
+    s_mf, h_mf = mfpsn_trace(x, rows, torch.full((C,), 0.3, dtype=torch.float64), 1, MFPSN(C).surrogate,
                                   "reference")
     torch.testing.assert_close(tr.h, h_mf, rtol=1e-12, atol=1e-12)
     assert torch.equal(tr.spikes, s_mf)

@@ -350,7 +350,7 @@ def _fake_kernels(monkeypatch, calls):
 
     def fused_mfpsn_spikes(x, taps, theta, dilation, surrogate):
         calls.append((x, taps, theta, dilation, surrogate))
-        return (temporal_filter(x, taps, dilation, "reference") >= theta.reshape(1, 1, -1)).to(x.dtype)
+        return surrogate(temporal_filter(x, taps, dilation, "reference") - theta.reshape(1, 1, -1))
 
     def triton_temporal_filter(x, taps, dilation):
         return temporal_filter(x, taps, dilation, "reference")
@@ -358,6 +358,7 @@ def _fake_kernels(monkeypatch, calls):
     fake.fused_mfpsn_spikes = fused_mfpsn_spikes
     fake.triton_temporal_filter = triton_temporal_filter
     monkeypatch.setitem(sys.modules, "mfpsn.kernels", fake)
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # the CPU stand-in passes temporal_filter's device check
 
 
 def test_triton_impl_dispatches_the_eval_forward_to_the_fused_kernel(monkeypatch):
@@ -376,6 +377,35 @@ def test_triton_impl_dispatches_the_eval_forward_to_the_fused_kernel(monkeypatch
     m.impl = "shift_add"
     with torch.no_grad():
         assert torch.equal(s, m(x))
+
+
+@pytest.mark.parametrize("stats", ["materialize", "moments"])
+def test_triton_impl_in_training_uses_the_fused_kernel_for_pass_two(monkeypatch, stats):
+    calls = []
+    _fake_kernels(monkeypatch, calls)
+    moment_calls = []
+
+    def kernel_moments(x, order, dilation):
+        moment_calls.append((order, dilation))
+        m1, m2 = lagged_moments(x, order, dilation)
+        return m1.float(), m2.float()
+
+    sys.modules["mfpsn.kernels"].lagged_moments = kernel_moments
+    a = MFPSN(5, order=3, dilation=2, impl="triton", stats=stats).double()
+    b = MFPSN(5, order=3, dilation=2, impl="shift_add", stats=stats).double()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(7, 2, 5, dtype=torch.float64)
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    sa, sb = a(xa), b(xb)
+    assert len(calls) == 1 and torch.equal(sa, sb)
+    assert moment_calls == ([(3, 2)] if stats == "moments" else [])
+    up = torch.randn_like(sa)
+    sa.backward(up)
+    sb.backward(up)
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(a.weight.grad, b.weight.grad, rtol=1e-6, atol=1e-9)
+    a.run(x)                       # run needs H: the plain filter, not the fused kernel
+    assert len(calls) == 1
 
 
 def test_triton_impl_without_kernels_fails_loudly(monkeypatch):

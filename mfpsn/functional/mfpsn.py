@@ -16,7 +16,7 @@ Symbols (spec §1, §2.4), per channel c, ``x: [T, B, C, *]``, ``weight W: [C, k
 
 Training (:func:`mfpsn_train_forward`, two temporal filters): pass 1 computes Y with the float W, its batch mean
 μ_B and biased variance σ²_B over every non-channel dim (T, B, *) feed the fold; pass 2 filters X with W_q.
-Eval (:func:`mfpsn_eval_spikes`): one filter with W_q and θ folded from the running statistics.
+Eval (:func:`mfpsn_spikes`): one filter with W_q and θ folded from the running statistics.
 Without quantization (Q = identity), H − θ = g (Y − μ) + β = BatchNorm(Y): the float channel-wise PSN.
 
 Reconstructed (open) choices, all configurable by the caller: statistics over (T, B, *); gradients through
@@ -29,13 +29,13 @@ from typing import NamedTuple
 
 import torch
 
-from mfpsn.functional.filter import lags, temporal_filter
+from mfpsn.functional.filter import lags, temporal_filter, temporal_filter_spikes
 from mfpsn.functional.quantize import pow2_quantize
 from mfpsn.functional.surrogate import Surrogate, heaviside
 
 __all__ = [
     "STATS", "bn_fold", "quantize_taps", "fold_taps", "reduce_dims", "batch_stats", "lagged_moments",
-    "MFPSNTrainOutput", "mfpsn_train_forward", "mfpsn_eval_spikes", "mfpsn_eval_trace", "mfpsn_stream_step",
+    "MFPSNTrainOutput", "mfpsn_train_forward", "mfpsn_spikes", "mfpsn_trace", "mfpsn_stream_step",
     "update_running_stats",
 ]
 
@@ -135,7 +135,8 @@ def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, impl: str 
         x: [T, B, C, *]; weight: W [C, k]; dilation: d; impl: passed to ``temporal_filter``.
         stats: ``"materialize"`` (compute Y, then its mean and variance) or ``"moments"``
             (:func:`lagged_moments`: μ_B = Σ_i W_i m_i, E[Y²] = Σ_ij W_i W_j M_ij, σ²_B = E[Y²] − μ_B²,
-            clamped at 0; exact up to rounding).
+            clamped at 0; exact up to rounding). With ``impl="triton"`` the moments come from the one-read
+            kernel ``mfpsn.kernels.lagged_moments`` (float32 partial sums).
     Returns:
         (mean [C], var [C], y) in x's dtype; ``y`` is Y [T, B, C, *] for ``"materialize"``, else None.
     """
@@ -144,7 +145,16 @@ def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, impl: str 
         dims = reduce_dims(y)
         return y.mean(dim=dims), y.var(dim=dims, unbiased=False), y
     if stats == "moments":
-        m, M = lagged_moments(x, weight.shape[1], dilation)
+        if impl == "triton":
+            try:
+                from mfpsn.kernels import lagged_moments as kernel_moments
+            except ImportError as err:
+                raise RuntimeError(f"MFPSN(impl='triton', stats='moments') needs mfpsn.kernels.lagged_moments; it "
+                                   f"could not be imported: {err}") from err
+            m, M = kernel_moments(x, weight.shape[1], dilation)
+            m, M = m.double(), M.double()
+        else:
+            m, M = lagged_moments(x, weight.shape[1], dilation)
         w = weight.double()
         mean = (w * m).sum(dim=1)
         second = torch.einsum("ci,cij,cj->c", w, M, w)
@@ -154,7 +164,8 @@ def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, impl: str 
 
 
 class MFPSNTrainOutput(NamedTuple):
-    """spikes, h: [T, B, C, *]; theta, batch_mean, batch_var (biased): [C]; taps: W_q [C, k]."""
+    """spikes, h: [T, B, C, *] (h None when not asked for); theta, batch_mean, batch_var (biased): [C];
+    taps: W_q [C, k]."""
 
     spikes: torch.Tensor
     h: torch.Tensor
@@ -167,7 +178,8 @@ class MFPSNTrainOutput(NamedTuple):
 def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.Tensor, bn_bias: torch.Tensor,
                         *, dilation: int, eps: float, surrogate: Surrogate, quantize: bool = True,
                         exp_min: int | None = None, exp_max: int | None = None, ste: str = "whole",
-                        impl: str = "auto", stats: str = "materialize", bn_grad: bool = True) -> MFPSNTrainOutput:
+                        impl: str = "auto", stats: str = "materialize", bn_grad: bool = True,
+                        need_h: bool = True) -> MFPSNTrainOutput:
     """Training-mode forward, two temporal filters.
 
     .. math::
@@ -182,6 +194,8 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
 
     Args:
         x: [T, B, C, *] float; weight: [C, k]; bn_weight, bn_bias: [C].
+        need_h: return H; with ``need_h=False`` pass 2 goes through :func:`mfpsn_spikes` (the fused kernel
+            when ``impl="triton"``) and ``h`` is None.
     Returns:
         :class:`MFPSNTrainOutput`. The running statistics are not touched (see :func:`update_running_stats`).
     """
@@ -189,8 +203,10 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
     if not bn_grad:
         mean, var = mean.detach(), var.detach()
     taps, theta = fold_taps(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
-    h = temporal_filter(x, taps, dilation, impl)
-    spikes = surrogate(h - _channel_view(theta, h.dim()))
+    if need_h:
+        spikes, h = mfpsn_trace(x, taps, theta, dilation, surrogate, impl)
+    else:
+        spikes, h = mfpsn_spikes(x, taps, theta, dilation, surrogate, impl), None
     return MFPSNTrainOutput(spikes, h, theta, taps, mean, var)
 
 
@@ -209,9 +225,9 @@ def update_running_stats(running_mean: torch.Tensor, running_var: torch.Tensor, 
     running_var.mul_(1.0 - factor).add_(unbiased, alpha=factor)
 
 
-def mfpsn_eval_trace(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
-                     surrogate: Surrogate, impl: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
-    """Folded eval forward that also returns H: ``H = filter(X, W_q)``, ``S = Θ(H − θ)``.
+def mfpsn_trace(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
+                surrogate: Surrogate, impl: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Filter and threshold, also returning H: ``H = filter(X, W_q)``, ``S = Θ(H − θ)`` (surrogate gradient).
 
     x: [T, B, C, *]; taps: W_q [C, k]; theta: θ [C] → (spikes, h), both [T, B, C, *].
     """
@@ -219,14 +235,18 @@ def mfpsn_eval_trace(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, d
     return surrogate(h - _channel_view(theta, h.dim())), h
 
 
-def mfpsn_eval_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
-                      surrogate: Surrogate, impl: str = "auto") -> torch.Tensor:
-    """Folded eval forward, spikes only: ``S = Θ(filter(X, W_q) − θ)``. The single place that dispatches to
-    the fused GPU kernel.
+def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
+                 surrogate: Surrogate, impl: str = "auto") -> torch.Tensor:
+    """Filter and threshold, spikes only: ``S = Θ(filter(X, W_q) − θ)``. The single place that dispatches to
+    the fused GPU kernel (used by the eval forward and by pass 2 of the training forward).
 
-    ``impl == "triton"`` calls ``mfpsn.kernels.fused_mfpsn_spikes(x, taps, theta, dilation, surrogate)``
-    (filter, threshold and spike in one kernel; imported lazily, RuntimeError if it cannot be imported);
-    any other ``impl`` runs :func:`mfpsn_eval_trace`.
+    - ``impl == "triton"``: ``mfpsn.kernels.fused_mfpsn_spikes(x, taps, theta, dilation, surrogate)`` (filter,
+      threshold and spike in one kernel, differentiable with the surrogate; imported lazily, RuntimeError if it
+      cannot be imported).
+    - otherwise, when no gradient is needed (grad mode off, or no input requires grad):
+      ``temporal_filter_spikes`` (the spike form of the filter; ``"fused"`` and ``"auto"`` may run the one-pass
+      CPU kernel there).
+    - otherwise :func:`mfpsn_trace` (filter, then the surrogate spike function).
 
     x: [T, B, C, *]; taps: W_q [C, k]; theta: θ [C] → spikes [T, B, C, *].
     """
@@ -237,7 +257,9 @@ def mfpsn_eval_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, 
             raise RuntimeError(f"MFPSN(impl='triton') needs mfpsn.kernels.fused_mfpsn_spikes (Triton with CUDA, "
                                f"or TRITON_INTERPRET=1 on CPU); it could not be imported: {err}") from err
         return fused_mfpsn_spikes(x, taps, theta, dilation, surrogate)
-    return mfpsn_eval_trace(x, taps, theta, dilation, surrogate, impl)[0]
+    if not (torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad or theta.requires_grad)):
+        return temporal_filter_spikes(x, taps, theta, dilation, impl)
+    return mfpsn_trace(x, taps, theta, dilation, surrogate, impl)[0]
 
 
 def mfpsn_stream_step(buffer: torch.Tensor, t: int, x_t: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor,

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from mfpsn.functional.filter import IMPLS
-from mfpsn.functional.mfpsn import (STATS, fold_taps, mfpsn_eval_spikes, mfpsn_eval_trace, mfpsn_stream_step,
+from mfpsn.functional.mfpsn import (STATS, fold_taps, mfpsn_spikes, mfpsn_stream_step, mfpsn_trace,
                                     mfpsn_train_forward, update_running_stats)
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
 from mfpsn.neurons.base import (NeuronTrace, check_positive_int, check_sequence, check_step_input,
@@ -62,7 +62,9 @@ class MFPSN(nn.Module):
         ste: quantizer gradient: ``"whole"`` (dQ/dw = 1, the paper's fix) or ``"round"`` (plain STE).
         surrogate, alpha: ``"atan"`` | ``"rational"`` | ``"sigmoid"`` or a ``Surrogate``; α (None = its default).
         impl: temporal-filter implementation (``mfpsn.functional.IMPLS``). With ``"triton"`` the eval forward
-            runs the fused filter + threshold + spike kernel ``mfpsn.kernels.fused_mfpsn_spikes``.
+            and pass 2 of the training forward run the fused filter + threshold + spike kernel
+            ``mfpsn.kernels.fused_mfpsn_spikes`` (``run`` does not: it needs H), and ``stats="moments"`` uses
+            the one-read kernel ``mfpsn.kernels.lagged_moments``.
         momentum, eps: BatchNorm running-statistics momentum (None = cumulative) and ε.
         bn_grad: let gradients flow through the batch statistics.
         stats: ``"materialize"`` or ``"moments"`` (pass-1 statistics without forming Y).
@@ -164,7 +166,7 @@ class MFPSN(nn.Module):
     def _check(self, x: torch.Tensor) -> None:
         check_sequence(x, "MFPSN", channels=self.channels)
 
-    def _train_forward(self, x: torch.Tensor):
+    def _train_forward(self, x: torch.Tensor, need_h: bool):
         n = x.numel() // self.channels
         if n <= 1:
             raise ValueError(f"MFPSN: training needs more than one value per channel (T·B·Π* > 1) for the batch "
@@ -172,7 +174,7 @@ class MFPSN(nn.Module):
         out = mfpsn_train_forward(
             x, self.weight, self.bn_weight, self.bn_bias, dilation=self.dilation, eps=self.eps,
             surrogate=self.surrogate, quantize=self.quantize, exp_min=self.exp_min, exp_max=self.exp_max,
-            ste=self.ste, impl=self.impl, stats=self.stats, bn_grad=self.bn_grad)
+            ste=self.ste, impl=self.impl, stats=self.stats, bn_grad=self.bn_grad, need_h=need_h)
         self.num_batches_tracked.add_(1)
         factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         update_running_stats(self.running_mean, self.running_var, out.batch_mean, out.batch_var, n, factor)
@@ -182,9 +184,9 @@ class MFPSN(nn.Module):
         """x: [T, B, C, *] float → spikes [T, B, C, *] (two passes in training, one folded pass at eval)."""
         self._check(x)
         if self.training:
-            return self._train_forward(x).spikes
+            return self._train_forward(x, need_h=False).spikes
         taps, theta = self._eval_fold()
-        return mfpsn_eval_spikes(x, taps.to(x.dtype), theta.to(x.dtype), self.dilation, self.surrogate, self.impl)
+        return mfpsn_spikes(x, taps.to(x.dtype), theta.to(x.dtype), self.dilation, self.surrogate, self.impl)
 
     def run(self, x: torch.Tensor) -> NeuronTrace:
         """x: [T, B, C, *] → NeuronTrace(spikes, h, v_th [1, 1, C, 1, ...]) with spikes == (h >= v_th).
@@ -194,11 +196,11 @@ class MFPSN(nn.Module):
         """
         self._check(x)
         if self.training:
-            out = self._train_forward(x)
+            out = self._train_forward(x, need_h=True)
             return NeuronTrace(out.spikes, out.h, threshold_view(out.theta, x.dim()))
         taps, theta = self._eval_fold()
         theta = theta.to(x.dtype)
-        spikes, h = mfpsn_eval_trace(x, taps.to(x.dtype), theta, self.dilation, self.surrogate, self.impl)
+        spikes, h = mfpsn_trace(x, taps.to(x.dtype), theta, self.dilation, self.surrogate, self.impl)
         return NeuronTrace(spikes, h, threshold_view(theta, x.dim()))
 
     # ------------------------------------------------------------------------------------------ streaming
