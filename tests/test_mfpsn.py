@@ -325,6 +325,19 @@ def test_fold_cache_follows_parameter_and_buffer_changes():
     _assert_fold_is_fresh(m)
 
 
+def test_inference_mode_eval_and_later_gradients():
+    m = _trained()
+    x = torch.randn(9, 2, 5, dtype=torch.float64)
+    with torch.inference_mode():
+        a = m(x)
+        tr = m.run(x)
+    with torch.no_grad():
+        assert torch.equal(a, m(x)) and torch.equal(tr.spikes, a)
+    xg = x.clone().requires_grad_(True)
+    m(xg).sum().backward()          # the fold cached under inference_mode does not leak into autograd
+    assert xg.grad is not None and m.weight.grad is not None
+
+
 def test_folded_returns_copies():
     m = _trained()
     taps, theta = m.folded()

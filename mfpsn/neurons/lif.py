@@ -94,8 +94,9 @@ class LIF(_LIFBase):
         detach_reset: use S.detach() in the reset. surrogate, alpha: spike surrogate (``"atan"`` α = 2 default).
         decay_input: SpikingJelly's ``decay_input``.
         backend: ``"loop"`` (the serial Python loop; the baseline) or ``"triton"``
-            (``mfpsn.kernels.fused_lif``, forward only; needs Triton and CUDA, or ``TRITON_INTERPRET=1``;
-            only ``decay_input=True``). ``run`` and ``step`` always use the loop.
+            (``mfpsn.kernels.fused_lif``: the time loop inside one kernel, forward and BPTT backward; needs
+            Triton and CUDA, or ``TRITON_INTERPRET=1``; only ``decay_input=True``). ``run`` and ``step`` always
+            use the loop.
 
     Input ``x: [T, B, C, *]`` float → spikes of the same shape and dtype.
     """
