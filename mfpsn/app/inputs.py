@@ -90,19 +90,19 @@ def load_sequence(path: str | Path, limits: Limits = LIMITS) -> np.ndarray:
 
 def _read_csv(path: str | Path, name: str) -> np.ndarray:
     with open(path, "r", encoding="utf-8", errors="replace") as f:
-        lines = [ln.strip() for ln in f if ln.strip()]
+        lines = [(i + 1, ln.strip()) for i, ln in enumerate(f) if ln.strip()]
     if not lines:
         raise gr.Error(f"{name}: the CSV file holds no rows")
     try:
-        [float(v) for v in lines[0].split(",")]
+        [float(v) for v in lines[0][1].split(",")]
     except ValueError:
         lines = lines[1:]  # a header row of names
     rows = []
-    for i, ln in enumerate(lines):
+    for lineno, ln in lines:
         try:
             rows.append([float(v) for v in ln.split(",")])
         except ValueError:
-            raise gr.Error(f"{name}: row {i + 1} is not a comma-separated list of numbers: {ln[:60]!r}") from None
+            raise gr.Error(f"{name}: line {lineno} is not a comma-separated list of numbers: {ln[:60]!r}") from None
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         raise gr.Error(f"{name}: expected the same number of columns in every row, found {sorted(widths)}")

@@ -29,7 +29,7 @@ from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError, load
 from mfpsn.events import Events
 from mfpsn.events.frames import events_to_frames, spike_train_to_bins
 
-__all__ = ["SPIKE_TRAIN_TASKS", "model_input", "compatible", "suggest_checkpoints", "run_checkpoint", "run_model"]
+__all__ = ["SPIKE_TRAIN_TASKS", "model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint", "run_model"]
 
 SPIKE_TRAIN_TASKS = ("spoken-digits", "shd")
 _RASTER_NEURONS = 64
@@ -83,13 +83,10 @@ def model_input(events: Events, card: dict[str, Any], notes: list[str]) -> torch
     raise gr.Error(f"checkpoint {card['name']}: its input binning {method!r} cannot be built from event files")
 
 
-def suggest_checkpoints(events: Events | None, directory: Path = SHIPPED_DIR) -> tuple[dict, dict]:
-    """Dropdown updates listing the checkpoints that fit the loaded recording; MFPSN first on the left, LIF on
-    the right when such checkpoints exist."""
+def compatible_checkpoints(events: Events, directory: Path = SHIPPED_DIR) -> tuple[list[str], str | None, str | None]:
+    """Checkpoints that fit ``events``: (all names, the suggested MFPSN one, the suggested LIF one)."""
     from mfpsn.checkpoints import available, read_card
 
-    if events is None:
-        return gr.update(), gr.update()
     fits = []
     for info in available(directory):
         try:
@@ -100,6 +97,15 @@ def suggest_checkpoints(events: Events | None, directory: Path = SHIPPED_DIR) ->
     names = [i.name for i in fits]
     left = next((i.name for i in fits if i.neuron == "mfpsn"), names[0] if names else None)
     right = next((i.name for i in fits if i.neuron == "lif"), names[-1] if names else None)
+    return names, left, right
+
+
+def suggest_checkpoints(events: Events | None, directory: Path = SHIPPED_DIR) -> tuple[dict, dict]:
+    """Dropdown updates listing the checkpoints that fit the loaded recording; MFPSN first on the left, LIF on
+    the right when such checkpoints exist."""
+    if events is None:
+        return gr.update(), gr.update()
+    names, left, right = compatible_checkpoints(events, directory)
     return gr.update(choices=names, value=left), gr.update(choices=names, value=right)
 
 

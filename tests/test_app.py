@@ -1,0 +1,486 @@
+"""Web app: callbacks against plain references, bad input → gr.Error, and the endpoints through gradio_client.
+
+Direct calls test the maths and the limits; one in-process launch on a free loopback port tests the four public
+endpoints (``neuron_lab``, ``load_events``, ``run_model``, ``speed_race``) and that the app keeps serving after
+bad requests.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from mfpsn.app import events_view, inputs, lab, models_view, race, serve, zoo
+from mfpsn.app.limits import Limits, check_float, check_int, check_upload
+from mfpsn.events import read_events, write_npy
+from mfpsn.events.frames import spike_train_to_bins
+
+ASSETS = events_view.ASSETS_DIR
+
+
+def lab_args(s: lab.LabSettings) -> list:
+    return [getattr(s, f) for f in lab.LabSettings.__dataclass_fields__]
+
+
+def fir_ref(x: np.ndarray, taps: np.ndarray, lags: list[int]) -> np.ndarray:
+    """h[t, c] = Σ_i taps[i] · x[t − lags[i], c] (zero before 0), float64 loops."""
+    T, C = x.shape
+    h = np.zeros((T, C))
+    for t in range(T):
+        for w, lag in zip(taps, lags):
+            if t - lag >= 0:
+                h[t] += float(w) * x[t - lag].astype(np.float64)
+    return h
+
+
+def lif_ref(x: np.ndarray, tau: float, v_th: float, soft: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Serial LIF (decay_input, V_reset = 0): charge H, fire H >= v_th, soft or hard reset."""
+    v = np.zeros(x.shape[1])
+    hs, ss = [], []
+    for t in range(x.shape[0]):
+        h = v + (x[t] - v) / tau
+        s = (h >= v_th).astype(float)
+        v = h - v_th * s if soft else h * (1 - s)
+        hs.append(h)
+        ss.append(s)
+    return np.array(hs), np.array(ss)
+
+
+# ----------------------------------------------------------------------------------------------- limits
+def test_checks_name_the_setting_and_the_range():
+    assert check_int("T", 5.0, 1, 8) == 5
+    with pytest.raises(gr.Error, match=r"T: expected an integer in \[1, 8\], found 9"):
+        check_int("T", 9, 1, 8)
+    with pytest.raises(gr.Error, match="found 2.5"):
+        check_int("T", 2.5, 1, 8)
+    with pytest.raises(gr.Error, match="threshold"):
+        check_float("threshold", float("nan"), 0, 1)
+    with pytest.raises(gr.Error, match="expected an uploaded file"):
+        check_upload("upload", "/no/such/file")
+
+
+def test_upload_size_limit(tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (1024 * 1024 + 5))
+    with pytest.raises(gr.Error, match=r"1.0 MB, the limit is 1 MB"):
+        check_upload("upload", str(big), Limits(max_upload_mb=1))
+
+
+# ----------------------------------------------------------------------------------------------- inputs
+def test_generated_inputs():
+    x = inputs.generate_input("step", 40, 2, amplitude=2.0)
+    assert x.shape == (40, 2) and x.dtype == np.float32
+    assert np.all(x[:5] == 0) and np.all(x[5:] == 2.0)
+    x = inputs.generate_input("pulse train", 20, 3, period=7)
+    for c in range(3):
+        assert list(np.flatnonzero(x[:, c])) == [t for t in range(c, 20, 7)]
+    p1 = inputs.generate_input("Poisson spikes", 500, 2, amplitude=1.5, rate=0.3, seed=3)
+    assert set(np.unique(p1)) <= {0.0, 1.5} and 0.2 < (p1 > 0).mean() < 0.4
+    assert np.array_equal(p1, inputs.generate_input("Poisson spikes", 500, 2, amplitude=1.5, rate=0.3, seed=3))
+    s = inputs.generate_input("sine", 64, 1, amplitude=2.0, period=16)
+    assert s.min() >= 0 and s.max() <= 2.0 and abs(s[4, 0] - 2.0) < 1e-6
+    with pytest.raises(ValueError, match="kind must be one of"):
+        inputs.generate_input("square", 10)
+
+
+def test_load_sequence_csv_and_npy(tmp_path):
+    csv = tmp_path / "seq.csv"
+    csv.write_text("a,b\n1,2\n3,4\n5,6\n")
+    assert np.array_equal(inputs.load_sequence(csv), np.array([[1, 2], [3, 4], [5, 6]], np.float32))
+    npy = tmp_path / "seq.npy"
+    np.save(npy, np.arange(7, dtype=np.int16))
+    assert inputs.load_sequence(npy).shape == (7, 1)
+
+
+@pytest.mark.parametrize("name, content, match", [
+    ("x.txt2", None, "expected a .csv or .npy file"),
+    ("ragged.csv", "1,2\n3\n", "same number of columns"),
+    ("words.csv", "1,2\nfoo,bar\n", "line 2 is not a comma-separated list"),
+    ("nan.csv", "1\nnan\n", "finite numbers"),
+    ("cube.npy", np.zeros((2, 2, 2)), r"shape \[T\] or \[T, C\]"),
+    ("wide.npy", np.zeros((4, 17)), "1 to 16 channels"),
+    ("text.npy", np.array(["a", "b"]), "numeric array"),
+])
+def test_load_sequence_rejects_bad_files(tmp_path, name, content, match):
+    path = tmp_path / name
+    if isinstance(content, np.ndarray):
+        np.save(path, content)
+    else:
+        path.write_text(content or "1\n")
+    with pytest.raises(gr.Error, match=match) as err:
+        inputs.load_sequence(path)
+    assert name in str(err.value)
+
+
+# ----------------------------------------------------------------------------------------------- neuron lab
+def test_lab_mfpsn_matches_a_plain_filter_and_threshold():
+    s = replace(lab.LabSettings(), signal="Poisson spikes", T=61, channels=3, amplitude=1.5, rate=0.4, order=3,
+                dilation=2, signs="+ - +", exponents="-1 -3 0", threshold=1.2)
+    r = lab.simulate(s)
+    assert r.lags == [4, 2, 0]
+    assert np.array_equal(r.taps, np.array([0.5, -0.125, 1.0], np.float32))
+    h, spikes, th = r.traces["MFPSN"]
+    ref = fir_ref(r.x, r.taps, r.lags)
+    assert np.allclose(h, ref, atol=1e-6)
+    assert th == pytest.approx(1.2)
+    assert np.array_equal(spikes, (h >= th).astype(spikes.dtype))
+    assert spikes.sum() > 0
+    # the surrogate curve is σ'(H − θ) of the chosen surrogate
+    alpha = s.alpha
+    expect = (alpha / 2) / (1 + (math.pi / 2 * alpha * (h - th)) ** 2)
+    assert np.allclose(r.surrogate_grad, expect, rtol=1e-5)
+
+
+def test_lab_lif_matches_a_serial_reference():
+    for reset in ("soft", "hard"):
+        s = replace(lab.LabSettings(), signal="noise", T=50, channels=2, amplitude=2.0, lif_tau=3.0, lif_v_th=0.8,
+                    lif_reset=reset)
+        r = lab.simulate(s)
+        h_ref, s_ref = lif_ref(r.x.astype(np.float64), 3.0, 0.8, reset == "soft")
+        h, spikes, th = r.traces["LIF"]
+        assert np.allclose(h, h_ref, atol=1e-5) and np.array_equal(spikes, s_ref) and th == pytest.approx(0.8)
+
+
+def test_lab_float_weights_are_quantized_only_when_asked():
+    base = replace(lab.LabSettings(), taps_from="float weights", float_weights="0.3, -0.7, 1.1", order=3)
+    q = lab.simulate(base)
+    assert np.array_equal(q.taps, np.array([0.25, -0.5, 1.0], np.float32))
+    assert np.allclose(q.float_taps, [0.3, -0.7, 1.1])
+    f = lab.simulate(replace(base, quantize=False))
+    assert np.allclose(f.taps, [0.3, -0.7, 1.1])
+    assert np.allclose(f.traces["MFPSN"][0], fir_ref(f.x, f.taps, f.lags), atol=1e-5)
+
+
+def test_lab_lif_kernel_taps_and_the_third_neurons():
+    s = replace(lab.LabSettings(), taps_from="LIF kernel", order=4, dilation=1, lif_tau=2.0, quantize=False,
+                extra="SlidingPSN", threshold=0.4, T=40, signal="Poisson spikes", amplitude=1.0, rate=0.5)
+    r = lab.simulate(s)
+    assert np.allclose(r.taps, [0.5 * 0.5 ** 3, 0.5 * 0.5 ** 2, 0.25, 0.5])
+    h, sp, th = r.traces["SlidingPSN"]
+    assert np.allclose(h, fir_ref(r.x, r.float_taps, [3, 2, 1, 0]), atol=1e-6) and th == pytest.approx(0.4)
+    # PSN with the lower-triangular LIF kernel = LIF without reset (Eq. 4): compare below the LIF threshold
+    s2 = replace(s, extra="PSN", lif_v_th=1e6)
+    r2 = lab.simulate(s2)
+    assert np.allclose(r2.traces["PSN"][0], r2.traces["LIF"][0], atol=1e-5)
+
+
+def test_lab_sawtooth_receptive_field():
+    s = replace(lab.LabSettings(), order=2, dilation_mode="sawtooth layer", layer=3, signs="+ +", exponents="0 0")
+    r = lab.simulate(s)
+    assert r.dilations == [1, 2, 3] and r.lags == [3, 0]
+    assert r.reach == [[0, 1], [0, 1, 2, 3], list(range(7))]
+
+
+def test_lab_tap_lists_are_fitted_with_a_note():
+    notes: list[str] = []
+    assert lab.parse_signs("+ -", 4, notes) == [0, 0, 1, -1] and "oldest tap(s)" in notes[0]
+    assert lab.parse_numbers("1 2 3", 2, "tap exponents", notes, integer=True) == [2, 3] and "dropped" in notes[1]
+    with pytest.raises(gr.Error, match="tap signs: expected"):
+        lab.parse_signs("+ x", 2, [])
+    with pytest.raises(gr.Error, match="tap exponents: expected an integer"):
+        lab.parse_numbers("1.5", 1, "tap exponents", [], integer=True)
+    assert lab.fit_tap_texts(4, "+ -", "-1 0", "0.5, 1") == ("+ + + -", "-3 -2 -1 0", "0.125, 0.25, 0.5, 1")
+    assert lab.fit_tap_texts(1, "+ -", "-1 0", "0.5, 1") == ("-", "0", "1")
+
+
+def test_neuron_lab_endpoint_function_outputs_and_costs():
+    import plotly.graph_objects as go
+
+    s = replace(lab.LabSettings(), T=100, channels=2, order=3, dilation=2)
+    out = lab.neuron_lab(*lab_args(s))
+    assert len(out) == 7 and all(isinstance(f, go.Figure) for f in out[:6]) and isinstance(out[6], str)
+    for fig in out[:6]:
+        json.loads(fig.to_json())
+    ops = out[5]
+    mf_shift = ops.data[1].y[0]                           # SHIFT bars, MFPSN first
+    assert mf_shift == pytest.approx(2 * 3 * (100 - 1))  # C · k(T − (k−1)/2), the published count
+    assert "MFPSN taps" in out[6] and "pJ" in out[6]
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(T=0), "T \\(time steps\\)"), (dict(surrogate="tanh"), "surrogate"), (dict(exponents="0 0 99"),
+                                                                                 "tap exponents"),
+    (dict(lif_tau=1.0), "LIF τ"), (dict(order=99), "order k"), (dict(signal="square"), "signal"),
+])
+def test_neuron_lab_rejects_bad_settings(change, match):
+    with pytest.raises(gr.Error, match=match):
+        lab.neuron_lab(*lab_args(replace(lab.LabSettings(), **change)))
+
+
+def test_neuron_lab_takes_an_uploaded_sequence(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.linspace(0, 3, 30).astype(np.float32).reshape(15, 2))
+    r = lab.simulate(replace(lab.LabSettings(), upload=str(path)))
+    assert r.x.shape == (15, 2) and r.traces["MFPSN"][0].shape == (15, 2)
+
+
+# ----------------------------------------------------------------------------------------------- event explorer
+def test_bundled_samples_load_and_summaries_count_the_events():
+    samples = events_view.bundled_samples()
+    assert samples, "assets/ should hold sample recordings"
+    for name in samples:
+        summary, frame, cloud, rate, events, slider = events_view.load_events(None, name, 0, 10)
+        ref = read_events(ASSETS / name)
+        assert len(events) == len(ref)
+        assert f"{len(ref):,}" in summary
+        assert slider["maximum"] == 9
+        on = np.asarray(rate.data[0].y)
+        total = on.sum() + (np.asarray(rate.data[1].y).sum() if len(rate.data) > 1 else 0)
+        span_ms = (events.duration_us + 1) / 1000
+        assert total * span_ms / 200 == pytest.approx(len(events), rel=1e-6)
+
+
+def test_frame_counts_equal_the_events_of_the_bin():
+    name = "nmnist_digit3.bin"
+    events = events_view.read_recording(str(ASSETS / name))
+    fig = events_view.frame_at(events, 10, 3)
+    z = np.asarray(fig.data[0].z)
+    t0, t1 = int(events.t[0]), int(events.t[-1]) + 1
+    lo, hi = t0 + (t1 - t0) * 3 // 10, t0 + (t1 - t0) * 4 // 10
+    m = (events.t >= lo) & (events.t < hi)
+    ref = np.zeros((events.height, events.width))
+    np.add.at(ref, (events.y[m], events.x[m]), np.where(events.p[m] == 1, 1, -1))
+    assert np.array_equal(z, ref)
+
+
+def test_large_sensors_are_pooled_and_clouds_subsampled():
+    from mfpsn.app.bench import synthetic_recording
+
+    ev = synthetic_recording(50_000, 640, 480)
+    fig = events_view.frame_at(ev, 5, 0, Limits(frame_max_side=128))
+    assert np.asarray(fig.data[0].z).shape == (96, 128)
+    sub = events_view.subsample(ev, 1000)
+    assert len(sub) == 1000 and np.all(np.diff(sub.t) >= 0)
+
+
+def test_shd_sample_index_and_spike_train_views():
+    name = "spoken_digits_sample.h5"
+    summary, frame, cloud, rate, events, _ = events_view.load_events(None, name, 2, 10)
+    ref = read_events(ASSETS / name, index=2)
+    assert np.array_equal(events.t, ref.t) and "2 of 6" in summary
+    assert f"| key | {ref.meta['key']} |" in summary
+    assert "spike raster" in cloud.layout.title.text
+    with pytest.raises(gr.Error, match="out of range"):
+        events_view.load_events(None, name, 99, 10)
+
+
+def test_bad_uploads_raise_gr_error(tmp_path):
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    with pytest.raises(gr.Error, match="empty"):
+        events_view.load_events(str(empty), None, 0, 10)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x01\x02\x03")
+    with pytest.raises(gr.Error, match="junk.bin.*multiple of 5"):
+        events_view.load_events(str(junk), None, 0, 10)
+    odd = tmp_path / "thing.xyz"
+    odd.write_bytes(b"hello world")
+    with pytest.raises(gr.Error, match="unknown format"):
+        events_view.load_events(str(odd), None, 0, 10)
+    with pytest.raises(gr.Error, match="No recording"):
+        events_view.load_events(None, None, 0, 10)
+    with pytest.raises(gr.Error, match="bundled files"):
+        events_view.load_events(None, "../README.md", 0, 10)
+    with pytest.raises(gr.Error, match="time bins"):
+        events_view.load_events(None, "nmnist_digit3.bin", 0, 0)
+
+
+def test_event_count_limit(tmp_path):
+    from mfpsn.app.bench import synthetic_recording
+
+    path = tmp_path / "many.npy"
+    write_npy(path, synthetic_recording(5_000, 64, 48))
+    with pytest.raises(gr.Error, match="exceed the limit max_events=1000"):
+        events_view.load_events(str(path), None, 0, 10, Limits(max_events=1000))
+
+
+# ----------------------------------------------------------------------------------------------- models
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    """Untrained tiny DVS and SHD networks (MFPSN and LIF) saved as checkpoints in a temporary folder."""
+    from mfpsn.checkpoints import save
+    from mfpsn.models import build_model
+
+    d = tmp_path_factory.mktemp("ckpt")
+    cam = {"layout": "[T, B, 2, 34, 34]", "shape": [6, 2, 34, 34], "T": 6, "sensor_size": [34, 34],
+           "binning": {"method": "events_to_frames n_bins", "n_bins": 6, "time_range_us": [0, 300_001]}}
+    shd = {"layout": "[T, B, 140]", "shape": [30, 140], "T": 30, "sensor_size": [700, 1],
+           "binning": {"method": "spike_train_to_bins", "n_bins": 30, "bin_us": 10_000, "pool": 5, "t_start_us": 0}}
+    for neuron in ("mfpsn", "lif"):
+        torch.manual_seed(1)
+        m = build_model({"arch": "dvs_convnet", "num_classes": 10, "T": 6, "channels": [4, 4], "neuron": neuron})
+        save(m, d, f"cam_{neuron}", task="dvs-digits", classes=[str(i) for i in range(10)], input_spec=cam,
+             training={}, seed=1, test_accuracy=0.1, test_samples=1, fixed_subset={"limit": 1, "accuracy": 0.1})
+        m = build_model({"arch": "shd_net", "T": 30, "hidden": 16, "neuron": neuron})
+        save(m, d, f"shd_{neuron}", task="spoken-digits", classes=[f"w{i}" for i in range(20)], input_spec=shd,
+             training={}, seed=1, test_accuracy=0.1, test_samples=1, fixed_subset={"limit": 1, "accuracy": 0.1})
+    return d
+
+
+def test_run_model_camera_side_by_side(tiny_checkpoints):
+    from mfpsn.checkpoints import load
+
+    figs_md = models_view.run_model(None, "nmnist_digit3.bin", 0, "cam_mfpsn", "cam_lif", 5, tiny_checkpoints)
+    probs, rates, raster, membranes, evidence, md = figs_md
+    assert [t.name for t in probs.data] == ["cam_mfpsn", "cam_lif"]
+    assert sum(probs.data[0].y) == pytest.approx(1.0, abs=1e-5)
+    # per-layer firing rates equal the recorded spikes of a direct run
+    events = read_events(ASSETS / "nmnist_digit3.bin")
+    ck = load(tiny_checkpoints / "cam_mfpsn.json")
+    x = models_view.model_input(events, ck.card, [])
+    with torch.no_grad():
+        logits, traces = ck.model(x, record=True)
+    assert np.allclose(probs.data[0].y, torch.softmax(logits[0], 0).numpy(), atol=1e-6)
+    rate0 = traces["conv0"].spikes[:, 0].reshape(6, -1).mean(1).numpy()
+    assert np.allclose(rates.data[0].y, rate0)
+    assert "cam_mfpsn" in md and "predicts" in md
+
+
+def test_run_model_spike_train_evidence_and_binning(tiny_checkpoints):
+    out = models_view.run_model(None, "spoken_digits_sample.h5", 1, "shd_mfpsn", "shd_lif", 3, tiny_checkpoints)
+    evidence = out[4]
+    assert len(evidence.data) == 8  # top 4 classes per model
+    ev = read_events(ASSETS / "spoken_digits_sample.h5", index=1)
+    card = json.loads((tiny_checkpoints / "shd_mfpsn.json").read_text())
+    x = models_view.model_input(ev, card, [])
+    assert torch.equal(x[:, 0], torch.from_numpy(spike_train_to_bins(ev, n_bins=30, bin_us=10_000, pool=5)))
+    assert "True class" in out[5]
+
+
+def test_run_model_errors(tiny_checkpoints):
+    with pytest.raises(gr.Error, match="takes camera recordings"):
+        models_view.run_model(None, "spoken_digits_sample.h5", 0, "cam_mfpsn", None, 0, tiny_checkpoints)
+    with pytest.raises(gr.Error, match="pick at least one model"):
+        models_view.run_model(None, "nmnist_digit3.bin", 0, None, None, 0, tiny_checkpoints)
+    with pytest.raises(gr.Error, match="no model card found"):
+        models_view.run_model(None, "nmnist_digit3.bin", 0, "nope", None, 0, tiny_checkpoints)
+
+
+def test_sensor_fitting_crops_the_centre():
+    frames = np.arange(2 * 2 * 6 * 8, dtype=np.float32).reshape(2, 2, 6, 8)
+    notes: list[str] = []
+    out = models_view._fit_sensor(frames, (2, 4), notes)
+    assert np.array_equal(out, frames[:, :, 2:4, 2:6]) and "cropped" in notes[0]
+    pad = models_view._fit_sensor(frames, (8, 10), [])
+    assert np.array_equal(pad[:, :, 1:7, 1:9], frames) and pad.sum() == frames.sum()
+
+
+def test_suggested_checkpoints_fit_the_recording(tiny_checkpoints):
+    ev = read_events(ASSETS / "spoken_digits_sample.h5")
+    names, left, right = models_view.compatible_checkpoints(ev, tiny_checkpoints)
+    assert names == ["shd_lif", "shd_mfpsn"] and (left, right) == ("shd_mfpsn", "shd_lif")
+
+
+# ----------------------------------------------------------------------------------------------- race, zoo, serve
+def test_race_parses_and_times():
+    assert race.parse_T_list("64, 16 16;32") == [16, 32, 64]
+    for bad, match in (("", "at least one"), ("a, 2", "integers"), ("0", r"\[1, 4096\]")):
+        with pytest.raises(gr.Error, match=match):
+            race.parse_T_list(bad)
+    names = ["MFPSN (shift_add)", "MFPSN (conv1d)", race.LIF_LOOP]
+    times = race.race([8, 20], 70, 3, 2, names, race.MODES[1], 1, torch.device("cpu"))
+    assert set(times) == set(names) and all(len(v) == 2 and all(t > 0 for t in v) for v in times.values())
+    with pytest.raises(gr.Error, match="T·N"):
+        race.speed_race("4096", 4096, 2, 1, names, race.MODES[0], 1)
+    with pytest.raises(gr.Error, match="contender"):
+        race.speed_race("8", 8, 2, 1, ["MFPSN (nope)"], race.MODES[0], 1)
+
+
+def test_race_contenders_on_cpu():
+    names = race.contenders(torch.device("cpu"))
+    assert race.LIF_LOOP in names and "MFPSN (auto)" in names
+    assert race.LIF_FUSED not in names and "MFPSN (triton)" not in names and "MFPSN (reference)" not in names
+
+
+def test_recorded_results(tmp_path):
+    assert "none recorded" in race.recorded_markdown(race.load_recorded(tmp_path))
+    (tmp_path / "gpu").mkdir()
+    rows = [{"impl": "triton", "device": "cuda", "T": t, "N": 1024, "k": 8, "d": 2, "fwd_ms": 0.1 * t, "fwdbwd_ms": 1}
+            for t in (16, 64)]
+    (tmp_path / "gpu" / "h100.json").write_text(json.dumps({"card": "NVIDIA H100", "date": "2026-11-27",
+                                                            "rows": rows}))
+    (tmp_path / "gpu" / "junk.json").write_text("{not json")
+    recs = race.load_recorded(tmp_path)
+    assert len(recs) == 1 and recs[0]["machine"] == "NVIDIA H100" and recs[0]["date"] == "2026-11-27"
+    md, fig = race.recorded_view(tmp_path)
+    assert "NVIDIA H100, 2026-11-27" in md and list(fig.data[0].y) == [1.6, 6.4]
+
+
+def test_zoo(tiny_checkpoints, tmp_path):
+    assert "No checkpoints" in zoo.zoo_table(tmp_path)
+    table = zoo.zoo_table(tiny_checkpoints)
+    assert "`cam_mfpsn` | dvs-digits | mfpsn | 10.00 %" in table
+    card = zoo.card_markdown("shd_lif", tiny_checkpoints)
+    assert "shd_net" in card and "sha256" in card
+    assert "has not been written" in zoo.results_markdown(tmp_path)
+
+
+def test_serve_flags_and_offline_theme():
+    args = serve.parse_args([])
+    assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
+    args = serve.parse_args(["--host", "0.0.0.0", "--port", "8000", "--share"])
+    assert (args.host, args.port, args.share) == ("0.0.0.0", 8000, True)
+    theme = serve.theme()
+    fonts = list(theme._font) + list(theme._font_mono)
+    assert not any(isinstance(f, gr.themes.GoogleFont) for f in fonts)
+    assert serve.launch_kwargs()["max_file_size"] == "50mb"
+
+
+# ----------------------------------------------------------------------------------------------- endpoints
+@pytest.fixture(scope="module")
+def client():
+    from gradio_client import Client
+
+    from mfpsn.app.loadtest import launch_app
+
+    demo = launch_app()
+    try:
+        yield Client(demo.local_url, verbose=False)
+    finally:
+        demo.close()
+
+
+def test_api_lists_the_four_endpoints(client):
+    api = client.view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == {"/neuron_lab", "/load_events", "/run_model", "/speed_race"}
+
+
+def test_endpoint_neuron_lab(client):
+    out = client.predict(*lab_args(replace(lab.LabSettings(), T=64, extra="SlidingPSN")), api_name="/neuron_lab")
+    assert len(out) == 7
+    for plot in out[:6]:
+        assert plot["type"] == "plotly" and json.loads(plot["plot"])["data"]
+    assert "MFPSN taps" in out[6]
+
+
+def test_endpoint_load_events_upload_and_errors(client):
+    from gradio_client import handle_file
+
+    out = client.predict(handle_file(str(ASSETS / "evt3_digit3.raw")), None, 0, 12, api_name="/load_events")
+    assert "evt3" in out[0] and "15,595" in out[0]
+    assert all(p["type"] == "plotly" for p in out[1:4])
+    with pytest.raises(Exception, match="not in the list of choices") as err:
+        client.predict(None, "no_such_sample.bin", 0, 12, api_name="/load_events")
+    assert type(err.value).__name__ == "AppError"
+    with pytest.raises(Exception, match="Invalid file type"):
+        client.predict(handle_file(str(Path(__file__))), None, 0, 12, api_name="/load_events")
+    out = client.predict(None, "spoken_digits_sample.h5", 1, 12, api_name="/load_events")  # still serving
+    assert "1 of 6" in out[0]
+
+
+def test_endpoint_run_model_without_a_choice(client):
+    with pytest.raises(Exception, match="pick at least one model"):
+        client.predict(None, "nmnist_digit3.bin", 0, None, None, 0, api_name="/run_model")
+
+
+def test_endpoint_speed_race(client):
+    fig_t, fig_s, table, device = client.predict("8, 16", 32, 2, 1, ["MFPSN (shift_add)", race.LIF_LOOP],
+                                                 race.MODES[0], 1, api_name="/speed_race")
+    assert len(json.loads(fig_t["plot"])["data"]) == 2
+    assert "LIF (Python loop)" in table and "T = 16" in table and "torch" in device
