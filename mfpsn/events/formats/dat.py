@@ -53,7 +53,7 @@ def read(ctx: ReadContext) -> Events:
         x, y, p = w & 0x3FFF, (w >> 14) & 0x3FFF, w >> 28
     else:
         x, y, p = w & 0x1FF, (w >> 9) & 0xFF, (w >> 17) & 0xF
-    meta = {"header": hdr.lines, "t0": hdr.t0, "dat_version": hdr.version or 1}
+    meta = {"header": hdr.lines, "header_t0": hdr.t0, "dat_version": hdr.version or 1}
     return ctx.finish(t, x, y, p, hdr.width, hdr.height, meta)
 
 

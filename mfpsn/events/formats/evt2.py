@@ -67,7 +67,7 @@ def read(ctx: ReadContext) -> Events:
     x = ((wc >> 11) & 0x7FF).astype(np.int64)
     y = (wc & 0x7FF).astype(np.int64)
     p = typ[cd]
-    meta = {"header": hdr.lines, "t0": hdr.t0, "dropped_before_time_high": dropped}
+    meta = {"header": hdr.lines, "header_t0": hdr.t0, "dropped_before_time_high": dropped}
     return ctx.finish(t, x, y, p, hdr.width, hdr.height, meta)
 
 

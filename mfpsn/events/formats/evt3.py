@@ -126,7 +126,7 @@ def read(ctx: ReadContext) -> Events:
         raise ctx.error(f"data size {body} bytes after the header is odd (truncated 16-bit word)")
     words = np.frombuffer(buf, "<u2", offset=hdr.offset)
     t, x, y, p, dropped = decode_words(words, ctx, hdr.offset)
-    meta = {"header": hdr.lines, "t0": hdr.t0, "dropped_without_state": dropped}
+    meta = {"header": hdr.lines, "header_t0": hdr.t0, "dropped_without_state": dropped}
     return ctx.finish(t + hdr.t0, x, y, p, hdr.width, hdr.height, meta)
 
 
