@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="directory for the final checkpoint (default: none written)")
     p.add_argument("--run-dir", default=None, help="resumable state (default runs/<name>)")
     p.add_argument("--resume", action="store_true", help="continue from the state in --run-dir")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop after N finished epochs (the schedule still spans --epochs; continue with --resume)")
     p.add_argument("--subset", type=int, default=d.subset, help="fixed held-out subset size stored in the card")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
@@ -90,7 +92,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, seed=args.seed,
                        amp=args.amp, device=args.device, data_root=args.data_root,
                        allow_cifar_pickle=args.allow_cifar_pickle, max_train=args.max_train, name=args.name,
-                       out=args.out, run_dir=args.run_dir, resume=args.resume, subset=args.subset,
+                       out=args.out, run_dir=args.run_dir, resume=args.resume, stop_after=args.stop_after,
+                       subset=args.subset,
                        progress=not args.no_progress, threads=args.threads)
 
 

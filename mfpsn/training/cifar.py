@@ -4,7 +4,8 @@ The CIFAR-10 python batches (``data_batch_1`` … ``data_batch_5``, ``test_batch
 unpickling runs code chosen by whoever wrote the file. This reader therefore refuses unless the
 caller passes ``allow_pickle=True`` (``--allow-cifar-pickle`` on the command line), warns when it
 does, and even then resolves only the globals a CIFAR-10 batch needs (numpy's array
-reconstruction: ``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype``);
+reconstruction: ``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype``, and ``_codecs.encode``,
+which Python 3 protocol-2 pickles use for byte strings);
 any other global raises :class:`UnsafePickleError` before it is looked up. Each batch must be a
 dict with ``data`` uint8 ``[10000, 3072]`` and ``labels`` (10,000 ints in 0..9).
 """
@@ -21,7 +22,7 @@ import torch
 __all__ = ["UnsafePickleError", "ALLOWED_GLOBALS", "restricted_loads", "read_batch", "read_cifar10"]
 
 ALLOWED_GLOBALS = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                             ("numpy", "ndarray"), ("numpy", "dtype")})
+                             ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")})
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "init", "shutdown", "all_reduce_sum"]
+__all__ = ["DistContext", "init", "shutdown", "all_reduce_sum", "average_buffers"]
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,21 @@ def all_reduce_sum(ctx: DistContext, values: list[float]) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=ctx.device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+@torch.no_grad()
+def average_buffers(ctx: DistContext, module: torch.nn.Module) -> None:
+    """Average every floating-point buffer (BatchNorm running statistics) over the ranks.
+
+    DDP keeps parameters identical but each rank updates its own running statistics after the
+    broadcast at the start of a forward; averaging them once per epoch makes the replicas equal
+    again before the sharded evaluation and the checkpoint. ``copy_`` bumps the buffers' version
+    counters, so caches keyed on them (MFPSN's folded eval values) are rebuilt.
+    """
+    if not ctx.distributed:
+        return
+    for buf in module.buffers():
+        if buf.is_floating_point():
+            total = buf.detach().clone()
+            dist.all_reduce(total)
+            buf.copy_(total / ctx.world_size)

@@ -46,7 +46,8 @@ class TrainConfig:
     ``T`` ``None`` = the task's default. ``out``: directory for the final checkpoint (``None``: none
     written); ``run_dir``: where the resumable state goes (default ``runs/<name>``). ``subset``: size
     of the fixed held-out subset whose accuracy goes into the card. ``max_train``: use only the first
-    N training samples (smoke tests).
+    N training samples (smoke tests). ``stop_after``: stop after that many finished epochs (the
+    schedule still spans ``epochs``; continue later with ``resume``).
     """
 
     task: str = "dvs-digits"
@@ -72,6 +73,7 @@ class TrainConfig:
     out: str | None = None
     run_dir: str | None = None
     resume: bool = False
+    stop_after: int | None = None
     subset: int = 128
     progress: bool = True
     threads: int | None = None
@@ -217,7 +219,8 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext) -> FitResult:
               f"{data.train_x.shape[0]} train / {data.test_x.shape[0]} test, {ctx.world_size} process(es) on "
               f"{ctx.device}, amp {amp_dtype}")
     eval_model = model
-    for epoch in range(start, cfg.epochs):
+    stop = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, int(cfg.stop_after))
+    for epoch in range(start, stop):
         anneal_masked_psn(model, epoch, cfg.epochs)
         sampler.set_epoch(epoch)
         net.train()
@@ -248,6 +251,7 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext) -> FitResult:
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
         train_s = time.perf_counter() - t0
         loss_sum, correct, seen = distributed.all_reduce_sum(ctx, [loss_sum, correct, seen])
+        distributed.average_buffers(ctx, model)
         t1 = time.perf_counter()
         shard = slice(ctx.rank, None, ctx.world_size)
         ok, total = evaluate(eval_model, data.test_x[shard], data.test_y[shard], batch_size=max(cfg.batch_size, 64),
@@ -267,7 +271,7 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext) -> FitResult:
     n_sub = min(cfg.subset, data.test_x.shape[0])
     ok, _ = evaluate(model, data.test_x[:n_sub], data.test_y[:n_sub], device=ctx.device, amp_dtype=amp_dtype)
     card_path = None
-    if ctx.is_main and cfg.out is not None:
+    if ctx.is_main and cfg.out is not None and len(history) == cfg.epochs:  # only a finished run
         from mfpsn.checkpoints import save
 
         card_path = save(model.cpu(), cfg.out, cfg.run_name(), task=cfg.task, classes=data.classes,

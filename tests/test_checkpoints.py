@@ -1,0 +1,133 @@
+"""Checkpoints: safetensors + card round trip, and refusal of tampered or mismatched files."""
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+import torch
+
+from mfpsn.checkpoints import (CheckpointError, available, load, read_card, resolve, save, sha256_file)
+from mfpsn.models import DVSConvNet, SHDNet
+
+
+def _save(tmp_path, model, name="net", accuracy=0.5):
+    return save(model, tmp_path, name, task="random", classes=["a", "b", "c"],
+                input_spec={"layout": "[T, B, 2, 8, 8]", "T": 4, "sensor_size": [8, 8], "binning": {}},
+                training={"epochs": 1}, seed=3, test_accuracy=accuracy, test_samples=10,
+                fixed_subset={"limit": 4, "accuracy": 0.25})
+
+
+def _model(neuron="mfpsn", channels=(3,)):
+    model = DVSConvNet(num_classes=3, T=4, input_size=8, channels=channels, neuron=neuron)
+    model.train()
+    model((torch.rand(4, 5, 2, 8, 8) < 0.3).float())  # non-trivial running statistics
+    return model.eval()
+
+
+def test_round_trip_rebuilds_the_same_model_in_eval_mode(tmp_path):
+    model = _model()
+    card_path = _save(tmp_path, model)
+    ckpt = load(card_path)
+    x = (torch.rand(4, 2, 2, 8, 8) < 0.3).float()
+    assert not ckpt.model.training
+    assert torch.equal(ckpt.model(x), model(x))
+    card = ckpt.card
+    assert card["weights_sha256"] == sha256_file(tmp_path / "net.safetensors")
+    assert card["model"] == model.get_config() and card["seed"] == 3 and card["torch_version"] == torch.__version__
+    for key in ("classes", "input", "training", "test_accuracy", "fixed_subset", "date"):
+        assert key in card
+    # the same checkpoint by stem and by weights path
+    assert load(tmp_path / "net").card == card and load(tmp_path / "net.safetensors").card == card
+
+
+def test_weights_file_is_safetensors_not_pickle(tmp_path):
+    _save(tmp_path, _model())
+    raw = (tmp_path / "net.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    assert "__metadata__" in header and json.loads(header["__metadata__"]["model"])["arch"] == "dvs_convnet"
+    assert raw[:2] != b"\x80\x04" and b"PK" not in raw[:4]
+
+
+def test_tampered_weights_are_refused_naming_the_file(tmp_path):
+    _save(tmp_path, _model())
+    weights = tmp_path / "net.safetensors"
+    raw = bytearray(weights.read_bytes())
+    raw[-3] ^= 0x01
+    weights.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=r"net\.safetensors: sha256 mismatch") as info:
+        load(tmp_path / "net.json")
+    assert isinstance(info.value, ValueError) and info.value.path.endswith("net.safetensors")
+
+
+def test_card_config_edited_is_refused(tmp_path):
+    card_path = _save(tmp_path, _model())
+    card = json.loads(card_path.read_text())
+    card["model"]["channels"] = [4]
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="model config in the weights .* differs from the card"):
+        load(card_path)
+
+
+def test_weights_of_another_model_are_refused_even_with_a_matching_hash(tmp_path):
+    _save(tmp_path, _model(channels=(3,)), name="a")
+    _save(tmp_path, _model(channels=(5,)), name="b")
+    card = json.loads((tmp_path / "a.json").read_text())
+    card["weights_file"] = "b.safetensors"
+    card["weights_sha256"] = sha256_file(tmp_path / "b.safetensors")
+    (tmp_path / "a.json").write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match=r"b\.safetensors: model config in the weights"):
+        load(tmp_path / "a.json")
+
+
+def test_tensor_shape_mismatch_is_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+    import hashlib
+
+    card_path = _save(tmp_path, _model())
+    weights = tmp_path / "net.safetensors"
+    tensors = load_file(str(weights))
+    tensors["fc.bias"] = torch.zeros(4)
+    config = json.loads(card_path.read_text())["model"]
+    save_file(tensors, str(weights), metadata={"model": json.dumps(config, sort_keys=True, separators=(",", ":"))})
+    card = json.loads(card_path.read_text())
+    card["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match=r"fc\.bias: expected \(3,\) torch.float32, found \(4,\)"):
+        load(card_path)
+
+
+def test_bad_cards_are_refused(tmp_path):
+    card_path = _save(tmp_path, _model())
+    card = json.loads(card_path.read_text())
+    del card["weights_sha256"]
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match=r"lacks required keys \['weights_sha256'\]"):
+        read_card(card_path)
+    card_path.write_text("{not json")
+    with pytest.raises(CheckpointError, match="not readable JSON"):
+        load(card_path)
+    good = _save(tmp_path, _model(), name="other")
+    card = json.loads(good.read_text())
+    card["weights_file"] = "../escape.safetensors"
+    good.write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="bare"):
+        load(good)
+    (tmp_path / "c.json").write_text(json.dumps({**card, "weights_file": "missing.safetensors"}))
+    with pytest.raises(CheckpointError, match="missing"):
+        load(tmp_path / "c.json")
+
+
+def test_unknown_name_lists_the_shipped_ones(tmp_path):
+    with pytest.raises(CheckpointError, match="no model card found"):
+        resolve("no_such_checkpoint_anywhere")
+
+
+def test_available_lists_cards_in_a_directory(tmp_path):
+    _save(tmp_path, _model(), name="x", accuracy=0.75)
+    _save(tmp_path, SHDNet(in_features=5, num_classes=3, T=4, hidden=4, neuron="lif").eval(), name="y")
+    (tmp_path / "junk.json").write_text("[]")
+    infos = available(tmp_path)
+    assert [(i.name, i.neuron) for i in infos] == [("x", "mfpsn"), ("y", "lif")]
+    assert infos[0].test_accuracy == 0.75 and infos[0].task == "random"
