@@ -16,3 +16,8 @@ def test_benchmark_cli_prints_a_table(capsys):
     assert main(["--events", "2000", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "read ev/s" in out and "evt3" in out and "aedat31" in out
+
+
+def test_benchmark_all_formats_reads_back_every_file():
+    rows = run_events_benchmark(n_events=500, repeats=1, n_bins=2, all_formats=True)
+    assert {r["format"] for r in rows} == {"evt3", "aedat31", "evt2", "dat", "aedat2", "nmnist", "npz", "shd"}

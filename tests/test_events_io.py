@@ -485,3 +485,12 @@ def test_aedat4_corrupt_file_is_an_error(tmp_path):
     path.write_bytes(data[:len(data) // 2])
     with pytest.raises(EventFormatError, match="aedat4"):
         read_events(path)
+
+
+def test_cifar10dvs_style_aedat2_reads_with_the_spikingjelly_preset(tmp_path):
+    ev = Events([1, 2], [0, 10], [5, 127], [1, 0], 128, 128)
+    write_aedat2(tmp_path / "airplane_0.aedat", ev)
+    raw = read_events(tmp_path / "airplane_0.aedat")
+    _same(raw, ev)
+    sj = read_events(tmp_path / "airplane_0.aedat", orientation="spikingjelly_cifar10dvs")
+    assert sj.x.tolist() == [122, 0] and sj.y.tolist() == [127, 117] and sj.p.tolist() == [0, 1]
