@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from mfpsn.functional import pow2_exponents, temporal_filter, temporal_filter_ref
-from mfpsn.functional.mfpsn import batch_stats, fold_taps, lagged_moments
+from mfpsn.functional.mfpsn import batch_stats, fold_taps, lagged_moments, mean_var
 from mfpsn.neurons import MFPSN, NeuronTrace
 
 # awkward shapes: odd C, T not a power of two, B = 1, k·d > T, spatial dims
@@ -163,6 +163,17 @@ def test_moments_statistics_equal_materialized(shape, k, d):
     torch.testing.assert_close(b.weight.grad, a.weight.grad, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(b.bn_weight.grad, a.bn_weight.grad, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(b.running_var, a.running_var, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(7, 3, 5), (4, 2, 3, 5, 2), (5, 1, 1)])
+def test_mean_var_against_torch_and_gradcheck(shape):
+    y = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    mean, var = mean_var(y)
+    dims = [i for i in range(y.dim()) if i != 2]
+    torch.testing.assert_close(mean, y.mean(dim=dims))
+    torch.testing.assert_close(var, y.var(dim=dims, unbiased=False))
+    assert torch.autograd.gradcheck(mean_var, (y,))
+    assert torch.autograd.gradcheck(lambda t: mean_var(t)[1], (y,))   # one output unused: a None gradient
 
 
 def test_lagged_moments_by_brute_force():

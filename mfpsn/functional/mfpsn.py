@@ -34,7 +34,7 @@ from mfpsn.functional.quantize import pow2_quantize
 from mfpsn.functional.surrogate import Surrogate, heaviside
 
 __all__ = [
-    "STATS", "bn_fold", "quantize_taps", "fold_taps", "reduce_dims", "batch_stats", "lagged_moments",
+    "STATS", "bn_fold", "quantize_taps", "fold_taps", "reduce_dims", "mean_var", "batch_stats", "lagged_moments",
     "MFPSNTrainOutput", "mfpsn_train_forward", "mfpsn_spikes", "mfpsn_trace", "mfpsn_stream_step",
     "update_running_stats",
 ]
@@ -127,6 +127,38 @@ def lagged_moments(x: torch.Tensor, order: int, dilation: int) -> tuple[torch.Te
     return m, M
 
 
+class _MeanVar(torch.autograd.Function):
+    """Per-channel mean and biased variance of ``y: [T, B, C, *]`` over (T, B, *), two-pass (centred) in the
+    forward; backward ``dY = g_μ/n + (2 g_σ²/n)·(Y − μ)`` in one elementwise pass (``torch.var`` runs a
+    much slower Welford reduction over non-contiguous dims on the CPU)."""
+
+    @staticmethod
+    def forward(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        dims = reduce_dims(y)
+        mean = y.mean(dim=dims)
+        centred = y - _channel_view(mean, y.dim())
+        return mean, (centred * centred).mean(dim=dims)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        (y,) = inputs
+        ctx.save_for_backward(y, output[0])
+
+    @staticmethod
+    def backward(ctx, g_mean: torch.Tensor | None, g_var: torch.Tensor | None):
+        y, mean = ctx.saved_tensors
+        n = y.numel() // max(y.shape[2], 1)
+        g_mean = torch.zeros_like(mean) if g_mean is None else g_mean
+        g_var = torch.zeros_like(mean) if g_var is None else g_var
+        view = _channel_view
+        return (y - view(mean, y.dim())) * view(g_var * (2.0 / n), y.dim()) + view(g_mean / n, y.dim())
+
+
+def mean_var(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean [C], biased variance [C]) of ``y: [T, B, C, *]`` over every non-channel dim; differentiable."""
+    return _MeanVar.apply(y)
+
+
 def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, impl: str = "auto",
                 stats: str = "materialize") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Pass 1: batch mean μ_B and biased variance σ²_B of Y = filter(X, W) over (T, B, *).
@@ -142,8 +174,8 @@ def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, impl: str 
     """
     if stats == "materialize":
         y = temporal_filter(x, weight, dilation, impl)
-        dims = reduce_dims(y)
-        return y.mean(dim=dims), y.var(dim=dims, unbiased=False), y
+        mean, var = mean_var(y)
+        return mean, var, y
     if stats == "moments":
         if impl == "triton":
             try:
