@@ -1,0 +1,201 @@
+"""``python -m mfpsn.bench``: time forward and forward+backward of filters, the MFPSN neuron and baselines.
+
+Legend: T time steps, N neurons per time step (N = B·C), C channels (default 128, as in the GPU anchors), k taps,
+d dilation. Input ``x = 1.5·rand(T, B, C)``, upstream gradient ``gy = rand(T, B, C)``, taps ±2^e (e ∈ −4…0).
+
+Example (the CPU speed targets of issue 2)::
+
+    python -m mfpsn.bench --T 256 --N 1024 65536 --k 8 --d 2 --json results/cpu/bench.json
+
+Before timing on the CPU the fused kernel is warmed up explicitly (built once per machine, then loaded), so
+``auto`` may consider it; the time that took is printed and stored. ``--quick`` runs tiny shapes (a smoke test).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from mfpsn.bench.subjects import FILTER_DEFAULT, Unavailable, random_pow2_taps, subjects_for
+from mfpsn.bench.timing import machine_facts, median_ms
+from mfpsn.functional import fused_cpu
+from mfpsn.functional.autoselect import DEFAULT_SELECTOR
+from mfpsn.functional.filter import IMPLS
+
+__all__ = ["main", "build_parser", "run_sweep", "format_table"]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m mfpsn.bench", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
+    p.add_argument("--T", type=int, nargs="+", default=[256], help="time steps (one or more)")
+    p.add_argument("--N", type=int, nargs="+", default=[1024, 65536], help="neurons per time step (one or more)")
+    p.add_argument("--C", type=int, default=128, help="channels (N must be a multiple; C = N when N < C)")
+    p.add_argument("--impl", nargs="+", default=list(FILTER_DEFAULT), choices=IMPLS,
+                   help="temporal_filter implementations to time (one or more)")
+    p.add_argument("--mfpsn-impl", nargs="*", default=["auto", "conv1d"], choices=IMPLS,
+                   help="impl= of the MFPSN neuron rows (eval mode)")
+    p.add_argument("--no-baselines", action="store_true", help="leave out LIF fused, PSN and SlidingPSN")
+    p.add_argument("--k", type=int, default=8, help="taps (order)")
+    p.add_argument("--d", type=int, default=2, help="dilation")
+    p.add_argument("--dtype", default="float32", choices=sorted(_DTYPES))
+    p.add_argument("--repeats", type=int, default=7, help="timed runs per cell (median reported)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write machine facts and rows here")
+    p.add_argument("--markdown", type=Path, default=None, metavar="PATH", help="write the table as markdown")
+    p.add_argument("--quick", action="store_true", help="tiny shapes and few repeats (smoke test)")
+    p.add_argument("--gpu-check", action="store_true", help="run mfpsn.bench.gpu_check.main() instead")
+    p.add_argument("--events", action="store_true", help="run the event-file benchmark mfpsn.events.bench instead")
+    return p
+
+
+def _dispatch(module: str, what: str, argv: list[str]) -> int:
+    if importlib.util.find_spec(module) is None:
+        raise SystemExit(f"mfpsn.bench {what}: {module} is not available in this checkout "
+                         f"(it has not landed yet); nothing was run")
+    main = importlib.import_module(module).main
+    code = main(argv) if argv else main()
+    return int(code or 0)
+
+
+def _sig(v: float | None, digits: int = 4) -> float | None:
+    """v rounded to ``digits`` significant digits (None stays None)."""
+    return None if v is None else float(f"{v:.{digits}g}")
+
+
+def _auto_note(shape: tuple[int, ...]) -> str:
+    """What the default autoselector chose for this shape: 'op/grad→impl' per key."""
+    parts = []
+    for key, choice in DEFAULT_SELECTOR.report().items():
+        if key[1] == shape:
+            parts.append(f"{key[0]}{'+grad' if key[-1] else ''}→{choice.impl}")
+    return "auto chose " + ", ".join(sorted(parts)) if parts else ""
+
+
+def run_sweep(args: argparse.Namespace, log=print) -> dict:
+    """Time every subject at every (T, N). Returns {"machine", "config", "rows", "skipped", "errors"}."""
+    device = torch.device(args.device)
+    dtype = _DTYPES[args.dtype]
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("mfpsn.bench: --device cuda requested but torch sees no CUDA device")
+    result = {"machine": machine_facts(device), "config": {}, "rows": [], "skipped": [], "errors": []}
+    if device.type == "cpu":
+        t0 = time.perf_counter()
+        try:
+            fused_cpu.warmup()
+            result["config"]["fused_warmup_s"] = round(time.perf_counter() - t0, 3)
+            log(f"fused CPU kernel ready ({time.perf_counter() - t0:.2f} s to build or load)")
+        except RuntimeError as err:
+            log(f"fused CPU kernel unavailable: {err}")
+    result["config"].update({"T": args.T, "N": args.N, "C": args.C, "k": args.k, "d": args.d, "dtype": args.dtype,
+                             "repeats": args.repeats, "impl": args.impl, "mfpsn_impl": args.mfpsn_impl})
+    subjects = subjects_for(args.impl, args.mfpsn_impl, baselines=not args.no_baselines)
+    gen = torch.Generator().manual_seed(0)
+    for T in args.T:
+        for N in args.N:
+            C = min(args.C, N)
+            if N % C:
+                raise SystemExit(f"mfpsn.bench: expected N to be a multiple of C = {C}, found N = {N}")
+            B = N // C
+            x = (torch.rand(T, B, C, generator=gen, dtype=dtype) * 1.5).to(device)
+            gy = torch.rand(T, B, C, generator=gen, dtype=dtype).to(device)
+            taps = random_pow2_taps(C, args.k, gen, device, dtype)
+            cell_rows = []
+            for subject in subjects:
+                base = {"impl": subject.name, "device": str(device), "T": T, "N": N}
+                try:
+                    fwd, fwdbwd = subject.build(x, gy, taps, args.d)
+                except Unavailable as why:
+                    result["skipped"].append({**base, "reason": str(why)})
+                    log(f"  skipped {subject.name} (T={T}, N={N}): {why}")
+                    continue
+                try:
+                    fwd_ms = median_ms(fwd, device, args.repeats)
+                    fwdbwd_ms = None if fwdbwd is None else median_ms(fwdbwd, device, args.repeats)
+                except Exception as err:  # a subject that breaks is reported, the sweep goes on
+                    result["errors"].append({**base, "error": f"{type(err).__name__}: {err}"})
+                    log(f"  ERROR {subject.name} (T={T}, N={N}): {type(err).__name__}: {err}")
+                    continue
+                finally:
+                    del fwd, fwdbwd
+                    gc.collect()
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
+                nbytes = 2 * x.numel() * x.element_size()
+                row = {**base, "B": B, "C": C, "k": args.k, "d": args.d, "dtype": args.dtype,
+                       "fwd_ms": _sig(fwd_ms), "fwdbwd_ms": _sig(fwdbwd_ms),
+                       "fwd_GBs": _sig(nbytes / (fwd_ms * 1e-3) / 1e9),
+                       "note": _auto_note(tuple(x.shape)) if subject.name.endswith("auto") else ""}
+                cell_rows.append(row)
+                log(f"  {subject.name:<20} T={T:<5} N={N:<8} fwd {fwd_ms:9.3f} ms   fwd+bwd "
+                    f"{'-' if fwdbwd_ms is None else f'{fwdbwd_ms:.3f}'} ms")
+            lif = next((r for r in cell_rows if r["impl"] == "LIF loop"), None)
+            for row in cell_rows:
+                row["speedup_fwd_vs_lif"] = None if lif is None else _sig(lif["fwd_ms"] / row["fwd_ms"])
+                row["speedup_fwdbwd_vs_lif"] = (None if lif is None or row["fwdbwd_ms"] is None
+                                                or lif["fwdbwd_ms"] is None
+                                                else _sig(lif["fwdbwd_ms"] / row["fwdbwd_ms"]))
+            result["rows"].extend(cell_rows)
+    if hasattr(os, "getloadavg"):
+        result["machine"]["loadavg_end"] = list(os.getloadavg())
+    return result
+
+
+def _fmt(v, spec: str) -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def format_table(rows: list[dict], markdown: bool = False) -> str:
+    """The rows as an aligned text table (or a markdown table)."""
+    head = ["impl", "T", "N", "fwd ms", "fwd+bwd ms", "fwd GB/s", "×LIF fwd", "×LIF fwd+bwd", "note"]
+    body = [[r["impl"], str(r["T"]), str(r["N"]), _fmt(r["fwd_ms"], ".3f"), _fmt(r["fwdbwd_ms"], ".3f"),
+             _fmt(r["fwd_GBs"], ".3g"), _fmt(r["speedup_fwd_vs_lif"], ".2f"),
+             _fmt(r["speedup_fwdbwd_vs_lif"], ".2f"), r["note"]] for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
+    fmt_row = lambda cells: "  ".join(c.ljust(w) if i in (0, 8) else c.rjust(w)  # noqa: E731
+                                      for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([fmt_row(head), fmt_row(["-" * w for w in widths])] + [fmt_row(b) for b in body])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.gpu_check:
+        return _dispatch("mfpsn.bench.gpu_check", "--gpu-check", rest)
+    if args.events:
+        return _dispatch("mfpsn.events.bench", "--events", rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.quick:
+        args.T, args.N, args.repeats = [12], [256], 3
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    for name, v in (("--k", args.k), ("--d", args.d), ("--repeats", args.repeats), ("--C", args.C)):
+        if v < 1:
+            parser.error(f"{name}: expected an int >= 1, found {v}")
+    result = run_sweep(args, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(format_table(result["rows"]))
+    for s in result["skipped"]:
+        print(f"skipped: {s['impl']} (T={s['T']}, N={s['N']}): {s['reason']}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(format_table(result["rows"], markdown=True) + "\n", encoding="utf-8")
+    return 1 if result["errors"] else 0

@@ -1,0 +1,197 @@
+"""What the benchmark times: the copy floor, every temporal-filter implementation, the MFPSN neuron and baselines.
+
+Legend: ``x: [T, B, C]`` input, ``gy: [T, B, C]`` the shared upstream gradient, ``taps: [C, k]``.
+
+A :class:`Subject` builds two closures for one input: ``fwd()`` (run under ``torch.no_grad()``) and ``fwdbwd()``
+(forward, then ``backward(gy)``; None where the subject has no backward). Neuron classes are imported lazily
+from ``mfpsn.neurons`` and kernels from ``mfpsn.kernels``, so the benchmark runs whatever has landed; a subject
+that cannot run raises :class:`Unavailable` with the reason and is reported as skipped, never estimated.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+
+from mfpsn.functional import fused_cpu
+from mfpsn.functional.autoselect import _TOEPLITZ_MAX
+from mfpsn.functional.filter import IMPLS, temporal_filter
+
+__all__ = ["Unavailable", "Subject", "Closures", "subjects_for", "FILTER_DEFAULT", "random_pow2_taps"]
+
+FILTER_DEFAULT = ("conv1d", "shift_add", "toeplitz", "blocked", "fused", "triton", "auto")
+
+Closures = tuple[Callable[[], object], Optional[Callable[[], object]]]
+
+
+class Unavailable(Exception):
+    """This subject cannot run here; the message says why."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """name: the row's ``impl`` field; build(x, gy, taps, d) -> (fwd, fwdbwd or None)."""
+
+    name: str
+    build: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], Closures]
+
+
+def random_pow2_taps(C: int, k: int, generator: torch.Generator, device, dtype) -> torch.Tensor:
+    """taps: [C, k] with values ±2^e, e ∈ {−4, …, 0} (as in the GPU anchors)."""
+    e = torch.randint(-4, 1, (C, k), generator=generator).to(dtype)
+    sign = torch.randint(0, 2, (C, k), generator=generator).to(dtype) * 2 - 1
+    return (sign * torch.exp2(e)).to(device)
+
+
+def _leaf(x: torch.Tensor) -> torch.Tensor:
+    return x.detach().requires_grad_()
+
+
+def _module_closures(module: torch.nn.Module, x: torch.Tensor, gy: torch.Tensor, backward: bool) -> Closures:
+    xg = _leaf(x)
+
+    def fwd():
+        with torch.no_grad():
+            return module(x)
+
+    def fwdbwd():
+        xg.grad = None
+        module.zero_grad(set_to_none=True)
+        module(xg).backward(gy)
+
+    return fwd, (fwdbwd if backward else None)
+
+
+# ------------------------------------------------------------------------------------------ floors
+def _copy(x, gy, taps, d) -> Closures:
+    xg = _leaf(x)
+
+    def fwd():
+        with torch.no_grad():
+            return x * 1.0
+
+    def fwdbwd():
+        xg.grad = None
+        (xg * 1.0).backward(gy)
+
+    return fwd, fwdbwd
+
+
+def _copy_huge(x, gy, taps, d) -> Closures:
+    if x.device.type != "cpu" or x.dtype not in fused_cpu.SUPPORTED_DTYPES:
+        raise Unavailable("the huge-page copy floor is measured on the CPU for float32/float64 only")
+    try:
+        fused_cpu.warmup()
+    except RuntimeError as err:
+        raise Unavailable(str(err)) from err
+
+    def fwd():
+        return fused_cpu.empty_huge_like(x).copy_(x)
+
+    return fwd, None
+
+
+# ------------------------------------------------------------------------------------------ filters
+def _filter(impl: str) -> Callable:
+    def build(x, gy, taps, d) -> Closures:
+        T, C = x.shape[0], x.shape[2]
+        if impl == "toeplitz" and C * T * T > _TOEPLITZ_MAX:
+            raise Unavailable(f"C·T² = {C * T * T} > 2^26: the banded matrices alone would be too large")
+        if impl == "fused":
+            if x.device.type != "cpu":
+                raise Unavailable(f"the fused CPU kernel runs on the CPU, not {x.device}")
+            try:
+                fused_cpu.warmup()
+            except RuntimeError as err:
+                raise Unavailable(str(err)) from err
+        if impl == "triton":
+            if x.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+                raise Unavailable("needs a CUDA device (or TRITON_INTERPRET=1)")
+            try:
+                from mfpsn.kernels import triton_temporal_filter  # noqa: F401
+            except ImportError as err:
+                raise Unavailable(f"mfpsn.kernels.triton_temporal_filter cannot be imported: {err}") from err
+        xg, wg = _leaf(x), _leaf(taps)
+
+        def fwd():
+            with torch.no_grad():
+                return temporal_filter(x, taps, d, impl)
+
+        def fwdbwd():
+            xg.grad = wg.grad = None
+            temporal_filter(xg, wg, d, impl).backward(gy)
+
+        return fwd, fwdbwd
+
+    return build
+
+
+# ------------------------------------------------------------------------------------------ neurons
+def _neurons():
+    try:
+        import mfpsn.neurons as neurons
+    except ImportError as err:
+        raise Unavailable(f"mfpsn.neurons cannot be imported: {err}") from err
+    return neurons
+
+
+def _mfpsn(impl: str) -> Callable:
+    def build(x, gy, taps, d) -> Closures:
+        neurons = _neurons()
+        if not hasattr(neurons, "MFPSN"):
+            raise Unavailable("mfpsn.neurons has no MFPSN yet")
+        if impl == "fused":
+            _filter("fused")(x, gy, taps, d)  # raises Unavailable where the kernel cannot run
+        module = neurons.MFPSN(x.shape[2], order=taps.shape[1], dilation=d, impl=impl).to(x.device, x.dtype).eval()
+        return _module_closures(module, x, gy, backward=True)
+
+    return build
+
+
+def _lif_loop(x, gy, taps, d) -> Closures:
+    neurons = _neurons()
+    if not hasattr(neurons, "LIF"):
+        raise Unavailable("mfpsn.neurons has no LIF yet")
+    module = neurons.LIF(tau=2.0, v_th=1.0, v_reset=0.0, detach_reset=True, backend="loop").to(x.device)
+    return _module_closures(module, x, gy, backward=True)
+
+
+def _lif_fused(x, gy, taps, d) -> Closures:
+    neurons = _neurons()
+    if x.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise Unavailable("the fused LIF kernel needs a CUDA device (or TRITON_INTERPRET=1)")
+    try:
+        from mfpsn.kernels import fused_lif  # noqa: F401
+    except ImportError as err:
+        raise Unavailable(f"mfpsn.kernels.fused_lif cannot be imported: {err}") from err
+    module = neurons.LIF(tau=2.0, v_th=1.0, v_reset=0.0, detach_reset=True, backend="triton").to(x.device)
+    return _module_closures(module, x, gy, backward=True)
+
+
+def _psn(x, gy, taps, d) -> Closures:
+    neurons = _neurons()
+    if not hasattr(neurons, "PSN"):
+        raise Unavailable("mfpsn.neurons has no PSN yet")
+    return _module_closures(neurons.PSN(x.shape[0]).to(x.device, x.dtype), x, gy, backward=True)
+
+
+def _sliding_psn(x, gy, taps, d) -> Closures:
+    neurons = _neurons()
+    if not hasattr(neurons, "SlidingPSN"):
+        raise Unavailable("mfpsn.neurons has no SlidingPSN yet")
+    return _module_closures(neurons.SlidingPSN(taps.shape[1]).to(x.device, x.dtype), x, gy, backward=True)
+
+
+def subjects_for(impls: list[str], mfpsn_impls: list[str], baselines: bool = True) -> list[Subject]:
+    """The copy floors, the serial LIF loop (the ratios' reference), the filters, MFPSN rows and baselines."""
+    for name in [*impls, *mfpsn_impls]:
+        if name not in IMPLS:
+            raise ValueError(f"mfpsn.bench: expected impl names from {IMPLS}, found {name!r}")
+    subjects = [Subject("copy", _copy), Subject("copy (huge pages)", _copy_huge), Subject("LIF loop", _lif_loop)]
+    subjects += [Subject(f"filter {impl}", _filter(impl)) for impl in impls]
+    subjects += [Subject(f"MFPSN {impl}", _mfpsn(impl)) for impl in mfpsn_impls]
+    if baselines:
+        subjects += [Subject("LIF fused", _lif_fused), Subject("PSN", _psn), Subject("SlidingPSN", _sliding_psn)]
+    return subjects

@@ -1,0 +1,82 @@
+"""Timing (median after warm-up, synchronized on CUDA) and the machine facts written next to every result."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import time
+from typing import Callable
+
+import torch
+
+__all__ = ["sync", "median_ms", "machine_facts"]
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued CUDA work (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_ms(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in ms over ``repeats`` runs after ``warmup`` untimed runs.
+
+    For an even ``repeats`` the upper median (element ``repeats // 2`` of the sorted times), as in
+    the GPU anchors' protocol.
+    """
+    if repeats < 1:
+        raise ValueError(f"median_ms: expected repeats >= 1, found {repeats}")
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return 1e3 * sorted(times)[repeats // 2]
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(module: str) -> str | None:
+    try:
+        mod = __import__(module)
+    except ImportError:
+        return None
+    return getattr(mod, "__version__", "unknown")
+
+
+def machine_facts(device: torch.device) -> dict:
+    """CPU/GPU name, core and thread counts, library versions, load average and the UTC date."""
+    facts = {
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "loadavg_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": _version("numpy"),
+        "triton": _version("triton"),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
+    }
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="utf-8") as fh:
+            facts["transparent_hugepage"] = fh.read().strip()
+    except OSError:
+        facts["transparent_hugepage"] = None
+    return facts

@@ -1,0 +1,90 @@
+"""The benchmark CLI on tiny shapes: it runs, its rows are complete and consistent, its dispatch flags fail clearly.
+
+No timing is asserted (timings belong to benchmark runs, not tests); only the structure of what is measured.
+"""
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import json
+import sys
+import types
+
+import pytest
+
+from mfpsn.bench.cli import main
+
+ROW_KEYS = {"impl", "device", "T", "N", "k", "d", "fwd_ms", "fwdbwd_ms", "fwd_GBs", "speedup_fwd_vs_lif",
+            "speedup_fwdbwd_vs_lif", "B", "C", "dtype", "note"}
+
+
+def test_quick_run_writes_rows_and_machine_facts(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    md = tmp_path / "bench.md"
+    code = main(["--quick", "--impl", "conv1d", "shift_add", "fused", "auto", "--mfpsn-impl", "auto",
+                 "--k", "3", "--d", "2", "--repeats", "2", "--json", str(out), "--markdown", str(md)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    facts = result["machine"]
+    assert {"cpu", "torch", "numpy", "triton", "date_utc", "device"} <= set(facts)
+    rows = {r["impl"]: r for r in result["rows"]}
+    assert {"copy", "LIF loop", "filter conv1d", "filter shift_add", "filter fused", "filter auto"} <= set(rows)
+    for row in result["rows"]:
+        assert ROW_KEYS <= set(row)
+        assert row["T"] == 12 and row["N"] == 256 and row["k"] == 3 and row["d"] == 2
+        assert row["fwd_ms"] > 0 and row["fwd_GBs"] > 0
+        assert row["fwdbwd_ms"] is None or row["fwdbwd_ms"] > 0
+        assert row["speedup_fwd_vs_lif"] == pytest.approx(rows["LIF loop"]["fwd_ms"] / row["fwd_ms"], rel=1e-2)
+    assert rows["LIF loop"]["speedup_fwd_vs_lif"] == 1.0
+    assert "auto chose" in rows["filter auto"]["note"]
+    if "MFPSN auto" not in rows:  # only when the neuron has not landed, and then it must say so
+        assert any(s["impl"] == "MFPSN auto" for s in result["skipped"])
+    printed = capsys.readouterr().out
+    assert "filter fused" in printed and "×LIF fwd" in printed
+    assert md.read_text().startswith("| impl | T | N |")
+
+
+def test_unavailable_subjects_are_skipped_with_a_reason(tmp_path):
+    out = tmp_path / "b.json"
+    assert main(["--quick", "--impl", "triton", "--mfpsn-impl", "--no-baselines", "--repeats", "1",
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    impls = {r["impl"] for r in result["rows"]}
+    if "filter triton" not in impls:
+        (skip,) = [s for s in result["skipped"] if s["impl"] == "filter triton"]
+        assert skip["reason"]
+
+
+def test_bad_arguments_exit_with_a_message(capsys):
+    with pytest.raises(SystemExit):
+        main(["--quick", "--impl", "fft"])
+    assert "invalid choice: 'fft'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--quick", "--k", "0"])
+    assert "--k: expected an int >= 1, found 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="expected N to be a multiple of C = 128, found N = 300"):
+        main(["--N", "300", "--T", "4", "--repeats", "1", "--impl", "shift_add", "--mfpsn-impl"])
+
+
+def _fake_module(monkeypatch, name: str, seen: list):
+    fake = types.ModuleType(name)
+    fake.__spec__ = importlib.machinery.ModuleSpec(name, None)
+    fake.main = lambda argv=None: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, name, fake)
+
+
+@pytest.mark.parametrize("flag, module", [("--gpu-check", "mfpsn.bench.gpu_check"), ("--events", "mfpsn.events.bench")])
+def test_dispatch_flags_hand_over_their_arguments(monkeypatch, flag, module):
+    seen = []
+    _fake_module(monkeypatch, module, seen)
+    assert main([flag, "--extra", "1"]) == 0
+    assert main([flag]) == 0
+    assert seen == [["--extra", "1"], None]
+
+
+@pytest.mark.parametrize("flag, module", [("--gpu-check", "mfpsn.bench.gpu_check"), ("--events", "mfpsn.events.bench")])
+def test_dispatch_without_the_module_is_a_clear_error(monkeypatch, flag, module):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a))
+    with pytest.raises(SystemExit, match=f"{module} is not available in this checkout"):
+        main([flag])
