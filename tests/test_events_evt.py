@@ -307,3 +307,21 @@ def test_evt3_encoder_crosses_each_wrap_as_0xfff_then_0x000():
     drops = [(a, b) for a, b in zip(th[:-1], th[1:]) if b < a]
     assert drops == [(4095, 0)] * 3
     assert evt3_reference(words)[0] == t.tolist()
+
+
+def test_faery_reads_our_evt2_evt3_dat_and_we_read_its_dat(tmp_path):
+    faery = pytest.importorskip("faery")
+    from mfpsn.events import write_events
+    ev = _events(2000, 30_000_000, seed=8, w=304, h=240)
+    ev = Events(ev.t + 3_000_000, ev.x, ev.y, ev.p, 304, 240)
+    for fmt, name in (("evt3", "o3.raw"), ("evt2", "o2.raw"), ("dat", "o.dat")):
+        write_events(tmp_path / name, ev, format=fmt)
+        got = np.concatenate(list(faery.events_stream_from_file(str(tmp_path / name))))
+        np.testing.assert_array_equal(got["t"].astype(np.int64), ev.t, err_msg=fmt)
+        np.testing.assert_array_equal(got["x"], ev.x, err_msg=fmt)
+        np.testing.assert_array_equal(got["y"], ev.y, err_msg=fmt)
+        np.testing.assert_array_equal(got["on"], ev.p.astype(bool), err_msg=fmt)
+    arr = np.zeros(len(ev), dtype=faery.EVENTS_DTYPE)
+    arr["t"], arr["x"], arr["y"], arr["on"] = ev.t, ev.x, ev.y, ev.p.astype(bool)
+    faery.events_stream_from_array(arr, dimensions=(304, 240)).to_file(str(tmp_path / "f.dat"))
+    _same(read_events(tmp_path / "f.dat"), ev)
