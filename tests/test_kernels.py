@@ -223,6 +223,22 @@ def test_temporal_filter_impl_triton_runs_the_kernel(launches):
     assert _calls(launches, "_filter_kernel", "_filter_kernel_tuned") == 1
 
 
+def test_non_contiguous_input_and_partial_gradients(launches):
+    """A permuted view is accepted (made contiguous once); gradients only for the inputs that ask for them."""
+    base = torch.randn(5, 2, 7, device=DEVICE)                 # [B, C, T] storage, viewed time-first
+    x = base.permute(2, 0, 1)                                  # [T, B, C], not contiguous
+    taps, theta = torch.randn(5, 3, device=DEVICE), torch.randn(5, device=DEVICE) * 0.3
+    g = torch.randn(x.shape, device=DEVICE)
+    (xk,) = _leaves(x)
+    s = fused_mfpsn_spikes(xk, taps, theta, 2, ATan())
+    (dx,) = torch.autograd.grad(s, (xk,), g)
+    (xr,) = _leaves(x, dtype=torch.float64)
+    s_ref = mfpsn_spikes_ref(xr, taps.double(), theta.double(), 2, ATan())
+    (dx_ref,) = torch.autograd.grad(s_ref, (xr,), g.double())
+    torch.testing.assert_close(s.double(), s_ref, atol=0, rtol=0)
+    torch.testing.assert_close(dx.double(), dx_ref, **FP32_TOL)
+
+
 # ------------------------------------------------------------------------------------------ low precision
 def _lowp_check(dtype, kernel_fn, torch_fn, inputs32, upstream, kinds):
     """max|kernel − ref64| <= 2·max|torch_lowp − ref64| + eps for the output and every gradient; inputs and

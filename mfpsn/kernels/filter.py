@@ -42,9 +42,15 @@ __all__ = ["triton_temporal_filter", "temporal_filter_ref", "launch_filter", "la
 def _filter_kernel(x_ptr, taps_ptr, theta_ptr, out_ptr, T, N, S, C, D,
                    K: tl.constexpr, REVERSE: tl.constexpr, SPIKE: tl.constexpr,
                    BLOCK_T: tl.constexpr, BLOCK_N: tl.constexpr):
-    """out[t, n] = Σ_i taps[c, i]·x[t − lag_i, n] (or x[t + lag_i, n] when REVERSE); SPIKE: Θ(out − θ[c])."""
-    pid_n = tl.program_id(0)
-    pid_t = tl.program_id(1)
+    """out[t, n] = Σ_i taps[c, i]·x[t − lag_i, n] (or x[t + lag_i, n] when REVERSE); SPIKE: Θ(out − θ[c]).
+
+    1-D grid, time blocks fastest: programs that run together share columns, so the (k−1)·d halo rows a tile
+    reads from its neighbour in time are still in L2.
+    """
+    n_t = tl.cdiv(T, BLOCK_T)
+    pid = tl.program_id(0)
+    pid_t = pid % n_t
+    pid_n = pid // n_t
     offs_t = pid_t * BLOCK_T + tl.arange(0, BLOCK_T)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     mask_t = offs_t < T
@@ -72,7 +78,7 @@ def _filter_kernel(x_ptr, taps_ptr, theta_ptr, out_ptr, T, N, S, C, D,
 
 _FILTER_CONFIGS = [
     triton.Config({"BLOCK_T": bt, "BLOCK_N": bn}, num_warps=w)
-    for bt, bn, w in [(16, 256, 4), (16, 512, 8), (8, 512, 4), (32, 256, 8), (16, 128, 4), (8, 1024, 8)]
+    for bt, bn, w in [(16, 256, 4), (16, 512, 8), (8, 512, 4), (32, 256, 8), (64, 128, 8), (32, 128, 4)]
 ]
 _filter_kernel_tuned = triton.autotune(configs=_FILTER_CONFIGS, key=["T", "N", "K", "REVERSE", "SPIKE"])(
     _filter_kernel)
@@ -104,24 +110,25 @@ def _grad_stats_kernel(x_ptr, g_ptr, taps_ptr, theta_ptr, gout_ptr, part_ptr,
     b_hi = tl.minimum(b_lo + B_PER, B)
     t_lo = pid_t * T_PER
     t_hi = tl.minimum(t_lo + T_PER, T)
-    for b in range(b_lo, b_hi):
+    t_tiles = tl.cdiv(t_hi - t_lo, BLOCK_T)
+    for it in range(0, (b_hi - b_lo) * t_tiles):                                   # one flat, pipelinable loop
+        b = b_lo + it // t_tiles
         cols = tl.cast(b, tl.int64) * M + offs_m
-        for t0 in range(t_lo, t_hi, BLOCK_T):
-            offs_t = t0 + tl.arange(0, BLOCK_T)
-            mask_t = offs_t < t_hi
-            src = offs_t[:, None] - lag[None, :]                                   # [BT, K_PAD]
-            ok = (src >= 0) & mask_t[:, None] & mask_k[None, :]
-            x3 = tl.load(x_ptr + src.to(tl.int64)[:, :, None] * N + cols[None, None, :],
-                         mask=ok[:, :, None] & mask_m[None, None, :], other=0.0).to(tl.float32)  # [BT, K_PAD, BM]
-            rows = offs_t.to(tl.int64)[:, None] * N + cols[None, :]                # [BT, BM]
-            mask2 = mask_t[:, None] & mask_m[None, :]
-            g = tl.load(g_ptr + rows, mask=mask2, other=0.0).to(tl.float32)
-            if FUSED:
-                h = tl.sum(x3 * taps2[None, :, :], axis=1)
-                g = g * surrogate_grad(h - th[None, :], alpha, SURR)
-                tl.store(gout_ptr + rows, g, mask=mask2)
-            acc += tl.sum(g[:, None, :] * x3, axis=0)
-            acc_g += tl.sum(g, axis=0)
+        offs_t = t_lo + (it % t_tiles) * BLOCK_T + tl.arange(0, BLOCK_T)
+        mask_t = offs_t < t_hi
+        src = offs_t[:, None] - lag[None, :]                                       # [BT, K_PAD]
+        ok = (src >= 0) & mask_t[:, None] & mask_k[None, :]
+        x3 = tl.load(x_ptr + src.to(tl.int64)[:, :, None] * N + cols[None, None, :],
+                     mask=ok[:, :, None] & mask_m[None, None, :], other=0.0).to(tl.float32)  # [BT, K_PAD, BM]
+        rows = offs_t.to(tl.int64)[:, None] * N + cols[None, :]                    # [BT, BM]
+        mask2 = mask_t[:, None] & mask_m[None, :]
+        g = tl.load(g_ptr + rows, mask=mask2, other=0.0).to(tl.float32)
+        if FUSED:
+            h = tl.sum(x3 * taps2[None, :, :], axis=1)
+            g = g * surrogate_grad(h - th[None, :], alpha, SURR)
+            tl.store(gout_ptr + rows, g, mask=mask2)
+        acc += tl.sum(g[:, None, :] * x3, axis=0)
+        acc_g += tl.sum(g, axis=0)
     prog = pid_t * tl.num_programs(1) + pid_b
     base = part_ptr + prog.to(tl.int64) * ((K + 1) * M)
     tl.store(base + kk[:, None] * M + offs_m[None, :], acc, mask=mask_k[:, None] & mask_m[None, :])
@@ -156,12 +163,12 @@ def launch_filter(x: torch.Tensor, taps32: torch.Tensor, theta32: torch.Tensor |
     meta = dict(K=taps32.shape[1], REVERSE=reverse, SPIKE=theta32 is not None)
     if x.device.type == "cuda" and x.numel() >= AUTOTUNE_MIN_NUMEL:
         def grid(META):
-            return triton.cdiv(N, META["BLOCK_N"]), triton.cdiv(T, META["BLOCK_T"])
+            return (triton.cdiv(N, META["BLOCK_N"]) * triton.cdiv(T, META["BLOCK_T"]),)
         _filter_kernel_tuned[grid](*args, **meta)
     else:
         bt, bn, warps = (16, 256, 4) if x.device.type == "cuda" else (_INTERP_BLOCK_T, _INTERP_BLOCK_N, 1)
-        _filter_kernel[(triton.cdiv(N, bn), triton.cdiv(T, bt))](*args, **meta, BLOCK_T=bt, BLOCK_N=bn,
-                                                                  num_warps=warps)
+        _filter_kernel[(triton.cdiv(N, bn) * triton.cdiv(T, bt),)](*args, **meta, BLOCK_T=bt, BLOCK_N=bn,
+                                                                    num_warps=warps)
     return out
 
 

@@ -64,23 +64,23 @@ def _moments_kernel(x_ptr, p1_ptr, p2_ptr, T, B, M, N, D, B_PER, T_PER,
     b_hi = tl.minimum(b_lo + B_PER, B)
     t_lo = pid_t * T_PER
     t_hi = tl.minimum(t_lo + T_PER, T)
-    for b in range(b_lo, b_hi):
-        cols = tl.cast(b, tl.int64) * M + offs_m
-        for t0 in range(t_lo, t_hi, BLOCK_T):
-            offs_t = t0 + tl.arange(0, BLOCK_T)
-            mask_t = offs_t < t_hi
-            src = offs_t[:, None] - lag[None, :]                                   # [BT, K_PAD]
-            ok = (src >= 0) & mask_t[:, None] & mask_k[None, :]
-            x3 = tl.load(x_ptr + src.to(tl.int64)[:, :, None] * N + cols[None, None, :],
-                         mask=ok[:, :, None] & mask_m[None, None, :], other=0.0).to(tl.float32)  # [BT, K_PAD, BM]
-            acc1 += tl.sum(x3, axis=0)
-            for i in tl.static_range(K):
-                src_i = offs_t - (K - 1 - i) * D
-                ok_i = (src_i >= 0) & mask_t
-                xi = tl.load(x_ptr + src_i.to(tl.int64)[:, None] * N + cols[None, :],
-                             mask=ok_i[:, None] & mask_m[None, :], other=0.0).to(tl.float32)      # [BT, BM]
-                row = tl.sum(xi[:, None, :] * x3, axis=0)                                          # [K_PAD, BM]
-                acc2 += tl.where(kk[:, None, None] == i, row[None, :, :], 0.0)
+    t_tiles = tl.cdiv(t_hi - t_lo, BLOCK_T)
+    for it in range(0, (b_hi - b_lo) * t_tiles):                                   # one flat, pipelinable loop
+        cols = tl.cast(b_lo + it // t_tiles, tl.int64) * M + offs_m
+        offs_t = t_lo + (it % t_tiles) * BLOCK_T + tl.arange(0, BLOCK_T)
+        mask_t = offs_t < t_hi
+        src = offs_t[:, None] - lag[None, :]                                       # [BT, K_PAD]
+        ok = (src >= 0) & mask_t[:, None] & mask_k[None, :]
+        x3 = tl.load(x_ptr + src.to(tl.int64)[:, :, None] * N + cols[None, None, :],
+                     mask=ok[:, :, None] & mask_m[None, None, :], other=0.0).to(tl.float32)  # [BT, K_PAD, BM]
+        acc1 += tl.sum(x3, axis=0)
+        for i in tl.static_range(K):
+            src_i = offs_t - (K - 1 - i) * D
+            ok_i = (src_i >= 0) & mask_t
+            xi = tl.load(x_ptr + src_i.to(tl.int64)[:, None] * N + cols[None, :],
+                         mask=ok_i[:, None] & mask_m[None, :], other=0.0).to(tl.float32)          # [BT, BM]
+            row = tl.sum(xi[:, None, :] * x3, axis=0)                                              # [K_PAD, BM]
+            acc2 += tl.where(kk[:, None, None] == i, row[None, :, :], 0.0)
     prog = (pid_t * tl.num_programs(1) + pid_b).to(tl.int64)
     mask_km = mask_k[:, None] & mask_m[None, :]
     tl.store(p1_ptr + prog * (K * M) + kk[:, None] * M + offs_m[None, :], acc1, mask=mask_km)
