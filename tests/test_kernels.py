@@ -225,7 +225,7 @@ def test_temporal_filter_impl_triton_runs_the_kernel(launches):
 
 def test_non_contiguous_input_and_partial_gradients(launches):
     """A permuted view is accepted (made contiguous once); gradients only for the inputs that ask for them."""
-    base = torch.randn(5, 2, 7, device=DEVICE)                 # [B, C, T] storage, viewed time-first
+    base = torch.randn(2, 5, 7, device=DEVICE)                 # [B, C, T] storage, viewed time-first
     x = base.permute(2, 0, 1)                                  # [T, B, C], not contiguous
     taps, theta = torch.randn(5, 3, device=DEVICE), torch.randn(5, device=DEVICE) * 0.3
     g = torch.randn(x.shape, device=DEVICE)
