@@ -1,18 +1,28 @@
 """MFPSN module: two-pass training against a hand-written reference, folded eval, quantized taps, caching,
-the fused-kernel dispatch, errors and torch.compile (spec §2)."""
+the fused-kernel dispatch (stand-in kernels, and the real Triton kernels when triton is installed), errors and
+torch.compile (spec §2).
+
+Without CUDA the real kernels run through the Triton interpreter: TRITON_INTERPRET=1 is set below before any
+kernel module is imported (as in ``tests/test_kernels.py``; Triton reads it when a kernel is decorated).
+"""
 from __future__ import annotations
 
 import math
+import os
 import sys
 import types
 
-import pytest
 import torch
-from torch import nn
 
-from mfpsn.functional import pow2_exponents, temporal_filter, temporal_filter_ref
-from mfpsn.functional.mfpsn import batch_stats, fold_taps, lagged_moments, mean_var
-from mfpsn.neurons import MFPSN, NeuronTrace
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+from torch import nn  # noqa: E402
+
+from mfpsn.functional import pow2_exponents, temporal_filter, temporal_filter_ref  # noqa: E402
+from mfpsn.functional.mfpsn import batch_stats, fold_taps, lagged_moments, mean_var  # noqa: E402
+from mfpsn.neurons import LIF, MFPSN, NeuronTrace  # noqa: E402
 
 # awkward shapes: odd C, T not a power of two, B = 1, k·d > T, spatial dims
 SHAPES = [((7, 3, 5), 3, 2), ((5, 1, 3), 4, 2), ((6, 2, 3, 4), 2, 3), ((3, 2, 5, 2, 3), 2, 1), ((16, 3, 1), 1, 1)]
@@ -439,6 +449,51 @@ def test_triton_impl_without_kernels_fails_loudly(monkeypatch):
     with pytest.raises(RuntimeError, match="fused_mfpsn_spikes"):
         with torch.no_grad():
             m(torch.randn(4, 1, 5, dtype=torch.float64))
+
+
+def _real_kernels_or_skip():
+    pytest.importorskip("triton", reason="the Triton kernels need triton (pip install triton)")
+    from mfpsn.kernels import filter as kfilter
+
+    if not torch.cuda.is_available() and not kfilter.INTERPRETED:
+        pytest.skip("no CUDA, and the kernels were imported before TRITON_INTERPRET=1 was set")
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@pytest.mark.parametrize("stats", ["materialize", "moments"])
+def test_real_triton_kernels_match_the_eager_layer(stats):
+    device = _real_kernels_or_skip()
+    a = MFPSN(5, order=3, dilation=2, impl="triton", stats=stats).to(device)
+    b = MFPSN(5, order=3, dilation=2, impl="shift_add", stats=stats).to(device)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(7, 2, 5, device=device)
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    sa, sb = a(xa), b(xb)
+    assert torch.equal(sa, sb)
+    up = torch.randn_like(sa)
+    sa.backward(up)
+    sb.backward(up)
+    for got, want in ((xa.grad, xb.grad), (a.weight.grad, b.weight.grad), (a.bn_weight.grad, b.bn_weight.grad),
+                      (a.bn_bias.grad, b.bn_bias.grad)):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=2e-5)
+    torch.testing.assert_close(a.running_var, b.running_var, rtol=1e-5, atol=1e-6)
+    a.eval()
+    b.eval()
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x))
+
+
+def test_real_triton_lif_matches_the_loop():
+    device = _real_kernels_or_skip()
+    x = torch.randn(9, 2, 3, device=device) + 0.8
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    sa = LIF(v_reset=None, backend="triton")(xa)
+    sb = LIF(v_reset=None)(xb)
+    assert torch.equal(sa, sb) and 0 < int(sa.sum()) < sa.numel()
+    up = torch.randn_like(sa)
+    sa.backward(up)
+    sb.backward(up)
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-4, atol=2e-5)
 
 
 # ---------------------------------------------------------------------------------------------- errors
