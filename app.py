@@ -32,7 +32,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                          label=f"or upload a sequence: .csv or .npy of shape [T] or [T, C] "
                                                f"(T ≤ {LIMITS.lab_max_T}, C ≤ {LIMITS.lab_max_channels})")
                     with gr.Accordion("2 · MFPSN (the multiplication-free neuron)", open=True):
-                        order = gr.Slider(1, LIMITS.lab_max_order, value=D.order, step=1, label="order k (taps)")
+                        order = gr.Slider(1, LIMITS.lab_max_order, value=D.order, step=1, label="order k (taps)", elem_id="lab-order")
                         dilation_mode = gr.Radio(list(lab.DILATION_MODES), value=D.dilation_mode, label="dilation")
                         dilation = gr.Slider(1, LIMITS.lab_max_dilation, value=D.dilation, step=1,
                                              label="dilation d (manual)")
@@ -53,13 +53,13 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                         extra = gr.Radio(list(lab.EXTRAS), value=D.extra, label="third neuron")
                         channel = gr.Slider(0, LIMITS.lab_max_channels - 1, value=D.channel, step=1,
                                             label="channel to plot")
-                with gr.Column(scale=3):
-                    lab_summary = gr.Markdown()
+                with gr.Column(scale=3, elem_id="lab-plots"):
+                    lab_summary = gr.Markdown(elem_id="lab-summary")
                     lab_input = gr.Plot(label="input")
-                    lab_membrane = gr.Plot(label="membranes")
+                    lab_membrane = gr.Plot(label="membranes", elem_id="lab-membranes")
                     lab_raster = gr.Plot(label="spike rasters")
                     with gr.Row():
-                        lab_kernel = gr.Plot(label="effective kernel")
+                        lab_kernel = gr.Plot(label="effective kernel", elem_id="lab-kernel")
                         lab_rf = gr.Plot(label="receptive field")
                     lab_ops = gr.Plot(label="operations and energy")
             lab_inputs = [signal, T, channels, amplitude, period, rate, seed, upload, order, dilation_mode, dilation,
@@ -83,7 +83,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             events_state = gr.State(None)
             with gr.Row():
                 with gr.Column(scale=1, min_width=320):
-                    ev_upload = gr.File(file_types=events_view.EXTENSIONS, type="filepath",
+                    ev_upload = gr.File(file_types=events_view.EXTENSIONS, type="filepath", elem_id="events-upload",
                                         label=f"upload a recording (up to {LIMITS.max_upload_mb} MB and "
                                               f"{LIMITS.max_events:,} events)")
                     ev_sample = gr.Dropdown(events_view.bundled_samples(), value=None, label="or pick a bundled sample "
@@ -91,26 +91,28 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     shd_index = gr.Number(value=0, precision=0, label="sample index inside an SHD .h5 file")
                     n_bins = gr.Slider(1, LIMITS.max_frames, value=20, step=1, label="time bins of the frame viewer")
                     load_btn = gr.Button("Load recording", variant="primary")
-                    ev_summary = gr.Markdown("Upload a file or pick a sample.")
+                    ev_summary = gr.Markdown("Upload a file or pick a sample.", elem_id="events-summary")
                 with gr.Column(scale=2):
-                    ev_frame = gr.Plot(empty_figure("load a recording to see its frames"), label="frame viewer")
-                    frame_idx = gr.Slider(0, 19, value=0, step=1, label="time bin (move to play through the recording)")
+                    ev_frame = gr.Plot(empty_figure("load a recording to see its frames"), label="frame viewer",
+                                       elem_id="events-frame")
+                    frame_idx = gr.Slider(0, 19, value=0, step=1, label="time bin (move to play through the recording)",
+                                          elem_id="events-frame-slider")
             with gr.Row():
-                ev_cloud = gr.Plot(label="x-y-t point cloud / spike raster")
-                ev_rate = gr.Plot(label="event rate")
+                ev_cloud = gr.Plot(label="x-y-t point cloud / spike raster", elem_id="events-cloud")
+                ev_rate = gr.Plot(label="event rate", elem_id="events-rate")
             gr.Markdown(MODELS_HELP)
             with gr.Row():
                 left_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model A (MFPSN suggested)")
                 right_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model B (LIF suggested)")
                 neuron_idx = gr.Number(value=0, precision=0, label="neuron index for the membrane plot")
                 run_btn = gr.Button("Run the models", variant="primary")
-            run_summary = gr.Markdown()
+            run_summary = gr.Markdown(elem_id="models-summary")
             with gr.Row():
-                m_probs = gr.Plot(label="class probabilities")
+                m_probs = gr.Plot(label="class probabilities", elem_id="models-probs")
                 m_evidence = gr.Plot(label="per-time-step class evidence")
             m_rates = gr.Plot(label="per-layer firing rates")
             m_raster = gr.Plot(label="first-layer spike raster")
-            m_membranes = gr.Plot(label="membrane potentials")
+            m_membranes = gr.Plot(label="membrane potentials", elem_id="models-membranes")
             gr.on([load_btn.click, ev_upload.upload, ev_sample.input], events_view.load_events,
                   [ev_upload, ev_sample, shd_index, n_bins],
                   [ev_summary, ev_frame, ev_cloud, ev_rate, events_state, frame_idx], api_name="load_events").then(
@@ -125,7 +127,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             gr.Markdown(RACE_HELP)
             with gr.Row():
                 with gr.Column(scale=1, min_width=320):
-                    race_T = gr.Textbox(value="16, 64, 256", label=f"T values (comma-separated, ≤ {LIMITS.race_max_T})")
+                    race_T = gr.Textbox(value="16, 64, 256", label=f"T values (comma-separated, ≤ {LIMITS.race_max_T})",
+                                        elem_id="race-T")
                     race_N = gr.Number(value=1024, precision=0, label="N neurons (B × C)")
                     race_k = gr.Slider(1, 16, value=8, step=1, label="MFPSN order k")
                     race_d = gr.Slider(1, 8, value=2, step=1, label="MFPSN dilation d")
@@ -136,9 +139,9 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     race_btn = gr.Button("Start the race", variant="primary")
                     race_device = gr.Markdown(race.device_markdown(serve.compute_device()))
                 with gr.Column(scale=2):
-                    race_time = gr.Plot(label="time against T")
+                    race_time = gr.Plot(label="time against T", elem_id="race-time")
                     race_speedup = gr.Plot(label="speed-up")
-                    race_table = gr.Markdown()
+                    race_table = gr.Markdown(elem_id="race-table")
             recorded_md = gr.Markdown()
             recorded_plot = gr.Plot(label="recorded results")
             race_btn.click(race.speed_race, [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
@@ -148,7 +151,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
         # ------------------------------------------------------------------------------------ model zoo
         with gr.Tab("Model zoo", id="zoo"):
             gr.Markdown(ZOO_HELP)
-            zoo_md = gr.Markdown()
+            zoo_md = gr.Markdown(elem_id="zoo-table")
             card_pick = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model card")
             card_md = gr.Markdown()
             results_md = gr.Markdown()

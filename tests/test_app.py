@@ -386,6 +386,8 @@ def test_race_parses_and_times():
     names = ["MFPSN (shift_add)", "MFPSN (conv1d)", race.LIF_LOOP]
     times = race.race([8, 20], 70, 3, 2, names, race.MODES[1], 1, torch.device("cpu"))
     assert set(times) == set(names) and all(len(v) == 2 and all(t > 0 for t in v) for v in times.values())
+    assert math.isnan(race.race([1024], 64, 2, 1, ["MFPSN (toeplitz)"], race.MODES[0], 1,
+                                torch.device("cpu"))["MFPSN (toeplitz)"][0])   # C·T² too large: not run
     with pytest.raises(gr.Error, match="T·N"):
         race.speed_race("4096", 4096, 2, 1, names, race.MODES[0], 1)
     with pytest.raises(gr.Error, match="contender"):

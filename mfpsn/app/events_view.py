@@ -90,7 +90,7 @@ def summary_markdown(events: Events, name: str) -> str:
     else:
         rows.append(("sensor", f"{events.width} × {events.height} pixels"))
         rows.append(("ON share", f"{events.p.mean() * 100:.1f} %" if n else "–"))
-    return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    return "| recording | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
 
 def subsample(events: Events, max_points: int) -> Events:

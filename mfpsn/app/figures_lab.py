@@ -6,6 +6,7 @@ six figures stays well inside its time budget.
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -69,26 +70,25 @@ def membrane_figure(traces: Mapping[str, tuple[np.ndarray, np.ndarray, float]], 
 
 
 def raster_figure(spikes: Mapping[str, np.ndarray]) -> go.Figure:
-    """Spike raster: one row per (neuron, channel), ``spikes[name]: [T, C]`` of 0/1."""
+    """Spike raster: one row per (neuron, channel), ``spikes[name]: [T, C]`` of 0/1; row labels give the
+    firing rate (spikes per step)."""
     data = []
     labels: list[str] = []
     for name, s in spikes.items():
         T, C = s.shape
         tt, cc = np.nonzero(s)
         base = len(labels)
-        labels += [f"{name} c{c}" if C > 1 else name for c in range(C)]
-        rate = s.mean() if s.size else 0.0
-        data.append(go.Scatter(x=tt, y=base + cc, mode="markers", name=f"{name}: fires at {rate * 100:.1f} % of steps",
+        labels += [f"{name}{f' c{c}' if C > 1 else ''} ({s[:, c].mean() * 100:.1f} %)" for c in range(C)]
+        data.append(go.Scatter(x=tt, y=base + cc, mode="markers", name=name,
                                marker=dict(symbol="line-ns-open", size=10, line=dict(width=2),
                                            color=NEURON_COLOURS.get(name, "#444")),
                                hovertemplate=f"{name}, t=%{{x}}<extra></extra>"))
     T = next(iter(spikes.values())).shape[0]
     return go.Figure(data, layout(
-        "spike rasters (one row per neuron and channel)", max(200, 24 * len(labels) + 130),
-        xaxis=axis(title="time step t", range=[-0.5, T - 0.5]),
+        "spike rasters (row label: firing rate, spikes per step)", max(190, 24 * len(labels) + 110),
+        showlegend=False, xaxis=axis(title="time step t", range=[-0.5, T - 0.5]),
         yaxis=axis(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, autorange="reversed",
-                   showgrid=False),
-        legend=dict(orientation="h", y=-0.35 if len(labels) < 4 else -0.15)))
+                   showgrid=False)))
 
 
 def kernel_figure(lags: Sequence[int], taps: np.ndarray, labels: Sequence[str], float_taps: np.ndarray | None,
@@ -124,7 +124,7 @@ def kernel_figure(lags: Sequence[int], taps: np.ndarray, labels: Sequence[str], 
         xaxis=axis(title="lag (steps into the past)", autorange="reversed"),
         yaxis=axis(title="weight w_i", range=[bottom - pad * (bottom < 0), top + pad], zeroline=True,
                    zerolinecolor="#999"),
-        legend=dict(orientation="h", y=-0.3)))
+        legend=dict(x=0.01, y=0.99, bgcolor="rgba(255,255,255,0.8)", bordercolor="#ddd", borderwidth=1)))
 
 
 def receptive_field_figure(order: int, dilations: Sequence[int], reach: Sequence[Sequence[int]]) -> go.Figure:
@@ -144,7 +144,8 @@ def receptive_field_figure(order: int, dilations: Sequence[int], reach: Sequence
     fig = go.Figure([go.Heatmap(z=z, x=np.arange(R), y=ylabels, colorscale=[[0, "#f0f0f0"], [1, "#d62728"]],
                                 showscale=False, xgap=1, ygap=2, zmin=0, zmax=1,
                                 hovertemplate="%{y}: lag %{x}, reachable = %{z}<extra></extra>")],
-                    layout(f"receptive field: {R} steps after {L} layer(s) of k = {order} ({gap_text}; red = reachable)",
+                    layout(f"receptive field: {R} steps after {L} layer(s), k = {order}<br>"
+                           f"<span style='font-size:11px'>red = lag reachable; {gap_text}</span>",
                            max(190, 38 * L + 130), xaxis=axis(title="lag (steps into the past)", showgrid=False),
                            yaxis=axis(autorange="reversed", showgrid=False)))
     return fig
@@ -164,8 +165,8 @@ def ops_figure(rows: Mapping[str, tuple[float, float, float, float]], T: int, ch
     data.append(go.Bar(x=names, y=energy, marker_color=[NEURON_COLOURS.get(n, "#444") for n in names],
                        text=[f"{e:,.0f}" for e in energy], textposition="outside", showlegend=False, xaxis=xa2,
                        yaxis=ya2, cliponaxis=False))
-    g = grid(1, 2, ("operations per sequence (log scale)", "energy estimate in pJ (45 nm constants)"), gap=0.12)
-    g["yaxis"]["type"] = "log"
-    g["yaxis2"]["range"] = [0, max(energy) * 1.2 if energy else 1]
+    g = grid(1, 2, ("operations per sequence (log scale)", "energy estimate in pJ, 45 nm constants (log scale)"), gap=0.12)
+    g["yaxis"].update(type="log", dtick=1)
+    g["yaxis2"].update(type="log", dtick=1, range=[0, math.log10(max(max(energy), 10.0)) + 0.4])
     return go.Figure(data, layout(f"cost of one sequence: T = {T}, {channels} neuron(s)", 320, barmode="group",
                                   legend=dict(orientation="h", y=-0.2), **g))

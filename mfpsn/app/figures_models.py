@@ -54,8 +54,9 @@ def layer_raster_figure(spikes: Mapping[str, np.ndarray], layer: str) -> go.Figu
         fig.add_trace(go.Heatmap(z=s.T, colorscale=[[0, "#ffffff"], [1, "#222222"]], showscale=False,
                                  hovertemplate="t=%{x}, neuron %{y}: %{z}<extra></extra>"), row=1, col=j)
         fig.update_xaxes(title_text="time step t", row=1, col=j)
-    fig.update_yaxes(title_text="neuron", row=1, col=1)
-    fig.update_layout(title=f"spike raster of layer {layer} (black = spike)", height=360, **BASE_LAYOUT)
+    fig.update_yaxes(title_text="neuron (most active)", row=1, col=1)
+    fig.update_layout(title=f"spike raster of layer {layer}: its most active neurons (black = spike)", height=360,
+                      **BASE_LAYOUT)
     return style(fig)
 
 
@@ -80,8 +81,9 @@ def membranes_figure(traces: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndar
             fig.add_trace(go.Scatter(x=t[on], y=h[on], mode="markers", legendgroup=layer, showlegend=False,
                                      marker=dict(color=colour, symbol="circle-open", size=7)), row=1, col=j)
         fig.update_xaxes(title_text="time step t", row=1, col=j)
-    fig.update_yaxes(title_text="H (dashed: threshold; circles: spikes)", row=1, col=1)
-    fig.update_layout(title=f"membrane potential of neuron {neuron} in each layer", height=340,
+    fig.update_yaxes(title_text="H", row=1, col=1)
+    fig.update_layout(title=f"membrane potential H of neuron {neuron} in each layer (dashed: threshold; circles: "
+                            "spikes)", height=340,
                       legend=dict(orientation="h", y=-0.3), **BASE_LAYOUT)
     return style(fig)
 

@@ -46,12 +46,12 @@ _EXP_RANGE = (-16, 15)
 class LabSettings:
     """Every control of the neuron lab, validated (see :func:`neuron_lab` for the meaning of each)."""
 
-    signal: str = "pulse train"
+    signal: str = "Poisson spikes"
     T: int = 256
     channels: int = 1
-    amplitude: float = 1.0
+    amplitude: float = 1.5
     period: int = 16
-    rate: float = 0.2
+    rate: float = 0.3
     seed: int = 0
     upload: str | None = None
     order: int = 3
@@ -63,7 +63,7 @@ class LabSettings:
     exponents: str = "-2 -1 0"
     float_weights: str = "0.3, 0.6, 1.0"
     quantize: bool = True
-    threshold: float = 1.0
+    threshold: float = 1.8
     surrogate: str = "atan"
     alpha: float = 2.0
     lif_tau: float = 2.0

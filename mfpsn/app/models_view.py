@@ -117,7 +117,9 @@ def _load(name: str, directory: Path) -> Checkpoint:
 
 
 def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[str]) -> dict[str, Any]:
-    """Run one checkpoint on ``events``; returns probabilities, per-layer rates/rasters/membranes, evidence."""
+    """Run one checkpoint on ``events``; returns probabilities, per-layer firing rates, rasters of the (at most 64)
+    most active neurons of each layer, the membrane of neuron ``neuron`` (modulo the layer size) per layer, and the
+    per-step class evidence where the network gives one."""
     card = ckpt.card
     if not compatible(card, events):
         kind = "spike trains (SHD .h5)" if str(card["input"]["binning"].get("method", "")).startswith("spike") \
@@ -138,7 +140,8 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
         th = torch.broadcast_to(tr.v_th, tr.h.shape)[:, 0].reshape(T, -1).numpy()
         i = neuron % s.shape[1]
         out["rates"][layer] = s.mean(axis=1)
-        out["raster"][layer] = s[:, :_RASTER_NEURONS]
+        busiest = np.sort(np.argsort(-s.sum(axis=0), kind="stable")[:_RASTER_NEURONS])
+        out["raster"][layer] = s[:, busiest]
         out["membrane"][layer] = (h[:, i], s[:, i], float(th[0, i]))
     return out
 

@@ -40,6 +40,7 @@ MODES = ("forward (inference)", "forward + backward (training)")
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
 LIF_LOOP = "LIF (Python loop)"
 LIF_FUSED = "LIF (fused kernel)"
+_TOEPLITZ_MAX = 1 << 24  # C·T² entries of the toeplitz path's banded matrices (64 MiB in float32)
 
 
 def contenders(device: torch.device) -> list[str]:
@@ -129,7 +130,8 @@ def _runner(neuron: torch.nn.Module, x: torch.Tensor, train: bool) -> Callable[[
 
 def race(T_values: list[int], N: int, order: int, dilation: int, names: list[str], mode: str, repeats: int,
          device: torch.device, progress: Callable[[float, str], None] | None = None) -> dict[str, list[float]]:
-    """Median ms per contender and T: ``{name: [ms for T in T_values]}`` (NaN where T·N is over the limit)."""
+    """Median ms per contender and T: ``{name: [ms for T in T_values]}``; NaN where the ``toeplitz`` path's C
+    banded T×T matrices would exceed ``_TOEPLITZ_MAX`` entries (not run)."""
     C = min(N, 64)
     B = math.ceil(N / C)
     train = mode == MODES[1]
@@ -142,9 +144,12 @@ def race(T_values: list[int], N: int, order: int, dilation: int, names: list[str
         for name in names:
             if progress is not None:
                 progress(done / total, f"{name}, T = {T}")
+            done += 1
+            if name == "MFPSN (toeplitz)" and C * T * T > _TOEPLITZ_MAX:
+                out[name].append(float("nan"))  # C banded T×T matrices would not fit in memory
+                continue
             neuron = _make_neuron(name, C, order, dilation).to(device)
             out[name].append(time_call(_runner(neuron, x, train), device, repeats))
-            done += 1
     return out
 
 
@@ -175,7 +180,7 @@ def _race_figures(T_values: list[int], times: dict[str, list[float]], N: int, mo
         fig_t.add_trace(go.Scatter(x=T_values, y=ms, mode="lines+markers", name=name,
                                    line=dict(dash="dot" if name.startswith("LIF") else "solid")))
     fig_t.update_xaxes(type="log", title="time steps T")
-    fig_t.update_yaxes(type="log", title="median time (ms)")
+    fig_t.update_yaxes(type="log", title="median time (ms)", dtick=1)
     fig_t.update_layout(title=f"time per call, N = {N} neurons, {mode}", height=380, **BASE_LAYOUT)
     fig_s = go.Figure()
     base = np.asarray(times[LIF_LOOP]) if LIF_LOOP in times else None
@@ -185,7 +190,7 @@ def _race_figures(T_values: list[int], times: dict[str, list[float]], N: int, mo
                 fig_s.add_trace(go.Bar(x=[str(t) for t in T_values], y=base / np.asarray(ms), name=name))
         fig_s.add_hline(y=1, line=dict(color="#555", dash="dash"))
         fig_s.update_layout(title="speed-up over the LIF Python loop (× faster; above the dashed line = faster)",
-                            xaxis_title="time steps T", yaxis_title="speed-up (×)", yaxis_type="log",
+                            xaxis_title="time steps T", yaxis_title="speed-up (×)", yaxis_type="log", yaxis_dtick=1,
                             barmode="group", height=380, **BASE_LAYOUT)
     else:
         fig_s.update_layout(title="speed-up: include the LIF Python loop to compare against it", height=380,
@@ -196,7 +201,8 @@ def _race_figures(T_values: list[int], times: dict[str, list[float]], N: int, mo
 def _table(T_values: list[int], times: dict[str, list[float]]) -> str:
     head = "| contender | " + " | ".join(f"T = {t}" for t in T_values) + " |\n"
     head += "|---|" + "---|" * len(T_values) + "\n"
-    return head + "\n".join(f"| {name} | " + " | ".join(f"{v:.3f} ms" for v in ms) + " |" for name, ms in times.items())
+    return head + "\n".join(f"| {name} | " + " | ".join("not run (T×T too large)" if math.isnan(v) else f"{v:.3f} ms"
+                                                     for v in ms) + " |" for name, ms in times.items())
 
 
 def speed_race(T_text: str, N: float, order: float, dilation: float, names: list[str], mode: str, repeats: float,

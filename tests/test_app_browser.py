@@ -1,0 +1,132 @@
+"""Real-browser test: Debian's chromium (headless) driven by playwright opens the app and uses it.
+
+It opens the page and waits for the neuron lab's plots, moves the order-k slider and checks that the kernel plot
+gained a tap, switches to the event explorer, uploads a recording from ``assets/``, checks the summary and that the
+frame, point-cloud and rate plots rendered, moves the frame slider and checks that the frame changed, then visits
+the speed race and model zoo tabs. Screenshots go to ``$MFPSN_SCREENSHOTS`` when set (else a temporary folder).
+Skipped, with the reason, when playwright or ``/usr/bin/chromium`` is missing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM) and shutil.which("chromium") is None,
+                       reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def url():
+    from mfpsn.app.loadtest import launch_app
+
+    demo = launch_app()
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(url):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+                                    headless=True, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(60_000)
+        pg.goto(url)
+        yield pg
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    where = os.environ.get("MFPSN_SCREENSHOTS")
+    path = Path(where) if where else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def plot_data(page, selector: str) -> list | None:
+    """Types and names of the plotly traces drawn inside ``selector``."""
+    return page.evaluate(f"() => {{ const el = document.querySelector('{selector} .js-plotly-plot');"
+                         " return el && el.data ? el.data.map(t => ({type: t.type, name: t.name || null})) : null; }")
+
+
+def drawn_points(selector: str, trace: int) -> str:
+    """A JS expression: the number of marker points the browser drew for scatter trace ``trace``."""
+    return (f"(() => {{ const tr = document.querySelectorAll('{selector} .scatterlayer .trace');"
+            f" return tr.length > {trace} ? tr[{trace}].querySelectorAll('.point').length : -1; }})()")
+
+
+def test_lab_renders_and_follows_the_slider(page, shots):
+    page.wait_for_function("document.querySelectorAll('#lab-plots .js-plotly-plot').length >= 6")
+    page.wait_for_function("document.querySelector('#lab-summary').innerText.includes('k = 3')")
+    assert page.evaluate(drawn_points("#lab-kernel", 1)) == 3       # three taps drawn
+    assert page.evaluate(drawn_points("#lab-membranes", 2)) > 0     # MFPSN spikes drawn on its membrane
+    page.screenshot(path=str(shots / "1_neuron_lab.png"), full_page=True)
+    slider = page.locator("#lab-order input[type=range]")
+    slider.focus()
+    slider.press("ArrowRight")                                      # k: 3 → 4
+    page.wait_for_function("document.querySelector('#lab-summary').innerText.includes('k = 4')")
+    page.wait_for_function(drawn_points("#lab-kernel", 1) + " === 4")
+    page.screenshot(path=str(shots / "2_neuron_lab_k4.png"), full_page=True)
+
+
+def test_event_explorer_upload_and_frame_slider(page, shots):
+    from mfpsn.app.events_view import ASSETS_DIR
+
+    page.get_by_role("tab", name="Event explorer").click()
+    page.locator("#events-upload input[type=file]").set_input_files(str(ASSETS_DIR / "nmnist_digit3.bin"))
+    page.wait_for_function("document.querySelector('#events-summary').innerText.includes('15,595')")
+    page.wait_for_function("document.querySelector('#events-frame .heatmaplayer image') !== null")
+    page.wait_for_function("document.querySelector('#events-cloud .gl-container canvas') !== null")
+    page.wait_for_function("document.querySelectorAll('#events-rate .scatterlayer .js-line').length === 2")
+    assert [t["type"] for t in plot_data(page, "#events-cloud")] == ["scatter3d", "scatter3d"]
+    title0 = page.evaluate("document.querySelector('#events-frame .js-plotly-plot').layout.title.text")
+    assert title0.startswith("bin 1 of 20")
+    page.screenshot(path=str(shots / "3_event_explorer.png"), full_page=True)
+    slider = page.locator("#events-frame-slider input[type=range]")
+    slider.focus()
+    for _ in range(5):
+        slider.press("ArrowRight")
+    page.wait_for_function("document.querySelector('#events-frame .js-plotly-plot').layout.title.text"
+                           ".startsWith('bin 6 of 20')")
+    page.screenshot(path=str(shots / "4_event_explorer_bin6.png"), full_page=True)
+
+
+def test_event_explorer_runs_the_shipped_models(page, shots):
+    from mfpsn.app.models_view import compatible_checkpoints
+    from mfpsn.app.events_view import ASSETS_DIR, read_recording
+
+    names, left, right = compatible_checkpoints(read_recording(str(ASSETS_DIR / "nmnist_digit3.bin")))
+    if not names:
+        pytest.skip("no camera checkpoint is shipped in checkpoints/")
+    page.get_by_role("button", name="Run the models").click()
+    page.wait_for_function(f"document.querySelector('#models-summary').innerText.includes('{left}')")
+    page.wait_for_function(f"document.querySelectorAll('#models-probs .barlayer .trace').length === "
+                           f"{len({left, right})}")
+    page.wait_for_function("document.querySelectorAll('#models-membranes .scatterlayer .trace').length > 0")
+    page.screenshot(path=str(shots / "4b_event_explorer_models.png"), full_page=True)
+
+
+def test_speed_race_and_model_zoo_tabs(page, shots):
+    page.get_by_role("tab", name="Speed race").click()
+    page.locator("#race-T textarea, #race-T input").first.fill("8, 32")
+    page.get_by_role("button", name="Start the race").click()
+    page.wait_for_function("document.querySelectorAll('#race-time .scatterlayer .trace').length >= 2")
+    page.wait_for_function("document.querySelector('#race-table').innerText.includes('T = 32')")
+    page.screenshot(path=str(shots / "5_speed_race.png"), full_page=True)
+    page.get_by_role("tab", name="Model zoo").click()
+    page.wait_for_function("document.querySelector('#zoo-table').innerText.length > 10")
+    page.screenshot(path=str(shots / "6_model_zoo.png"), full_page=True)
