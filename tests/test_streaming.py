@@ -6,7 +6,7 @@ import torch
 
 from mfpsn.functional.filter import warmup
 from mfpsn.functional.mfpsn import mfpsn_stream_step
-from mfpsn.neurons import MFPSN
+from mfpsn.neurons import MFPSN, SlidingPSN
 
 
 def _eval_layer(C: int, k: int, d: int, **kw) -> MFPSN:
@@ -96,3 +96,18 @@ def test_streaming_errors():
         m.step(torch.randn(1, 3))
     m.reset()
     assert m.step(torch.randn(1, 3)).shape == (1, 3)
+
+
+@pytest.mark.parametrize("shape,k", [((9, 2, 3), 3), ((4, 1, 5, 2), 6)])
+def test_sliding_psn_step_equals_multi_step(shape, k):
+    sp = SlidingPSN(k, exp_init=False, impl="shift_add")
+    with torch.no_grad():
+        sp.threshold.fill_(0.2)
+    x = torch.randint(-16, 17, shape).float() / 8                  # exact sums: any summation order agrees
+    with torch.no_grad():
+        multi = sp(x)
+    sp.reset()
+    assert torch.equal(torch.stack([sp.step(x[t]) for t in range(shape[0])]), multi)
+    assert 0 < int(multi.sum()) < multi.numel()
+    with pytest.raises(ValueError, match="reset"):
+        sp.step(torch.randn(7, 1))
