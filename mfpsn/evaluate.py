@@ -33,7 +33,8 @@ def evaluate_checkpoint(name_or_path: str, *, limit: int | None = None, data_roo
         raise ValueError(f"limit: expected a positive integer or None, found {limit!r}")
     ckpt = load(name_or_path)
     card = ckpt.card
-    data = load_task(card["task"], T=int(card["input"]["T"]), data_root=data_root, seed=int(card["seed"]))
+    data = load_task(card["task"], T=int(card["input"]["T"]), data_root=data_root, seed=int(card["seed"]),
+                     test_only=True)
     n = data.test_x.shape[0] if limit is None else min(int(limit), data.test_x.shape[0])
     correct, total = evaluate(ckpt.model, data.test_x[:n], data.test_y[:n], batch_size=batch_size)
     return {"name": card["name"], "task": card["task"], "checkpoint": str(ckpt.card_path), "samples": total,

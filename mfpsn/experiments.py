@@ -35,7 +35,7 @@ from mfpsn.training.loop import TrainConfig, fit
 __all__ = ["EPOCHS_DVS", "EPOCHS_SHD", "Run", "plan", "run_plan", "read_results", "render_readme", "main"]
 
 EPOCHS_DVS = 15
-EPOCHS_SHD = 30
+EPOCHS_SHD = 15
 RESULTS = SHIPPED_DIR / "results.jsonl"
 DVS_NEURONS = ("mfpsn", "lif", "psn", "sliding_psn")
 SHD_NEURONS = ("mfpsn", "lif", "sliding_psn")

@@ -77,7 +77,7 @@ def _need_root(task: str, data_root: str | os.PathLike | None) -> Path:
 
 
 def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike | None = None,
-              allow_pickle: bool = False, seed: int = 0) -> TaskData:
+              allow_pickle: bool = False, seed: int = 0, test_only: bool = False) -> TaskData:
     """Load (or generate) ``task``'s train and test split.
 
     Args:
@@ -87,6 +87,9 @@ def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike |
             directory of a synthetic one (``None``: its default cache).
         allow_pickle: ``cifar10`` only: opt in to reading the CIFAR-10 python pickles (restricted).
         seed: seed of the ``random`` task's data.
+        test_only: skip reading the training split where the loader can (``dvs-digits``,
+            ``spoken-digits``, ``nmnist``, ``shd``):
+            ``train_x`` and ``train_y`` then hold 0 samples.
     """
     _check_task(task)
     T = default_T(task) if T is None else int(T)
@@ -94,21 +97,26 @@ def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike |
         raise ValueError(f"T: expected a positive integer, found {T}")
     loader = {"dvs-digits": _dvs_digits, "seq-digits": _seq_digits, "spoken-digits": _spoken_digits,
               "nmnist": _nmnist, "shd": _shd, "cifar10": _cifar10, "random": _random}[task]
-    return loader(T=T, data_root=data_root, allow_pickle=allow_pickle, seed=seed)
+    return loader(T=T, data_root=data_root, allow_pickle=allow_pickle, seed=seed, test_only=test_only)
 
 
-def _dvs_digits(*, T: int, data_root, **_) -> TaskData:
+def _empty_like(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return x[:0], y[:0]
+
+
+def _dvs_digits(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
     from mfpsn.data.dvs_digits import load_dvs_digits
 
-    train = load_dvs_digits("train", root=data_root, n_bins=T)
     test = load_dvs_digits("test", root=data_root, n_bins=T)
+    train = test if test_only else load_dvs_digits("train", root=data_root, n_bins=T)
     spec = {"layout": "[T, B, 2, 34, 34]", "shape": [T, 2, 34, 34], "T": T, "sensor_size": [34, 34],
             "polarity_channels": ["OFF", "ON"],
             "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": [0, 300_001]},
             "source": "mfpsn.data.dvs_digits (synthetic saccades of scikit-learn digits)"}
     model = {"arch": "dvs_convnet", "num_classes": 10, "T": T, "in_channels": 2, "input_size": 34,
              "channels": [16, 32, 32], "input_pool": 2}
-    return TaskData("dvs-digits", train.frames, train.labels, test.frames, test.labels, DIGITS, spec, model)
+    tx, ty = _empty_like(test.frames, test.labels) if test_only else (train.frames, train.labels)
+    return TaskData("dvs-digits", tx, ty, test.frames, test.labels, DIGITS, spec, model)
 
 
 def _seq_digits(*, T: int, **_) -> TaskData:
@@ -139,11 +147,12 @@ def _shd_model(T: int) -> dict[str, Any]:
             "dropout": 0.4}
 
 
-def _spoken_digits(*, T: int, data_root, **_) -> TaskData:
+def _spoken_digits(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
     from mfpsn.data.spoken_digits import load_spoken_digits
 
-    tx, ty = load_spoken_digits("train", root=data_root, n_bins=T, pool=5, bin_us=10_000)
     vx, vy = load_spoken_digits("test", root=data_root, n_bins=T, pool=5, bin_us=10_000)
+    tx, ty = _empty_like(vx, vy) if test_only else load_spoken_digits("train", root=data_root, n_bins=T, pool=5,
+                                                                       bin_us=10_000)
     spec = _shd_spec(T, "mfpsn.data.spoken_digits (espeak-ng + cochlea model, SHD layout; test voices unseen)")
     return TaskData("spoken-digits", tx, ty, vx, vy, SHD_CLASSES, spec, _shd_model(T))
 
@@ -172,10 +181,10 @@ def _read_shd_split(path: Path, T: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(labels)
 
 
-def _shd(*, T: int, data_root, **_) -> TaskData:
+def _shd(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
     root = _need_root("shd", data_root)
-    tx, ty = _read_shd_split(root / "shd_train.h5", T)
     vx, vy = _read_shd_split(root / "shd_test.h5", T)
+    tx, ty = _empty_like(vx, vy) if test_only else _read_shd_split(root / "shd_train.h5", T)
     return TaskData("shd", tx, ty, vx, vy, SHD_CLASSES, _shd_spec(T, f"SHD files in {root}"), _shd_model(T))
 
 
@@ -197,10 +206,10 @@ def _read_nmnist_split(folder: Path, T: int) -> tuple[torch.Tensor, torch.Tensor
     return torch.from_numpy(np.stack(frames)), torch.tensor(labels, dtype=torch.int64)
 
 
-def _nmnist(*, T: int, data_root, **_) -> TaskData:
+def _nmnist(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
     root = _need_root("nmnist", data_root)
-    tx, ty = _read_nmnist_split(root / "Train", T)
     vx, vy = _read_nmnist_split(root / "Test", T)
+    tx, ty = _empty_like(vx, vy) if test_only else _read_nmnist_split(root / "Train", T)
     spec = {"layout": "[T, B, 2, 34, 34]", "shape": [T, 2, 34, 34], "T": T, "sensor_size": [34, 34],
             "polarity_channels": ["OFF", "ON"],
             "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[0, last event]"},
