@@ -326,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-tests", action="store_true", help="time only")
     parser.add_argument("--timesteps", type=int, nargs="+", default=[16, 64, 256, 1024])
     parser.add_argument("--budget", type=float, default=140.0, help="seconds for the sweep before skipping rows")
+    # `python -m mfpsn.bench --gpu-check` calls main() with that flag still in sys.argv: accept it silently.
+    parser.add_argument("--gpu-check", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         print("gpu_check: no CUDA device is visible; nothing was run and nothing was written "
