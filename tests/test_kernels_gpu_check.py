@@ -52,6 +52,6 @@ def test_sweep_skips_rows_once_the_budget_is_spent():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")
 def test_main_without_cuda_writes_nothing(tmp_path, capsys):
-    assert gpu_check.main(["--out", str(tmp_path / "gpu")]) == 2
+    assert gpu_check.main(["--gpu-check", "--out", str(tmp_path / "gpu")]) == 2
     assert "no CUDA device" in capsys.readouterr().out
     assert not (tmp_path / "gpu").exists()
