@@ -106,7 +106,8 @@ def test_filter_matches_reference(case, launches):
     x, taps, _ = _case_inputs(shape, k)
     g = torch.randn(shape, device=DEVICE)
     h, (dx, dtaps) = _run(lambda a, w: triton_temporal_filter(a, w, d), _leaves(x, taps), g)
-    h_ref, (dx_ref, dtaps_ref) = _run(lambda a, w: temporal_filter_ref(a, w, d), _leaves(x, taps, dtype=torch.float64), g)
+    h_ref, (dx_ref, dtaps_ref) = _run(lambda a, w: temporal_filter_ref(a, w, d),
+                                      _leaves(x, taps, dtype=torch.float64), g)
     assert h.dtype == x.dtype and h.shape == x.shape
     torch.testing.assert_close(h.double(), h_ref, **FP32_TOL)
     torch.testing.assert_close(dx.double(), dx_ref, **FP32_TOL)
@@ -148,7 +149,8 @@ def test_fused_lif_matches_python_loop(case, launches):
     x = torch.rand(*shape, device=DEVICE) * 1.5 * tau
     g = torch.randn(shape, device=DEVICE)
     s, (dx,) = _run(lambda a: fused_lif(a, tau, 1.0, v_reset, detach, surrogate), _leaves(x), g)
-    s_ref, (dx_ref,) = _run(lambda a: lif_ref(a, tau, 1.0, v_reset, detach, surrogate), _leaves(x, dtype=torch.float64), g)
+    s_ref, (dx_ref,) = _run(lambda a: lif_ref(a, tau, 1.0, v_reset, detach, surrogate),
+                            _leaves(x, dtype=torch.float64), g)
     assert 0 < s.mean().item() < 1, "the case should produce some spikes and some silence"
     torch.testing.assert_close(s.double(), s_ref, atol=0, rtol=0)
     torch.testing.assert_close(dx.double(), dx_ref, **FP32_TOL)

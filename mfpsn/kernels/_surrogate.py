@@ -6,7 +6,8 @@ import triton.language as tl
 
 @triton.jit
 def surrogate_grad(u, alpha, SURR: tl.constexpr):
-    """σ'(u): 0 = ATan (α/2)/(1 + (π/2·α·u)²), 1 = Rational 1/(1 + α u²), 2 = Sigmoid α·s(αu)·(1 − s(αu))."""
+    """σ'(u) by family: 0 = ATan (α/2)/(1 + (π/2·α·u)²), 1 = Rational 1/(1 + α u²),
+    2 = Sigmoid α·s(αu)·(1 − s(αu))."""
     if SURR == 0:
         v = 1.5707963267948966 * alpha * u
         r = (0.5 * alpha) / (1.0 + v * v)
