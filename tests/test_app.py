@@ -265,6 +265,8 @@ def test_shd_sample_index_and_spike_train_views():
     ref = read_events(ASSETS / name, index=2)
     assert np.array_equal(events.t, ref.t) and "2 of 6" in summary
     assert f"| key | {ref.meta['key']} |" in summary
+    labels = [int(read_events(ASSETS / name, index=i).meta["label"]) for i in range(6)]
+    assert "| labels in the file | " + ", ".join(f"{i}: {v}" for i, v in enumerate(labels)) + " |" in summary
     assert "spike raster" in cloud.layout.title.text
     with pytest.raises(gr.Error, match="out of range"):
         events_view.load_events(None, name, 99, 10)
@@ -421,6 +423,18 @@ def test_zoo(tiny_checkpoints, tmp_path):
     card = zoo.card_markdown("shd_lif", tiny_checkpoints)
     assert "shd_net" in card and "sha256" in card
     assert "has not been written" in zoo.results_markdown(tmp_path)
+
+
+def test_app_structure_queue_and_limits():
+    import app
+
+    demo = serve.configure_queue(app.demo)
+    assert demo.delete_cache == (600, 3600)                   # uploads and cached files cleaned after an hour
+    assert demo._queue.default_concurrency_limit == 2 and demo._queue.max_size == 64
+    by_name = {fn.api_name: fn for fn in demo.fns.values()}
+    assert by_name["speed_race"].concurrency_limit == 1      # timings must not share the CPU with each other
+    public = sorted(n for n, fn in by_name.items() if fn.api_visibility == "public")
+    assert public == ["load_events", "neuron_lab", "run_model", "speed_race"]
 
 
 def test_serve_flags_and_offline_theme():

@@ -44,9 +44,13 @@ def page(url):
                                     headless=True, args=ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.set_default_timeout(60_000)
+        outside: list[str] = []
+        pg.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:",
+                                                                                    "blob:")) else None)
         pg.goto(url)
         yield pg
         browser.close()
+    assert not outside, f"the page requested resources outside loopback (fonts?): {outside[:5]}"
 
 
 @pytest.fixture(scope="module")

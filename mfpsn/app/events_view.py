@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from mfpsn.app import figures_events as fe
 from mfpsn.app.limits import LIMITS, Limits, check_int, check_upload
-from mfpsn.events import EventFormatError, Events, detect_format, read_events
+from mfpsn.events import EventFormatError, Events, detect_format, read_events, shd_info
 from mfpsn.events.frames import events_to_frames
 
 __all__ = ["ASSETS_DIR", "bundled_samples", "resolve_source", "read_recording", "summary_markdown",
@@ -72,8 +72,9 @@ def read_recording(path: str, shd_index: int | float | None = 0, limits: Limits 
     return events
 
 
-def summary_markdown(events: Events, name: str) -> str:
-    """A short Markdown table: file, format, events, duration, rate, sensor, ON share, labels."""
+def summary_markdown(events: Events, name: str, labels: np.ndarray | None = None) -> str:
+    """A short Markdown table: file, format, events, duration, rate, sensor, ON share; for spike trains the sample
+    index, its label, key and speaker, and ``labels`` (index: label of every sample in the file) when given."""
     n = len(events)
     dur_ms = events.duration_us / 1000
     rate = n / (events.duration_us / 1e6) if events.duration_us else float("nan")
@@ -84,6 +85,9 @@ def summary_markdown(events: Events, name: str) -> str:
         m = events.meta
         if "n_samples" in m:
             rows.append(("sample", f"{m.get('index', 0)} of {m['n_samples']} (0-based)"))
+            if labels is not None:
+                shown = ", ".join(f"{i}: {int(v)}" for i, v in enumerate(labels[:24]))
+                rows.append(("labels in the file", shown + (" …" if len(labels) > 24 else "")))
         for key in ("label", "key", "speaker"):
             if key in m:
                 rows.append((key, str(m[key])))
@@ -172,7 +176,8 @@ def load_events(upload: str | None, sample: str | None, shd_index: float = 0, n_
         rate = fe.rate_figure(centres, on + off, None, "spike rate over time")
     else:
         rate = fe.rate_figure(centres, on, off, "event rate over time")
-    return (summary_markdown(events, name), frame_at(events, n_bins, 0, limits), _cloud(events, limits), rate,
+    labels = shd_info(path)[1] if events.meta.get("format") == "shd" else None
+    return (summary_markdown(events, name, labels), frame_at(events, n_bins, 0, limits), _cloud(events, limits), rate,
             events, gr.update(maximum=n_bins - 1, value=0))
 
 
