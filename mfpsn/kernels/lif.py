@@ -83,7 +83,7 @@ def _lif_bwd_kernel(gs_ptr, h_ptr, dx_ptr, T, N, tau, v_th, v_reset, alpha,
 
 
 _LIF_CONFIGS = [triton.Config({"BLOCK_N": bn}, num_warps=w)
-                for bn, w in [(128, 1), (256, 2), (256, 4), (512, 4), (1024, 4), (1024, 8)]]
+                for bn, w in [(128, 1), (256, 2), (512, 4), (1024, 8)]]
 _lif_fwd_tuned = triton.autotune(configs=_LIF_CONFIGS, key=["T", "N", "HARD", "STORE_H"])(_lif_fwd_kernel)
 _lif_bwd_tuned = triton.autotune(configs=_LIF_CONFIGS, key=["T", "N", "HARD", "DETACH", "SURR"])(_lif_bwd_kernel)
 _INTERP_BLOCK_N = 32
