@@ -13,6 +13,9 @@ Plan (one CPU thread per run, same network and budget within a group):
   batch 32, AdamW lr 1e-3, weight decay 1e-4, cosine schedule; shipped as ``dvs_digits_<neuron>``.
 - ``ablation``: the same with MFPSN k ∈ {1, 2, 4, 8} × dilations sawtooth / none (k = 1 has one tap,
   so its dilation changes nothing and only sawtooth is run).
+- ``seq``: sequential 8x8 digits (one image column per time step, T = 8; the neurons must carry the
+  earlier columns), :class:`~mfpsn.models.SeqImageNet` with width 32 and FC 64, the same four neurons
+  (MFPSN k = 2 with sawtooth dilations over its 7 neuron layers), ``EPOCHS_SEQ`` epochs; not shipped.
 - ``shd``: synthetic spoken digits (:func:`mfpsn.data.spoken_digits.load_spoken_digits`, T = 100 bins
   of 10 ms, 140 channels), :class:`~mfpsn.models.SHDNet` (2 x 256, no learned delays), MFPSN (k = 2,
   sawtooth), LIF and SlidingPSN (k = 2), ``EPOCHS_SHD`` epochs; shipped as ``spoken_digits_<neuron>``.
@@ -32,10 +35,11 @@ import torch
 from mfpsn.checkpoints import SHIPPED_DIR
 from mfpsn.training.loop import TrainConfig, fit
 
-__all__ = ["EPOCHS_DVS", "EPOCHS_SHD", "Run", "plan", "run_plan", "read_results", "render_readme", "main"]
+__all__ = ["EPOCHS_DVS", "EPOCHS_SHD", "EPOCHS_SEQ", "Run", "plan", "run_plan", "read_results", "render_readme", "main"]
 
 EPOCHS_DVS = 15
 EPOCHS_SHD = 15
+EPOCHS_SEQ = 15
 RESULTS = SHIPPED_DIR / "results.jsonl"
 DVS_NEURONS = ("mfpsn", "lif", "psn", "sliding_psn")
 SHD_NEURONS = ("mfpsn", "lif", "sliding_psn")
@@ -59,16 +63,20 @@ class Run:
         return f"{self.group}/{self.neuron}/k{self.order}/{self.dilations}/seed{self.seed}"
 
     @property
+    def task(self) -> str:
+        return {"shd": "spoken-digits", "seq": "seq-digits"}.get(self.group, "dvs-digits")
+
+    @property
     def name(self) -> str:
-        task = "spoken_digits" if self.group == "shd" else "dvs_digits"
+        task = self.task.replace("-", "_")
         if self.ship:
             return f"{task}_{self.neuron}"
         return f"{task}_{self.neuron}_k{self.order}_{self.dilations}_seed{self.seed}"
 
     def config(self, out: Path | None, threads: int) -> TrainConfig:
-        shd = self.group == "shd"
-        return TrainConfig(task="spoken-digits" if shd else "dvs-digits", neuron=self.neuron, order=self.order,
-                           dilations=self.dilations, epochs=EPOCHS_SHD if shd else EPOCHS_DVS,
+        epochs = {"shd": EPOCHS_SHD, "seq": EPOCHS_SEQ}.get(self.group, EPOCHS_DVS)
+        return TrainConfig(task=self.task, neuron=self.neuron, order=self.order,
+                           dilations=self.dilations, epochs=epochs,
                            batch_size=32, lr=1e-3, weight_decay=1e-4, seed=self.seed, name=self.name,
                            out=str(out) if self.ship and out is not None else None,
                            run_dir=str(Path("runs") / "experiments" / self.name), progress=False, threads=threads)
@@ -82,6 +90,8 @@ def plan(groups: Sequence[str], seeds: Sequence[int], ablation_seeds: Sequence[i
             runs += [Run("main", n, seed, ship=seed == 0) for n in DVS_NEURONS]
         if "shd" in groups:
             runs += [Run("shd", n, seed, ship=seed == 0) for n in SHD_NEURONS]
+        if "seq" in groups:
+            runs += [Run("seq", n, seed) for n in DVS_NEURONS]
     if "ablation" in groups:
         for seed in ablation_seeds:
             for k in ORDERS:
@@ -91,7 +101,7 @@ def plan(groups: Sequence[str], seeds: Sequence[int], ablation_seeds: Sequence[i
                     if k == 2 and dil == "sawtooth" and "main" in groups and seed in seeds:
                         continue  # the main MFPSN run is this configuration
                     runs.append(Run("ablation", "mfpsn", seed, order=k, dilations=dil))
-    order = {"main": 0, "shd": 1, "ablation": 2}
+    order = {"main": 0, "shd": 1, "seq": 2, "ablation": 3}
     return sorted(runs, key=lambda r: (r.seed != 0 or r.group == "ablation", order[r.group], r.seed))
 
 
@@ -152,7 +162,8 @@ def _rows(results: list[dict], group: str, keys: Sequence[tuple]) -> list[str]:
 
 def render_readme(results: list[dict]) -> str:
     """The text of ``checkpoints/README.md`` for ``results``."""
-    header = "| {} | test accuracy % (mean ± std over seeds) | seeds | train s / epoch | parameters |\n|---|---|---|---|---|"
+    header = ("| {} | test accuracy % (mean ± std over seeds) | seeds | train s / epoch | parameters |\n"
+              "|---|---|---|---|---|")
     names = {"mfpsn": "MFPSN (k = 2, sawtooth)", "lif": "LIF (τ = 2, hard reset)", "psn": "PSN (T x T)",
              "sliding_psn": "SlidingPSN (k = 2)", "plif": "PLIF", "masked_psn": "MaskedPSN"}
     main = _rows(results, ("main",), [(names[n], {"neuron": n}) for n in DVS_NEURONS])
@@ -160,6 +171,7 @@ def render_readme(results: list[dict]) -> str:
                      [(f"k = {k}, {dil}", {"neuron": "mfpsn", "order": k, "dilations": dil})
                       for k in ORDERS for dil in ("sawtooth", "none")])
     shd = _rows(results, ("shd",), [(names[n], {"neuron": n}) for n in SHD_NEURONS])
+    seq = _rows(results, ("seq",), [(names[n], {"neuron": n}) for n in DVS_NEURONS])
     shipped = sorted(r["name"] for r in results if r["shipped"])
     threads = sorted({r["threads"] for r in results})
     parts = [
@@ -199,6 +211,20 @@ def render_readme(results: list[dict]) -> str:
         *ablation,
         "",
     ]
+    if seq:
+        parts += [
+            "## Sequential digits (one image column per time step)",
+            "",
+            "scikit-learn's 8x8 digits read column by column (T = 8, same train/test split as DVS digits); "
+            "`SeqImageNet` ({{conv1d k3 along the column-BN-neuron} x 3-AP2} x 2, FC 64-neuron-FC 10, mean over "
+            f"time; width 32); {EPOCHS_SEQ} epochs, batch 32, AdamW (lr 1e-3, wd 1e-4), cosine schedule. Each "
+            "output step sees one column directly, so the neurons' memory of earlier columns matters here. "
+            "Not shipped.",
+            "",
+            header.format("neuron"),
+            *seq,
+            "",
+        ]
     if shd:
         parts += [
             "## Synthetic spoken digits (SHD layout)",
@@ -219,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m mfpsn.experiments", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="train the planned runs missing from the results file")
-    r.add_argument("--group", nargs="+", choices=("main", "ablation", "shd"), default=["main", "ablation"])
+    r.add_argument("--group", nargs="+", choices=("main", "ablation", "seq", "shd"), default=["main", "ablation"])
     r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     r.add_argument("--ablation-seeds", nargs="+", type=int, default=[0])
     r.add_argument("--threads", type=int, default=1)

@@ -165,3 +165,14 @@ def test_cifar_needs_an_explicit_opt_in_and_refuses_foreign_globals(tmp_path):
     evil.write_bytes(b"cos\nsystem\n(S'echo owned'\ntR.")
     with pytest.raises(UnsafePickleError, match="refusing global os.system"):
         read_batch(evil)
+
+
+def test_mixed_precision_is_gpu_only():
+    from mfpsn.training.loop import _autocast
+
+    cpu = torch.device("cpu")
+    assert _autocast(cpu, "auto") is None and _autocast(cpu, "off") is None
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        _autocast(cpu, "bf16")
+    with pytest.raises(ValueError, match="amp: expected one of"):
+        _autocast(cpu, "fp8")

@@ -11,8 +11,8 @@ synthetic sets are generated locally and the real ones must already be on disk (
 | ``spoken-digits`` | :func:`mfpsn.data.spoken_digits.load_spoken_digits` | ``[T, 140]`` | ``shd_net`` |
 | ``nmnist`` | ``data_root/{Train,Test}/<digit>/*.bin`` via ``read_events`` | ``[T, 2, 34, 34]`` | ``dvs_convnet`` |
 | ``shd`` | ``data_root/shd_{train,test}.h5`` | ``[T, 140]`` | ``shd_net`` |
-| ``cifar10`` | ``data_root/{data_batch_1..5,test_batch}`` (pickles: explicit opt-in) | ``[32, 3, 32]`` | ``seq_image_net`` |
-| ``random`` | seeded random spikes whose class is a row band (smoke tests, DDP checks) | ``[T, 2, 8, 8]`` | ``dvs_convnet`` |
+| ``cifar10`` | ``data_root/{data_batch_1..5,test_batch}`` (pickles, opt-in) | ``[32, 3, 32]`` | ``seq_image_net`` |
+| ``random`` | seeded random spikes, class = a row band (smoke tests, DDP) | ``[T, 2, 8, 8]`` | ``dvs_convnet`` |
 """
 from __future__ import annotations
 
