@@ -29,8 +29,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                         rate = gr.Slider(0, 1, value=D.rate, step=0.01, label="Poisson rate (spike probability per step)")
                         seed = gr.Number(value=D.seed, precision=0, label="seed")
                         upload = gr.File(file_types=[".csv", ".npy"], type="filepath",
-                                         label=f"or upload a sequence: .csv or .npy of shape [T] or [T, C] "
-                                               f"(T ≤ {LIMITS.lab_max_T}, C ≤ {LIMITS.lab_max_channels})")
+                                         label=f"or upload a sequence (replaces the signal above): .csv or .npy of shape "
+                                               f"[T] or [T, C] (T ≤ {LIMITS.lab_max_T}, C ≤ {LIMITS.lab_max_channels})")
                     with gr.Accordion("2 · MFPSN (the multiplication-free neuron)", open=True):
                         order = gr.Slider(1, LIMITS.lab_max_order, value=D.order, step=1, label="order k (taps)", elem_id="lab-order")
                         dilation_mode = gr.Radio(list(lab.DILATION_MODES), value=D.dilation_mode, label="dilation")
@@ -113,12 +113,19 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             m_rates = gr.Plot(label="per-layer firing rates")
             m_raster = gr.Plot(label="first-layer spike raster")
             m_membranes = gr.Plot(label="membrane potentials", elem_id="models-membranes")
-            gr.on([load_btn.click, ev_upload.upload, ev_sample.input], events_view.load_events,
-                  [ev_upload, ev_sample, shd_index, n_bins],
-                  [ev_summary, ev_frame, ev_cloud, ev_rate, events_state, frame_idx], api_name="load_events").then(
+            load_io = ([ev_upload, ev_sample, shd_index, n_bins], [ev_summary, ev_frame, ev_cloud, ev_rate, events_state,
+                                                                   frame_idx])
+            load_btn.click(events_view.load_events, *load_io, api_name="load_events").then(
                 models_view.suggest_checkpoints, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
-            gr.on([frame_idx.change, n_bins.release], events_view.show_frame, [events_state, n_bins, frame_idx],
-                  [ev_frame], api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+            ev_upload.upload(events_view.forget_choice, None, ev_sample, api_visibility="private").then(
+                events_view.load_events, *load_io, api_visibility="private").then(
+                models_view.suggest_checkpoints, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+            ev_sample.input(events_view.forget_choice, None, ev_upload, api_visibility="private").then(
+                events_view.load_events, *load_io, api_visibility="private").then(
+                models_view.suggest_checkpoints, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+            frame_idx.change(events_view.show_frame, [events_state, n_bins, frame_idx], [ev_frame],
+                             api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+            n_bins.release(events_view.rebin, [events_state, n_bins], [ev_frame, frame_idx], api_visibility="private")
             run_btn.click(models_view.run_model, [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
                           [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary], api_name="run_model")
 

@@ -249,6 +249,15 @@ def test_frame_counts_equal_the_events_of_the_bin():
     assert np.array_equal(z, ref)
 
 
+def test_rebinning_updates_the_frame_slider():
+    events = events_view.read_recording(str(ASSETS / "nmnist_digit3.bin"))
+    fig, slider = events_view.rebin(events, 50)
+    assert slider["maximum"] == 49 and slider["value"] == 0 and fig.layout.title.text.startswith("bin 1 of 50")
+    assert events_view.show_frame(None, 10, 0).layout.annotations[0].text == "load a recording first"
+    with pytest.raises(gr.Error, match="time bins"):
+        events_view.rebin(events, 0)
+
+
 def test_large_sensors_are_pooled_and_clouds_subsampled():
     from mfpsn.app.bench import synthetic_recording
 

@@ -18,7 +18,7 @@ from mfpsn.events import EventFormatError, Events, detect_format, read_events, s
 from mfpsn.events.frames import events_to_frames
 
 __all__ = ["ASSETS_DIR", "bundled_samples", "resolve_source", "read_recording", "summary_markdown",
-           "subsample", "event_rate", "frame_at", "load_events", "show_frame", "EXTENSIONS"]
+           "subsample", "event_rate", "frame_at", "load_events", "show_frame", "rebin", "forget_choice", "EXTENSIONS"]
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 EXTENSIONS = [".bin", ".aedat", ".aedat4", ".raw", ".dat", ".h5", ".hdf5", ".npy", ".npz"]
@@ -187,3 +187,14 @@ def show_frame(events: Events | None, n_bins: float, index: float, limits: Limit
         return fe.empty_figure("load a recording first")
     n_bins = check_int("time bins", n_bins, 1, limits.max_frames)
     return frame_at(events, n_bins, min(int(index), n_bins - 1), limits)
+
+
+def rebin(events: Events | None, n_bins: float, limits: Limits = LIMITS) -> tuple[go.Figure, dict]:
+    """A new number of time bins: the first frame and the frame slider's new range."""
+    n_bins = check_int("time bins", n_bins, 1, limits.max_frames)
+    return show_frame(events, n_bins, 0, limits), gr.update(maximum=n_bins - 1, value=0)
+
+
+def forget_choice() -> None:
+    """Clear the other source when the user picks one (an upload clears the sample choice and vice versa)."""
+    return None

@@ -42,7 +42,7 @@ def configure_queue(demo: gr.Blocks, limits: Limits = LIMITS) -> gr.Blocks:
 def launch_kwargs(limits: Limits = LIMITS) -> dict:
     """Keyword arguments of ``demo.launch`` shared by ``app.py``, the tests and the load test."""
     return dict(theme=theme(), css=CSS, max_file_size=f"{limits.max_upload_mb}mb", ssr_mode=False,
-                footer_links=["api", "settings"])
+                footer_links=["api", "settings"], show_error=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
