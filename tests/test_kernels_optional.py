@@ -63,3 +63,20 @@ print("ok")
 """
     done = _python(code)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_kernels_compile_for_sm90_without_a_gpu():
+    """The interpreter accepts programs the compiler may reject: lower the three most involved kernels (3-D
+    lagged tiles, loop-carried BPTT state) through Triton's real compiler for cuda:90, no GPU needed."""
+    pytest.importorskip("triton", reason="needs triton installed")
+    code = """
+from mfpsn.kernels.aot_check import compile_variant, variants
+wanted = ("grad_stats fp32 fused=True surr=0", "moments fp32", "lif_bwd fp32 hard=False detach=False surr=2")
+for label, kernel, sig, consts in variants(("fp32",)):
+    if label in wanted:
+        ptx = compile_variant(kernel, sig, consts, 90)
+        assert ".target sm_90" in ptx, label
+print("ok")
+"""
+    done = _python(code)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
