@@ -4,6 +4,9 @@ Legend: T time, B batch, C channels, k taps, d dilation; x: [T, B, C, *], taps: 
 """
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 import torch
 
@@ -12,7 +15,10 @@ from mfpsn.functional.filter import (FILTERS, IMPLS, lags, temporal_filter, temp
                                      temporal_filter_spikes)
 from tolerances import TOL
 
-IMPLS_CPU = ["conv1d", "shift_add", "toeplitz", "blocked", "fused"]
+HAVE_CXX = shutil.which(os.environ.get("CXX", "g++")) is not None
+requires_cxx = pytest.mark.skipif(not HAVE_CXX,
+                                  reason="the fused CPU kernel needs a C++ compiler ($CXX or g++); none on PATH")
+IMPLS_CPU = ["conv1d", "shift_add", "toeplitz", "blocked", pytest.param("fused", marks=requires_cxx)]
 
 # (shape of x, k, d): odd C, T not a power of two, B = 1, k·d > T, k = 1, 5-D input, columns that cross the
 # fused kernel's 64-column blocks with a remainder (3·70 = 210 columns), lags longer than T.
@@ -106,13 +112,14 @@ def test_output_does_not_depend_on_the_future():
     x, taps = _inputs((12, 2, 5), 3, torch.float64)
     y = x.clone()
     y[7:] += 1.0
-    for impl in IMPLS_CPU:
+    for impl in ["conv1d", "shift_add", "toeplitz", "blocked"] + (["fused"] if HAVE_CXX else []):
         a, b = temporal_filter(x, taps, 2, impl=impl), temporal_filter(y, taps, 2, impl=impl)
         assert torch.equal(a[:7], b[:7]), impl
         assert not torch.equal(a[7:], b[7:]), impl
 
 
 # ------------------------------------------------------------------------------------------ spike form
+@requires_cxx
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_fused_spikes_equal_threshold_of_fused_filter(case, dtype):
@@ -142,6 +149,7 @@ def test_spikes_every_impl(impl):
     assert torch.equal(s[clear], (u[clear] >= 0).float())
 
 
+@requires_cxx
 def test_spikes_theta_zero_fires_at_zero():
     """Θ(0) = 1: h exactly equal to θ spikes."""
     x = torch.zeros(4, 1, 2)
@@ -150,6 +158,7 @@ def test_spikes_theta_zero_fires_at_zero():
     assert torch.equal(s, torch.ones_like(s))
 
 
+@requires_cxx
 def test_spikes_refuse_a_gradient():
     x = torch.randn(5, 2, 3, requires_grad=True)
     with pytest.raises(ValueError, match="expected no gradient"):
@@ -158,6 +167,7 @@ def test_spikes_refuse_a_gradient():
         temporal_filter_spikes(x, torch.randn(3, 2), torch.zeros(3), 1, impl="fused")
 
 
+@requires_cxx
 @pytest.mark.parametrize("theta, found", [(torch.zeros(4), r"\(4,\)"), (torch.zeros(3, 1), r"\(3, 1\)"),
                                           (torch.zeros(3, dtype=torch.int64), "torch.int64")])
 def test_spikes_bad_theta(theta, found):
@@ -216,6 +226,7 @@ def test_fused_without_compiler_raises(monkeypatch):
         fused_cpu.library_path()
 
 
+@requires_cxx
 def test_fused_library_is_built_once_and_then_loaded_from_disk(monkeypatch, tmp_path):
     monkeypatch.setenv("MFPSN_CACHE_DIR", str(tmp_path))
     builds = []
@@ -237,6 +248,7 @@ def test_fused_library_is_built_once_and_then_loaded_from_disk(monkeypatch, tmp_
         fused_cpu._load_unlocked.cache_clear()     # later tests load the library from the default folder
 
 
+@requires_cxx
 def test_fused_multithreaded_matches_reference(monkeypatch):
     """A large enough input is split over torch's thread count (3 threads, 26 blocks: uneven) and still agrees."""
     x, taps = _inputs((20, 5, 330), 3, torch.float32)  # 33,000 values: above the one-thread limit
