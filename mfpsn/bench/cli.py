@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--d", type=int, default=2, help="dilation")
     p.add_argument("--dtype", default="float32", choices=sorted(_DTYPES))
     p.add_argument("--repeats", type=int, default=7, help="timed runs per cell (median reported)")
+    p.add_argument("--forward-only", action="store_true", help="time the forward pass only (fwdbwd_ms null)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write machine facts and rows here")
     p.add_argument("--markdown", type=Path, default=None, metavar="PATH", help="write the table as markdown")
@@ -99,7 +100,8 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
         except RuntimeError as err:
             log(f"fused CPU kernel unavailable: {err}")
     result["config"].update({"T": args.T, "N": args.N, "C": args.C, "k": args.k, "d": args.d, "dtype": args.dtype,
-                             "repeats": args.repeats, "impl": args.impl, "mfpsn_impl": args.mfpsn_impl})
+                             "repeats": args.repeats, "forward_only": args.forward_only,
+                             "threads": torch.get_num_threads(), "impl": args.impl, "mfpsn_impl": args.mfpsn_impl})
     subjects = subjects_for(args.impl, args.mfpsn_impl, baselines=not args.no_baselines)
     gen = torch.Generator().manual_seed(0)
     for T in args.T:
@@ -122,7 +124,8 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
                     continue
                 try:
                     fwd_ms = median_ms(fwd, device, args.repeats)
-                    fwdbwd_ms = None if fwdbwd is None else median_ms(fwdbwd, device, args.repeats)
+                    skip_bwd = fwdbwd is None or args.forward_only
+                    fwdbwd_ms = None if skip_bwd else median_ms(fwdbwd, device, args.repeats)
                 except Exception as err:  # a subject that breaks is reported, the sweep goes on
                     result["errors"].append({**base, "error": f"{type(err).__name__}: {err}"})
                     log(f"  ERROR {subject.name} (T={T}, N={N}): {type(err).__name__}: {err}")
