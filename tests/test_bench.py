@@ -90,3 +90,21 @@ def test_dispatch_without_the_module_is_a_clear_error(monkeypatch, flag, module)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a))
     with pytest.raises(SystemExit, match=f"{module} is not available in this checkout"):
         main([flag])
+
+
+def test_targets_verdicts_from_rows(tmp_path, capsys):
+    from mfpsn.bench.targets import check_targets, main as targets_main
+
+    def row(impl, N, fwd, fwdbwd):
+        return {"impl": impl, "T": 256, "N": N, "k": 8, "d": 2, "dtype": "float32", "fwd_ms": fwd, "fwdbwd_ms": fwdbwd}
+
+    rows = [row("LIF loop", 1024, 10.0, 40.0), row("MFPSN auto", 1024, 0.4, 5.0),
+            row("LIF loop", 65536, 60.0, None), row("MFPSN auto", 65536, 30.0, None),
+            row("MFPSN conv1d", 65536, 90.0, None)]
+    verdicts = check_targets(rows)
+    assert [v.met for v in verdicts] == [True, False, False, True, None]
+    assert "25.00×" in verdicts[0].detail and "8.00×" in verdicts[1].detail
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"rows": rows}))
+    assert targets_main([str(path)]) == 0
+    assert "| r.json | T=256 N=1024 MFPSN fwd+bwd ≥ 10× LIF loop | NO |" in capsys.readouterr().out

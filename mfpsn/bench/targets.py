@@ -1,0 +1,71 @@
+"""Check the CPU speed targets of issue 2 against benchmark rows: ``python -m mfpsn.bench.targets RESULT.json ...``.
+
+Targets (float32, k = 8, d = 2, ratios measured within one run):
+
+- T = 256, N = 1,024: MFPSN (``auto``) forward ≥ 20× faster than the serial LIF loop, forward+backward ≥ 10×.
+- T = 256, N = 65,536: MFPSN forward ≥ 3× faster than the serial LIF loop and not slower than the ``conv1d`` path
+  (both the ``MFPSN conv1d`` neuron row and the ``filter conv1d`` row, where present).
+
+Each verdict quotes the two measured times it is computed from; a target whose rows are missing says so.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Verdict", "check_targets", "main"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    met: bool | None          # None: the rows needed are not in the file
+    detail: str
+
+
+def _row(rows: list[dict], impl: str, T: int, N: int) -> dict | None:
+    return next((r for r in rows if r["impl"] == impl and r["T"] == T and r["N"] == N
+                 and r.get("k") == 8 and r.get("d") == 2 and r.get("dtype") == "float32"), None)
+
+
+def _ratio(rows, T, N, slow: str, fast: str, key: str, need: float, what: str) -> Verdict:
+    a, b = _row(rows, slow, T, N), _row(rows, fast, T, N)
+    if a is None or b is None or a.get(key) is None or b.get(key) is None:
+        return Verdict(what, None, f"rows missing ({slow!r} / {fast!r}, {key}, T={T}, N={N})")
+    r = a[key] / b[key]
+    return Verdict(what, r >= need, f"{slow} {a[key]:.3f} ms / {fast} {b[key]:.3f} ms = {r:.2f}× (need ≥ {need}×)")
+
+
+def check_targets(rows: list[dict]) -> list[Verdict]:
+    """Verdicts for every target that the rows allow checking."""
+    out = [
+        _ratio(rows, 256, 1024, "LIF loop", "MFPSN auto", "fwd_ms", 20, "T=256 N=1024 MFPSN fwd ≥ 20× LIF loop"),
+        _ratio(rows, 256, 1024, "LIF loop", "MFPSN auto", "fwdbwd_ms", 10,
+               "T=256 N=1024 MFPSN fwd+bwd ≥ 10× LIF loop"),
+        _ratio(rows, 256, 65536, "LIF loop", "MFPSN auto", "fwd_ms", 3, "T=256 N=65536 MFPSN fwd ≥ 3× LIF loop"),
+        _ratio(rows, 256, 65536, "MFPSN conv1d", "MFPSN auto", "fwd_ms", 1,
+               "T=256 N=65536 MFPSN fwd not slower than MFPSN(impl=conv1d)"),
+        _ratio(rows, 256, 65536, "filter conv1d", "MFPSN auto", "fwd_ms", 1,
+               "T=256 N=65536 MFPSN fwd not slower than the conv1d filter alone"),
+    ]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)]
+    if not paths:
+        print("usage: python -m mfpsn.bench.targets RESULT.json [RESULT.json ...]", file=sys.stderr)
+        return 2
+    print("| file | target | met | measured |\n|---|---|---|---|")
+    for path in paths:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+        for v in check_targets(rows):
+            met = "n/a" if v.met is None else ("yes" if v.met else "NO")
+            print(f"| {path.name} | {v.target} | {met} | {v.detail} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
