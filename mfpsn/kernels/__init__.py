@@ -14,6 +14,9 @@ function                    kernel file                            reference bes
 ``fused_lif``               :mod:`mfpsn.kernels.lif`               ``lif_ref``
 ``lagged_moments``          :mod:`mfpsn.kernels.moments`           ``lagged_moments_ref``
 ==========================  =====================================  =======================================
+
+Without a GPU: the tests run the kernels through the interpreter, and ``python -m mfpsn.kernels.aot_check``
+compiles every kernel variant for cuda:90 with Triton's real compiler (no launch).
 """
 from __future__ import annotations
 
