@@ -36,6 +36,7 @@ CASES = [
     ("kd-gt-T", (5, 2, 3), 3, 3),
     ("k1", (13, 3, 7), 1, 1),
     ("4D", (10, 2, 3, 5), 2, 4),
+    ("5D_k8_several-column-blocks", (6, 1, 3, 6, 9), 8, 1),      # C·S = 162 > BLOCK_M of the reductions
 ]
 CASE_IDS = [c[0] for c in CASES]
 
