@@ -102,14 +102,15 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                 ev_rate = gr.Plot(label="event rate", elem_id="events-rate")
             gr.Markdown(MODELS_HELP)
             with gr.Row():
-                left_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model A (MFPSN suggested)")
+                left_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model A (MFPSN suggested)",
+                                        elem_id="models-a")
                 right_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model B (LIF suggested)")
                 neuron_idx = gr.Number(value=0, precision=0, label="neuron index for the membrane plot")
                 run_btn = gr.Button("Run the models", variant="primary")
             run_summary = gr.Markdown(elem_id="models-summary")
             with gr.Row():
                 m_probs = gr.Plot(label="class probabilities", elem_id="models-probs")
-                m_evidence = gr.Plot(label="per-time-step class evidence")
+                m_evidence = gr.Plot(label="per-time-step class evidence", elem_id="models-evidence")
             m_rates = gr.Plot(label="per-layer firing rates")
             m_raster = gr.Plot(label="first-layer spike raster")
             m_membranes = gr.Plot(label="membrane potentials", elem_id="models-membranes")

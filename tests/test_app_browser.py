@@ -124,6 +124,30 @@ def test_event_explorer_runs_the_shipped_models(page, shots):
     page.screenshot(path=str(shots / "4b_event_explorer_models.png"), full_page=True)
 
 
+def test_spike_train_upload_and_models(page, shots):
+    from mfpsn.app.events_view import ASSETS_DIR, read_recording
+    from mfpsn.app.models_view import compatible_checkpoints
+
+    path = ASSETS_DIR / "spoken_digits_sample.h5"
+    page.get_by_role("tab", name="Event explorer").click()
+    clear = page.locator("#events-upload button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()                                         # the file box holds the earlier upload
+    page.locator("#events-upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function("document.querySelector('#events-summary').innerText.includes('spike train')")
+    page.wait_for_function("document.querySelector('#events-cloud .js-plotly-plot').layout.title.text"
+                           ".includes('700-channel spike raster')")
+    names, left, right = compatible_checkpoints(read_recording(str(path)))
+    if not names:
+        page.screenshot(path=str(shots / "4c_spike_train.png"), full_page=True)
+        pytest.skip("no spike-train checkpoint is shipped in checkpoints/")
+    page.wait_for_function(f"document.querySelector('#models-a input').value === '{left}'")
+    page.get_by_role("button", name="Run the models").click()
+    page.wait_for_function(f"document.querySelector('#models-summary').innerText.includes('{left}')")
+    page.wait_for_function("document.querySelectorAll('#models-evidence .scatterlayer .trace').length >= 4")
+    page.screenshot(path=str(shots / "4c_spike_train_models.png"), full_page=True)
+
+
 def test_speed_race_and_model_zoo_tabs(page, shots):
     page.get_by_role("tab", name="Speed race").click()
     page.locator("#race-T textarea, #race-T input").first.fill("8, 32")

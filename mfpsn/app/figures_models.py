@@ -25,8 +25,9 @@ def probabilities_figure(classes: Sequence[str], probs: Mapping[str, np.ndarray]
     for j, (name, p) in enumerate(probs.items()):
         fig.add_trace(go.Bar(x=list(classes), y=p, name=name, marker_color=_COLOURS[j % len(_COLOURS)]))
     title = "class probabilities" + (f" (true class: {true_label})" if true_label is not None else "")
-    fig.update_layout(title=title, barmode="group", yaxis_title="probability", yaxis_range=[0, 1], height=320,
-                      legend=dict(orientation="h", y=-0.3), **BASE_LAYOUT)
+    fig.update_layout(title=title, barmode="group", yaxis_title="probability", yaxis_range=[0, 1], height=360,
+                      xaxis_tickangle=-45 if len(classes) > 10 else 0,
+                      legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"), **BASE_LAYOUT)
     return style(fig)
 
 
@@ -104,6 +105,6 @@ def evidence_figure(classes: Sequence[str], evidence: Mapping[str, np.ndarray], 
                           row=1, col=j)
         fig.update_xaxes(title_text="time step t (10 ms bins)", row=1, col=j)
     fig.update_yaxes(title_text="evidence summed up to t", row=1, col=1)
-    fig.update_layout(title=f"per-time-step class evidence (top {top} classes of each model)", height=340,
-                      legend=dict(orientation="h", y=-0.3), **BASE_LAYOUT)
+    fig.update_layout(title=f"per-time-step class evidence (top {top} classes of each model)", height=400,
+                      legend=dict(orientation="h", y=-0.45), **BASE_LAYOUT)
     return style(fig)
