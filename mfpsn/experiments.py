@@ -98,8 +98,8 @@ def plan(groups: Sequence[str], seeds: Sequence[int], ablation_seeds: Sequence[i
                 for dil in ("sawtooth", "none"):
                     if k == 1 and dil == "none":
                         continue
-                    if k == 2 and dil == "sawtooth" and "main" in groups and seed in seeds:
-                        continue  # the main MFPSN run is this configuration
+                    if k == 2 and dil == "sawtooth":
+                        continue  # the main group's MFPSN run (same seed) is this configuration
                     runs.append(Run("ablation", "mfpsn", seed, order=k, dilations=dil))
     order = {"main": 0, "shd": 1, "seq": 2, "ablation": 3}
     return sorted(runs, key=lambda r: (r.seed != 0 or r.group == "ablation", order[r.group], r.seed))
