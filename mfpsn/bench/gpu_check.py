@@ -36,7 +36,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["main", "sweep", "Row", "format_table", "target_checks"]
+__all__ = ["main", "sweep", "Row", "format_table", "target_checks", "write_report", "run_tests"]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "results" / "gpu"
@@ -306,18 +306,32 @@ def _copy_probe_GBs(device: torch.device, timed) -> float:
 
 
 def run_tests(timeout_s: int = 90) -> dict:
-    """pytest on the GPU kernel tests in a child process; returns {returncode, summary}."""
+    """pytest -m cuda on the GPU kernel tests in a child process.
+
+    Returns ``{"status": "passed" | "failed" | "timeout" | "not found", "returncode", "summary"}``.
+    """
     files = [f for f in TEST_FILES if (ROOT / f).exists()]
     if not files:
-        return {"returncode": None, "summary": "test files not found next to the package; tests not run"}
+        return {"status": "not found", "returncode": None,
+                "summary": "test files not found next to the package; tests not run"}
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     try:
         cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", "cuda", *files]
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
-        return {"returncode": None, "summary": f"tests did not finish within {timeout_s} s"}
+        return {"status": "timeout", "returncode": None, "summary": f"tests did not finish within {timeout_s} s"}
     tail = (done.stdout + done.stderr).strip().splitlines()
-    return {"returncode": done.returncode, "summary": "\n".join(tail[-15:])}
+    return {"status": "passed" if done.returncode == 0 else "failed", "returncode": done.returncode,
+            "summary": "\n".join(tail[-15:])}
+
+
+def write_report(out_dir: Path, info: dict, rows: list[Row]) -> Path:
+    """Write ``info`` plus the rows as JSON to ``out_dir/gpu_check_<card>_<date>.json``; returns the path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    slug = "".join(ch if ch.isalnum() else "_" for ch in info.get("card") or "no_card").strip("_").lower()
+    path = out_dir / f"gpu_check_{slug}_{info['date_utc'][:10]}.json"
+    path.write_text(json.dumps({**info, "rows": [asdict(r) for r in rows]}, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,31 +356,27 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda")
     info = _versions()
     print(f"gpu_check on {info.get('card')} (torch {info['torch']}, CUDA {info['cuda']}, triton {info['triton']})")
-    tests = {"returncode": None, "summary": "skipped (--skip-tests)"}
+    tests = {"status": "skipped", "returncode": None, "summary": "skipped (--skip-tests)"}
     if not args.skip_tests:
         tests = run_tests()
-        print("tests:", tests["summary"].splitlines()[-1] if tests["summary"] else "(no output)")
+        print(f"tests {tests['status']}:", (tests["summary"].splitlines() or ["(no output)"])[-1])
     timed = _timer(device)
     copy_GBs = _copy_probe_GBs(device, timed)
     rows = sweep(device, timesteps=tuple(args.timesteps), budget_s=args.budget)
     info.update(copy_probe_GBs=copy_GBs, wall_s=round(time.monotonic() - started, 1), tests=tests,
                 setup={"total_values": 1 << 26, "C": 128, "k": 8, "d": 2, "dtype": "float32", "runs": 10,
-                       "warmup": 2, "statistic": "upper median of 10 (sorted element 5), CUDA events"},
-                rows=[asdict(r) for r in rows])
-    args.out.mkdir(parents=True, exist_ok=True)
-    slug = "".join(ch if ch.isalnum() else "_" for ch in info.get("card", "gpu")).strip("_").lower()
-    path = args.out / f"gpu_check_{slug}_{info['date_utc'][:10]}.json"
-    path.write_text(json.dumps(info, indent=1))
+                       "warmup": 2, "statistic": "upper median of 10 (sorted element 5), CUDA events"})
+    path = write_report(args.out, info, rows)
     print(f"\ncopy probe: {copy_GBs:.0f} GB/s; wrote {path}")
     for line in target_checks(rows):
         print(line)
-    failed = [r for r in rows if r.error]
-    for r in failed:
-        print(f"not measured: T = {r.T} {r.impl}: {r.error}")
+    for r in rows:
+        if r.error:
+            print(f"not measured: T = {r.T} {r.impl}: {r.error}")
     print(f"\nforward / forward+backward, ms (ratio to the copy floor), {info.get('card')}, 2^26 float32 values, "
           f"C = 128, k = 8, d = 2\n")
     print(format_table(rows))
-    return 1 if tests["returncode"] not in (0, None) else 0
+    return 1 if tests["status"] in ("failed", "timeout") else 0
 
 
 if __name__ == "__main__":
