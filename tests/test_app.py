@@ -416,13 +416,19 @@ def test_recorded_results(tmp_path):
     (tmp_path / "gpu").mkdir()
     rows = [{"impl": "triton", "device": "cuda", "T": t, "N": 1024, "k": 8, "d": 2, "fwd_ms": 0.1 * t, "fwdbwd_ms": 1}
             for t in (16, 64)]
-    (tmp_path / "gpu" / "h100.json").write_text(json.dumps({"card": "NVIDIA H100", "date": "2026-11-27",
-                                                            "rows": rows}))
+    (tmp_path / "gpu" / "h100.json").write_text(json.dumps({"machine": {"gpu": "NVIDIA H100", "cpu": "x",
+                                                                        "date_utc": "2026-11-27"}, "rows": rows}))
     (tmp_path / "gpu" / "junk.json").write_text("{not json")
     recs = race.load_recorded(tmp_path)
     assert len(recs) == 1 and recs[0]["machine"] == "NVIDIA H100" and recs[0]["date"] == "2026-11-27"
     md, fig = race.recorded_view(tmp_path)
     assert "NVIDIA H100, 2026-11-27" in md and list(fig.data[0].y) == [1.6, 6.4]
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "bench.json").write_text(json.dumps({"card": "old style", "date": "2026-01-01", "rows": rows}))
+    (tmp_path / "cpu" / "cpu.json").write_text(json.dumps({"machine": {"cpu": "AMD EPYC", "cpu_count": 2, "gpu": None,
+                                                                       "date_utc": "2026-11-27T05:00"}, "rows": rows}))
+    labels = {r["machine"]: r["date"] for r in race.load_recorded(tmp_path)}
+    assert labels == {"NVIDIA H100": "2026-11-27", "old style": "2026-01-01", "AMD EPYC, 2 cores": "2026-11-27T05:00"}
 
 
 def test_zoo(tiny_checkpoints, tmp_path):

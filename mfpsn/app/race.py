@@ -236,9 +236,11 @@ def speed_race(T_text: str, N: float, order: float, dilation: float, names: list
 
 # ------------------------------------------------------------------------------------------ recorded results
 def load_recorded(root: Path = RESULTS_DIR) -> list[dict]:
-    """Every JSON result file under ``results/gpu`` and ``results/cpu`` as ``{"path", "machine", "date",
-    "rows"}``; rows are the benchmark's ``{impl, device, T, N, k, d, fwd_ms, fwdbwd_ms}`` records. Files that
-    are not such results are skipped."""
+    """Every JSON result file under ``results/gpu`` and ``results/cpu`` as ``{"path", "kind", "machine", "date",
+    "rows"}``; rows are the benchmark's ``{impl, device, T, N, k, d, fwd_ms, fwdbwd_ms}`` records. The machine
+    label is the GPU name, else the CPU name and core count, from ``python -m mfpsn.bench``'s ``machine`` record
+    (or top-level ``card``/``gpu``/``machine`` keys); the date from ``date_utc`` or ``date``. Files that are not
+    such results are skipped."""
     found = []
     for sub in ("gpu", "cpu"):
         folder = root / sub
@@ -255,11 +257,15 @@ def load_recorded(root: Path = RESULTS_DIR) -> list[dict]:
             rows = [r for r in rows if "impl" in r and "T" in r and ("fwd_ms" in r or "fwdbwd_ms" in r)]
             if not rows:
                 continue
-            meta = data if isinstance(data, dict) else {}
-            meta = {**meta, **(meta.get("meta") or {})} if isinstance(meta.get("meta"), dict) else meta
-            machine = next((str(meta[k]) for k in ("card", "gpu", "device_name", "machine", "cpu", "device")
-                            if k in meta), rows[0].get("device_name") or rows[0].get("device", "unknown machine"))
-            date = next((str(meta[k]) for k in ("date", "timestamp", "created") if k in meta), "date not recorded")
+            meta = dict(data) if isinstance(data, dict) else {}
+            if isinstance(meta.get("machine"), dict):       # python -m mfpsn.bench writes {"machine": {...}}
+                meta.update(meta.pop("machine"))
+            machine = next((str(meta[k]) for k in ("gpu", "card", "device_name", "machine") if meta.get(k)), None)
+            if machine is None and meta.get("cpu"):
+                machine = f"{meta['cpu']}" + (f", {meta['cpu_count']} cores" if meta.get("cpu_count") else "")
+            machine = machine or str(rows[0].get("device", "unknown machine"))
+            date = next((str(meta[k]) for k in ("date_utc", "date", "timestamp", "created") if meta.get(k)),
+                        "date not recorded")
             found.append({"path": str(path.relative_to(root.parent)), "kind": sub, "machine": machine,
                           "date": date, "rows": rows})
     return found
