@@ -214,11 +214,12 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext) -> FitResult:
         start, history = load_state(run_dir, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                                     config=cfg.result_config(), device=ctx.device)
         _log(ctx, f"resumed {run_dir} at epoch {start}")
+    elif cfg.resume:
+        _log(ctx, f"--resume: no saved state in {run_dir}; starting from epoch 0")
     n_params = sum(p.numel() for p in model.parameters())
     _log(ctx, f"{cfg.run_name()}: task {cfg.task}, neuron {cfg.neuron}, {n_params} parameters, "
               f"{data.train_x.shape[0]} train / {data.test_x.shape[0]} test, {ctx.world_size} process(es) on "
               f"{ctx.device}, amp {amp_dtype}")
-    eval_model = model
     stop = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, int(cfg.stop_after))
     for epoch in range(start, stop):
         anneal_masked_psn(model, epoch, cfg.epochs)
@@ -254,7 +255,7 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext) -> FitResult:
         distributed.average_buffers(ctx, model)
         t1 = time.perf_counter()
         shard = slice(ctx.rank, None, ctx.world_size)
-        ok, total = evaluate(eval_model, data.test_x[shard], data.test_y[shard], batch_size=max(cfg.batch_size, 64),
+        ok, total = evaluate(model, data.test_x[shard], data.test_y[shard], batch_size=max(cfg.batch_size, 64),
                              device=ctx.device, amp_dtype=amp_dtype)
         ok, total = distributed.all_reduce_sum(ctx, [ok, total])
         row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
