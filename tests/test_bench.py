@@ -107,4 +107,6 @@ def test_targets_verdicts_from_rows(tmp_path, capsys):
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"rows": rows}))
     assert targets_main([str(path)]) == 0
-    assert "| r.json | T=256 N=1024 MFPSN fwd+bwd ≥ 10× LIF loop | NO |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| r.json | T=256 N=1024 MFPSN fwd+bwd ≥ 10× LIF loop | NO |" in printed
+    assert "| (none) | T=256 N=65536 MFPSN fwd not slower than the conv1d filter alone | n/a |" in printed

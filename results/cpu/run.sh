@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Reproduce the CPU benchmark of issue 2 (float32, k = 8, d = 2, T = 256) and check its speed targets.
+# Usage: bash results/cpu/run.sh THREADS TAG   (for example: bash results/cpu/run.sh 1 threads1)
+# Writes results/cpu/bench_<TAG>_N1024.{json,md}, bench_<TAG>_N65536.{json,md} and targets_<TAG>.md.
+# N = 1,024 times forward and forward+backward of every subject; N = 65,536 times the forward pass only (the
+# target there is a forward target; the serial LIF loop's backward at that size takes seconds per call).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+threads="${1:?threads}"
+tag="${2:?tag}"
+out=results/cpu
+uptime | tee "$out/load_$tag.txt"
+python -m mfpsn.bench --T 256 --N 1024 --k 8 --d 2 --repeats 9 --threads "$threads" \
+  --json "$out/bench_${tag}_N1024.json" --markdown "$out/bench_${tag}_N1024.md"
+python -m mfpsn.bench --T 256 --N 65536 --k 8 --d 2 --repeats 5 --threads "$threads" --forward-only \
+  --impl conv1d shift_add toeplitz blocked fused auto \
+  --json "$out/bench_${tag}_N65536.json" --markdown "$out/bench_${tag}_N65536.md"
+uptime | tee -a "$out/load_$tag.txt"
+python -m mfpsn.bench.targets "$out/bench_${tag}_N1024.json" "$out/bench_${tag}_N65536.json" \
+  | tee "$out/targets_$tag.md"
