@@ -190,6 +190,12 @@ def render_readme(results: list[dict]) -> str:
         "",
         f"Shipped (seed 0): {', '.join(f'`{n}`' for n in shipped) or 'none yet'}.",
         "",
+        "Reproduce: `python -m mfpsn.experiments run --group main ablation seq shd --ablation-seeds 0 1 2` "
+        "(skips runs already in `results.jsonl`; delete it to start over), then `python -m mfpsn.experiments "
+        "table`. LIF, PLIF and PSN runs repeat bit for bit on one machine; MFPSN and SlidingPSN use "
+        "`impl=\"auto\"`, which picks the fastest temporal-filter implementation by timing it, and the "
+        "implementations round differently, so a rerun can differ in the last digits.",
+        "",
         "## DVS digits: neuron comparison",
         "",
         f"Synthetic DVS digits (1,438 train / 359 test, 34x34x2 frames, T = 8 bins over 300 ms); "
