@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -66,8 +65,9 @@ def _encode(outputs) -> None:
             o.to_json()
 
 
-def bench_lab(repeats: int) -> dict[str, dict[str, float]]:
-    """Median and max ms of one lab update (T = 256, all plots, JSON-encoded) for two settings."""
+def bench_lab(repeats: int, end_to_end: bool = True) -> dict[str, dict[str, float]]:
+    """Median and max ms of one lab update (T = 256, all plots, JSON-encoded) for two settings; with
+    ``end_to_end`` also the ``gradio_client`` round trip (queue, pre/post-processing, loopback HTTP)."""
     from mfpsn.app.lab import LabSettings, neuron_lab
 
     settings = {"default (1 channel, k = 3)": LabSettings(T=256),
@@ -79,7 +79,22 @@ def bench_lab(repeats: int) -> dict[str, dict[str, float]]:
     for name, s in settings.items():
         args = [getattr(s, f) for f in LabSettings.__dataclass_fields__]
         med, worst = time_median(lambda: _encode(neuron_lab(*args)), repeats)
-        out[name] = {"median_ms": round(med * 1e3, 1), "max_ms": round(worst * 1e3, 1)}
+        out[f"server function, {name}"] = {"median_ms": round(med * 1e3, 1), "max_ms": round(worst * 1e3, 1)}
+    if end_to_end:
+        from gradio_client import Client
+
+        from mfpsn.app.loadtest import launch_app
+
+        demo = launch_app()
+        try:
+            client = Client(demo.local_url, verbose=False)
+            for name, s in settings.items():
+                args = [getattr(s, f) for f in LabSettings.__dataclass_fields__]
+                med, worst = time_median(lambda: client.predict(*args, api_name="/neuron_lab"), repeats)
+                out[f"gradio_client round trip, {name}"] = {"median_ms": round(med * 1e3, 1),
+                                                            "max_ms": round(worst * 1e3, 1)}
+        finally:
+            demo.close()
     return out
 
 
@@ -124,9 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    result = {"machine": f"{platform.processor() or platform.machine()}, {platform.system()}",
+    from mfpsn.bench.timing import machine_facts
+
+    facts = machine_facts(torch.device("cpu"))
+    result = {"machine": f"{facts['cpu']}, {facts['cpu_count']} cores, load average {facts['loadavg_1_5_15']}",
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "torch": torch.__version__,
-              "lab_update_T256_ms": bench_lab(args.repeats),
+              "lab_update_T256_ms": bench_lab(args.repeats, end_to_end=not args.no_client),
               f"upload_{args.events}_events_s": bench_upload(args.events, max(1, args.repeats // 4),
                                                              end_to_end=not args.no_client)}
     print(json.dumps(result, indent=1))

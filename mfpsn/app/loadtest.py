@@ -16,10 +16,9 @@ import argparse
 import json
 import os
 import socket
-import statistics
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 

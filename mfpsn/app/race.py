@@ -58,11 +58,9 @@ def contenders(device: torch.device) -> list[str]:
 
 
 def _has_triton() -> bool:
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    from importlib.util import find_spec
+
+    return find_spec("triton") is not None
 
 
 def parse_T_list(text: str, limits: Limits = LIMITS) -> list[int]:
@@ -169,7 +167,10 @@ def device_markdown(device: torch.device) -> str:
     if device.type == "cuda":
         name = f"GPU: {torch.cuda.get_device_name(device)}"
     else:
-        name = f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+        from mfpsn.bench.timing import machine_facts
+
+        facts = machine_facts(device)
+        name = f"CPU: {facts['cpu']}, {facts['cpu_count']} cores, {torch.get_num_threads()} torch threads"
     vers = ", ".join(f"{k} {v}" for k, v in _versions().items())
     return f"**Device:** {name}  \n**Versions:** {vers}"
 
