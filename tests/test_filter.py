@@ -227,6 +227,15 @@ def test_fused_without_compiler_raises(monkeypatch):
 
 
 @requires_cxx
+def test_fused_unwritable_cache_folder_raises(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MFPSN_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(RuntimeError, match="cannot write the kernel cache folder .*set MFPSN_CACHE_DIR"):
+        fused_cpu._build(fused_cpu.library_path())
+
+
+@requires_cxx
 def test_fused_library_is_built_once_and_then_loaded_from_disk(monkeypatch, tmp_path):
     monkeypatch.setenv("MFPSN_CACHE_DIR", str(tmp_path))
     builds = []

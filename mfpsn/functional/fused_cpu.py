@@ -303,8 +303,13 @@ def library_path() -> Path:
 
 
 def _build(target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp_dir = tempfile.TemporaryDirectory(dir=target.parent)
+    except OSError as err:
+        raise RuntimeError(f"temporal_filter impl='fused': cannot write the kernel cache folder {target.parent} "
+                           f"({err}); set MFPSN_CACHE_DIR to a writable folder") from err
+    with tmp_dir as tmp:
         src = Path(tmp) / "fused_cpu.cpp"
         src.write_text(_SOURCE)
         out = Path(tmp) / target.name
