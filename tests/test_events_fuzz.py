@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from mfpsn.events import EventFormatError, Events, read_events, write_events, write_shd_h5
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-TIME_BOUND_S = 2.0
+TIME_BOUND_S = 5.0  # per read; generous because the 2 CPU cores are shared (typical reads take < 10 ms)
+TIME_BOUND_AEDAT4_S = 20.0  # AEDAT 4 starts an isolated decoder process (about 0.1 s idle, more under load)
 SEEDS = {  # name -> (format, file name, writer options)
     "nmnist": ("nmnist", "s.bin", {}),
     "aedat2": ("aedat2", "s.aedat", {}),
@@ -95,7 +96,8 @@ def _check_one(path: Path, fmt: str | None) -> None:
         ev.validate(str(path))
         assert np.all(ev.t >= 0)
     elapsed = time.perf_counter() - start
-    assert elapsed < TIME_BOUND_S, f"reading a mutated {fmt} file took {elapsed:.2f} s"
+    bound = TIME_BOUND_AEDAT4_S if path.suffix == ".aedat4" else TIME_BOUND_S
+    assert elapsed < bound, f"reading a mutated {fmt} file took {elapsed:.2f} s"
 
 
 def _fuzz_one(seed_files, tmp_path, name, ops) -> None:
@@ -117,7 +119,7 @@ def test_mutated_files_give_events_or_event_format_error(seed_files, tmp_path, n
     _fuzz_one(seed_files, tmp_path, name, ops)
 
 
-@settings(max_examples=20, **_SETTINGS)
+@settings(max_examples=12, **_SETTINGS)
 @given(ops=MUTATIONS)
 def test_mutated_aedat4_files_give_events_or_event_format_error(seed_files, tmp_path, ops):
     """Fewer examples: each AEDAT 4 read starts an isolated decoder process (about 0.1 s)."""

@@ -99,13 +99,16 @@ def _decode_here(ctx: ReadContext, stream: int) -> tuple[dict, np.ndarray]:
 
 def read(ctx: ReadContext) -> Events:
     ctx.no_index()
-    ctx.file_size()
+    size = ctx.file_size()
     with open(ctx.path, "rb") as f:
         head = f.read(len(MAGIC) + 4)
     if head[:len(MAGIC)] != MAGIC:
         raise ctx.error(f"expected magic {MAGIC!r}, found {head[:len(MAGIC)]!r}")
     if len(head) < len(MAGIC) + 4:
         raise ctx.error("truncated: the IOHeader size is missing")
+    (header_size,) = struct.unpack_from("<I", head, len(MAGIC))
+    if len(MAGIC) + 4 + header_size > size:
+        raise ctx.error(f"truncated: the IOHeader of {header_size} bytes runs past the end of the file ({size} bytes)")
     stream = ctx.options.get("stream")
     stream = -1 if stream is None else int(stream)
     if ctx.options.get("isolate", True):
