@@ -261,8 +261,12 @@ def _tap_label(v: float) -> str:
 
 
 def _ops_rows(s: LabSettings, T: int, C: int, d: int) -> dict[str, tuple[float, float, float, float]]:
-    rows = {"MFPSN": neuron_ops("mfpsn", T, s.order, d), "LIF": neuron_ops("lif", T, soft_reset=s.lif_reset == "soft"),
-            "SlidingPSN": neuron_ops("sliding_psn", T, s.order), "PSN": neuron_ops("psn", T)}
+    """(mul, shift, add, pJ) of C neurons over T steps. The published formulas assume k ≤ T; beyond that the
+    exact count (taps inside the sequence) is used instead."""
+    exact = s.order > T
+    rows = {"MFPSN": neuron_ops("mfpsn", T, s.order, d, exact=exact),
+            "LIF": neuron_ops("lif", T, soft_reset=s.lif_reset == "soft"),
+            "SlidingPSN": neuron_ops("sliding_psn", T, s.order, exact=exact), "PSN": neuron_ops("psn", T)}
     return {n: (o.mul * C, o.shift * C, o.add * C, o.energy_pj * C) for n, o in rows.items()}
 
 
@@ -288,7 +292,8 @@ def lab_figures(s: LabSettings, r: LabResult) -> tuple[list[go.Figure], str]:
     rates = ", ".join(f"{n} {sp.mean() * 100:.1f} %" for n, (h, sp, th) in r.traces.items())
     md = (f"**MFPSN taps** (k = {s.order}, d = {r.dilations[-1]}): {taps_txt}  \n"
           f"**Firing rate** (spikes per step): {rates}  \n"
-          f"**Cost per sequence** ({C} neuron(s), T = {T}, published formulas): MFPSN {mf[1]:,.0f} shifts + "
+          f"**Cost per sequence** ({C} neuron(s), T = {T}, "
+          f"{'exact counts: k > T' if s.order > T else 'published formulas'}): MFPSN {mf[1]:,.0f} shifts + "
           f"{mf[2]:,.0f} adds, {mf[3]:,.0f} pJ; LIF {lif[0]:,.0f} multiplies + {lif[2]:,.0f} adds, {lif[3]:,.0f} pJ "
           f"(MFPSN/LIF energy {mf[3] / lif[3]:.2f}×). With dilation the exact MFPSN count is "
           f"{exact.shift * C:,.0f} shifts. 45 nm estimates, not measured.")
