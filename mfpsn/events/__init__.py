@@ -2,9 +2,11 @@
 
 Reading: :func:`read_events` (format detection, limits, ordering policy); writing:
 :func:`write_events` and the per-format writers; SHD-layout spike trains: :func:`write_shd_h5`,
-:func:`shd_info`; DVS128 Gesture labels: :func:`read_gesture_labels`, :func:`cut_samples`.
+:func:`shd_info`; DVS128 Gesture labels: :func:`read_gesture_labels`, :func:`cut_samples`;
+representations: :func:`events_to_frames`, :func:`spike_train_to_bins`, :func:`denoise`.
 """
 from mfpsn.events.core import Events
+from mfpsn.events.denoise import Denoise, denoise
 from mfpsn.events.errors import EventFormatError
 from mfpsn.events.formats.aedat2 import write as write_aedat2
 from mfpsn.events.formats.aedat31 import write as write_aedat31
@@ -14,6 +16,7 @@ from mfpsn.events.formats.evt3 import write as write_evt3
 from mfpsn.events.formats.nmnist import write as write_nmnist
 from mfpsn.events.formats.npy import write_npy, write_npz
 from mfpsn.events.formats.shd import shd_info, write_shd_h5
+from mfpsn.events.frames import ToFrames, ToSpikeBins, events_to_frames, spike_train_to_bins
 from mfpsn.events.gesture import cut_samples, read_labels as read_gesture_labels, write_labels as write_gesture_labels
 from mfpsn.events.io import FORMATS, WRITABLE, detect_format, read_events, write_events
 from mfpsn.events.orientation import PRESETS as ORIENTATIONS, reorient
@@ -24,4 +27,5 @@ __all__ = [
     "write_nmnist", "write_aedat2", "write_aedat31", "write_evt2", "write_evt3", "write_dat",
     "write_npy", "write_npz", "write_shd_h5", "shd_info",
     "read_gesture_labels", "write_gesture_labels", "cut_samples",
+    "events_to_frames", "spike_train_to_bins", "ToFrames", "ToSpikeBins", "denoise", "Denoise",
 ]
