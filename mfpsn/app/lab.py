@@ -204,11 +204,12 @@ def _extra_trace(x: torch.Tensor, s: LabSettings, float_taps: np.ndarray):
     else:
         neuron = PSN(T)
         r = 1.0 / s.lif_tau
+        kernel = (r * (1 - r) ** np.arange(T)).astype(np.float32)       # [T] LIF impulse response by lag
         t = np.arange(T)
         lag = t[:, None] - t[None, :]
-        w = np.where(lag >= 0, r * (1 - r) ** np.maximum(lag, 0), 0.0)
+        w = np.where(lag >= 0, kernel[np.maximum(lag, 0)], np.float32(0))
         with torch.no_grad():
-            neuron.weight.copy_(torch.from_numpy(w.astype(np.float32)))
+            neuron.weight.copy_(torch.from_numpy(w))
             neuron.threshold.fill_(s.threshold)
     neuron.eval()
     with torch.no_grad():
