@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from mfpsn.bench.subjects import FILTER_DEFAULT, Unavailable, random_pow2_taps, subjects_for
-from mfpsn.bench.timing import machine_facts, median_ms
+from mfpsn.bench.timing import interleaved_ms, machine_facts, upper_median
 from mfpsn.functional import fused_cpu
 from mfpsn.functional.autoselect import DEFAULT_SELECTOR
 from mfpsn.functional.filter import IMPLS
@@ -75,11 +75,11 @@ def _sig(v: float | None, digits: int = 4) -> float | None:
     return None if v is None else float(f"{v:.{digits}g}")
 
 
-def _auto_note(shape: tuple[int, ...]) -> str:
-    """What the default autoselector chose for this shape: 'op/grad→impl' per key."""
+def _auto_note(shape: tuple[int, ...], k: int, d: int) -> str:
+    """What the default autoselector chose for this shape, k and d: 'op[+grad]→impl' per key."""
     parts = []
     for key, choice in DEFAULT_SELECTOR.report().items():
-        if key[1] == shape:
+        if key[1] == shape and key[4] == k and key[5] == d:
             parts.append(f"{key[0]}{'+grad' if key[-1] else ''}→{choice.impl}")
     return "auto chose " + ", ".join(sorted(parts)) if parts else ""
 
@@ -113,36 +113,41 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
             x = (torch.rand(T, B, C, generator=gen, dtype=dtype) * 1.5).to(device)
             gy = torch.rand(T, B, C, generator=gen, dtype=dtype).to(device)
             taps = random_pow2_taps(C, args.k, gen, device, dtype)
-            cell_rows = []
+            base = {"device": str(device), "T": T, "N": N}
+            fwds, bwds = {}, {}
             for subject in subjects:
-                base = {"impl": subject.name, "device": str(device), "T": T, "N": N}
                 try:
-                    fwd, fwdbwd = subject.build(x, gy, taps, args.d)
+                    fwds[subject.name], fwdbwd = subject.build(x, gy, taps, args.d)
                 except Unavailable as why:
-                    result["skipped"].append({**base, "reason": str(why)})
+                    result["skipped"].append({"impl": subject.name, **base, "reason": str(why)})
                     log(f"  skipped {subject.name} (T={T}, N={N}): {why}")
                     continue
-                try:
-                    fwd_ms = median_ms(fwd, device, args.repeats)
-                    skip_bwd = fwdbwd is None or args.forward_only
-                    fwdbwd_ms = None if skip_bwd else median_ms(fwdbwd, device, args.repeats)
-                except Exception as err:  # a subject that breaks is reported, the sweep goes on
-                    result["errors"].append({**base, "error": f"{type(err).__name__}: {err}"})
-                    log(f"  ERROR {subject.name} (T={T}, N={N}): {type(err).__name__}: {err}")
-                    continue
-                finally:
-                    del fwd, fwdbwd
-                    gc.collect()
-                    if device.type == "cuda":
-                        torch.cuda.empty_cache()
-                nbytes = 2 * x.numel() * x.element_size()
-                row = {**base, "B": B, "C": C, "k": args.k, "d": args.d, "dtype": args.dtype,
-                       "fwd_ms": _sig(fwd_ms), "fwdbwd_ms": _sig(fwdbwd_ms),
+                if fwdbwd is not None and not args.forward_only:
+                    bwds[subject.name] = fwdbwd
+
+            def on_error(name: str, err: Exception, T=T, N=N) -> None:
+                result["errors"].append({"impl": name, **base, "error": f"{type(err).__name__}: {err}"})
+                log(f"  ERROR {name} (T={T}, N={N}): {type(err).__name__}: {err}")
+
+            log(f"  T={T} N={N}: timing {len(fwds)} forwards and {len(bwds)} forward+backwards, interleaved")
+            fwd_times = interleaved_ms(fwds, device, args.repeats, on_error=on_error)
+            bwd_times = interleaved_ms({n: f for n, f in bwds.items() if n in fwd_times}, device, args.repeats,
+                                       on_error=on_error)
+            del fwds, bwds
+            gc.collect()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            nbytes = 2 * x.numel() * x.element_size()
+            cell_rows = []
+            for name, ft in fwd_times.items():
+                fwd_ms = upper_median(ft)
+                bt = bwd_times.get(name)
+                row = {"impl": name, **base, "B": B, "C": C, "k": args.k, "d": args.d, "dtype": args.dtype,
+                       "fwd_ms": _sig(fwd_ms), "fwdbwd_ms": _sig(upper_median(bt)) if bt else None,
+                       "fwd_min_ms": _sig(min(ft)), "fwdbwd_min_ms": _sig(min(bt)) if bt else None,
                        "fwd_GBs": _sig(nbytes / (fwd_ms * 1e-3) / 1e9),
-                       "note": _auto_note(tuple(x.shape)) if subject.name.endswith("auto") else ""}
+                       "note": _auto_note(tuple(x.shape), args.k, args.d) if name.endswith("auto") else ""}
                 cell_rows.append(row)
-                log(f"  {subject.name:<20} T={T:<5} N={N:<8} fwd {fwd_ms:9.3f} ms   fwd+bwd "
-                    f"{'-' if fwdbwd_ms is None else f'{fwdbwd_ms:.3f}'} ms")
             lif = next((r for r in cell_rows if r["impl"] == "LIF loop"), None)
             for row in cell_rows:
                 row["speedup_fwd_vs_lif"] = None if lif is None else _sig(lif["fwd_ms"] / row["fwd_ms"])

@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["sync", "median_ms", "machine_facts"]
+__all__ = ["sync", "median_ms", "interleaved_ms", "upper_median", "machine_facts"]
 
 
 def sync(device: torch.device) -> None:
@@ -37,6 +37,47 @@ def median_ms(fn: Callable[[], object], device: torch.device, repeats: int, warm
         sync(device)
         times.append(time.perf_counter() - t0)
     return 1e3 * sorted(times)[repeats // 2]
+
+
+def upper_median(times: list[float]) -> float:
+    """Element ``len // 2`` of the sorted times (the upper median for an even count)."""
+    return sorted(times)[len(times) // 2]
+
+
+def interleaved_ms(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 2,
+                   on_error: Callable[[str, Exception], None] | None = None) -> dict[str, list[float]]:
+    """Wall times in ms of every ``fns[name]()``, ``repeats`` each, taken round-robin (one run of each subject per
+    round) after ``warmup`` untimed runs of each, so that all subjects see the same background load.
+
+    A subject that raises is dropped from the rounds and reported through ``on_error(name, exc)`` (re-raised
+    when ``on_error`` is None). Returns {name: [ms, ...]} for the subjects that completed.
+    """
+    if repeats < 1:
+        raise ValueError(f"interleaved_ms: expected repeats >= 1, found {repeats}")
+    live = dict(fns)
+    times: dict[str, list[float]] = {name: [] for name in live}
+
+    def run(name: str, timed: bool) -> None:
+        try:
+            sync(device)
+            t0 = time.perf_counter()
+            live[name]()
+            sync(device)
+            if timed:
+                times[name].append(1e3 * (time.perf_counter() - t0))
+        except Exception as err:  # noqa: BLE001 - reported to the caller, who records it
+            if on_error is None:
+                raise
+            on_error(name, err)
+            del live[name], times[name]
+
+    for _ in range(warmup):
+        for name in list(live):
+            run(name, timed=False)
+    for _ in range(repeats):
+        for name in list(live):
+            run(name, timed=True)
+    return times
 
 
 def _cpu_name() -> str:
