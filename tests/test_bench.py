@@ -110,3 +110,27 @@ def test_targets_verdicts_from_rows(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| r.json | T=256 N=1024 MFPSN fwd+bwd ≥ 10× LIF loop | NO |" in printed
     assert "| (none) | T=256 N=65536 MFPSN fwd not slower than the conv1d filter alone | n/a |" in printed
+
+
+def test_interleaved_timing_is_round_robin_and_drops_failures():
+    import torch
+
+    from mfpsn.bench.timing import interleaved_ms, upper_median
+
+    order, errors = [], []
+
+    def ok(name):
+        return lambda: order.append(name)
+
+    def broken():
+        order.append("bad")
+        raise RuntimeError("boom")
+
+    times = interleaved_ms({"a": ok("a"), "bad": broken, "b": ok("b")}, torch.device("cpu"), repeats=3, warmup=1,
+                           on_error=lambda name, err: errors.append((name, str(err))))
+    assert order == ["a", "bad", "b"] + ["a", "b"] * 3
+    assert set(times) == {"a", "b"} and all(len(v) == 3 for v in times.values())
+    assert errors == [("bad", "boom")]
+    assert upper_median([4.0, 1.0, 3.0, 2.0]) == 3.0
+    with pytest.raises(RuntimeError, match="boom"):
+        interleaved_ms({"bad": broken}, torch.device("cpu"), repeats=1)
