@@ -26,13 +26,16 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                         channels = gr.Slider(1, LIMITS.lab_max_channels, value=D.channels, step=1, label="channels")
                         amplitude = gr.Slider(-4, 4, value=D.amplitude, step=0.05, label="amplitude")
                         period = gr.Slider(1, 256, value=D.period, step=1, label="period (pulse train, sine)")
-                        rate = gr.Slider(0, 1, value=D.rate, step=0.01, label="Poisson rate (spike probability per step)")
+                        rate = gr.Slider(0, 1, value=D.rate, step=0.01,
+                                         label="Poisson rate (spike probability per step)")
                         seed = gr.Number(value=D.seed, precision=0, label="seed")
                         upload = gr.File(file_types=[".csv", ".npy"], type="filepath",
-                                         label=f"or upload a sequence (replaces the signal above): .csv or .npy of shape "
-                                               f"[T] or [T, C] (T ≤ {LIMITS.lab_max_T}, C ≤ {LIMITS.lab_max_channels})")
+                                         label=f"or upload a sequence (replaces the signal above): .csv or .npy "
+                                               f"of shape [T] or [T, C] (T ≤ {LIMITS.lab_max_T}, "
+                                               f"C ≤ {LIMITS.lab_max_channels})")
                     with gr.Accordion("2 · MFPSN (the multiplication-free neuron)", open=True):
-                        order = gr.Slider(1, LIMITS.lab_max_order, value=D.order, step=1, label="order k (taps)", elem_id="lab-order")
+                        order = gr.Slider(1, LIMITS.lab_max_order, value=D.order, step=1, label="order k (taps)",
+                                          elem_id="lab-order")
                         dilation_mode = gr.Radio(list(lab.DILATION_MODES), value=D.dilation_mode, label="dilation")
                         dilation = gr.Slider(1, LIMITS.lab_max_dilation, value=D.dilation, step=1,
                                              label="dilation d (manual)")
@@ -40,11 +43,13 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                           label="layer index in a sawtooth stack (d = 1, 2, 3, 1, 2, 3, …)")
                         taps_from = gr.Radio(list(lab.TAP_SOURCES), value=D.taps_from, label="taps from")
                         signs = gr.Textbox(value=D.signs, label="tap signs, oldest → newest (+, −, 0)")
-                        exponents = gr.Textbox(value=D.exponents, label="tap shift exponents e (w = ±2^e), oldest → newest")
+                        exponents = gr.Textbox(value=D.exponents,
+                                               label="tap shift exponents e (w = ±2^e), oldest → newest")
                         float_weights = gr.Textbox(value=D.float_weights, label="float weights, oldest → newest")
                         quantize = gr.Checkbox(value=D.quantize, label="quantize taps to ±2^e (multiplication-free)")
                         threshold = gr.Slider(-2, 6, value=D.threshold, step=0.05, label="threshold θ")
-                        surrogate = gr.Dropdown(list(lab.SURROGATE_NAMES), value=D.surrogate, label="surrogate gradient")
+                        surrogate = gr.Dropdown(list(lab.SURROGATE_NAMES), value=D.surrogate,
+                                                label="surrogate gradient")
                         alpha = gr.Slider(0.5, 20, value=D.alpha, step=0.5, label="surrogate α")
                     with gr.Accordion("3 · Serial LIF baseline and a third neuron", open=True):
                         lif_tau = gr.Slider(1.1, 32, value=D.lif_tau, step=0.1, label="LIF τ")
@@ -114,8 +119,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             m_rates = gr.Plot(label="per-layer firing rates")
             m_raster = gr.Plot(label="first-layer spike raster")
             m_membranes = gr.Plot(label="membrane potentials", elem_id="models-membranes")
-            load_io = ([ev_upload, ev_sample, shd_index, n_bins], [ev_summary, ev_frame, ev_cloud, ev_rate, events_state,
-                                                                   frame_idx])
+            load_io = ([ev_upload, ev_sample, shd_index, n_bins],
+                       [ev_summary, ev_frame, ev_cloud, ev_rate, events_state, frame_idx])
             load_btn.click(events_view.load_events, *load_io, api_name="load_events").then(
                 models_view.suggest_checkpoints, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
             ev_upload.upload(events_view.forget_choice, None, ev_sample, api_visibility="private").then(
@@ -135,7 +140,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             gr.Markdown(RACE_HELP)
             with gr.Row():
                 with gr.Column(scale=1, min_width=320):
-                    race_T = gr.Textbox(value="16, 64, 256", label=f"T values (comma-separated, ≤ {LIMITS.race_max_T})",
+                    race_T = gr.Textbox(value="16, 64, 256",
+                                        label=f"T values (comma-separated, ≤ {LIMITS.race_max_T})",
                                         elem_id="race-T")
                     race_N = gr.Number(value=1024, precision=0, label="N neurons (B × C)")
                     race_k = gr.Slider(1, 16, value=8, step=1, label="MFPSN order k")

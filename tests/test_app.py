@@ -201,7 +201,8 @@ def test_neuron_lab_endpoint_function_outputs_and_costs():
     mf_shift = ops.data[1].y[0]                           # SHIFT bars, MFPSN first
     assert mf_shift == pytest.approx(2 * 3 * (100 - 1))  # C · k(T − (k−1)/2), the published count
     assert "MFPSN taps" in out[6] and "pJ" in out[6]
-    short = lab.neuron_lab(*lab_args(replace(lab.LabSettings(), T=3, order=5, dilation=1)))
+    with pytest.warns(UserWarning, match="the 2 oldest tap"):     # gr.Warning outside a request
+        short = lab.neuron_lab(*lab_args(replace(lab.LabSettings(), T=3, order=5, dilation=1)))
     assert short[5].data[1].y[0] == 1 + 2 + 3                  # k > T: taps inside the sequence, exact
     assert "exact counts: k > T" in short[6]
 

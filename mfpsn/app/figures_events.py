@@ -73,13 +73,10 @@ def scatter3d_figure(t_ms: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarr
     return style(fig)
 
 
-def raster_figure(t_ms: np.ndarray, unit: np.ndarray, title: str, marker_bin: tuple[float, float] | None = None
-                  ) -> go.Figure:
-    """Spike raster (one dot per spike; WebGL) of a spike train; optionally shade the selected time bin."""
+def raster_figure(t_ms: np.ndarray, unit: np.ndarray, title: str) -> go.Figure:
+    """Spike raster (one dot per spike; WebGL) of a spike train."""
     fig = go.Figure(go.Scattergl(x=t_ms, y=unit, mode="markers", marker=dict(size=2, color="#333"),
                                  hovertemplate="t=%{x:.1f} ms, unit %{y}<extra></extra>", name="spikes"))
-    if marker_bin is not None:
-        fig.add_vrect(x0=marker_bin[0], x1=marker_bin[1], fillcolor=ON_COLOUR, opacity=0.15, line_width=0)
     fig.update_layout(title=title, xaxis_title="t (ms)", yaxis_title="unit (channel)", height=420,
                       showlegend=False, **BASE_LAYOUT)
     return style(fig)

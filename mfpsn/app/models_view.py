@@ -29,9 +29,9 @@ from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError, load
 from mfpsn.events import Events
 from mfpsn.events.frames import events_to_frames, spike_train_to_bins
 
-__all__ = ["SPIKE_TRAIN_TASKS", "model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint", "run_model"]
+__all__ = ["model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint",
+           "run_model"]
 
-SPIKE_TRAIN_TASKS = ("spoken-digits", "shd")
 _RASTER_NEURONS = 64
 
 

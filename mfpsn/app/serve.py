@@ -14,12 +14,11 @@ import torch
 from mfpsn.app.limits import LIMITS, Limits
 
 __all__ = ["SYSTEM_FONTS", "MONO_FONTS", "theme", "compute_device", "configure_queue", "launch_kwargs",
-           "parse_args", "main", "CSS"]
+           "parse_args", "main"]
 
 # Local font names only: the default theme would request Google Fonts, which fails offline.
 SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif")
 MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
-CSS = ".mfpsn-note {font-size: 0.9em; color: #555;}"
 
 
 def theme() -> gr.themes.Base:
@@ -41,7 +40,7 @@ def configure_queue(demo: gr.Blocks, limits: Limits = LIMITS) -> gr.Blocks:
 
 def launch_kwargs(limits: Limits = LIMITS) -> dict:
     """Keyword arguments of ``demo.launch`` shared by ``app.py``, the tests and the load test."""
-    return dict(theme=theme(), css=CSS, max_file_size=f"{limits.max_upload_mb}mb", ssr_mode=False,
+    return dict(theme=theme(), max_file_size=f"{limits.max_upload_mb}mb", ssr_mode=False,
                 footer_links=["api", "settings"], show_error=True)
 
 

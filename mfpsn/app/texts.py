@@ -5,9 +5,9 @@ INTRO = """
 A spiking neuron turns an input current **X[t]** into a membrane potential **H[t]** and fires a spike whenever
 H crosses a threshold θ. The classic **LIF** neuron does this step by step (H[t] depends on H[t−1]), so it cannot
 run all time steps in parallel. The **MFPSN** (Xue, Fang et al., NeurIPS 2025) instead computes
-**H[t] = Σᵢ wᵢ · X[t − lagᵢ]** from the last few inputs only: a short filter with k taps spaced by a dilation d,
-which runs over all time steps at once. Its taps are powers of two, **wᵢ = ±2^eᵢ**, so every product is a bit
-shift and the neuron needs no multiplication.
+**H[t] = Σᵢ wᵢ · X[t − lagᵢ]** from the last few inputs only: a short filter with k taps spaced by a
+dilation d, which runs over all time steps at once. Its taps are powers of two, **wᵢ = ±2^eᵢ**, so every
+product is a bit shift and the neuron needs no multiplication.
 **Neuron lab**: shape the neuron and watch it fire. **Event explorer**: open event-camera or spike-train
 recordings and run the trained networks. **Speed race**: time it against the serial LIF. **Model zoo**: the
 shipped networks.
