@@ -17,6 +17,8 @@ __all__ = ["probabilities_figure", "layer_rates_figure", "layer_raster_figure", 
            "evidence_figure"]
 
 _COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
+_CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                  "#17becf")
 
 
 def probabilities_figure(classes: Sequence[str], probs: Mapping[str, np.ndarray], true_label: str | None) -> go.Figure:
@@ -92,19 +94,25 @@ def membranes_figure(traces: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndar
 def evidence_figure(classes: Sequence[str], evidence: Mapping[str, np.ndarray], top: int = 4) -> go.Figure:
     """Cumulative per-step class evidence (the readout summed up to t), the ``top`` final classes per model.
 
-    ``evidence[model]: [T, classes]`` per-step readout.
+    ``evidence[model]: [T, classes]`` per-step readout. A class has the same colour in every panel (classes 10 and
+    up, the German words of SHD, are dotted); the final winner of each model is drawn thicker.
     """
     names = list(evidence)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
+    shown: set[int] = set()
     for j, name in enumerate(names, start=1):
         cum = np.cumsum(evidence[name], axis=0)
         best = np.argsort(cum[-1])[::-1][:top]
-        for i, c in enumerate(best):
+        for rank, c in enumerate(best):
+            c = int(c)
             fig.add_trace(go.Scatter(x=np.arange(cum.shape[0]), y=cum[:, c], mode="lines", name=f"{classes[c]}",
-                                     line=dict(color=_COLOURS[i % len(_COLOURS)], width=2.5 if i == 0 else 1.2)),
+                                     legendgroup=classes[c], showlegend=c not in shown,
+                                     line=dict(color=_CLASS_COLOURS[c % len(_CLASS_COLOURS)],
+                                               dash="dot" if c >= 10 else "solid", width=3 if rank == 0 else 1.3)),
                           row=1, col=j)
+            shown.add(c)
         fig.update_xaxes(title_text="time step t (10 ms bins)", row=1, col=j)
     fig.update_yaxes(title_text="evidence summed up to t", row=1, col=1)
-    fig.update_layout(title=f"per-time-step class evidence (top {top} classes of each model)", height=400,
-                      legend=dict(orientation="h", y=-0.45), **BASE_LAYOUT)
+    fig.update_layout(title=f"per-time-step class evidence (top {top} classes of each model; thick: the winner)",
+                      height=400, legend=dict(orientation="h", y=-0.4), **BASE_LAYOUT)
     return style(fig)
