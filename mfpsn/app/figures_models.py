@@ -113,6 +113,6 @@ def evidence_figure(classes: Sequence[str], evidence: Mapping[str, np.ndarray], 
             shown.add(c)
         fig.update_xaxes(title_text="time step t (10 ms bins)", row=1, col=j)
     fig.update_yaxes(title_text="evidence summed up to t", row=1, col=1)
-    fig.update_layout(title=f"per-time-step class evidence (top {top} classes of each model; thick: the winner)",
+    fig.update_layout(title=f"class evidence over time (top {top} per model; thick: the winner)",
                       height=400, legend=dict(orientation="h", y=-0.4), **BASE_LAYOUT)
     return style(fig)
