@@ -13,6 +13,10 @@ from mfpsn.models import (NEURON_KINDS, DVSConvNet, SeqImageNet, SHDNet, Spiking
 
 
 def _tiny(arch: str, neuron: str, T: int = 5, **kw):
+    """A small instance of ``arch``; MFPSN and SlidingPSN get a fixed filter implementation (the nets'
+    wiring is under test here, not the timing-based ``impl="auto"`` choice)."""
+    if neuron in ("mfpsn", "sliding_psn"):
+        kw.setdefault("neuron_options", {"impl": "shift_add"})
     if arch == "dvs_convnet":
         return DVSConvNet(num_classes=3, T=T, input_size=9, channels=(3, 5), neuron=neuron, **kw), (T, 1, 2, 9, 9)
     if arch == "shd_net":
