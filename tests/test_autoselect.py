@@ -115,9 +115,46 @@ def test_spikes_auto_reports_a_spike_choice(monkeypatch):
     assert set(s.unique().tolist()) <= {0.0, 1.0}
 
 
-def test_mean_of_last_m_runs(monkeypatch):
-    """m = 2: five runs, the mean of the last two is reported (a fake clock gives known durations)."""
-    ticks = iter([0.0, 1.0, 1.0, 3.0, 3.0, 6.0, 6.0, 10.0, 10.0, 15.0])  # durations 1, 2, 3, 4, 5 s
+@pytest.mark.parametrize("stat, expect", [("mean", 4500.0), ("min", 4000.0)])
+def test_summary_of_last_m_runs(monkeypatch, stat, expect):
+    """m = 2: five runs, the last two summarised (a fake clock gives durations 1, 2, 3, 4, 5 s)."""
+    ticks = iter([0.0, 1.0, 1.0, 3.0, 3.0, 6.0, 6.0, 10.0, 10.0, 15.0])
     monkeypatch.setattr(autoselect.time, "perf_counter", lambda: next(ticks))
-    ms = AutoSelector(m=2)._time("shift_add", torch.randn(4, 1, 2), torch.randn(2, 2), 1, False, "filter")
-    assert ms == pytest.approx(4500.0)
+    ms = AutoSelector(m=2, stat=stat)._time("shift_add", torch.randn(4, 1, 2), torch.randn(2, 2), 1, False, "filter")
+    assert ms == pytest.approx(expect)
+
+
+def test_a_hopeless_candidate_is_timed_once(monkeypatch):
+    ticks = iter([0.0, 10.0])  # first run 10 s; a second run would exhaust the fake clock
+    monkeypatch.setattr(autoselect.time, "perf_counter", lambda: next(ticks))
+    ms = AutoSelector()._time("shift_add", torch.randn(4, 1, 2), torch.randn(2, 2), 1, False, "filter", 1000.0)
+    assert ms == pytest.approx(10000.0)
+
+
+def test_choose_records_pruned_candidates(monkeypatch):
+    """A candidate made 1000× slower than the others is pruned after one run and not chosen."""
+    import time as _time
+
+    slow_calls = []
+    real = filt.FILTERS["toeplitz"]
+
+    def slow(*args):
+        slow_calls.append(1)
+        _time.sleep(0.05)
+        return real(*args)
+
+    monkeypatch.setitem(filt.FILTERS, "toeplitz", slow)
+    monkeypatch.setattr(autoselect, "candidates_for", lambda x, taps: ["shift_add", "toeplitz"])
+    sel = AutoSelector()
+    with torch.no_grad():
+        assert sel.choose(torch.randn(6, 1, 3), torch.randn(3, 2), 1) == "shift_add"
+    (choice,) = sel.report().values()
+    assert choice.pruned == ("toeplitz",) and len(slow_calls) == 1
+
+
+@pytest.mark.parametrize("kwargs, pattern", [({"m": 0}, "expected an int m >= 1, found 0"),
+                                             ({"stat": "median"}, "expected stat 'min' or 'mean', found 'median'"),
+                                             ({"prune": 0.5}, "expected prune >= 1 or None, found 0.5")])
+def test_bad_selector_settings(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        AutoSelector(**kwargs)

@@ -259,8 +259,9 @@ def test_fused_library_is_built_once_and_then_loaded_from_disk(monkeypatch, tmp_
 
 @requires_cxx
 def test_fused_multithreaded_matches_reference(monkeypatch):
-    """A large enough input is split over torch's thread count (3 threads, 26 blocks: uneven) and still agrees."""
-    x, taps = _inputs((20, 5, 330), 3, torch.float32)  # 33,000 values: above the one-thread limit
+    """An input split over torch's thread count (3 threads, 26 blocks: uneven) still agrees with the reference."""
+    x, taps = _inputs((20, 5, 330), 3, torch.float32)  # 33,000 values; the one-thread limit is lowered below it
+    monkeypatch.setattr(fused_cpu, "_SMALL", 1000)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     h = temporal_filter(x, taps, 2, impl="fused")
     torch.testing.assert_close(h, temporal_filter_ref(x, taps, 2), **TOL[torch.float32])

@@ -4,8 +4,13 @@ For a new key (op, shape, device, dtype, k, d, grad) every candidate that can ru
 real shape: forward, plus a backward with a random upstream gradient when the call needs gradients. ``op`` is
 ``"filter"`` (:func:`~mfpsn.functional.temporal_filter`) or ``"spikes"``
 (:func:`~mfpsn.functional.filter.temporal_filter_spikes`, forward only: filter, threshold and spike). Each is run
-``2m + 1`` times and the last ``m`` are averaged (the paper's rule; ``m = 1`` by default). The fastest is cached
-and used from then on; :meth:`AutoSelector.report` says which implementation each key chose and the times.
+``2m + 1`` times and the last ``m`` are summarised. The paper's rule is the mean with ``m = 1``; the defaults here
+are ``m = 2`` and the minimum (``stat="min"``), because on a shared machine one sample picks whatever happened to
+run while the machine was quiet (we saw it choose ``conv1d`` over a 10× faster kernel): the minimum estimates
+the undisturbed time. ``stat="mean", m=1`` restores the paper's rule. A candidate whose first run already takes
+more than ``prune`` times the best summary so far is not run again (it cannot win; its single time is reported
+and its name listed in ``Choice.pruned``), which keeps the first call on a new shape affordable. The fastest is
+cached and used from then on; :meth:`AutoSelector.report` says which implementation each key chose and the times.
 
 Candidates: ``conv1d``, ``shift_add``, ``blocked``, ``toeplitz`` (when C·T² is small), ``fused`` (CPU, float32 or
 float64, and only once :func:`mfpsn.functional.fused_cpu.ready` says its library is loaded: ``auto`` never waits
@@ -57,6 +62,7 @@ class Choice:
 
     impl: str
     times_ms: dict[str, float]
+    pruned: tuple[str, ...] = ()
 
 
 def _sync(device: torch.device) -> None:
@@ -69,18 +75,33 @@ class AutoSelector:
     """Times candidates once per key and caches the fastest.
 
     Args:
-        m: each candidate runs 2m + 1 times; the last m are averaged.
+        m: each candidate runs 2m + 1 times; the last m are summarised.
+        stat: ``"min"`` (default) or ``"mean"`` (the paper's) of those m times.
+        prune: stop timing a candidate whose first run exceeds ``prune`` × the best summary so far
+            (None: time every candidate fully).
     """
 
-    m: int = 1
+    m: int = 2
+    stat: str = "min"
+    prune: float | None = 4.0
     _cache: dict[tuple, Choice] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.m, bool) or not isinstance(self.m, int) or self.m < 1:
+            raise ValueError(f"AutoSelector: expected an int m >= 1, found {self.m!r}")
+        if self.stat not in ("min", "mean"):
+            raise ValueError(f"AutoSelector: expected stat 'min' or 'mean', found {self.stat!r}")
+        if self.prune is not None and not self.prune >= 1:
+            raise ValueError(f"AutoSelector: expected prune >= 1 or None, found {self.prune!r}")
 
     @staticmethod
     def key(x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool, op: str = "filter") -> tuple:
         return (op, tuple(x.shape), str(x.device), str(x.dtype), int(taps.shape[1]), int(dilation), bool(grad))
 
-    def _time(self, impl: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool, op: str) -> float:
-        """Mean of the last m of 2m + 1 runs, in ms."""
+    def _time(self, impl: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool, op: str,
+              bound_ms: float | None = None) -> float:
+        """Min (or mean) of the last m of 2m + 1 runs, in ms; just the first run's time when that exceeds
+        ``bound_ms``."""
         from mfpsn.functional.filter import FILTERS, spikes_via
 
         fn = FILTERS[impl]
@@ -102,8 +123,11 @@ class AutoSelector:
                 with torch.no_grad():
                     fn(xs, ws, dilation)
             _sync(x.device)
-            times.append(time.perf_counter() - t0)
-        return 1e3 * sum(times[-self.m:]) / self.m
+            times.append(1e3 * (time.perf_counter() - t0))
+            if bound_ms is not None and len(times) == 1 and times[0] > bound_ms:
+                return times[0]
+        last = times[-self.m:]
+        return min(last) if self.stat == "min" else sum(last) / self.m
 
     def choose(self, x: torch.Tensor, taps: torch.Tensor, dilation: int, op: str = "filter") -> str:
         """Name of the fastest implementation for this call (timed on first sight of its key).
@@ -115,8 +139,15 @@ class AutoSelector:
         grad = op == "filter" and torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad)
         k = self.key(x, taps, dilation, grad, op)
         if k not in self._cache:
-            times = {name: self._time(name, x, taps, dilation, grad, op) for name in candidates_for(x, taps)}
-            self._cache[k] = Choice(min(times, key=times.get), times)
+            times: dict[str, float] = {}
+            pruned = []
+            for name in candidates_for(x, taps):
+                best = min(times.values(), default=None)
+                bound = None if self.prune is None or best is None else self.prune * best
+                times[name] = self._time(name, x, taps, dilation, grad, op, bound)
+                if bound is not None and times[name] > bound:
+                    pruned.append(name)
+            self._cache[k] = Choice(min(times, key=times.get), times, tuple(pruned))
         return self._cache[k].impl
 
     def report(self) -> dict[tuple, Choice]:

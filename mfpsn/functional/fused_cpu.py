@@ -21,7 +21,8 @@ once: one pass, like a copy. Variants:
   same pass, the lagged inner products ``dtaps[c, i] = Σ_{t, columns of c} g[t]·x[t − lag_i]``, accumulated per
   column in the input dtype over chunks of 256 steps and summed in float64.
 
-Threads: ``std::thread``, as many as ``torch.get_num_threads()`` (one for small inputs). dtypes: float32 and
+Threads: ``std::thread``, as many as ``torch.get_num_threads()`` for inputs of 2^20 values or more, one below
+(a thread start and join costs more than it saves there, the more so on a busy machine). dtypes: float32 and
 float64; anything else raises.
 
 Outputs of 8 MiB or more are allocated by torch and then advised to use transparent huge pages
@@ -268,7 +269,7 @@ void mfpsn_bwd_f64(const double* g, const double* x, const double* taps, double*
 """
 
 _FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread")
-_SMALL = 1 << 15  # values: below this one thread is faster than starting more
+_SMALL = 1 << 20  # values: below this one thread (no thread start, no join on a busy machine) is as fast or faster
 _HUGE_MIN = 8 << 20  # bytes: outputs at least this large are advised to use huge pages
 _LOCK = threading.Lock()
 
