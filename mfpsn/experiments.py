@@ -16,6 +16,8 @@ Plan (one CPU thread per run, same network and budget within a group):
 - ``seq``: sequential 8x8 digits (one image column per time step, T = 8; the neurons must carry the
   earlier columns), :class:`~mfpsn.models.SeqImageNet` with width 32 and FC 64, the same four neurons
   (MFPSN k = 2 with sawtooth dilations over its 7 neuron layers), ``EPOCHS_SEQ`` epochs; not shipped.
+- ``seq-ablation``: the ``ablation`` grid on sequential digits.
+- PLIF and MaskedPSN (k = 2, λ annealed per epoch) also run in ``main`` and ``seq`` (not shipped).
 - ``shd``: synthetic spoken digits (:func:`mfpsn.data.spoken_digits.load_spoken_digits`, T = 100 bins
   of 10 ms, 140 channels), :class:`~mfpsn.models.SHDNet` (2 x 256, no learned delays), MFPSN (k = 2,
   sawtooth), LIF and SlidingPSN (k = 2), ``EPOCHS_SHD`` epochs; shipped as ``spoken_digits_<neuron>``.
@@ -42,6 +44,7 @@ EPOCHS_SHD = 15
 EPOCHS_SEQ = 15
 RESULTS = SHIPPED_DIR / "results.jsonl"
 DVS_NEURONS = ("mfpsn", "lif", "psn", "sliding_psn")
+EXTRA_NEURONS = ("plif", "masked_psn")
 SHD_NEURONS = ("mfpsn", "lif", "sliding_psn")
 ORDERS = (1, 2, 4, 8)
 
@@ -64,7 +67,8 @@ class Run:
 
     @property
     def task(self) -> str:
-        return {"shd": "spoken-digits", "seq": "seq-digits"}.get(self.group, "dvs-digits")
+        return {"shd": "spoken-digits", "seq": "seq-digits", "seq-ablation": "seq-digits"}.get(self.group,
+                                                                                                "dvs-digits")
 
     @property
     def name(self) -> str:
@@ -74,7 +78,7 @@ class Run:
         return f"{task}_{self.neuron}_k{self.order}_{self.dilations}_seed{self.seed}"
 
     def config(self, out: Path | None, threads: int) -> TrainConfig:
-        epochs = {"shd": EPOCHS_SHD, "seq": EPOCHS_SEQ}.get(self.group, EPOCHS_DVS)
+        epochs = {"shd": EPOCHS_SHD, "seq": EPOCHS_SEQ, "seq-ablation": EPOCHS_SEQ}.get(self.group, EPOCHS_DVS)
         return TrainConfig(task=self.task, neuron=self.neuron, order=self.order,
                            dilations=self.dilations, epochs=epochs,
                            batch_size=32, lr=1e-3, weight_decay=1e-4, seed=self.seed, name=self.name,
@@ -88,21 +92,24 @@ def plan(groups: Sequence[str], seeds: Sequence[int], ablation_seeds: Sequence[i
     for seed in seeds:
         if "main" in groups:
             runs += [Run("main", n, seed, ship=seed == 0) for n in DVS_NEURONS]
+            runs += [Run("main", n, seed) for n in EXTRA_NEURONS]
         if "shd" in groups:
             runs += [Run("shd", n, seed, ship=seed == 0) for n in SHD_NEURONS]
         if "seq" in groups:
-            runs += [Run("seq", n, seed) for n in DVS_NEURONS]
-    if "ablation" in groups:
+            runs += [Run("seq", n, seed) for n in DVS_NEURONS + EXTRA_NEURONS]
+    for group in ("ablation", "seq-ablation"):
+        if group not in groups:
+            continue
         for seed in ablation_seeds:
             for k in ORDERS:
                 for dil in ("sawtooth", "none"):
                     if k == 1 and dil == "none":
                         continue
                     if k == 2 and dil == "sawtooth":
-                        continue  # the main group's MFPSN run (same seed) is this configuration
-                    runs.append(Run("ablation", "mfpsn", seed, order=k, dilations=dil))
-    order = {"main": 0, "shd": 1, "seq": 2, "ablation": 3}
-    return sorted(runs, key=lambda r: (r.seed != 0 or r.group == "ablation", order[r.group], r.seed))
+                        continue  # the comparison's MFPSN run (same seed) is this configuration
+                    runs.append(Run(group, "mfpsn", seed, order=k, dilations=dil))
+    order = {"main": 0, "shd": 1, "seq": 2, "ablation": 3, "seq-ablation": 4}
+    return sorted(runs, key=lambda r: (r.seed != 0 or "ablation" in r.group, order[r.group], r.seed))
 
 
 def read_results(path: Path = RESULTS) -> list[dict[str, Any]]:
@@ -166,12 +173,14 @@ def render_readme(results: list[dict]) -> str:
               "|---|---|---|---|---|")
     names = {"mfpsn": "MFPSN (k = 2, sawtooth)", "lif": "LIF (τ = 2, hard reset)", "psn": "PSN (T x T)",
              "sliding_psn": "SlidingPSN (k = 2)", "plif": "PLIF", "masked_psn": "MaskedPSN"}
-    main = _rows(results, ("main",), [(names[n], {"neuron": n}) for n in DVS_NEURONS])
-    ablation = _rows(results, ("main", "ablation"),
-                     [(f"k = {k}, {dil}", {"neuron": "mfpsn", "order": k, "dilations": dil})
-                      for k in ORDERS for dil in ("sawtooth", "none")])
+    every = DVS_NEURONS + EXTRA_NEURONS
+    main = _rows(results, ("main",), [(names[n], {"neuron": n}) for n in every])
+    grid = [(f"k = {k}, {dil}", {"neuron": "mfpsn", "order": k, "dilations": dil})
+            for k in ORDERS for dil in ("sawtooth", "none")]
+    ablation = _rows(results, ("main", "ablation"), grid)
+    seq_ablation = _rows(results, ("seq", "seq-ablation"), grid)
     shd = _rows(results, ("shd",), [(names[n], {"neuron": n}) for n in SHD_NEURONS])
-    seq = _rows(results, ("seq",), [(names[n], {"neuron": n}) for n in DVS_NEURONS])
+    seq = _rows(results, ("seq",), [(names[n], {"neuron": n}) for n in every])
     shipped = sorted(r["name"] for r in results if r["shipped"])
     threads = sorted({r["threads"] for r in results})
     parts = [
@@ -190,7 +199,8 @@ def render_readme(results: list[dict]) -> str:
         "",
         f"Shipped (seed 0): {', '.join(f'`{n}`' for n in shipped) or 'none yet'}.",
         "",
-        "Reproduce: `python -m mfpsn.experiments run --group main ablation seq shd --ablation-seeds 0 1 2` "
+        "Reproduce: `python -m mfpsn.experiments run --group main ablation seq seq-ablation shd "
+        "--ablation-seeds 0 1 2` "
         "(skips runs already in `results.jsonl`; delete it to start over), then `python -m mfpsn.experiments "
         "table`. LIF, PLIF and PSN runs repeat bit for bit on one machine; MFPSN and SlidingPSN use "
         "`impl=\"auto\"`, which picks the fastest temporal-filter implementation by timing it, and the "
@@ -231,6 +241,17 @@ def render_readme(results: list[dict]) -> str:
             *seq,
             "",
         ]
+    if seq_ablation:
+        parts += [
+            "## Sequential digits: order and dilation ablation (MFPSN)",
+            "",
+            "Same network and budget as the sequential-digits comparison; dilations sawtooth (1, 2, 3, 1, 2, 3, 1 "
+            "over the seven neuron layers) or none. The k = 2 sawtooth row is the comparison's MFPSN run.",
+            "",
+            header.format("MFPSN"),
+            *seq_ablation,
+            "",
+        ]
     if shd:
         parts += [
             "## Synthetic spoken digits (SHD layout)",
@@ -251,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m mfpsn.experiments", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="train the planned runs missing from the results file")
-    r.add_argument("--group", nargs="+", choices=("main", "ablation", "seq", "shd"), default=["main", "ablation"])
+    r.add_argument("--group", nargs="+", choices=("main", "ablation", "seq", "seq-ablation", "shd"), default=["main", "ablation"])
     r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     r.add_argument("--ablation-seeds", nargs="+", type=int, default=[0])
     r.add_argument("--threads", type=int, default=1)
