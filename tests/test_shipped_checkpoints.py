@@ -74,3 +74,14 @@ def test_evaluate_cli_reproduces_a_shipped_card_on_its_subset():
     subset = load(info.name).card["fixed_subset"]
     result = evaluate_checkpoint(info.name, limit=subset["limit"])
     assert result["samples"] == subset["limit"] and abs(result["accuracy"] - subset["accuracy"]) <= 0.01
+
+
+def test_readme_is_the_table_rendered_from_the_results_file():
+    from mfpsn.experiments import read_results, render_readme
+
+    results = read_results()
+    assert (SHIPPED_DIR / "README.md").read_text() == render_readme(results)
+    shipped_runs = {r["name"]: r for r in results if r["shipped"]}
+    for info in SHIPPED:  # every shipped card is the seed-0 run recorded in the results file
+        assert shipped_runs[info.name]["seed"] == 0
+        assert shipped_runs[info.name]["test_accuracy"] == info.test_accuracy

@@ -176,3 +176,19 @@ def test_mixed_precision_is_gpu_only():
         _autocast(cpu, "bf16")
     with pytest.raises(ValueError, match="amp: expected one of"):
         _autocast(cpu, "fp8")
+
+
+def test_experiment_plan_and_table():
+    from mfpsn.experiments import plan, render_readme
+
+    runs = plan(["main", "ablation"], [0, 1], [0])
+    keys = [r.key for r in runs]
+    assert len(keys) == len(set(keys))
+    assert "ablation/mfpsn/k2/sawtooth/seed0" not in keys and "ablation/mfpsn/k1/none/seed0" not in keys
+    assert [r.name for r in runs if r.ship] == ["dvs_digits_mfpsn", "dvs_digits_lif", "dvs_digits_psn",
+                                                "dvs_digits_sliding_psn"]
+    assert all(r.seed == 0 for r in runs if r.ship)
+    row = {"group": "main", "neuron": "lif", "order": 2, "dilations": "sawtooth", "shipped": False, "threads": 1,
+           "train_seconds_per_epoch": 2.0, "n_parameters": 10, "name": "x"}
+    text = render_readme([{**row, "seed": 0, "test_accuracy": 0.9}, {**row, "seed": 1, "test_accuracy": 0.8}])
+    assert "| LIF (τ = 2, hard reset) | 85.00 ± 7.07 | 2 (0, 1) | 2.0 | 10 |" in text
