@@ -91,6 +91,9 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+_ENV_KEYS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS", "CXX", "MFPSN_CACHE_DIR")
+
+
 def _version(module: str) -> str | None:
     try:
         mod = __import__(module)
@@ -100,7 +103,7 @@ def _version(module: str) -> str | None:
 
 
 def machine_facts(device: torch.device) -> dict:
-    """CPU/GPU name, core and thread counts, library versions, load average and the UTC date."""
+    """CPU/GPU name, core and thread counts, library versions, threading environment, load average, UTC date."""
     facts = {
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "cpu": _cpu_name(),
@@ -114,6 +117,7 @@ def machine_facts(device: torch.device) -> dict:
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "cuda": torch.version.cuda if device.type == "cuda" else None,
+        "env": {name: os.environ.get(name) for name in _ENV_KEYS},
     }
     try:
         with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="utf-8") as fh:

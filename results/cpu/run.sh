@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the CPU benchmark of issue 2 (float32, k = 8, d = 2, T = 256) and check its speed targets.
 # Usage: bash results/cpu/run.sh THREADS TAG   (for example: bash results/cpu/run.sh 1 threads1)
+# On a machine shared with other jobs, run two threads as OMP_WAIT_POLICY=PASSIVE bash results/cpu/run.sh 2 threads2:
+# with the default (spinning) wait policy an OpenMP region stalls whenever one of its threads is descheduled.
 # Writes results/cpu/bench_<TAG>_N1024.{json,md}, bench_<TAG>_N65536.{json,md} and targets_<TAG>.md.
 # N = 1,024 times forward and forward+backward of every subject; N = 65,536 times the forward pass only (the
 # target there is a forward target; the serial LIF loop's backward at that size takes seconds per call).
