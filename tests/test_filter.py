@@ -219,6 +219,34 @@ def test_fused_rejects_other_dtypes():
         temporal_filter(torch.randn(5, 2, 3).half(), torch.randn(3, 2).half(), 1, impl="fused")
 
 
+# ------------------------------------------------------------------------------------------ custom ops
+@requires_cxx
+def test_fused_custom_ops_pass_opcheck():
+    """Schema, fake (meta) kernels and autograd registration of the torch.library ops behind impl='fused'."""
+    x, taps = _inputs((7, 2, 5), 3, torch.float64)
+    x.requires_grad_()
+    taps.requires_grad_()
+    torch.library.opcheck(torch.ops.mfpsn.fused_filter.default, (x, taps, 2))
+    torch.library.opcheck(torch.ops.mfpsn.fused_filter_spikes.default,
+                          (x.detach(), taps.detach(), torch.zeros(5, dtype=torch.float64), 2))
+
+
+@requires_cxx
+def test_fused_compiles_without_graph_breaks():
+    """torch.compile(fullgraph=True) traces through the fused op; values and gradients match eager."""
+    x, taps = _inputs((9, 2, 3), 2, torch.float32)
+    f = torch.compile(lambda a, b: temporal_filter(a, b, 2, impl="fused") * 2.0, fullgraph=True, backend="eager")
+    xc, wc = x.clone().requires_grad_(), taps.clone().requires_grad_()
+    xe, we = x.clone().requires_grad_(), taps.clone().requires_grad_()
+    yc, ye = f(xc, wc), temporal_filter(xe, we, 2, impl="fused") * 2.0
+    torch.testing.assert_close(yc, ye)
+    g = torch.randn_like(ye)
+    yc.backward(g)
+    ye.backward(g)
+    torch.testing.assert_close(xc.grad, xe.grad)
+    torch.testing.assert_close(wc.grad, we.grad)
+
+
 # ------------------------------------------------------------------------------------------ build and cache
 def test_fused_without_compiler_raises(monkeypatch):
     monkeypatch.setenv("CXX", "no-such-compiler-mfpsn")

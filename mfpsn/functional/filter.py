@@ -45,7 +45,6 @@ import os
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 from mfpsn.functional import fused_cpu
 
@@ -253,29 +252,62 @@ class _BlockedFilter(torch.autograd.Function):
 
 
 def filter_blocked(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
-    """Cache-blocked shift-add with a hand-written backward (the fused CPU path)."""
+    """Cache-blocked shift-add with a hand-written backward (eager torch, k passes per block)."""
     return _BlockedFilter.apply(x, taps, dilation)
 
 
 # --------------------------------------------------------------------------------------------- fused
-class _FusedFilter(torch.autograd.Function):
-    @staticmethod
-    def forward(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> torch.Tensor:
-        return fused_cpu.fused_forward(x, taps, dilation)
+# Registered as torch.library custom ops (with fake kernels and autograd), so that torch.compile traces through
+# them instead of breaking the graph.
+@torch.library.custom_op("mfpsn::fused_filter", mutates_args=())
+def _fused_filter_op(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> torch.Tensor:
+    return fused_cpu.fused_forward(x, taps, dilation)
 
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        x, taps, dilation = inputs
-        ctx.save_for_backward(x, taps)
-        ctx.dilation = dilation
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g: torch.Tensor):
-        x, taps = ctx.saved_tensors
-        dx, dtaps = fused_cpu.fused_backward(g, x, taps, ctx.dilation, ctx.needs_input_grad[0],
-                                             ctx.needs_input_grad[1])
-        return dx, None if dtaps is None else dtaps.to(taps.dtype), None
+@_fused_filter_op.register_fake
+def _(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> torch.Tensor:
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+@torch.library.custom_op("mfpsn::fused_filter_backward", mutates_args=())
+def _fused_filter_backward_op(g: torch.Tensor, x: torch.Tensor, taps: torch.Tensor, dilation: int, need_x: bool,
+                              need_taps: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dx [T, B, C, *], dtaps [C, k] in taps' dtype); an output that is not needed is an empty tensor."""
+    dx, dtaps = fused_cpu.fused_backward(g, x, taps, dilation, need_x, need_taps)
+    return (x.new_empty(0) if dx is None else dx,
+            taps.new_empty(0) if dtaps is None else dtaps.to(taps.dtype))
+
+
+@_fused_filter_backward_op.register_fake
+def _(g, x, taps, dilation, need_x, need_taps):
+    return (torch.empty_like(x, memory_format=torch.contiguous_format) if need_x else x.new_empty(0),
+            torch.empty_like(taps) if need_taps else taps.new_empty(0))
+
+
+def _fused_setup_context(ctx, inputs, output) -> None:
+    x, taps, dilation = inputs
+    ctx.save_for_backward(x, taps)
+    ctx.dilation = dilation
+
+
+def _fused_backward(ctx, g: torch.Tensor):
+    x, taps = ctx.saved_tensors
+    need_x, need_taps = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    dx, dtaps = _fused_filter_backward_op(g, x, taps, ctx.dilation, need_x, need_taps)
+    return (dx if need_x else None), (dtaps if need_taps else None), None
+
+
+_fused_filter_op.register_autograd(_fused_backward, setup_context=_fused_setup_context)
+
+
+@torch.library.custom_op("mfpsn::fused_filter_spikes", mutates_args=())
+def _fused_spikes_op(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int) -> torch.Tensor:
+    return fused_cpu.fused_forward(x, taps, dilation, theta)
+
+
+@_fused_spikes_op.register_fake
+def _(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int) -> torch.Tensor:
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
 def filter_fused(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
@@ -283,7 +315,7 @@ def filter_fused(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torc
 
     x: [T, B, C, *] float32/float64 on the CPU; taps: [C, k] → h: [T, B, C, *]. Builds the kernel on first use.
     """
-    return _FusedFilter.apply(x, taps, dilation)
+    return _fused_filter_op(x, taps, dilation)
 
 
 def warmup(background: bool = False):
@@ -357,7 +389,7 @@ def spikes_via(impl: str, x: torch.Tensor, taps: torch.Tensor, theta: torch.Tens
     """Θ(filter(x, taps) − θ) with the named filter; ``"fused"`` does all of it in one pass. No gradient."""
     with torch.no_grad():
         if impl == "fused":
-            return fused_cpu.fused_forward(x, taps, dilation, theta)
+            return _fused_spikes_op(x, taps, theta, dilation)
         h = FILTERS[impl](x, taps, dilation)
         return (h >= theta.to(h.dtype).reshape(-1, *([1] * (h.dim() - 3)))).to(h.dtype)
 
