@@ -1,8 +1,6 @@
 """pow2_quantize / pow2_exponents / count_clamped: values, rounding boundary, clamp, straight-through gradients."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from hypothesis import given, settings
@@ -108,7 +106,3 @@ def test_integer_input_is_rejected():
         pow2_quantize(torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="expected a floating-point tensor, found torch.int64"):
         pow2_quantize(torch.tensor([1, 2]), ste="round")
-
-
-def test_log2_boundary_constant():
-    assert math.isclose(2 ** 0.5, 1.41421356, rel_tol=1e-8)

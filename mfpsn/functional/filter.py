@@ -24,7 +24,9 @@ Implementations (``impl=``), each beside the float64 reference :func:`temporal_f
   (``$MFPSN_CACHE_DIR``, default ``~/.cache/mfpsn``), called through ctypes. One pass: x is read once and h
   written once (column blocks walked down the time axis, the lagged rows still in L1), threads over column
   blocks; backward is one more pass giving dX (the anti-causal filter) and dTaps (lagged inner products) together.
-  float32 and float64 on the CPU only. Asking for it explicitly builds it on first use (blocking); call
+  float32 and float64 on the CPU only; registered as ``torch.library`` custom ops (``mfpsn::fused_filter``,
+  ``mfpsn::fused_filter_backward``, ``mfpsn::fused_filter_spikes``) so ``torch.compile`` traces through it.
+  Asking for it explicitly builds it on first use (blocking); call
   :func:`warmup` (or ``warmup(background=True)`` at application start) to pay that cost up front. Without a
   C++ compiler it raises ``RuntimeError``; it never falls back silently.
 - ``"triton"``: the fused GPU kernel (``mfpsn.kernels``), CUDA only, or CPU under ``TRITON_INTERPRET=1``;
