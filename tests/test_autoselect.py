@@ -13,6 +13,11 @@ from mfpsn.functional import filter as filt
 from mfpsn.functional.autoselect import Choice, candidates_for
 
 
+def test_fused_kernels_are_timed_first(monkeypatch):
+    monkeypatch.setattr(fused_cpu, "ready", lambda: True)
+    assert candidates_for(torch.randn(8, 2, 3), torch.randn(3, 2))[0] == "fused"
+
+
 def test_candidates_exist_and_exclude_the_reference():
     x, taps = torch.randn(8, 2, 3), torch.randn(3, 2)
     names = candidates_for(x, taps)
@@ -124,15 +129,24 @@ def test_summary_of_last_m_runs(monkeypatch, stat, expect):
     assert ms == pytest.approx(expect)
 
 
-def test_a_hopeless_candidate_is_timed_once(monkeypatch):
-    ticks = iter([0.0, 10.0])  # first run 10 s; a second run would exhaust the fake clock
+def test_a_hopeless_candidate_is_timed_twice(monkeypatch):
+    ticks = iter([0.0, 10.0, 10.0, 18.0])  # runs of 10 s and 8 s; a third run would exhaust the fake clock
     monkeypatch.setattr(autoselect.time, "perf_counter", lambda: next(ticks))
     ms = AutoSelector()._time("shift_add", torch.randn(4, 1, 2), torch.randn(2, 2), 1, False, "filter", 1000.0)
-    assert ms == pytest.approx(10000.0)
+    assert ms == pytest.approx(8000.0)
+
+
+def test_one_slow_run_does_not_prune(monkeypatch):
+    """First run disturbed (10 s), the others fast (1 ms): timed fully, summary = min of the last m."""
+    durations = [10.0] + [0.001] * 6
+    ticks = iter([v for d in durations for v in (0.0, d)])
+    monkeypatch.setattr(autoselect.time, "perf_counter", lambda: next(ticks))
+    ms = AutoSelector(m=3)._time("shift_add", torch.randn(4, 1, 2), torch.randn(2, 2), 1, False, "filter", 1000.0)
+    assert ms == pytest.approx(1.0)
 
 
 def test_choose_records_pruned_candidates(monkeypatch):
-    """A candidate made 1000× slower than the others is pruned after one run and not chosen."""
+    """A candidate made 1000× slower than the others is pruned after two runs and not chosen."""
     import time as _time
 
     slow_calls = []
@@ -149,7 +163,7 @@ def test_choose_records_pruned_candidates(monkeypatch):
     with torch.no_grad():
         assert sel.choose(torch.randn(6, 1, 3), torch.randn(3, 2), 1) == "shift_add"
     (choice,) = sel.report().values()
-    assert choice.pruned == ("toeplitz",) and len(slow_calls) == 1
+    assert choice.pruned == ("toeplitz",) and len(slow_calls) == 2
 
 
 @pytest.mark.parametrize("kwargs, pattern", [({"m": 0}, "expected an int m >= 1, found 0"),
