@@ -172,7 +172,8 @@ def render_readme(results: list[dict]) -> str:
     header = ("| {} | test accuracy % (mean ± std over seeds) | seeds | train s / epoch | parameters |\n"
               "|---|---|---|---|---|")
     names = {"mfpsn": "MFPSN (k = 2, sawtooth)", "lif": "LIF (τ = 2, hard reset)", "psn": "PSN (T x T)",
-             "sliding_psn": "SlidingPSN (k = 2)", "plif": "PLIF", "masked_psn": "MaskedPSN"}
+             "sliding_psn": "SlidingPSN (k = 2)", "plif": "PLIF (τ0 = 2, hard reset)",
+             "masked_psn": "MaskedPSN (k = 2, λ annealed per epoch)"}
     every = DVS_NEURONS + EXTRA_NEURONS
     main = _rows(results, ("main",), [(names[n], {"neuron": n}) for n in every])
     grid = [(f"k = {k}, {dil}", {"neuron": "mfpsn", "order": k, "dilations": dil})
