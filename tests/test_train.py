@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import pickle
 
 import numpy as np
@@ -192,3 +193,21 @@ def test_experiment_plan_and_table():
            "train_seconds_per_epoch": 2.0, "n_parameters": 10, "name": "x"}
     text = render_readme([{**row, "seed": 0, "test_accuracy": 0.9}, {**row, "seed": 1, "test_accuracy": 0.8}])
     assert "| LIF (τ = 2, hard reset) | 85.00 ± 7.07 | 2 (0, 1) | 2.0 | 10 |" in text
+
+
+def test_shd_network_trains_a_few_steps_on_an_shd_layout_file(tmp_path):
+    from mfpsn.events import write_shd_h5
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 24), ("test", 8)):
+        labels = np.arange(n) % 20
+        times = [np.sort(rng.uniform(0, 0.09, 40)) for _ in range(n)]
+        units = [(35 * (lab % 20) + rng.integers(0, 35, 40)).astype(np.uint16) for lab in labels]
+        write_shd_h5(tmp_path / f"shd_{split}.h5", times, units, labels)
+    result = fit(TrainConfig(task="shd", data_root=str(tmp_path), T=10, neuron="mfpsn", epochs=2, batch_size=8,
+                             model_options={"hidden": 16}, progress=False, run_dir=str(tmp_path / "run"),
+                             out=str(tmp_path / "ck"), name="shd_tiny", subset=8))
+    assert result.model.config["arch"] == "shd_net" and result.model.config["hidden"] == 16
+    assert [n.dilation for n in result.model.neuron_layers().values()] == [1, 2]
+    assert len(result.history) == 2 and all(math.isfinite(h["train_loss"]) for h in result.history)
+    assert evaluate_checkpoint(str(tmp_path / "ck" / "shd_tiny.json"), data_root=str(tmp_path))["samples"] == 8
