@@ -1,6 +1,6 @@
 """The shipped models and the results table of ``checkpoints/README.md``.
 
-``python -m mfpsn.experiments run [--group main ablation shd] [--seeds 0 1 2] [--ablation-seeds 0]``
+``python -m mfpsn.experiments run [--group main ablation seq seq-ablation shd] [--seeds 0 1 2] [--ablation-seeds 0]``
 trains every planned run that is not yet in the results file (``checkpoints/results.jsonl``, one
 JSON object per finished run, appended as each run ends, so the command can be stopped and
 started again) and writes seed 0 of each shipped configuration to ``checkpoints/``.
