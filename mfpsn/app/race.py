@@ -282,8 +282,20 @@ def recorded_markdown(records: list[dict]) -> str:
     return "**Recorded results:**\n" + "\n".join(lines)
 
 
+def _recorded_colour(impl: str) -> str:
+    """Bar colour of a recorded row: the memory floor grey, the serial LIF blue, MFPSN rows red, others teal."""
+    if impl.startswith("copy"):
+        return "#9e9e9e"
+    if impl.startswith("LIF"):
+        return "#1f77b4"
+    if "MFPSN" in impl or impl.startswith("filter") or impl.startswith("triton"):
+        return "#d62728"
+    return "#17becf"
+
+
 def recorded_figure(records: list[dict]) -> go.Figure:
-    """Forward time against T per implementation, one panel per recorded file (at most 4), log-log."""
+    """One panel per recorded file (at most 4, stacked): forward time against T per implementation (log-log);
+    a file measured at a single T is drawn as horizontal bars (ms, log scale) instead."""
     from plotly.subplots import make_subplots
 
     if not records:
@@ -293,22 +305,39 @@ def recorded_figure(records: list[dict]) -> go.Figure:
         fig.update_layout(xaxis_visible=False, yaxis_visible=False, height=260, **BASE_LAYOUT)
         return fig
     shown = records[:4]
-    fig = make_subplots(rows=1, cols=len(shown),
-                        subplot_titles=[f"{r['machine']} ({r['date']})" for r in shown])
+    titles = []
+    for rec in shown:
+        ns = sorted({int(r["N"]) for r in rec["rows"] if "N" in r})
+        n_text = f", N = {', '.join(f'{n:,}' for n in ns)}" if ns else ""
+        titles.append(f"{rec['kind'].upper()} {rec['machine']}{n_text} ({rec['date'][:10]}, "
+                      f"{Path(rec['path']).name})")
+    fig = make_subplots(rows=len(shown), cols=1, subplot_titles=titles, vertical_spacing=0.3 / len(shown))
     for j, rec in enumerate(shown, start=1):
         key = "fwd_ms" if any("fwd_ms" in r for r in rec["rows"]) else "fwdbwd_ms"
         by_impl: dict[str, list[tuple[int, float]]] = {}
         for r in rec["rows"]:
             if r.get(key) is not None:
-                label = f"{r['impl']}" + (f" N={r['N']}" if "N" in r else "")
-                by_impl.setdefault(label, []).append((int(r["T"]), float(r[key])))
+                by_impl.setdefault(str(r["impl"]), []).append((int(r["T"]), float(r[key])))
+        single_t = len({t for pts in by_impl.values() for t, _ in pts}) == 1
+        if single_t:
+            labels = sorted(by_impl, key=lambda name: by_impl[name][0][1])
+            t = by_impl[labels[0]][0][0]
+            fig.add_trace(go.Bar(y=labels, x=[by_impl[name][0][1] for name in labels], orientation="h",
+                                 name=f"T = {t}", showlegend=False,
+                                 marker_color=[_recorded_colour(name) for name in labels],
+                                 text=[f"{by_impl[name][0][1]:.3g} ms" for name in labels],
+                                 textposition="outside"), row=j, col=1)
+            what = "forward" if key == "fwd_ms" else "forward + backward"
+            fig.update_xaxes(type="log", title_text=f"{what} time (ms) at T = {t}", row=j, col=1)
+            continue
         for label, pts in by_impl.items():
             pts.sort()
             fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-                                     name=label, legendgroup=label, showlegend=j == 1), row=1, col=j)
-        fig.update_xaxes(type="log", title_text="T", row=1, col=j)
-        fig.update_yaxes(type="log", title_text=f"{key} (ms)", row=1, col=j)
-    fig.update_layout(title="recorded benchmark results (from results/)", height=380, **BASE_LAYOUT)
+                                     name=label, legendgroup=label, showlegend=j == 1), row=j, col=1)
+        fig.update_xaxes(type="log", title_text="T", row=j, col=1)
+        fig.update_yaxes(type="log", title_text=f"{key} (ms)", row=j, col=1)
+    fig.update_layout(title="recorded benchmark results (from results/)", height=120 + 360 * len(shown),
+                      **BASE_LAYOUT)
     return style(fig)
 
 
