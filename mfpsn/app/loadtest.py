@@ -36,8 +36,9 @@ def launch_app(port: int | None = None):
     """Launch ``app.demo`` in this process on loopback; returns the Blocks (call ``.close()`` when done)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import app
-    from mfpsn.app.serve import configure_queue, launch_kwargs
+    from mfpsn.app.serve import configure_queue, launch_kwargs, warm_kernels
 
+    warm_kernels()
     configure_queue(app.demo).launch(server_name="127.0.0.1", server_port=port or free_port(),
                                      prevent_thread_lock=True, quiet=True, **launch_kwargs())
     return app.demo

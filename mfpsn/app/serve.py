@@ -1,20 +1,23 @@
 """How ``app.py`` is served: command-line flags, the queue, the theme and the launch options.
 
 ``python app.py [--host 127.0.0.1] [--port 7860] [--share]``. The app computes on the GPU when torch sees
-one and on the CPU otherwise (:func:`compute_device`).
+one and on the CPU otherwise (:func:`compute_device`). At start-up :func:`warm_kernels` builds (first time on a
+machine) and loads the fused CPU kernel in a background thread, so no request waits for that compile.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import threading
 
 import gradio as gr
 import torch
 
 from mfpsn.app.limits import LIMITS, Limits
+from mfpsn.functional import warmup
 
 __all__ = ["SYSTEM_FONTS", "MONO_FONTS", "theme", "compute_device", "configure_queue", "launch_kwargs",
-           "parse_args", "main"]
+           "warm_kernels", "parse_args", "main"]
 
 # Local font names only: the default theme would request Google Fonts, which fails offline.
 SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif")
@@ -44,6 +47,15 @@ def launch_kwargs(limits: Limits = LIMITS) -> dict:
                 footer_links=["api", "settings"], show_error=True)
 
 
+def warm_kernels() -> threading.Thread:
+    """Start building and loading the fused CPU kernel in a daemon thread (:func:`mfpsn.functional.warmup`) and
+    return the thread. Without it the first speed race with ``MFPSN (fused)`` waits for the compile (about a
+    second, more on a busy machine), and ``impl="auto"`` leaves ``fused`` out until the library is loaded.
+    Without a C++ compiler the thread ends, printing its error; ``fused`` then stays unavailable and raises that
+    error when asked for."""
+    return warmup(background=True)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python app.py", description="Serve the mfpsn web explorer.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; "
@@ -59,5 +71,6 @@ def main(demo: gr.Blocks, argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     print(f"mfpsn explorer: computing on {compute_device()}")
+    warm_kernels()
     configure_queue(demo).launch(server_name=args.host, server_port=args.port, share=args.share,
                                  **launch_kwargs())
