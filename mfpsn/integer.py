@@ -17,7 +17,6 @@ uses only shifts, additions/subtractions, selections and comparisons on int64 te
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

@@ -62,7 +62,8 @@ def candidates_for(x: torch.Tensor, taps: torch.Tensor) -> list[str]:
 
 @dataclass(frozen=True)
 class Choice:
-    """What the selector decided for one key: the winner and the measured mean time of each candidate (ms)."""
+    """What the selector decided for one key: the winner and each candidate's time in ms (the ``stat`` of its
+    last m runs; for a candidate listed in ``pruned``, the faster of its first two runs)."""
 
     impl: str
     times_ms: dict[str, float]
