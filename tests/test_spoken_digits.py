@@ -46,6 +46,14 @@ def test_tone_at_a_centre_frequency_gives_its_rms_in_that_channel(freq: float) -
     np.testing.assert_allclose(steady[:, best], 0.1 / np.sqrt(2), rtol=0.02)
 
 
+def test_cached_filterbank_is_read_only() -> None:
+    weights, fc = co.filterbank(SR, co.CochleaConfig())
+    assert weights is co.filterbank(SR, co.CochleaConfig())[0]   # one cached array shared by every caller
+    for array in (weights, fc):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0.0
+
+
 def test_low_channels_hear_low_frequencies() -> None:
     cfg = co.CochleaConfig(preemphasis=0.0)
     t = np.arange(int(0.1 * SR)) / SR

@@ -141,9 +141,10 @@ def _filterbank_cached(sample_rate: int, cfg: CochleaConfig) -> tuple[np.ndarray
     tone_power = _power(np.fft.rfft(tones, n_fft, axis=1), window, n_fft)
     response = np.einsum("ck,ck->c", weights, tone_power)
     weights *= (0.5 / response)[:, None]
-    weights.setflags(write=False)
+    bank = weights.T.copy()
+    bank.setflags(write=False)  # shared by every caller through the cache: nobody may write into it
     fc.setflags(write=False)
-    return weights.T.copy(), fc
+    return bank, fc
 
 
 def _power(spectrum: np.ndarray, window: np.ndarray, n_fft: int) -> np.ndarray:
