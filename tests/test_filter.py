@@ -193,9 +193,12 @@ def test_spikes_bad_theta(theta, found):
         (torch.randn(5, 2, 3), torch.randn(3, 2), 1.5, "auto", r"expected an int dilation >= 1, found 1.5"),
         (torch.randn(5, 2, 3), torch.randn(3, 2), True, "auto", r"expected an int dilation >= 1, found True"),
         (torch.randn(5, 2, 3), torch.randn(3, 2), 1, "fft", r"expected impl in .*found 'fft'"),
+        (torch.randn(0, 2, 3), torch.randn(3, 2), 1, "auto", r"expected a non-empty x.*found shape \(0, 2, 3\)"),
+        (torch.randn(4, 0, 3, 2, 2), torch.randn(3, 2), 1, "blocked", r"expected a non-empty x.*\(4, 0, 3, 2, 2\)"),
+        (torch.randn(4, 2, 0), torch.randn(0, 2), 1, "conv1d", r"expected a non-empty x.*found shape \(4, 2, 0\)"),
     ],
     ids=["rank2", "rank6", "channels", "taps-rank", "int-x", "int-taps", "k0", "d0", "d-neg", "d-float",
-         "d-bool", "impl"],
+         "d-bool", "impl", "T0", "B0", "C0"],
 )
 def test_bad_input_raises_value_error(x, taps, d, impl, pattern):
     with pytest.raises(ValueError, match=pattern):

@@ -74,13 +74,16 @@ def lags(order: int, dilation: int) -> list[int]:
 
 
 def check_filter_args(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> None:
-    """Raise ValueError unless ``x: [T, B, C, *]`` float, ``taps: [C, k]`` float, ``dilation >= 1``."""
+    """Raise ValueError unless ``x: [T, B, C, *]`` float and non-empty, ``taps: [C, k]`` float, ``dilation >= 1``."""
     if not isinstance(x, torch.Tensor) or not isinstance(taps, torch.Tensor):
         raise ValueError(f"temporal_filter: expected tensors x and taps, found {type(x).__name__}, {type(taps).__name__}")
     if not 3 <= x.dim() <= 5:
         raise ValueError(f"temporal_filter: expected x of shape [T, B, C, *] (3 to 5 dims), found {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"temporal_filter: expected a floating-point x, found {x.dtype}")
+    if x.numel() == 0:
+        raise ValueError(f"temporal_filter: expected a non-empty x (T, B, C and every spatial size >= 1), "
+                         f"found shape {tuple(x.shape)}")
     if taps.dim() != 2:
         raise ValueError(f"temporal_filter: expected taps of shape [C, k], found {tuple(taps.shape)}")
     if not taps.is_floating_point():
