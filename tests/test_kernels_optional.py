@@ -42,6 +42,32 @@ print("ok")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
+def test_backends_named_triton_raise_runtime_error_without_triton():
+    """Callers that pick the Triton backend by name keep the contract: RuntimeError naming the install command."""
+    code = """
+import os, sys
+os.environ["TRITON_INTERPRET"] = "1"  # past the device check of temporal_filter on a CPU tensor
+sys.modules["triton"] = None
+import torch
+from mfpsn import MFPSN
+from mfpsn.functional import temporal_filter
+x = torch.randn(4, 1, 2)
+calls = {"temporal_filter": lambda: temporal_filter(x, torch.randn(2, 2), 1, impl="triton"),
+         "MFPSN eval": lambda: MFPSN(2, impl="triton").eval()(x),
+         "MFPSN moments": lambda: MFPSN(2, impl="triton", stats="moments")(x)}
+for name, call in calls.items():
+    try:
+        call()
+    except RuntimeError as err:
+        assert "pip install triton" in str(err), (name, err)
+    else:
+        raise AssertionError(f"{name}: no RuntimeError")
+print("ok")
+"""
+    done = _python(code)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CPU-only case: with CUDA visible the kernels would run")
 def test_cpu_without_interpreter_says_what_is_needed():
     pytest.importorskip("triton", reason="needs triton installed to reach the device check")

@@ -391,6 +391,7 @@ def _fake_kernels(monkeypatch, calls):
 
     fake.fused_mfpsn_spikes = fused_mfpsn_spikes
     fake.triton_temporal_filter = triton_temporal_filter
+    fake.require_backend = lambda where: None  # the stand-in needs no Triton
     monkeypatch.setitem(sys.modules, "mfpsn.kernels", fake)
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # the CPU stand-in passes temporal_filter's device check
 

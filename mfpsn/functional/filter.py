@@ -339,10 +339,11 @@ def _filter_triton(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> to
             f"temporal_filter impl='triton' needs a CUDA device, or TRITON_INTERPRET=1 (set before triton is "
             f"imported) to run the kernels on the CPU; found x on {x.device} and TRITON_INTERPRET unset")
     try:
-        from mfpsn.kernels import triton_temporal_filter
+        from mfpsn.kernels import require_backend, triton_temporal_filter
     except ImportError as err:
         raise RuntimeError(f"temporal_filter impl='triton' needs mfpsn.kernels.triton_temporal_filter (and the "
                            f"triton package: pip install triton); it could not be imported: {err}") from err
+    require_backend("temporal_filter impl='triton'")
     return triton_temporal_filter(x, taps, dilation)
 
 

@@ -180,9 +180,11 @@ def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, impl: str 
         if impl == "triton":
             try:
                 from mfpsn.kernels import lagged_moments as kernel_moments
+                from mfpsn.kernels import require_backend
             except ImportError as err:
                 raise RuntimeError(f"MFPSN(impl='triton', stats='moments') needs mfpsn.kernels.lagged_moments; it "
                                    f"could not be imported: {err}") from err
+            require_backend("MFPSN(impl='triton', stats='moments')")
             m, M = kernel_moments(x, weight.shape[1], dilation)
             m, M = m.double(), M.double()
         else:
@@ -273,8 +275,8 @@ def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilat
     the fused GPU kernel (used by the eval forward and by pass 2 of the training forward).
 
     - ``impl == "triton"``: ``mfpsn.kernels.fused_mfpsn_spikes(x, taps, theta, dilation, surrogate)`` (filter,
-      threshold and spike in one kernel, differentiable with the surrogate; imported lazily, RuntimeError if it
-      cannot be imported).
+      threshold and spike in one kernel, differentiable with the surrogate; imported lazily, RuntimeError naming
+      the install command when Triton is missing).
     - otherwise, when no gradient is needed (grad mode off, or no input requires grad):
       ``temporal_filter_spikes`` (the spike form of the filter; ``"fused"`` and ``"auto"`` may run the one-pass
       CPU kernel there).
@@ -284,10 +286,11 @@ def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilat
     """
     if impl == "triton":
         try:
-            from mfpsn.kernels import fused_mfpsn_spikes
+            from mfpsn.kernels import fused_mfpsn_spikes, require_backend
         except ImportError as err:
             raise RuntimeError(f"MFPSN(impl='triton') needs mfpsn.kernels.fused_mfpsn_spikes (Triton with CUDA, "
                                f"or TRITON_INTERPRET=1 on CPU); it could not be imported: {err}") from err
+        require_backend("MFPSN(impl='triton')")
         return fused_mfpsn_spikes(x, taps, theta, dilation, surrogate)
     if not (torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad or theta.requires_grad)):
         return temporal_filter_spikes(x, taps, theta, dilation, impl)

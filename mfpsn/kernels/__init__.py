@@ -28,6 +28,7 @@ from mfpsn.kernels._runtime import INSTALL_HINT, require_triton
 __all__ = [
     "INSTALL_HINT",
     "triton_available",
+    "require_backend",
     "triton_temporal_filter",
     "fused_mfpsn_spikes",
     "fused_lif",
@@ -45,6 +46,16 @@ def triton_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def require_backend(where: str) -> None:
+    """Raise RuntimeError naming the install command when Triton cannot be imported: what callers that select
+    the Triton backend by name (``impl="triton"``, ``backend="triton"``) promise for a backend that cannot run
+    here. The functions below raise ImportError instead."""
+    try:
+        require_triton(where)
+    except ImportError as err:
+        raise RuntimeError(str(err)) from err
 
 
 def triton_temporal_filter(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
