@@ -38,11 +38,9 @@ _TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone 
 def _triton_usable(device: torch.device) -> bool:
     if device.type != "cuda":
         return False
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    from mfpsn.kernels import triton_available  # lazy: mfpsn.kernels imports mfpsn.functional
+
+    return triton_available()
 
 
 def candidates_for(x: torch.Tensor, taps: torch.Tensor) -> list[str]:
