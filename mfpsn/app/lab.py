@@ -29,10 +29,11 @@ from mfpsn.app import figures_lab as fl
 from mfpsn.app.inputs import SIGNALS, generate_input, load_sequence
 from mfpsn.app.limits import LIMITS, Limits, check_choice, check_float, check_int
 from mfpsn.energy import neuron_ops
-from mfpsn.functional import get_surrogate, pow2_exponents, pow2_quantize
+from mfpsn.functional import get_surrogate, lags as filter_lags, pow2_exponents, pow2_quantize
 
 __all__ = ["TAP_SOURCES", "DILATION_MODES", "EXTRAS", "RESETS", "SURROGATE_NAMES", "LabSettings", "LabResult",
-           "parse_signs", "parse_numbers", "lab_taps", "lab_dilations", "simulate", "lab_figures", "neuron_lab"]
+           "parse_signs", "parse_numbers", "lif_impulse_response", "lab_taps", "lab_dilations", "simulate",
+           "lab_figures", "neuron_lab"]
 
 TAP_SOURCES = ("shift weights", "float weights", "LIF kernel")
 DILATION_MODES = ("manual", "sawtooth layer")
@@ -146,6 +147,12 @@ def lab_dilations(s: LabSettings) -> list[int]:
     return [int(d) for d in sawtooth_dilations(s.layer)]
 
 
+def lif_impulse_response(tau: float, lags) -> np.ndarray:
+    """The LIF's response to a unit input at each lag (no reset, V[−1] = 0): (1/τ)(1 − 1/τ)^lag, float64."""
+    r = 1.0 / tau
+    return r * (1.0 - r) ** np.asarray(lags, dtype=np.float64)
+
+
 def lab_taps(s: LabSettings, lags: list[int], notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
     """(taps used [k], float taps before quantization [k] or None) for the settings."""
     k = s.order
@@ -161,8 +168,7 @@ def lab_taps(s: LabSettings, lags: list[int], notes: list[str]) -> tuple[np.ndar
         if np.any(np.abs(w) > 2.0 ** _EXP_RANGE[1]):
             raise gr.Error(f"float weights: expected magnitudes up to 2^{_EXP_RANGE[1]}, found {np.abs(w).max():g}")
     else:
-        r = 1.0 / s.lif_tau
-        w = np.array([r * (1 - r) ** lag for lag in lags], dtype=np.float32)
+        w = lif_impulse_response(s.lif_tau, lags).astype(np.float32)
     used = pow2_quantize(torch.from_numpy(w)).numpy() if s.quantize else w
     return used.astype(np.float32), w
 
@@ -203,8 +209,7 @@ def _extra_trace(x: torch.Tensor, s: LabSettings, float_taps: np.ndarray):
             neuron.threshold.fill_(s.threshold)
     else:
         neuron = PSN(T)
-        r = 1.0 / s.lif_tau
-        kernel = (r * (1 - r) ** np.arange(T)).astype(np.float32)       # [T] LIF impulse response by lag
+        kernel = lif_impulse_response(s.lif_tau, np.arange(T)).astype(np.float32)   # [T] by lag
         t = np.arange(T)
         lag = t[:, None] - t[None, :]
         w = np.where(lag >= 0, kernel[np.maximum(lag, 0)], np.float32(0))
@@ -239,7 +244,7 @@ def simulate(s: LabSettings, limits: Limits = LIMITS) -> LabResult:
     T, C = x.shape
     dilations = lab_dilations(s)
     d = dilations[-1]
-    lags = [(s.order - 1 - i) * d for i in range(s.order)]
+    lags = filter_lags(s.order, d)
     taps, float_taps = lab_taps(s, lags, notes)
     xt = torch.from_numpy(x).reshape(T, 1, C)
     traces = {"MFPSN": _np_trace(_mfpsn_trace(xt, taps, s.threshold, s, d), C),
@@ -278,8 +283,7 @@ def lab_figures(s: LabSettings, r: LabResult) -> tuple[list[go.Figure], str]:
     one = {n: (h[:, ch], sp[:, ch], th) for n, (h, sp, th) in r.traces.items()}
     lif_kernel = None
     if s.taps_from == "LIF kernel" or s.extra == "PSN":
-        rr = 1.0 / s.lif_tau
-        lif_kernel = rr * (1 - rr) ** np.arange(max(r.lags) + 1)
+        lif_kernel = lif_impulse_response(s.lif_tau, np.arange(max(r.lags) + 1))
     rows = _ops_rows(s, T, C, r.dilations[-1])
     figs = [fl.input_figure(r.x, ch),
             fl.membrane_figure(one, ch, (s.surrogate, r.surrogate_grad[:, ch])),
