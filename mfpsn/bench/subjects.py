@@ -3,9 +3,9 @@
 Legend: ``x: [T, B, C]`` input, ``gy: [T, B, C]`` the shared upstream gradient, ``taps: [C, k]``.
 
 A :class:`Subject` builds two closures for one input: ``fwd()`` (run under ``torch.no_grad()``) and ``fwdbwd()``
-(forward, then ``backward(gy)``; None where the subject has no backward). Neuron classes are imported lazily
-from ``mfpsn.neurons`` and kernels from ``mfpsn.kernels``, so the benchmark runs whatever has landed; a subject
-that cannot run raises :class:`Unavailable` with the reason and is reported as skipped, never estimated.
+(forward, then ``backward(gy)``; None where the subject has no backward). A subject that cannot run here (no
+C++ compiler for the fused CPU kernel; no CUDA device, interpreter or Triton for the Triton kernels; a toeplitz
+matrix too large) raises :class:`Unavailable` with the reason and is reported as skipped, never estimated.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 import torch
 
+from mfpsn import neurons
 from mfpsn.functional import fused_cpu
 from mfpsn.functional.autoselect import _TOEPLITZ_MAX
 from mfpsn.functional.filter import IMPLS, temporal_filter
@@ -93,6 +94,13 @@ def _copy_huge(x, gy, taps, d) -> Closures:
     return fwd, None
 
 
+def _require_triton() -> None:
+    from mfpsn.kernels import INSTALL_HINT, triton_available
+
+    if not triton_available():
+        raise Unavailable(f"the triton package is not installed ({INSTALL_HINT})")
+
+
 # ------------------------------------------------------------------------------------------ filters
 def _filter(impl: str) -> Callable:
     def build(x, gy, taps, d) -> Closures:
@@ -109,10 +117,7 @@ def _filter(impl: str) -> Callable:
         if impl == "triton":
             if x.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
                 raise Unavailable("needs a CUDA device (or TRITON_INTERPRET=1)")
-            try:
-                from mfpsn.kernels import triton_temporal_filter  # noqa: F401
-            except ImportError as err:
-                raise Unavailable(f"mfpsn.kernels.triton_temporal_filter cannot be imported: {err}") from err
+            _require_triton()
         xg, wg = _leaf(x), _leaf(taps)
 
         def fwd():
@@ -129,19 +134,8 @@ def _filter(impl: str) -> Callable:
 
 
 # ------------------------------------------------------------------------------------------ neurons
-def _neurons():
-    try:
-        import mfpsn.neurons as neurons
-    except ImportError as err:
-        raise Unavailable(f"mfpsn.neurons cannot be imported: {err}") from err
-    return neurons
-
-
 def _mfpsn(impl: str) -> Callable:
     def build(x, gy, taps, d) -> Closures:
-        neurons = _neurons()
-        if not hasattr(neurons, "MFPSN"):
-            raise Unavailable("mfpsn.neurons has no MFPSN yet")
         if impl == "fused":
             _filter("fused")(x, gy, taps, d)  # raises Unavailable where the kernel cannot run
         module = neurons.MFPSN(x.shape[2], order=taps.shape[1], dilation=d, impl=impl).to(x.device, x.dtype).eval()
@@ -151,36 +145,23 @@ def _mfpsn(impl: str) -> Callable:
 
 
 def _lif_loop(x, gy, taps, d) -> Closures:
-    neurons = _neurons()
-    if not hasattr(neurons, "LIF"):
-        raise Unavailable("mfpsn.neurons has no LIF yet")
     module = neurons.LIF(tau=2.0, v_th=1.0, v_reset=0.0, detach_reset=True, backend="loop").to(x.device)
     return _module_closures(module, x, gy, backward=True)
 
 
 def _lif_fused(x, gy, taps, d) -> Closures:
-    neurons = _neurons()
     if x.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
         raise Unavailable("the fused LIF kernel needs a CUDA device (or TRITON_INTERPRET=1)")
-    try:
-        from mfpsn.kernels import fused_lif  # noqa: F401
-    except ImportError as err:
-        raise Unavailable(f"mfpsn.kernels.fused_lif cannot be imported: {err}") from err
+    _require_triton()
     module = neurons.LIF(tau=2.0, v_th=1.0, v_reset=0.0, detach_reset=True, backend="triton").to(x.device)
     return _module_closures(module, x, gy, backward=True)
 
 
 def _psn(x, gy, taps, d) -> Closures:
-    neurons = _neurons()
-    if not hasattr(neurons, "PSN"):
-        raise Unavailable("mfpsn.neurons has no PSN yet")
     return _module_closures(neurons.PSN(x.shape[0]).to(x.device, x.dtype), x, gy, backward=True)
 
 
 def _sliding_psn(x, gy, taps, d) -> Closures:
-    neurons = _neurons()
-    if not hasattr(neurons, "SlidingPSN"):
-        raise Unavailable("mfpsn.neurons has no SlidingPSN yet")
     return _module_closures(neurons.SlidingPSN(taps.shape[1]).to(x.device, x.dtype), x, gy, backward=True)
 
 
