@@ -66,7 +66,7 @@ def _dispatch(module: str, what: str, argv: list[str]) -> int:
         raise SystemExit(f"mfpsn.bench {what}: {module} is not available in this checkout "
                          f"(it has not landed yet); nothing was run")
     main = importlib.import_module(module).main
-    code = main(argv) if argv else main()
+    code = main(argv)  # a list, even when empty: None would make its parser read sys.argv ("--events" itself)
     return int(code or 0)
 
 
