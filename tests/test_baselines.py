@@ -206,6 +206,55 @@ def test_masked_psn_lambda_schedule_and_mask():
     assert "lambda_" in m.state_dict()
 
 
+@pytest.mark.parametrize("lam", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("T,k,shape", [(5, 2, (1, 3)), (7, 3, (2, 5, 3)), (6, 1, (1, 1))])
+def test_masked_psn_forward_and_backward_equal_the_causal_index_form(lam, T, k, shape):
+    """H[t] = Σ_j W[t, j]·(λ·[t−k+1 <= j <= t] + 1 − λ)·X[j] with plain loops: the band is causal and
+    includes the current step, and the gradients into W, X and θ flow through the mask (zero outside
+    the band only once λ = 1)."""
+    torch.manual_seed(T * 10 + k)
+    m = MaskedPSN(k, T, lambda_init=lam).double()
+    with torch.no_grad():
+        m.threshold.copy_(torch.linspace(-0.3, 0.2, T))
+    x = torch.randn(T, *shape, dtype=torch.float64, requires_grad=True)
+    tr = m.run(x)
+    W = m.weight.detach().clone().requires_grad_(True)
+    theta = m.threshold.detach().clone().requires_grad_(True)
+    xr = x.detach().clone().requires_grad_(True)
+    H = torch.stack([sum(W[t, j] * (lam * float(t - k + 1 <= j <= t) + 1.0 - lam) * xr[j] for j in range(T))
+                     for t in range(T)])
+    S = _spike_ref(H - theta.view(T, *[1] * len(shape)))
+    torch.testing.assert_close(tr.h, H)
+    assert torch.equal(tr.spikes, S.detach())
+    g = torch.randn_like(H)
+    (tr.spikes * g).sum().backward()
+    (S * g).sum().backward()
+    torch.testing.assert_close(x.grad, xr.grad)
+    torch.testing.assert_close(m.weight.grad, W.grad)
+    torch.testing.assert_close(m.threshold.grad, theta.grad)
+    outside = (m.weight.grad * (1 - m.mask)).abs().max()
+    assert (outside == 0) if lam == 1.0 else (outside > 0 or T <= k)
+
+
+def test_masked_psn_published_init_leaves_a_band_of_the_drive():
+    """A property of the published method, not a bug: W ~ U(−1/√T, 1/√T) as in PSN, so once λ = 1 row t
+    keeps min(t + 1, k) of its T inputs and E[H[t]²] = min(t + 1, k)/(3T)·E[X²] instead of 1/3·E[X²]
+    (averaged over the initialisation; X = √T·I has E over the batch of X[j]X[l] = δ_jl)."""
+    T, k, draws = 8, 2, 400
+    torch.manual_seed(0)
+    x = math.sqrt(T) * torch.eye(T, dtype=torch.float64).unsqueeze(-1)         # [T, B = T, C = 1]
+    ms = {lam: torch.zeros(T, dtype=torch.float64) for lam in (0.0, 1.0)}
+    for _ in range(draws):
+        m = MaskedPSN(k, T).double()
+        for lam in ms:
+            m.lambda_.fill_(lam)
+            with torch.no_grad():
+                ms[lam] += m.run(x).h.pow(2).mean((1, 2)) / draws
+    torch.testing.assert_close(ms[0.0], torch.full((T,), 1 / 3, dtype=torch.float64), rtol=0.08, atol=0.0)
+    expected = torch.tensor([min(t + 1, k) / (3 * T) for t in range(T)], dtype=torch.float64)
+    torch.testing.assert_close(ms[1.0], expected, rtol=0.2, atol=0.0)
+
+
 def test_masked_psn_single_step_only_once_causal():
     T, k = 7, 3
     m = MaskedPSN(k, T, lambda_init=0.5).double()
