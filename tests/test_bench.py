@@ -111,6 +111,19 @@ def test_targets_verdicts_from_rows(tmp_path, capsys):
     assert "| (none) | T=256 N=65536 MFPSN fwd not slower than the conv1d filter alone | n/a |" in printed
 
 
+def test_targets_cli_names_a_bad_file(tmp_path, capsys):
+    from mfpsn.bench.targets import main as targets_main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"machine": {}}')
+    for args, found in (([str(tmp_path / "missing.json")], "missing.json: expected a readable JSON file"),
+                        ([str(bad)], "bad.json: expected a JSON object with a 'rows' list"), ([], "RESULT.json")):
+        with pytest.raises(SystemExit) as exc:
+            targets_main(args)
+        assert exc.value.code == 2
+        assert found in capsys.readouterr().err
+
+
 def test_interleaved_timing_is_round_robin_and_drops_failures():
     import torch
 

@@ -11,8 +11,8 @@ that no file has the rows for is listed as n/a.
 """
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,16 +54,31 @@ def check_targets(rows: list[dict]) -> list[Verdict]:
     return out
 
 
+def _read_rows(path: Path, parser: argparse.ArgumentParser) -> list[dict]:
+    """The ``rows`` of a ``python -m mfpsn.bench --json`` file; a usage error naming the file otherwise."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        parser.error(f"{path}: expected a readable JSON file written by python -m mfpsn.bench --json ({err})")
+    except (KeyError, TypeError):
+        parser.error(f"{path}: expected a JSON object with a 'rows' list (python -m mfpsn.bench --json), "
+                     f"found no 'rows'")
+    if not isinstance(rows, list):
+        parser.error(f"{path}: expected 'rows' to be a list, found {type(rows).__name__}")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
-    paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)]
-    if not paths:
-        print("usage: python -m mfpsn.bench.targets RESULT.json [RESULT.json ...]", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="python -m mfpsn.bench.targets",
+                                     description="Check the CPU speed targets against benchmark result files.")
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULT.json",
+                        help="files written by python -m mfpsn.bench --json")
+    paths = parser.parse_args(argv).results
+    tables = [(path, _read_rows(path, parser)) for path in paths]
     print("| file | target | met | measured |\n|---|---|---|---|")
     checked: set[str] = set()
     missing: dict[str, str] = {}
-    for path in paths:
-        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    for path, rows in tables:
         for v in check_targets(rows):
             if v.met is None:
                 missing.setdefault(v.target, v.detail)
