@@ -53,8 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    result = evaluate_checkpoint(args.checkpoint, limit=args.limit, data_root=args.data_root,
-                                 batch_size=args.batch_size)
+    try:
+        result = evaluate_checkpoint(args.checkpoint, limit=args.limit, data_root=args.data_root,
+                                     batch_size=args.batch_size)
+    except ValueError as err:  # bad checkpoint (CheckpointError), limit or data root: a usage error, no traceback
+        p.error(str(err))
     print(f"{result['name']} ({result['task']}): accuracy {result['accuracy']:.4f} on {result['samples']} held-out "
           f"samples ({result['correct']} correct); card: {result['card_test_accuracy']:.4f} on the whole split, "
           f"{result['card_fixed_subset']['accuracy']:.4f} on the first {result['card_fixed_subset']['limit']}")

@@ -98,8 +98,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result = fit(config_from_args(args))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = fit(config_from_args(args))
+    except ValueError as err:  # bad settings (task, data root, batch size, amp, resume config): no traceback
+        parser.error(str(err))
     if args.rank_weights is not None:
         from safetensors.torch import save_file
 

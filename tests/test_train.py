@@ -98,6 +98,15 @@ def test_parse_dilations():
             parse_dilations(bad)
 
 
+def test_clis_report_bad_settings_as_usage_errors(capsys):
+    for cli, args, found in ((train_main, ["--task", "nmnist", "--epochs", "1"], "nothing is downloaded"),
+                             (evaluate_main, ["--checkpoint", "no_such_checkpoint"], "no model card found")):
+        with pytest.raises(SystemExit) as exc:
+            cli(args)
+        assert exc.value.code == 2
+        assert found in capsys.readouterr().err
+
+
 def test_seq_digits_task_reads_columns_as_time():
     from sklearn.datasets import load_digits
 
