@@ -172,3 +172,28 @@ def test_choose_records_pruned_candidates(monkeypatch):
 def test_bad_selector_settings(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         AutoSelector(**kwargs)
+
+
+def test_concurrent_callers_time_a_key_once(monkeypatch):
+    import threading
+
+    sel = AutoSelector()
+    calls = []
+    started = threading.Event()
+
+    def slow(self, impl, *args, **kwargs):
+        calls.append(impl)
+        started.set()
+        threading.Event().wait(0.02)  # long enough for the other thread to arrive while timing runs
+        return float(len(calls))
+
+    monkeypatch.setattr(AutoSelector, "_time", slow)
+    x, taps = torch.randn(9, 2, 5), torch.randn(5, 3)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(sel.choose(x, taps, 2))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert started.is_set() and len(results) == 4 and len(set(results)) == 1
+    assert len(calls) == len(candidates_for(x, taps))  # one timing round, not four

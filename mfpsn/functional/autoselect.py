@@ -23,6 +23,7 @@ impl="auto")`` uses; modules and tests may create their own to keep choices sepa
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -88,6 +89,9 @@ class AutoSelector:
     stat: str = "min"
     prune: float | None = 4.0
     _cache: dict[tuple, Choice] = field(default_factory=dict)
+    # one timing at a time: concurrent callers (the app serves requests in parallel) would disturb each other's
+    # measurements; re-entrant so a candidate may itself call temporal_filter
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.m, bool) or not isinstance(self.m, int) or self.m < 1:
@@ -141,7 +145,11 @@ class AutoSelector:
             raise ValueError(f"AutoSelector.choose: expected op 'filter' or 'spikes', found {op!r}")
         grad = op == "filter" and torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad)
         k = self.key(x, taps, dilation, grad, op)
-        if k not in self._cache:
+        if k in self._cache:
+            return self._cache[k].impl
+        with self._lock:
+            if k in self._cache:  # another thread timed it while this one waited
+                return self._cache[k].impl
             times: dict[str, float] = {}
             pruned = []
             for name in candidates_for(x, taps):

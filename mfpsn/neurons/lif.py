@@ -120,11 +120,9 @@ class LIF(_LIFBase):
         """x: [T, B, C, *] float → spikes [T, B, C, *] (exactly 0 or 1)."""
         if self.backend == "triton":
             check_sequence(x, "LIF")
-            try:
-                from mfpsn.kernels import fused_lif
-            except ImportError as err:
-                raise RuntimeError(f"LIF(backend='triton') needs mfpsn.kernels.fused_lif (Triton with CUDA, or "
-                                   f"TRITON_INTERPRET=1 on CPU); it could not be imported: {err}") from err
+            from mfpsn.kernels import fused_lif, require_backend
+
+            require_backend("LIF(backend='triton')")
             return fused_lif(x, self.tau, self.v_th, self.v_reset, self.detach_reset, self.surrogate)
         return self._loop(x).spikes
 
