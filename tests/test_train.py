@@ -68,6 +68,22 @@ def test_resume_with_another_config_is_refused(tmp_path):
         fit(_cfg(tmp_path, "r", neuron="lif", epochs=2, lr=0.5, resume=True))
 
 
+def test_resume_from_a_broken_or_torn_state_is_refused_naming_the_file(tmp_path):
+    fit(_cfg(tmp_path, "s", neuron="lif", epochs=3, stop_after=1))
+    run = tmp_path / "s"
+    meta = json.loads((run / "last.json").read_text())
+    (run / "last.json").write_text(json.dumps(dict(meta, next_epoch=meta["next_epoch"] + 1)))
+    with pytest.raises(ValueError, match="a save was interrupted"):  # tensors of one epoch, meta of another
+        fit(_cfg(tmp_path, "s", neuron="lif", epochs=3, resume=True))
+    (run / "last.json").write_text("{not json")
+    with pytest.raises(ValueError, match="last.json.*unreadable"):
+        fit(_cfg(tmp_path, "s", neuron="lif", epochs=3, resume=True))
+    (run / "last.json").write_text(json.dumps(meta))
+    (run / "last.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="last.safetensors.*unreadable"):
+        fit(_cfg(tmp_path, "s", neuron="lif", epochs=3, resume=True))
+
+
 def test_masked_psn_lambda_is_annealed_per_epoch(tmp_path):
     result = fit(_cfg(tmp_path, "m", neuron="masked_psn", epochs=3, order=2))
     lambdas = [float(m.lambda_) for m in result.model.modules() if hasattr(m, "lambda_")]

@@ -38,6 +38,8 @@ def save_state(run_dir: str | os.PathLike, *, model: torch.nn.Module, optimizer:
         for name, value in entry.items():
             tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
     tensors["rng.torch"] = torch.get_rng_state()
+    # the two files are replaced one after the other: this stamp lets load_state detect a pair torn by a crash
+    tensors["meta.next_epoch"] = torch.tensor(int(next_epoch))
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     meta = {"next_epoch": int(next_epoch), "param_groups": opt["param_groups"],
@@ -55,15 +57,29 @@ def load_state(run_dir: str | os.PathLike, *, model: torch.nn.Module, optimizer:
     """Restore a state written by :func:`save_state`; returns ``(next_epoch, history)``.
 
     Raises:
-        ValueError: the stored run config differs from ``config`` (names the differing keys).
+        ValueError: the stored run config differs from ``config`` (names the differing keys); either file is
+            unreadable (names it); or the two files come from different epochs (a save torn by a crash).
     """
     run_dir = Path(run_dir)
-    meta = json.loads((run_dir / _META).read_text())
-    differ = sorted(k for k in set(meta["config"]) | set(config) if meta["config"].get(k) != config.get(k))
+    try:
+        meta = json.loads((run_dir / _META).read_text())
+        stored_config, next_epoch = meta["config"], int(meta["next_epoch"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"resume from {run_dir / _META}: expected the JSON state written by a training run "
+                         f"(with 'config' and 'next_epoch'), found an unreadable file ({err!r})") from err
+    differ = sorted(k for k in set(stored_config) | set(config) if stored_config.get(k) != config.get(k))
     if differ:
         raise ValueError(f"resume from {run_dir / _META}: the run config differs in {differ} "
-                         f"(stored {[meta['config'].get(k) for k in differ]}, now {[config.get(k) for k in differ]})")
-    tensors = load_file(str(run_dir / _TENSORS))
+                         f"(stored {[stored_config.get(k) for k in differ]}, now {[config.get(k) for k in differ]})")
+    try:
+        tensors = load_file(str(run_dir / _TENSORS))
+    except Exception as err:  # safetensors raises its own error types for bad files
+        raise ValueError(f"resume from {run_dir / _TENSORS}: expected a safetensors state, found an unreadable "
+                         f"file ({err!r})") from err
+    stamp = tensors.pop("meta.next_epoch", None)
+    if stamp is None or int(stamp) != next_epoch:
+        raise ValueError(f"resume from {run_dir}: {_TENSORS} holds epoch {None if stamp is None else int(stamp)} but {_META} epoch "
+                         f"{next_epoch} (a save was interrupted); resume from an intact state or start over")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
     state: dict[int, dict] = {}
     for key, value in tensors.items():
@@ -81,4 +97,4 @@ def load_state(run_dir: str | os.PathLike, *, model: torch.nn.Module, optimizer:
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and device.type == "cuda":
         torch.cuda.set_rng_state(tensors["rng.cuda"])
-    return int(meta["next_epoch"]), list(meta["history"])
+    return next_epoch, list(meta["history"])
