@@ -17,7 +17,7 @@ import torch
 
 from mfpsn import neurons
 from mfpsn.functional import fused_cpu
-from mfpsn.functional.autoselect import _TOEPLITZ_MAX
+from mfpsn.functional.autoselect import TOEPLITZ_MAX
 from mfpsn.functional.filter import IMPLS, temporal_filter
 
 __all__ = ["Unavailable", "Subject", "Closures", "subjects_for", "FILTER_DEFAULT", "random_pow2_taps"]
@@ -105,7 +105,7 @@ def _require_triton() -> None:
 def _filter(impl: str) -> Callable:
     def build(x, gy, taps, d) -> Closures:
         T, C = x.shape[0], x.shape[2]
-        if impl == "toeplitz" and C * T * T > _TOEPLITZ_MAX:
+        if impl == "toeplitz" and C * T * T > TOEPLITZ_MAX:
             raise Unavailable(f"C·T² = {C * T * T} > 2^26: the banded matrices alone would be too large")
         if impl == "fused":
             if x.device.type != "cpu":

@@ -33,7 +33,7 @@ from mfpsn.functional import fused_cpu
 
 __all__ = ["AutoSelector", "Choice", "candidates_for", "DEFAULT_SELECTOR"]
 
-_TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
+TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
 
 
 def _triton_usable(device: torch.device) -> bool:
@@ -54,7 +54,7 @@ def candidates_for(x: torch.Tensor, taps: torch.Tensor) -> list[str]:
     if x.device.type == "cpu" and x.dtype in fused_cpu.SUPPORTED_DTYPES and fused_cpu.ready():
         names.append("fused")
     names += ["shift_add", "blocked", "conv1d"]
-    if C * T * T <= _TOEPLITZ_MAX:
+    if C * T * T <= TOEPLITZ_MAX:
         names.append("toeplitz")
     return names
 
