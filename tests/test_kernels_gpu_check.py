@@ -69,3 +69,53 @@ def test_run_tests_command_collects_the_cuda_tests():
     result = gpu_check.run_tests(timeout_s=120)
     assert result["status"] == "passed", result
     assert "skipped" in result["summary"] and "needs a CUDA device" in result["summary"]
+
+
+def test_train_step_rows_run_on_cpu_and_are_judged_against_psn(tmp_path):
+    """The training-step group on a tiny SeqImageNet: every config runs a real step (the parameters move), the
+    verdict compares each MFPSN row with PSN, and the rows land in the JSON; timings are not asserted."""
+    from mfpsn.bench import train_step
+    from mfpsn.models import build_model
+
+    cfg = {"arch": "seq_image_net", "num_classes": 3, "T": 5, "in_channels": 1, "length": 8, "width": 3,
+           "fc_width": 4, "neuron": "mfpsn", "order": 3, "neuron_options": {"impl": "triton"}}
+    model = build_model(cfg)
+    before = [p.detach().clone() for p in model.parameters()]
+    step = train_step.train_step_fn(model, torch.rand(5, 1, 1, 8), torch.tensor([2]))
+    step()
+    assert all(p.grad is not None for p in model.parameters())
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
+
+    timer = gpu_check._timer(torch.device("cpu"))
+    rows = train_step.time_train_steps(torch.device("cpu"), timer, T=5, batch=1, in_channels=1, length=8,
+                                       width=3, fc_width=4, order=3, num_classes=3, warmup=1, runs=1,
+                                       log=lambda *_: None)
+    assert [(r.impl, r.neuron) for r in rows] == [("MFPSN triton", "mfpsn"), ("MFPSN auto", "mfpsn"),
+                                                  ("PSN", "psn")]
+    assert all(r.error is None and r.step_ms > 0 for r in rows), rows
+    verdicts = train_step.step_verdicts(rows)
+    assert len(verdicts) == 2 and all("/ PSN" in v and "1.25–2.4×" in v for v in verdicts)
+    assert all(("met" in v) != ("MISSED" in v) for v in verdicts)
+    psn_less = train_step.step_verdicts(rows[:2])
+    assert all("not measured" in v for v in psn_less)
+
+    skipped = train_step.time_train_steps(torch.device("cpu"), timer, T=5, batch=1, in_channels=1, length=8,
+                                          width=3, fc_width=4, order=3, num_classes=3, warmup=0, runs=1,
+                                          deadline=-1.0, log=lambda *_: None)
+    assert all(r.step_ms is None and r.error.startswith("skipped") for r in skipped)
+    assert all("not measured" in v for v in train_step.step_verdicts(skipped))
+
+    path = gpu_check.write_report(tmp_path, gpu_check._versions(), [], rows)
+    saved = json.loads(path.read_text(encoding="utf-8"))["train_step_rows"]
+    assert [r["impl"] for r in saved] == ["MFPSN triton", "MFPSN auto", "PSN"]
+    assert all(r["step_ms"] > 0 and r["T"] == 5 for r in saved)
+
+
+def test_train_step_records_a_failing_config():
+    from mfpsn.bench import train_step
+
+    rows = train_step.time_train_steps(torch.device("cpu"), gpu_check._timer(torch.device("cpu")), T=4, batch=1,
+                                       in_channels=1, length=8, width=2, fc_width=2, order=2, num_classes=2,
+                                       warmup=0, runs=1, configs=(("bad", "mfpsn", "no_such_impl"),),
+                                       log=lambda *_: None)
+    assert rows[0].step_ms is None and "impl" in rows[0].error

@@ -10,14 +10,20 @@
    spike), conv1d, shift_add and toeplitz (each + ATan spike, θ = 1), LIF Python loop, LIF fused kernel,
    PSN, SlidingPSN (gemm) and the MFPSN training layer (BatchNorm threshold from lagged moments), the last
    three via :mod:`mfpsn.neurons` when it imports;
-3. prints the target checks, then the table with ratios to the copy floor (last), and writes JSON with the
+3. times one full training step (forward, cross-entropy, backward, AdamW step; float32, no AMP) of the
+   sequential-image network of neuron spec §6 (``seq_image_net``: T = 32, batch 128, width 128, k = 16) with
+   MFPSN ``impl="triton"``, MFPSN ``impl="auto"`` and PSN (:mod:`mfpsn.bench.train_step`), against issue 3's
+   target MFPSN / PSN ≤ 1.0 (the paper's implementation: 1.25–2.4×);
+4. prints the target checks, then the table with ratios to the copy floor (last), and writes JSON with the
    card, versions and date under ``results/gpu/``.
 
 Timing recipe (perf-anchors.md): inputs ``x = rand·1.5`` (requires grad) and ``gy = rand``, shared by every row
 at one T; forward under ``no_grad``; forward+backward ``x.grad = None; f().backward(gy)``; two untimed warm-ups,
 then 10 runs each between two CUDA events followed by a synchronize; the upper median (sorted element 5);
 ``empty_cache`` between rows. A row that fails (out of memory, missing module, ...) is printed and recorded with
-its error; no number is ever filled in. Rows left when the time budget runs out are recorded as skipped.
+its error; no number is ever filled in. Rows left when the time budget runs out are recorded as skipped. The
+budget (``--budget``) covers the sweep and the training steps together, with ``--step-reserve`` seconds of it kept
+for the training steps, and is cut so the whole check ends within ``TOTAL_S`` seconds of its start.
 """
 from __future__ import annotations
 
@@ -36,11 +42,14 @@ from typing import Callable
 
 import torch
 
+from mfpsn.bench.train_step import StepRow, step_verdicts, time_train_steps
+
 __all__ = ["main", "sweep", "Row", "format_table", "target_checks", "write_report", "run_tests"]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "results" / "gpu"
 TEST_FILES = ("tests/test_kernels_cuda.py",)
+TOTAL_S = 170.0          # the whole check, tests included, stays under 3 minutes; rows past it are skipped
 
 
 @dataclass
@@ -325,12 +334,14 @@ def run_tests(timeout_s: int = 90) -> dict:
             "summary": "\n".join(tail[-15:])}
 
 
-def write_report(out_dir: Path, info: dict, rows: list[Row]) -> Path:
-    """Write ``info`` plus the rows as JSON to ``out_dir/gpu_check_<card>_<date>.json``; returns the path."""
+def write_report(out_dir: Path, info: dict, rows: list[Row], step_rows: list[StepRow] = ()) -> Path:
+    """Write ``info``, the rows and the training-step rows (key ``train_step_rows``) as JSON to
+    ``out_dir/gpu_check_<card>_<date>.json``; returns the path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     slug = "".join(ch if ch.isalnum() else "_" for ch in info.get("card") or "no_card").strip("_").lower()
     path = out_dir / f"gpu_check_{slug}_{info['date_utc'][:10]}.json"
-    path.write_text(json.dumps({**info, "rows": [asdict(r) for r in rows]}, indent=1) + "\n", encoding="utf-8")
+    data = {**info, "rows": [asdict(r) for r in rows], "train_step_rows": [asdict(r) for r in step_rows]}
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return path
 
 
@@ -340,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON result")
     parser.add_argument("--skip-tests", action="store_true", help="time only")
     parser.add_argument("--timesteps", type=int, nargs="+", default=[16, 64, 256, 1024])
-    parser.add_argument("--budget", type=float, default=120.0, help="seconds for the sweep before skipping rows")
+    parser.add_argument("--budget", type=float, default=120.0,
+                        help="seconds for the sweep and the training steps before skipping rows")
+    parser.add_argument("--step-reserve", type=float, default=30.0,
+                        help="seconds of --budget kept for the training steps (the sweep stops before them)")
     # `python -m mfpsn.bench --gpu-check` calls main() with that flag still in sys.argv: accept it silently.
     parser.add_argument("--gpu-check", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -362,17 +376,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tests {tests['status']}:", (tests["summary"].splitlines() or ["(no output)"])[-1])
     timed = _timer(device)
     copy_GBs = _copy_probe_GBs(device, timed)
-    rows = sweep(device, timesteps=tuple(args.timesteps), budget_s=args.budget)
+    budget = min(args.budget, TOTAL_S - (time.monotonic() - started))
+    end = time.monotonic() + budget
+    rows = sweep(device, timesteps=tuple(args.timesteps), budget_s=budget - min(args.step_reserve, budget))
+    step_rows = time_train_steps(device, timed, deadline=end)
     info.update(copy_probe_GBs=copy_GBs, wall_s=round(time.monotonic() - started, 1), tests=tests,
                 setup={"total_values": 1 << 26, "C": 128, "k": 8, "d": 2, "dtype": "float32", "runs": 10,
-                       "warmup": 2, "statistic": "upper median of 10 (sorted element 5), CUDA events"})
-    path = write_report(args.out, info, rows)
+                       "warmup": 2, "statistic": "upper median of 10 (sorted element 5), CUDA events"},
+                train_step_setup={"arch": "seq_image_net", "T": 32, "batch": 128, "width": 128, "fc_width": 256,
+                                  "k": 16, "dtype": "float32", "amp": False, "optimizer": "AdamW lr 1e-3 wd 0",
+                                  "loss": "cross-entropy, label smoothing 0.1", "warmup": 3, "runs": 5,
+                                  "statistic": "upper median of 5, CUDA events",
+                                  "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+                                  "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32})
+    path = write_report(args.out, info, rows, step_rows)
     print(f"\ncopy probe: {copy_GBs:.0f} GB/s; wrote {path}")
-    for line in target_checks(rows):
+    for line in target_checks(rows) + step_verdicts(step_rows):
         print(line)
     for r in rows:
         if r.error:
             print(f"not measured: T = {r.T} {r.impl}: {r.error}")
+    for s in step_rows:
+        if s.error:
+            print(f"not measured: train step T = {s.T} {s.impl}: {s.error}")
     print(f"\nforward / forward+backward, ms (ratio to the copy floor), {info.get('card')}, 2^26 float32 values, "
           f"C = 128, k = 8, d = 2\n")
     print(format_table(rows))
