@@ -61,7 +61,7 @@ def test_ring_buffer_length_and_state():
     x = torch.randn(20, 2, 3)
     m.reset()
     first = [m.step(x[t]) for t in range(5)]
-    assert m._stream.shape == (10, 2, 3)
+    assert m._stream.buffer.shape == (10, 2, 3)
     m.reset()
     assert torch.equal(torch.stack([m.step(x[t]) for t in range(5)]), torch.stack(first))
     with torch.no_grad():

@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["NeuronTrace", "check_sequence", "check_step_input", "threshold_view", "check_positive_int"]
+__all__ = ["NeuronTrace", "StreamBuffer", "check_sequence", "check_step_input", "threshold_view",
+           "check_positive_int"]
 
 
 class NeuronTrace(NamedTuple):
@@ -28,6 +29,41 @@ class NeuronTrace(NamedTuple):
     spikes: torch.Tensor
     h: torch.Tensor
     v_th: torch.Tensor
+
+
+class StreamBuffer:
+    """Streaming state of a causal-filter neuron: a ring of the last L = (k − 1)·d + 1 inputs and the step index.
+
+    The length follows from the taps and dilation of each call, so nothing is stored twice. The first step
+    allocates the ring (zeros stand for the inputs before t = 0); later steps must keep its shape and dtype
+    until :meth:`reset`. The maths is :func:`mfpsn.functional.mfpsn.mfpsn_stream_step`.
+    """
+
+    def __init__(self) -> None:
+        self.buffer: torch.Tensor | None = None  # [L, B, C, *]
+        self.t = 0
+
+    def step(self, x_t: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int, who: str) -> torch.Tensor:
+        """x_t: [B, C, *]; taps: [C, k]; theta: [C] → spikes s_t [B, C, *] (no gradient)."""
+        from mfpsn.functional.mfpsn import mfpsn_stream_step
+
+        if self.buffer is None:
+            self.buffer = x_t.new_zeros((taps.shape[1] - 1) * dilation + 1, *x_t.shape)
+            self.t = 0
+        elif self.buffer.shape[1:] != x_t.shape or self.buffer.dtype != x_t.dtype:
+            raise ValueError(f"{who}: expected x_t of shape {tuple(self.buffer.shape[1:])} and dtype "
+                             f"{self.buffer.dtype} (the stream's; call reset() to start a new one), found "
+                             f"{tuple(x_t.shape)} {x_t.dtype}")
+        with torch.no_grad():
+            s, _ = mfpsn_stream_step(self.buffer, self.t, x_t.detach(), taps.to(x_t.dtype), theta.to(x_t.dtype),
+                                     dilation)
+        self.t += 1
+        return s
+
+    def reset(self) -> None:
+        """Forget the inputs: the next step starts from zeros at t = 0."""
+        self.buffer = None
+        self.t = 0
 
 
 def _check_float(x: torch.Tensor, who: str) -> None:

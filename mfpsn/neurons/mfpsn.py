@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 from mfpsn.functional.filter import IMPLS
-from mfpsn.functional.mfpsn import (STATS, fold_taps, mfpsn_spikes, mfpsn_stream_step, mfpsn_trace,
+from mfpsn.functional.mfpsn import (STATS, fold_taps, mfpsn_spikes, mfpsn_trace,
                                     mfpsn_train_forward, update_running_stats)
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
-from mfpsn.neurons.base import (NeuronTrace, check_positive_int, check_sequence, check_step_input,
+from mfpsn.neurons.base import (NeuronTrace, StreamBuffer, check_positive_int, check_sequence, check_step_input,
                                 threshold_view)
 
 __all__ = ["MFPSN"]
@@ -115,8 +115,7 @@ class MFPSN(nn.Module):
         self.register_buffer("running_var", torch.ones(self.channels))
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
         self._fold_cache: tuple | None = None
-        self._stream: torch.Tensor | None = None
-        self._stream_t = 0
+        self._stream = StreamBuffer()
         self.reset_parameters()
 
     # ------------------------------------------------------------------------------------------ parameters
@@ -218,24 +217,13 @@ class MFPSN(nn.Module):
             raise RuntimeError("MFPSN.step: streaming runs in eval mode only (training-mode BatchNorm statistics "
                                "span the whole sequence, so they are not causal); call .eval() first")
         check_step_input(x_t, "MFPSN.step", channels=self.channels)
-        if self._stream is None:
-            self._stream = x_t.new_zeros(self.buffer_length, *x_t.shape)
-            self._stream_t = 0
-        elif self._stream.shape[1:] != x_t.shape or self._stream.dtype != x_t.dtype:
-            raise ValueError(f"MFPSN.step: expected x_t of shape {tuple(self._stream.shape[1:])} and dtype "
-                             f"{self._stream.dtype} (the stream's; call reset() to start a new one), found "
-                             f"{tuple(x_t.shape)} {x_t.dtype}")
         with torch.no_grad():
             taps, theta = self._eval_fold()
-            s, _ = mfpsn_stream_step(self._stream, self._stream_t, x_t.detach(), taps.to(x_t.dtype),
-                                     theta.to(x_t.dtype), self.dilation)
-        self._stream_t += 1
-        return s
+        return self._stream.step(x_t, taps, theta, self.dilation, "MFPSN.step")
 
     def reset(self) -> None:
         """Forget the streaming buffer (the next ``step`` starts from zeros at t = 0)."""
-        self._stream = None
-        self._stream_t = 0
+        self._stream.reset()
 
     def extra_repr(self) -> str:
         return (f"{self.channels}, order={self.order}, dilation={self.dilation}, quantize={self.quantize}, "

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from mfpsn.functional.filter import IMPLS, lags, temporal_filter
-from mfpsn.functional.mfpsn import mfpsn_stream_step
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
-from mfpsn.neurons.base import NeuronTrace, check_positive_int, check_sequence, check_step_input, threshold_view
+from mfpsn.neurons.base import (NeuronTrace, StreamBuffer, check_positive_int, check_sequence, check_step_input,
+                               threshold_view)
 
 __all__ = ["PSN", "MaskedPSN", "SlidingPSN"]
 
@@ -190,8 +190,7 @@ class SlidingPSN(nn.Module):
             weight = weight[0]
         self.weight = nn.Parameter(weight)
         self.threshold = nn.Parameter(torch.tensor(1.0))
-        self._stream: torch.Tensor | None = None
-        self._stream_t = 0
+        self._stream = StreamBuffer()
 
     def gemm_weight(self, T: int) -> torch.Tensor:
         """The banded [T, T] matrix A with A[t, t − (k−1−i)] = W_i (entries before column 0 dropped)."""
@@ -220,25 +219,13 @@ class SlidingPSN(nn.Module):
         """Single step (inference, no gradient): x_t: [B, C, *] → s_t, with a buffer of the last k inputs
         (:func:`mfpsn.functional.mfpsn.mfpsn_stream_step` with the shared row and d = 1)."""
         check_step_input(x_t, "SlidingPSN.step")
-        if self._stream is None:
-            self._stream = x_t.new_zeros(self.order, *x_t.shape)
-            self._stream_t = 0
-        elif self._stream.shape[1:] != x_t.shape or self._stream.dtype != x_t.dtype:
-            raise ValueError(f"SlidingPSN.step: expected x_t of shape {tuple(self._stream.shape[1:])} and dtype "
-                             f"{self._stream.dtype} (the stream's; call reset() to start a new one), found "
-                             f"{tuple(x_t.shape)} {x_t.dtype}")
         C = x_t.shape[1]
-        with torch.no_grad():
-            taps = self.weight.to(x_t.dtype).expand(C, self.order)
-            theta = self.threshold.to(x_t.dtype).expand(C)
-            s, _ = mfpsn_stream_step(self._stream, self._stream_t, x_t.detach(), taps, theta, 1)
-        self._stream_t += 1
-        return s
+        return self._stream.step(x_t, self.weight.expand(C, self.order), self.threshold.expand(C), 1,
+                                 "SlidingPSN.step")
 
     def reset(self) -> None:
         """Forget the single-step inputs."""
-        self._stream = None
-        self._stream_t = 0
+        self._stream.reset()
 
     def extra_repr(self) -> str:
         return f"order={self.order}, backend={self.backend!r}, impl={self.impl!r}, surrogate={self.surrogate}"
