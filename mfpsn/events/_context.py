@@ -17,6 +17,7 @@ Every format reader receives a :class:`ReadContext` and ends with
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +26,64 @@ import numpy as np
 from mfpsn.events.core import Events
 from mfpsn.events.errors import EventFormatError
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_EVENTS", "UNSORTED_POLICIES", "ReadContext"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_EVENTS", "UNSORTED_POLICIES", "MAX_T0_US", "ReadContext",
+           "open_regular", "read_regular"]
 
 DEFAULT_MAX_BYTES = 4 * 1024**3
 DEFAULT_MAX_EVENTS = 500_000_000
 UNSORTED_POLICIES = ("sort", "reject")
+MAX_T0_US = 1 << 60  # largest header time offset (µs, 36 000 years); keeps t + t0 inside int64
+
+
+def open_regular(path: str, fmt: str | None) -> tuple[int, int]:
+    """Open ``path`` read-only without blocking; returns ``(fd, size)`` of a regular file.
+
+    FIFOs, sockets, devices and directories are refused (a FIFO would block a plain ``open``;
+    ``O_NONBLOCK`` makes the open return at once and ``fstat`` on the open descriptor then tells
+    what it is, with no race between the check and the read). The caller closes ``fd``.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise EventFormatError(path, fmt, f"cannot open file: {exc.strerror or type(exc).__name__}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode)
+                    else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device" if
+                    (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) else "not a regular file")
+            raise EventFormatError(path, fmt, f"expected a regular file, found {kind}")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, int(st.st_size)
+
+
+def read_regular(path: str, fmt: str | None, limit: int, *, head: int | None = None) -> tuple[bytes, int]:
+    """``(bytes, size)``: the first ``head`` bytes (all when None) of the regular file ``path``.
+
+    Raises EventFormatError for a non-regular file or one larger than ``limit`` bytes (checked on
+    the open descriptor before anything is read). Reads in blocks of what is present, so memory is
+    the bytes in the file (never a buffer sized from ``limit``).
+    """
+    fd, size = open_regular(path, fmt)
+    try:
+        if size > limit:
+            raise EventFormatError(path, fmt, f"file size {size} bytes exceeds the limit max_bytes={limit}")
+        want = size if head is None else min(size, head)
+        parts, got = [], 0
+        while got < want:
+            block = os.read(fd, min(want - got, 1 << 24))
+            if not block:
+                break  # the file shrank while being read: use what is there
+            parts.append(block)
+            got += len(block)
+    except OSError as exc:
+        raise EventFormatError(path, fmt, f"cannot read file: {exc.strerror or type(exc).__name__}") from exc
+    finally:
+        os.close(fd)
+    return b"".join(parts) if len(parts) != 1 else parts[0], size
 
 
 @dataclass
@@ -65,10 +119,9 @@ class ReadContext:
 
     # ----------------------------------------------------------------- input
     def file_size(self) -> int:
-        try:
-            size = os.path.getsize(self.path)
-        except OSError as exc:
-            raise self.error(f"cannot stat file: {exc}") from exc
+        """The size of the file after checking it is a regular file within ``max_bytes``."""
+        fd, size = open_regular(self.path, self.fmt)
+        os.close(fd)
         if size == 0:
             raise self.error("the file is empty (0 bytes)")
         if size > self.max_bytes:
@@ -76,13 +129,11 @@ class ReadContext:
         return size
 
     def read_bytes(self) -> bytes:
-        """The whole file, after the size checks."""
-        self.file_size()
-        try:
-            with open(self.path, "rb") as f:
-                return f.read(self.max_bytes + 1)
-        except OSError as exc:
-            raise self.error(f"cannot read file: {exc}") from exc
+        """The whole file, after the checks of :meth:`file_size`; memory is the file's size."""
+        data, size = read_regular(self.path, self.fmt, self.max_bytes)
+        if size == 0 or not data:
+            raise self.error("the file is empty (0 bytes)")
+        return data
 
     def check_count(self, n: int, what: str = "events") -> None:
         """Raise when ``n`` exceeds ``max_events`` (call before allocating per-event arrays)."""

@@ -11,11 +11,11 @@ Detection (``format=None``): magic bytes first, the extension second.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from mfpsn.events._context import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, UNSORTED_POLICIES, ReadContext
+from mfpsn.events._context import (DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, UNSORTED_POLICIES, ReadContext,
+                                   read_regular)
 from mfpsn.events.core import Events
 from mfpsn.events.errors import EventFormatError
 from mfpsn.events.formats import aedat2, aedat31, aedat4, dat, evt2, evt3, nmnist, npy, shd
@@ -42,12 +42,7 @@ EXTENSIONS = {".bin": "nmnist", ".dat": "dat", ".h5": "shd", ".hdf5": "shd", ".n
 def detect_format(path: str | Path) -> str:
     """The format name of ``path`` (see module docstring); raises EventFormatError when unknown."""
     path = str(path)
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError as exc:
-        raise EventFormatError(path, None, f"cannot open file: {exc}") from exc
+    head, size = read_regular(path, None, 1 << 62, head=1 << 20)  # FIFOs, devices: refused, never block
     if size == 0:
         raise EventFormatError(path, None, "the file is empty (0 bytes)")
     ext = Path(path).suffix.lower()
@@ -58,7 +53,7 @@ def detect_format(path: str | Path) -> str:
     if head.startswith(aedat4.MAGIC):
         return "aedat4"
     if head.startswith(b"#!AER-DAT"):
-        version = head[:20].split(b"\r")[0]
+        version = head[:20].split(b"\r")[0][:16]
         raise EventFormatError(path, None, f"unsupported AEDAT version line {version!r}; "
                                            "supported: 2.0, 3.1, 4.0")
     if head.startswith(shd.MAGIC):
@@ -69,8 +64,7 @@ def detect_format(path: str | Path) -> str:
         return "npz"
     if head.startswith(b"% "):
         ctx = ReadContext(path, "prophesee-header")
-        with open(path, "rb") as f:
-            hdr = percent_header(f.read(1 << 20), ctx)
+        hdr = percent_header(head, ctx)
         if hdr.evt is not None:
             if hdr.evt.startswith("2"):
                 return "evt2"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from mfpsn.events._context import ReadContext
+from mfpsn.events._context import MAX_T0_US, ReadContext
 
 __all__ = ["hash_header", "percent_header", "PropheseeHeader"]
 
@@ -97,8 +97,9 @@ class PropheseeHeader:
                     self.t0 = int(value)
                 elif key == "Version":
                     self.version = int(value)
-            except ValueError as exc:
-                raise ctx.error(f"cannot parse header line '% {line}': {exc}") from exc
+            except ValueError:
+                shown = line if len(line) <= 80 else line[:80] + "..."
+                raise ctx.error(f"cannot parse header line '% {shown}': expected an integer value") from None
         if "width" in wh and "height" in wh:
             self.width, self.height = wh["width"], wh["height"]
         elif geometry is not None:
@@ -107,6 +108,8 @@ class PropheseeHeader:
             self.width, self.height = wh["width_key"], wh["height_key"]
         if self.t0 < 0:
             raise ctx.error(f"negative t0 {self.t0} in header")
+        if self.t0 > MAX_T0_US:
+            raise ctx.error(f"header t0 has {len(str(self.t0))} digits; expected at most {MAX_T0_US} us")
         for name in ("width", "height"):
             v = getattr(self, name)
             if v is not None and not 1 <= v <= 65536:

@@ -12,44 +12,60 @@ Note float16 seconds are coarse (0.49 ms spacing in [0.5, 1) s, 0.98 ms in [1, 2
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from mfpsn.events._context import ReadContext
+from mfpsn.events._context import ReadContext, open_regular
 from mfpsn.events.core import Events
 from mfpsn.events.errors import EventFormatError
+from mfpsn.events.formats._h5safe import check_storage, file_budget, resolve_dataset, vlen_length
 
 __all__ = ["read", "write_shd_h5", "shd_info", "MAGIC", "N_UNITS"]
 
 MAGIC = b"\x89HDF\r\n\x1a\n"
 N_UNITS = 700
+BOMB_RATIO = 64  # a dataset may decompress to at most 64x the file size (+ 1 MiB)
 _H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError)
 
 
 def _open(path: str, fmt: str = "shd"):
+    """Open an SHD-layout file and check every dataset it may read (see :mod:`._h5safe`): ``(file, n, dsets)``."""
     import h5py
+    fd, size = open_regular(path, fmt)  # FIFOs and devices refused before HDF5 sees the path
+    os.close(fd)
     try:
-        f = h5py.File(path, "r")
+        f = h5py.File(path, "r", driver="sec2", locking=False)
     except _H5_ERRORS as exc:
-        raise EventFormatError(path, fmt, f"cannot open as HDF5: {exc}") from exc
+        raise EventFormatError(path, fmt, f"cannot open as HDF5 ({type(exc).__name__})") from exc
     try:
-        for name in ("spikes/times", "spikes/units", "labels"):
-            if name not in f or not isinstance(f[name], h5py.Dataset):
-                raise EventFormatError(path, fmt, f"missing dataset '{name}' (not an SHD/SSC-layout file)")
-        n = f["spikes/times"].shape[0] if f["spikes/times"].ndim == 1 else -1
-        if n < 0 or f["spikes/units"].shape != (n,) or f["labels"].shape != (n,):
+        budget = file_budget(size, BOMB_RATIO)
+        dsets = {}
+        for name in ("spikes/times", "spikes/units", "labels", "extra/speaker", "extra/keys"):
+            d = resolve_dataset(f, name, path, fmt, required=not name.startswith("extra/"))
+            if d is not None:
+                check_storage(d, name, path, fmt, size, budget)
+            dsets[name] = d
+        times, units, labels = dsets["spikes/times"], dsets["spikes/units"], dsets["labels"]
+        n = times.shape[0] if times.ndim == 1 else -1
+        if n < 0 or units.shape != (n,) or labels.shape != (n,):
             raise EventFormatError(path, fmt, f"expected 1-D spikes/times, spikes/units and labels of one length, "
-                                              f"found {f['spikes/times'].shape}, {f['spikes/units'].shape}, "
-                                              f"{f['labels'].shape}")
+                                              f"found {times.shape}, {units.shape}, {labels.shape}")
+        for name in ("spikes/times", "spikes/units"):
+            if h5py.check_vlen_dtype(dsets[name].dtype) is None:
+                raise EventFormatError(path, fmt, f"'{name}': expected variable-length arrays, found dtype "
+                                                  f"{dsets[name].dtype}")
+        if labels.dtype.kind not in "iu":
+            raise EventFormatError(path, fmt, f"'labels': expected integers, found dtype {labels.dtype}")
     except EventFormatError:
         f.close()
         raise
     except _H5_ERRORS as exc:
         f.close()
-        raise EventFormatError(path, fmt, f"corrupt HDF5 structure: {exc}") from exc
-    return f, n
+        raise EventFormatError(path, fmt, f"corrupt HDF5 structure ({type(exc).__name__})") from exc
+    return f, n, dsets, size
 
 
 def _decode(v) -> str:
@@ -58,18 +74,18 @@ def _decode(v) -> str:
 
 def shd_info(path: str | Path) -> tuple[int, np.ndarray]:
     """Number of samples and their labels ([n] int64) of an SHD-layout ``.h5`` file."""
-    f, n = _open(str(path))
+    f, n, dsets, _ = _open(str(path))
     with f:
         try:
-            labels = np.asarray(f["labels"][()]).astype(np.int64)
+            labels = np.asarray(dsets["labels"][()]).astype(np.int64)
         except _H5_ERRORS as exc:
-            raise EventFormatError(path, "shd", f"cannot read labels: {exc}") from exc
+            raise EventFormatError(path, "shd", f"cannot read labels ({type(exc).__name__})") from exc
     return n, labels
 
 
 def read(ctx: ReadContext) -> Events:
     ctx.file_size()
-    f, n = _open(ctx.path, ctx.fmt)
+    f, n, dsets, size = _open(ctx.path, ctx.fmt)
     with f:
         index = 0 if ctx.index is None else int(ctx.index)
         if n == 0:
@@ -77,17 +93,30 @@ def read(ctx: ReadContext) -> Events:
         if not -n <= index < n:
             raise ctx.error(f"index={index} is out of range for {n} samples")
         index %= n
+        lengths = {}
+        for name, item in (("spikes/times", 2), ("spikes/units", 2)):
+            k = vlen_length(f, dsets[name], index, name, ctx.path, ctx.fmt, size)
+            ctx.check_count(k, f"spikes in sample {index} ('{name}')")
+            base = h5py_base_itemsize(dsets[name].dtype)
+            if k * base > size:
+                raise ctx.error(f"sample {index}: '{name}' declares {k} values of {base} bytes, more than the "
+                                f"{size}-byte file holds")
+            lengths[name] = k
+        if lengths["spikes/times"] != lengths["spikes/units"]:
+            raise ctx.error(f"sample {index}: times ({lengths['spikes/times']}) and units "
+                            f"({lengths['spikes/units']}) differ in length")
         try:
-            times = np.asarray(f["spikes/times"][index])
-            units = np.asarray(f["spikes/units"][index])
-            label = int(f["labels"][index])
+            times = np.asarray(dsets["spikes/times"][index])
+            units = np.asarray(dsets["spikes/units"][index])
+            label = int(dsets["labels"][index])
             meta = {"label": label, "index": index, "n_samples": n}
-            if "extra/speaker" in f and f["extra/speaker"].shape == (n,):
-                meta["speaker"] = int(f["extra/speaker"][index])
-            if "extra/keys" in f and f["extra/keys"].ndim == 1 and 0 <= label < f["extra/keys"].shape[0]:
-                meta["key"] = _decode(f["extra/keys"][label])
+            speaker, keys = dsets["extra/speaker"], dsets["extra/keys"]
+            if speaker is not None and speaker.shape == (n,) and speaker.dtype.kind in "iu":
+                meta["speaker"] = int(speaker[index])
+            if keys is not None and keys.ndim == 1 and 0 <= label < keys.shape[0] and keys.dtype.kind in "OSU":
+                meta["key"] = _decode(keys[label])[:200]
         except _H5_ERRORS as exc:
-            raise ctx.error(f"cannot read sample {index}: {exc}") from exc
+            raise ctx.error(f"cannot read sample {index} ({type(exc).__name__})") from exc
     if times.ndim != 1 or units.shape != times.shape:
         raise ctx.error(f"sample {index}: times {times.shape} and units {units.shape} differ in shape")
     if times.dtype.kind != "f" or units.dtype.kind not in "iu":
@@ -102,6 +131,13 @@ def read(ctx: ReadContext) -> Events:
     y = np.zeros_like(x)
     p = np.ones(x.shape, np.uint8)
     return ctx.finish(t, x, y, p, N_UNITS, 1, meta)
+
+
+def h5py_base_itemsize(dtype) -> int:
+    """Bytes per value of a variable-length dtype's base type (1 when unknown)."""
+    import h5py
+    base = h5py.check_vlen_dtype(dtype)
+    return max(int(np.dtype(base).itemsize), 1) if base is not None and base not in (str, bytes) else 1
 
 
 def write_shd_h5(path: str | Path, times: Sequence[np.ndarray], units: Sequence[np.ndarray], labels,
