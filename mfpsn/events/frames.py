@@ -205,7 +205,7 @@ def _frames_from_ranges(p: np.ndarray, y: np.ndarray, x: np.ndarray, lo: np.ndar
 def events_to_frames(events: Events, *, n_bins: int | None = None, duration_us: int | None = None,
                      event_count: int | None = None, overlap: float = 0,
                      downsample_to: int | tuple[int, int] | None = None,
-                     time_range: tuple[int, int] | None = None) -> np.ndarray:
+                     time_range: tuple[int, int] | None = None, max_bytes: int | None = None) -> np.ndarray:
     """Count events into frames.
 
     Args:
@@ -218,12 +218,21 @@ def events_to_frames(events: Events, *, n_bins: int | None = None, duration_us: 
             coordinates (:func:`downsample_coordinates`); ``None`` keeps the sensor size.
         time_range: ``(t_start, t_end)`` µs, absolute, for ``n_bins`` / ``duration_us``: windows
             cover this range instead of the stream's own span; events outside are dropped.
+        max_bytes: refuse (``ValueError``) frames whose counting would take more than this many bytes
+            (12 per element: the int64 counts and the float32 result), checked before allocating;
+            ``None``: no limit. A header may declare any sensor up to 65536 x 65536.
 
     Returns:
         ``[T, 2, H, W]`` float32 counts; channel 0 = OFF, channel 1 = ON.
     """
     lo, hi = window_bounds(events, n_bins=n_bins, duration_us=duration_us, event_count=event_count,
                            overlap=overlap, time_range=time_range)
+    height, width = _as_hw(downsample_to, events.width, events.height)
+    if max_bytes is not None:
+        need = int(lo.shape[0]) * 2 * height * width * 12
+        if need > max_bytes:
+            raise ValueError(f"events_to_frames: frames of {lo.shape[0]}x2x{height}x{width} need {need} bytes, "
+                             f"more than max_bytes={max_bytes}; pass downsample_to or fewer windows")
     x, y, height, width = downsample_coordinates(events, downsample_to)
     return _frames_from_ranges(events.p.astype(np.int64), y, x, lo, hi, height, width)
 

@@ -8,6 +8,11 @@ Mapping onto ``mfpsn.events.core``: the events of the first ``events`` stream (o
 given as option ``stream``); t, x, y as stored (top-left origin), p = ``on`` (1 = ON). Sensor
 size from the stream's ``sizeX``/``sizeY``. Frame, IMU and trigger packets are skipped.
 
+Memory: the child caps its address space (``RLIMIT_AS``) at its start-up size plus
+:func:`child_memory_budget` (256 MiB + 64 x the file size, at most 256 MiB + 64 bytes x max_events), so a
+decompression bomb ends in a clean EventFormatError; the parent holds the file's events (13 bytes each) twice.
+No AEDAT 4 stream refers to data outside the file (the format has no external references).
+
 Isolation (option ``isolate``, default True): ``aedat`` is compiled Rust, and some corrupt files
 make it abort the whole process (a panic at the FFI boundary, found by fuzzing). By default the
 decoding therefore runs in a child process (about 0.2-0.4 s of start-up); a crash, a timeout
@@ -26,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mfpsn.events._context import ReadContext
+from mfpsn.events._context import ReadContext, read_regular
 from mfpsn.events.core import Events
 from mfpsn.events.formats.npy import _read_array
 
@@ -37,8 +42,14 @@ OPTIONS = ("stream", "isolate", "timeout_s")
 CHILD = Path(__file__).with_name("_aedat4_child.py")
 
 
-def _decode_in_child(ctx: ReadContext, stream: int, timeout_s: float) -> tuple[dict, np.ndarray]:
-    cmd = [sys.executable, "-I", str(CHILD), ctx.path, str(stream), str(ctx.max_events)]
+def child_memory_budget(file_bytes: int, max_events: int) -> int:
+    """Bytes the decoder child may allocate beyond its start-up size for a file of ``file_bytes``."""
+    return (256 << 20) + min(64 * int(file_bytes), 64 * int(max_events))
+
+
+def _decode_in_child(ctx: ReadContext, stream: int, timeout_s: float, size: int) -> tuple[dict, np.ndarray]:
+    budget = child_memory_budget(size, ctx.max_events)
+    cmd = [sys.executable, "-I", str(CHILD), ctx.path, str(stream), str(ctx.max_events), str(budget)]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -49,15 +60,21 @@ def _decode_in_child(ctx: ReadContext, stream: int, timeout_s: float) -> tuple[d
             name = signal.Signals(-proc.returncode).name
         except ValueError:
             name = str(-proc.returncode)
-        raise ctx.error(f"the aedat decoder crashed on this file ({name}): corrupt data")
+        memory = b"memory allocation" in proc.stderr or b"MemoryError" in proc.stderr
+        raise ctx.error(f"the aedat decoder crashed on this file ({name}): "
+                        + (f"it needs more than its memory limit of {budget} bytes (a decompression bomb or a "
+                           "corrupt packet size)" if memory else "corrupt data"))
     if len(out) < 8:
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-        raise ctx.error(f"the aedat decoder failed (exit {proc.returncode}): {tail[0][:300]}")
+        memory = b"memory allocation" in proc.stderr or b"MemoryError" in proc.stderr
+        raise ctx.error(f"the aedat decoder failed (exit {proc.returncode})"
+                        + (f": it needs more than its memory limit of {budget} bytes" if memory else ""))
     (n,) = struct.unpack_from("<Q", out)
+    if n > len(out) - 8:
+        raise ctx.error("truncated answer from the aedat decoder")
     try:
         info = json.loads(out[8:8 + n].decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ctx.error(f"unreadable answer from the aedat decoder: {exc}") from exc
+        raise ctx.error(f"unreadable answer from the aedat decoder ({type(exc).__name__})") from exc
     if "error" in info:
         if info.get("kind") == "import":
             raise RuntimeError(f"reading AEDAT 4 needs the 'aedat' package (pip install aedat==2.3.0): "
@@ -79,7 +96,8 @@ def _decode_here(ctx: ReadContext, stream: int) -> tuple[dict, np.ndarray]:
         event_ids = sorted(k for k, v in streams.items() if v.get("type") == "events")
         sid = stream if stream >= 0 else (event_ids[0] if event_ids else None)
         if sid is None or sid not in event_ids:
-            raise ctx.error(f"no event stream {'' if stream < 0 else stream} in the file; streams: {streams}")
+            raise ctx.error(f"no event stream {'' if stream < 0 else stream} in the file; "
+                            f"{len(streams)} streams of types {sorted({str(v.get('type'))[:16] for v in streams.values()})[:8]}")
         parts, total = [], 0
         for packet in decoder:
             if packet.get("stream_id") == sid and "events" in packet:
@@ -91,7 +109,7 @@ def _decode_here(ctx: ReadContext, stream: int) -> tuple[dict, np.ndarray]:
     except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
         if isinstance(exc, type(ctx.error(""))):
             raise
-        raise ctx.error(f"the aedat decoder failed: {type(exc).__name__}: {exc}") from exc
+        raise ctx.error(f"the aedat decoder failed ({type(exc).__name__}): corrupt data") from exc
     dtype = [("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?")]
     arr = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
     return {"streams": {str(k): v for k, v in streams.items()}, "stream_id": sid}, arr
@@ -100,8 +118,7 @@ def _decode_here(ctx: ReadContext, stream: int) -> tuple[dict, np.ndarray]:
 def read(ctx: ReadContext) -> Events:
     ctx.no_index()
     size = ctx.file_size()
-    with open(ctx.path, "rb") as f:
-        head = f.read(len(MAGIC) + 4)
+    head, _ = read_regular(ctx.path, ctx.fmt, ctx.max_bytes, head=len(MAGIC) + 4)
     if head[:len(MAGIC)] != MAGIC:
         raise ctx.error(f"expected magic {MAGIC!r}, found {head[:len(MAGIC)]!r}")
     if len(head) < len(MAGIC) + 4:
@@ -112,7 +129,7 @@ def read(ctx: ReadContext) -> Events:
     stream = ctx.options.get("stream")
     stream = -1 if stream is None else int(stream)
     if ctx.options.get("isolate", True):
-        info, arr = _decode_in_child(ctx, stream, float(ctx.options.get("timeout_s", 120.0)))
+        info, arr = _decode_in_child(ctx, stream, float(ctx.options.get("timeout_s", 120.0)), size)
     else:
         info, arr = _decode_here(ctx, stream)
     if arr.dtype.names != ("t", "x", "y", "on") or arr.ndim != 1:

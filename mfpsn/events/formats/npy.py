@@ -38,6 +38,13 @@ OPTIONS = ("columns", "t_unit")
 ALIASES = {"t": ("t", "timestamp", "ts"), "x": ("x",), "y": ("y",), "p": ("p", "polarity", "on", "pol")}
 UNITS = {"s": 1e6, "ms": 1e3, "us": 1.0}
 MAX_MEMBERS = 64
+BOMB_RATIO = 64  # npz members may decompress to at most 64x the archive size (+ 1 MiB) in total
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+def npz_budget(archive_bytes: int, ctx: ReadContext) -> int:
+    """Total uncompressed bytes the members of an npz of ``archive_bytes`` may hold."""
+    return min(ctx.max_bytes, archive_bytes * BOMB_RATIO + (1 << 20))
 
 
 def _read_array(fp, available: int, ctx: ReadContext, name: str) -> np.ndarray:
@@ -51,7 +58,8 @@ def _read_array(fp, available: int, ctx: ReadContext, name: str) -> np.ndarray:
         else:
             raise ValueError(f"unsupported .npy version {version}")
     except Exception as exc:  # noqa: BLE001 - numpy's header parser (tokenize, literal_eval) raises many kinds
-        raise ctx.error(f"{name}: bad .npy header: {type(exc).__name__}: {exc}") from exc
+        # the parser's message quotes the header text: name the problem only
+        raise ctx.error(f"{name}: bad .npy header ({type(exc).__name__})") from None
     if dtype.hasobject:
         raise ctx.error(f"{name}: object arrays are refused (allow_pickle=False)")
     if any(int(s) < 0 for s in shape):
@@ -66,9 +74,17 @@ def _read_array(fp, available: int, ctx: ReadContext, name: str) -> np.ndarray:
     if nbytes > available - header_len:
         raise ctx.error(f"{name}: truncated: header declares {shape} {dtype} ({nbytes} bytes), "
                         f"only {available - header_len} bytes follow")
-    data = fp.read(nbytes)
-    if len(data) != nbytes:
-        raise ctx.error(f"{name}: truncated: expected {nbytes} data bytes, found {len(data)}")
+    data = bytearray(nbytes)  # filled block by block: a lying stream cannot make it grow
+    view = memoryview(data)
+    got = 0
+    while got < nbytes:
+        block = fp.read(min(nbytes - got, 1 << 22))
+        if not block:
+            break
+        view[got:got + len(block)] = block
+        got += len(block)
+    if got != nbytes:
+        raise ctx.error(f"{name}: truncated: expected {nbytes} data bytes, found {got}")
     arr = np.frombuffer(data, dtype=dtype, count=count)
     return arr.reshape(shape, order="F" if fortran else "C")
 
@@ -169,22 +185,35 @@ def read(ctx: ReadContext) -> Events:
     if not buf.startswith(MAGIC_ZIP):
         raise ctx.error(f"expected {MAGIC_NPY!r} or {MAGIC_ZIP!r} magic, found {buf[:6]!r}")
     arrays: dict[str, np.ndarray] = {}
+    budget = npz_budget(len(buf), ctx)
     try:
         with zipfile.ZipFile(io.BytesIO(buf)) as z:
             infos = z.infolist()
             if len(infos) > MAX_MEMBERS:
                 raise ctx.error(f"{len(infos)} members; at most {MAX_MEMBERS} are read")
+            total = sum(int(i.file_size) for i in infos)
+            if total > budget:
+                raise ctx.error(f"members declare {total} uncompressed bytes; at most {budget} are read from a "
+                                f"{len(buf)}-byte archive (limit {BOMB_RATIO}x its size + 1 MiB, and max_bytes)")
             for info in infos:
                 name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                shown = name if len(name) <= 64 else name[:64] + "..."
+                if info.compress_type not in ZIP_METHODS:
+                    raise ctx.error(f"member '{shown}': compression method {info.compress_type}; expected stored "
+                                    "or deflate")
+                if info.flag_bits & 0x1:
+                    raise ctx.error(f"member '{shown}' is encrypted")
                 if info.file_size > ctx.max_bytes:
-                    raise ctx.error(f"member '{name}' of {info.file_size} bytes exceeds max_bytes={ctx.max_bytes}")
+                    raise ctx.error(f"member '{shown}' of {info.file_size} bytes exceeds max_bytes={ctx.max_bytes}")
+                # ZipExtFile decompresses incrementally and never returns more than the declared file_size,
+                # so each member costs at most its declared size, and all of them at most `budget`
                 with z.open(info) as fp:
-                    arrays[name] = _read_array(fp, info.file_size, ctx, f"member '{name}'")
+                    arrays[name] = _read_array(fp, info.file_size, ctx, f"member '{shown}'")
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError,
             RuntimeError, OverflowError) as exc:
         if isinstance(exc, type(ctx.error(""))):
             raise
-        raise ctx.error(f"corrupt .npz archive: {type(exc).__name__}: {exc}") from exc
+        raise ctx.error(f"corrupt .npz archive ({type(exc).__name__})") from exc
     width = height = None
     if "sensor_size" in arrays:
         ss = arrays.pop("sensor_size").reshape(-1)
