@@ -69,6 +69,8 @@ def _read_array(fp, available: int, ctx: ReadContext, name: str) -> np.ndarray:
         count *= int(s)
     nbytes = count * dtype.itemsize
     header_len = fp.tell()
+    if shape and int(shape[0]) > ctx.max_events:  # every accepted layout has one row per event
+        raise ctx.error(f"{name}: {int(shape[0])} rows exceed the limit max_events={ctx.max_events}")
     if nbytes > ctx.max_bytes:
         raise ctx.error(f"{name}: array of {nbytes} bytes exceeds the limit max_bytes={ctx.max_bytes}")
     if nbytes > available - header_len:
