@@ -3,7 +3,10 @@
 Layout: ``#`` header lines ending in \\r\\n, from ``#!AER-DAT3.1`` to ``#!END-HEADER``; then
 packets, little-endian: a 28-byte header ``<hhiiiiii`` (eventType, eventSource, eventSize,
 eventTSOffset, eventTSOverflow, eventCapacity, eventNumber, eventValid) and
-eventCapacity x eventSize payload bytes. Packets of another type than 1 (polarity) are skipped
+eventCapacity x eventSize payload bytes. A header is valid when eventSize > 0, 0 <= eventTSOffset <=
+eventSize - 4 (the timestamp lies inside the event), 0 <= eventValid <= eventNumber <= eventCapacity,
+eventTSOverflow >= 0 and the payload ends inside the file. The walk over packets is vectorised (see
+:func:`_packet_chain`): no Python step per packet. Packets of another type than 1 (polarity) are skipped
 by that length. Polarity event: uint32 data (bit 0 valid, bit 1 polarity, bits 2-16 y,
 bits 17-31 x) and int32 timestamp; time = (eventTSOverflow << 31) | timestamp.
 The first eventNumber events of a packet are kept, and of those only the valid ones.
@@ -54,47 +57,139 @@ def _sensor(lines: list[str]) -> tuple[int | None, int | None]:
     return None, None
 
 
+def _check_packet(buf: bytes, pos: int, ctx: ReadContext) -> tuple[int, int, int, int, int]:
+    """Validate the packet header at ``pos``; returns (type, payload offset, end, eventNumber, eventTSOverflow)."""
+    n_bytes = len(buf)
+    if pos + PACKET.size > n_bytes:
+        raise ctx.error(f"truncated packet header at byte {pos} ({n_bytes - pos} of {PACKET.size} bytes)")
+    etype, _src, esize, tsoff, tsover, cap, number, valid = PACKET.unpack_from(buf, pos)
+    if (esize <= 0 or cap < 0 or number < 0 or number > cap or tsover < 0 or not 0 <= valid <= number
+            or not 0 <= tsoff <= esize - 4):
+        raise ctx.error(f"corrupt packet header at byte {pos}: eventSize={esize}, eventTSOffset={tsoff}, "
+                        f"eventCapacity={cap}, eventNumber={number}, eventValid={valid}, eventTSOverflow={tsover}")
+    payload = pos + PACKET.size
+    end = payload + cap * esize
+    if end > n_bytes:
+        raise ctx.error(f"truncated packet at byte {pos}: payload of {cap}x{esize} bytes runs past the end "
+                        f"of the file ({n_bytes} bytes)")
+    if etype == POLARITY and (esize != 8 or tsoff != 4):
+        raise ctx.error(f"corrupt polarity packet at byte {pos}: eventSize={esize}, eventTSOffset={tsoff}, "
+                        "expected 8 and 4")
+    return etype, payload, end, number, tsover
+
+
+def _candidates(buf: bytes, align: int) -> tuple[np.ndarray, ...]:
+    """Every offset ``align + 4k`` read as a packet header (strided views of the buffer, no copy); those that pass
+    every check of :func:`_check_packet`: (offset, end, type, eventNumber, eventTSOverflow)."""
+    n_bytes = len(buf)
+    n_words = (n_bytes - align) // 4 if n_bytes > align else 0
+    m = n_words - 6
+    if m <= 0:
+        e = np.zeros(0, np.int64)
+        return e, e, e, e, e
+    w = np.frombuffer(buf, "<i4", count=n_words, offset=align)
+    # cheapest tests first on every offset, the rest on the survivors only
+    cand = np.flatnonzero((w[1:m + 1] > 0) & (w[4:m + 4] >= w[5:m + 5]) & (w[5:m + 5] >= w[6:m + 6])
+                          & (w[6:m + 6] >= 0))
+    esize, tsoff, tsover, cap, number = (w[cand + 1], w[cand + 2], w[cand + 3], w[cand + 4], w[cand + 5])
+    keep = (tsoff >= 0) & (tsoff <= esize - 4) & (tsover >= 0)
+    cand, esize, tsoff, tsover, cap, number = (a[keep] for a in (cand, esize, tsoff, tsover, cap, number))
+    off = align + 4 * cand.astype(np.int64)
+    end = off + PACKET.size + cap.astype(np.int64) * esize.astype(np.int64)
+    typ = np.frombuffer(buf, "<i2", count=2 * m, offset=align)[2 * cand].astype(np.int64)
+    pol = typ == POLARITY
+    good = (end <= n_bytes) & (~pol | ((esize == 8) & (tsoff == 4)))
+    return off[good], end[good], typ[good], number[good].astype(np.int64), tsover[good].astype(np.int64)
+
+
+def _packet_chain(buf: bytes, pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The packets from ``pos`` on, found without a Python step per packet.
+
+    Candidates at all four alignments (:func:`_candidates`) each point to their successor (offset + 28 +
+    capacity x size). The chain from ``pos`` is enumerated by pointer doubling: after round k the list holds the
+    packets at steps [0, 2^(k+1)), so a file of P packets takes log2(P) rounds of array work. Returns (offsets,
+    types, eventNumbers, eventTSOverflows) in file order and the offset after the last packet of the chain: the
+    end of the file, or a packet that is not a valid candidate (the caller lets :func:`_check_packet` name it).
+    """
+    result = _chain_at(buf, pos, (pos % 4,))  # packets of 8-byte events keep their alignment: try it alone
+    if result[-1] != len(buf) and result[-1] % 4 != pos % 4:
+        result = _chain_at(buf, pos, range(4))
+    return result
+
+
+def _chain_at(buf: bytes, pos: int, aligns) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    parts = [_candidates(buf, a) for a in aligns]
+    off, end, typ, num, over = (np.concatenate([p[i] for p in parts]) for i in range(5))
+    if len(parts) > 1:
+        order = np.argsort(off, kind="stable")
+        off, end, typ, num, over = off[order], end[order], typ[order], num[order], over[order]
+    start = int(np.searchsorted(off, pos))
+    e = np.zeros(0, np.int64)
+    if start >= off.size or off[start] != pos:
+        return e, e, e, e, pos
+    nxt = np.searchsorted(off, end)
+    hit = nxt < off.size
+    hit[hit] = off[nxt[hit]] == end[hit]
+    sink = off.size
+    jump = np.append(np.where(hit, nxt, sink), sink)
+    del nxt, hit
+    path = np.array([start], np.int64)
+    while True:
+        step = jump[path]
+        step = step[step != sink]
+        if step.size == 0:
+            break
+        path = np.concatenate([path, step])
+        jump = jump[jump]
+    path.sort()  # the steps are distinct packets: sorting by index is file order
+    return off[path], typ[path], num[path], over[path], int(end[path[-1]])
+
+
 def read(ctx: ReadContext) -> Events:
     buf = ctx.read_bytes()
     if not buf.startswith(MAGIC):
         raise ctx.error(f"expected first line {MAGIC!r}, found {buf[:14]!r}")
     lines, pos = hash_header(buf, ctx, end_marker=END)
     n_bytes = len(buf)
-    starts: list[int] = []
-    counts: list[int] = []
-    overflows: list[int] = []
+    starts_parts: list[np.ndarray] = []
+    counts_parts: list[np.ndarray] = []
+    over_parts: list[np.ndarray] = []
     total = 0
     skipped = 0
     while pos < n_bytes:
-        if pos + PACKET.size > n_bytes:
-            raise ctx.error(f"truncated packet header at byte {pos} ({n_bytes - pos} of {PACKET.size} bytes)")
-        etype, _src, esize, tsoff, tsover, cap, number, _valid = PACKET.unpack_from(buf, pos)
-        if esize <= 0 or cap < 0 or number < 0 or number > cap or tsover < 0:
-            raise ctx.error(f"corrupt packet header at byte {pos}: eventSize={esize}, eventCapacity={cap}, "
-                            f"eventNumber={number}, eventTSOverflow={tsover}")
-        payload = pos + PACKET.size
-        end = payload + cap * esize
-        if end > n_bytes:
-            raise ctx.error(f"truncated packet at byte {pos}: payload of {cap}x{esize} bytes runs past the end "
-                            f"of the file ({n_bytes} bytes)")
-        if etype == POLARITY:
-            if esize != 8 or tsoff != 4:
-                raise ctx.error(f"corrupt polarity packet at byte {pos}: eventSize={esize}, eventTSOffset={tsoff}, "
-                                "expected 8 and 4")
-            total += number
+        offsets, types, numbers, overs, stop = _packet_chain(buf, pos)
+        if offsets.size:
+            is_pol = types == POLARITY
+            skipped += int(np.count_nonzero(~is_pol))
+            total += int(numbers[is_pol].sum())
             ctx.check_count(total)
-            if number:
-                starts.append(payload)
-                counts.append(number)
-                overflows.append(tsover)
-        else:
-            skipped += 1
-        pos = end
-    if starts:
-        view = np.frombuffer(buf, np.uint8)
+            keep = is_pol & (numbers > 0)
+            starts_parts.append(offsets[keep] + PACKET.size)
+            counts_parts.append(numbers[keep])
+            over_parts.append(overs[keep])
+            if stop < n_bytes:
+                _check_packet(buf, stop, ctx)  # not a valid candidate: this raises, naming the packet
+                raise ctx.error(f"inconsistent packet at byte {stop}")
+            break
+        _check_packet(buf, pos, ctx)  # the first packet is not a valid candidate: this raises
+        raise ctx.error(f"inconsistent packet at byte {pos}")
+    starts = np.concatenate(starts_parts) if starts_parts else np.zeros(0, np.int64)
+    counts = np.concatenate(counts_parts) if counts_parts else np.zeros(0, np.int64)
+    overflows = np.concatenate(over_parts) if over_parts else np.zeros(0, np.int64)
+    if starts.size:
+        # byte offsets of every event record: payload start + 8 i within its packet
+        first = np.repeat(starts - 8 * (np.cumsum(counts) - counts), counts)
+        offs = first + 8 * np.arange(int(counts.sum()), dtype=np.int64)
+        del first
         rec_dtype = np.dtype([("d", "<u4"), ("t", "<i4")])
-        rec = np.concatenate([view[s:s + 8 * c].view(rec_dtype) for s, c in zip(starts, counts)])
-        over = np.repeat(np.asarray(overflows, np.int64), counts)
+        rec = np.empty(offs.size, rec_dtype)
+        for a in range(8):  # records at byte offset a + 8i come from the view that starts at a
+            sel = np.flatnonzero(offs % 8 == a)
+            if sel.size:
+                view = np.frombuffer(buf, rec_dtype, count=(n_bytes - a) // 8, offset=a)
+                rec[sel] = view[(offs[sel] - a) // 8]
+        del offs
+        over = np.repeat(overflows, counts)
     else:
         rec = np.empty(0, [("d", "<u4"), ("t", "<i4")])
         over = np.empty(0, np.int64)
