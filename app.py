@@ -2,13 +2,17 @@
 
 ``python app.py [--host 127.0.0.1] [--port 7860] [--share]`` (see ``mfpsn.app.serve``).
 """
-import gradio as gr
+import os
 
-from mfpsn.app import events_view, lab, models_view, race, serve, zoo
-from mfpsn.app.figures_events import empty_figure
-from mfpsn.app.inputs import SIGNALS
-from mfpsn.app.limits import LIMITS
-from mfpsn.app.texts import EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, ZOO_HELP
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no telemetry from the server
+
+import gradio as gr  # noqa: E402
+
+from mfpsn.app import events_view, lab, models_view, race, serve, zoo  # noqa: E402
+from mfpsn.app.figures_events import empty_figure  # noqa: E402
+from mfpsn.app.inputs import SIGNALS  # noqa: E402
+from mfpsn.app.limits import LIMITS  # noqa: E402
+from mfpsn.app.texts import EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, ZOO_HELP  # noqa: E402
 
 D = lab.LabSettings()
 

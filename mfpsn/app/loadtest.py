@@ -22,6 +22,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+# this module starts gradio_client clients (and may launch the app): no telemetry thread, ever
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
 __all__ = ["free_port", "launch_app", "request_mix", "LoadResult", "run_load", "percentile", "main"]
 
 
@@ -34,7 +37,7 @@ def free_port() -> int:
 
 def launch_app(port: int | None = None):
     """Launch ``app.demo`` in this process on loopback; returns the Blocks (call ``.close()`` when done)."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     import app
     from mfpsn.app.serve import configure_queue, launch_kwargs, warm_kernels
 
@@ -115,7 +118,7 @@ def _client_loop(url: str, c: int, n: int, mix: list, result: LoadResult, lock: 
     from gradio_client import Client, handle_file
 
     try:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, analytics_enabled=False)
     except Exception as exc:  # noqa: BLE001 - any failure to connect is a failure of the run
         with lock:
             result.failures.append(f"client {c}: cannot connect: {exc}")

@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(demo: gr.Blocks, argv: list[str] | None = None) -> None:
     """Parse the flags, set up the queue and serve ``demo`` until interrupted."""
     args = parse_args(argv)
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     print(f"mfpsn explorer: computing on {compute_device()}")
     warm_kernels()
     configure_queue(demo).launch(server_name=args.host, server_port=args.port, share=args.share,
