@@ -10,8 +10,22 @@ model config JSON in the safetensors metadata under ``"model"``) and ``NAME.json
 
 :func:`load` checks, in this order, that the card is valid JSON with every required key, that
 the weights file's sha256 equals the card's, that the config stored in the weights equals the
-card's ``model``, and that the tensor names and shapes equal those of the rebuilt model. Any
-failure raises :class:`CheckpointError` (a ``ValueError``) naming the file and what differed.
+card's ``model``, that the tensor names and shapes equal those of the rebuilt model, that the card
+digest stored in the weights equals the digest of the card, and that the tensor digest stored in the
+weights equals the digest of the tensors read. Any failure raises :class:`CheckpointError` (a
+``ValueError``) naming the file and what differed.
+
+Tamper evidence: the safetensors metadata holds ``card_sha256``, the sha256 of the canonical JSON of
+the *whole* card except the two fields that describe the weights file itself (``weights_sha256``,
+``weights_bytes``): test accuracy, classes, input spec and binning, config, training, history, every
+field. It also holds ``tensors_sha256``, a digest of every tensor's name, dtype, shape and bytes. So
+editing the card alone (its digest no longer matches the weights) or the weights alone (the file hash
+in the card and the tensor digest no longer match) is refused. This is tamper *evidence*, not a
+signature: there is no secret key, so someone who rewrites both files consistently (what
+:func:`resign` does, ``python -m mfpsn.checkpoints resign NAME``) makes a checkpoint that loads, as
+with any unsigned artifact; trust a checkpoint only as far as you trust where both files came from.
+:func:`read_card` verifies the card against the weights too (cheap: one hash and the header), so
+listings never show an edited card.
 Shipped checkpoints live in the repository's ``checkpoints/`` folder (:data:`SHIPPED_DIR`).
 """
 from __future__ import annotations
@@ -32,13 +46,15 @@ from torch import nn
 
 from mfpsn.models import SpikingNet, build_model
 
-__all__ = ["CARD_FORMAT", "SHIPPED_DIR", "REQUIRED_KEYS", "CheckpointError", "Checkpoint", "CheckpointInfo",
-           "sha256_file", "save", "load", "read_card", "resolve", "available"]
+__all__ = ["CARD_FORMAT", "SHIPPED_DIR", "REQUIRED_KEYS", "UNSIGNED_KEYS", "CheckpointError", "Checkpoint",
+           "CheckpointInfo", "sha256_file", "card_digest", "tensors_digest", "save", "load", "read_card", "resolve",
+           "available", "resign", "main"]
 
 CARD_FORMAT = 1
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 REQUIRED_KEYS = ("format", "name", "model", "task", "classes", "input", "training", "seed", "test_accuracy",
                  "fixed_subset", "weights_file", "weights_sha256", "date", "torch_version")
+UNSIGNED_KEYS = ("weights_sha256", "weights_bytes")  # they describe the file that holds the card digest
 
 
 class CheckpointError(ValueError):
@@ -84,6 +100,26 @@ def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+def card_digest(card: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of every card field except :data:`UNSIGNED_KEYS`."""
+    body = {k: v for k, v in card.items() if k not in UNSIGNED_KEYS}
+    return hashlib.sha256(_canonical(json.loads(json.dumps(body))).encode()).hexdigest()
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over the sorted tensor names with each tensor's dtype, shape and raw bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _metadata(config: dict[str, Any], card: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, str]:
+    return {"model": _canonical(config), "card_sha256": card_digest(card), "tensors_sha256": tensors_digest(tensors)}
+
+
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     os.close(fd)
@@ -115,18 +151,26 @@ def save(model: SpikingNet, directory: str | os.PathLike, name: str, *, task: st
     config = model.get_config()
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     weights = directory / f"{name}.safetensors"
-    _atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata={"model": _canonical(config)}))
     card = {"format": CARD_FORMAT, "name": name, "model": config, "task": task, "classes": list(classes),
             "input": input_spec, "training": training, "seed": int(seed),
             "test_accuracy": float(test_accuracy), "test_samples": int(test_samples),
-            "fixed_subset": fixed_subset, "weights_file": weights.name, "weights_sha256": sha256_file(weights),
-            "weights_bytes": weights.stat().st_size,
+            "fixed_subset": fixed_subset, "weights_file": weights.name, "weights_sha256": "",
+            "weights_bytes": 0,
             "n_parameters": int(sum(p.numel() for p in model.parameters())),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "torch_version": torch.__version__, "mfpsn_version": _mfpsn_version(), **(extra or {})}
-    path = directory / f"{name}.json"
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=1) + "\n"))
-    return path
+    card = json.loads(json.dumps(card))  # the card as it will be read back
+    return _write_pair(directory / f"{name}.json", weights, config, card, tensors)
+
+
+def _write_pair(card_path: Path, weights: Path, config: dict[str, Any], card: dict[str, Any],
+                tensors: dict[str, torch.Tensor]) -> Path:
+    """Write the weights with the card and tensor digests in their metadata, then the card with the file hash."""
+    meta = _metadata(config, card, tensors)
+    _atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    card = {**card, "weights_sha256": sha256_file(weights), "weights_bytes": weights.stat().st_size}
+    _atomic_write(card_path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=1) + "\n"))
+    return card_path
 
 
 def _mfpsn_version() -> str:
@@ -153,8 +197,9 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
                                         f"shipped checkpoints: {shipped}")
 
 
-def read_card(path: str | os.PathLike) -> dict[str, Any]:
-    """Parse and check a model card (required keys, types); raises :class:`CheckpointError`."""
+def read_card(path: str | os.PathLike, verify: bool = True) -> dict[str, Any]:
+    """Parse and check a model card (required keys, types) and, with ``verify``, that it is the card the weights
+    next to it were saved with (file hash, config, card digest); raises :class:`CheckpointError`."""
     path = Path(path)
     try:
         card = json.loads(path.read_text())
@@ -173,18 +218,14 @@ def read_card(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(name, str) or Path(name).name != name or not name.endswith(".safetensors"):
         raise CheckpointError(path, f"card 'weights_file': expected a bare '*.safetensors' file name next to the "
                                     f"card, found {name!r}")
+    if verify:
+        weights, metadata = _check_file(card, path)
+        _check_card_digest(card, metadata, path, weights)
     return card
 
 
-def load(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
-    """Verify and load a checkpoint; the model comes back in eval mode on ``device``.
-
-    Raises:
-        CheckpointError: missing or unreadable card or weights, sha256 mismatch, weights saved for
-            another config, or tensor names / shapes that do not fit the rebuilt model.
-    """
-    card_path = resolve(name_or_path)
-    card = read_card(card_path)
+def _check_file(card: dict[str, Any], card_path: Path) -> tuple[Path, dict[str, str]]:
+    """The weights file named by the card: present, its sha256 the card's, its stored config the card's model."""
     weights = card_path.parent / card["weights_file"]
     if not weights.is_file():
         raise CheckpointError(weights, f"weights file named by {card_path.name} is missing")
@@ -196,18 +237,52 @@ def load(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") ->
         from safetensors import safe_open
 
         with safe_open(str(weights), framework="pt") as fh:
-            stored = (fh.metadata() or {}).get("model")
-        tensors = load_file(str(weights))
+            metadata = dict(fh.metadata() or {})
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(weights, f"not a readable safetensors file: {exc}") from exc
+    stored = metadata.get("model")
     if stored is None or stored != _canonical(card["model"]):
         raise CheckpointError(weights, f"model config in the weights ({stored}) differs from the card "
                                        f"{card_path.name} ({_canonical(card['model'])})")
+    return weights, metadata
+
+
+def _check_card_digest(card: dict[str, Any], metadata: dict[str, str], card_path: Path, weights: Path) -> None:
+    stored = metadata.get("card_sha256")
+    if stored is None:
+        raise CheckpointError(weights, "unsigned checkpoint: the weights hold no card digest (saved before cards "
+                                       "were covered); re-sign it with `python -m mfpsn.checkpoints resign "
+                                       f"{card_path}` if you trust both files")
+    if stored != card_digest(card):
+        raise CheckpointError(card_path, f"the card was edited after it was saved: its digest {card_digest(card)} "
+                                         f"differs from the one stored in {weights.name} ({stored}); refusing the "
+                                         "card (test accuracy, classes, input spec or another field changed)")
+
+
+def load(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
+    """Verify and load a checkpoint; the model comes back in eval mode on ``device``.
+
+    Raises:
+        CheckpointError: missing or unreadable card or weights, sha256 mismatch, weights saved for
+            another config, tensor names / shapes that do not fit the rebuilt model, a card edited after it
+            was saved (card digest) or tensors edited with the file hash recomputed (tensor digest).
+    """
+    card_path = resolve(name_or_path)
+    card = read_card(card_path, verify=False)
+    weights, metadata = _check_file(card, card_path)
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(weights, f"not a readable safetensors file: {exc}") from exc
     try:
         model = build_model(card["model"])
     except ValueError as exc:
         raise CheckpointError(card_path, f"cannot rebuild the model: {exc}") from exc
     _check_tensors(model, tensors, weights)
+    _check_card_digest(card, metadata, card_path, weights)
+    if metadata.get("tensors_sha256") != tensors_digest(tensors):
+        raise CheckpointError(weights, f"tensor digest mismatch: the tensors differ from the ones the card "
+                                       f"{card_path.name} was saved with (weights edited and file hash recomputed)")
     model.load_state_dict(tensors, strict=True)
     model.to(device).eval()
     return Checkpoint(model, card, card_path, weights)
@@ -240,3 +315,53 @@ def available(directory: str | os.PathLike | None = None) -> list[CheckpointInfo
         out.append(CheckpointInfo(card["name"], card["task"], str(card["model"].get("neuron", "?")),
                                   float(card["test_accuracy"]), path))
     return out
+
+
+def resign(name_or_path: str | os.PathLike) -> Path:
+    """Re-sign a checkpoint whose card and weights you trust: store the digests of the current card and tensors in
+    the weights' metadata and the new file hash in the card. Refuses weights whose stored config is not the
+    card's model. This is how a card edited on purpose (or a checkpoint saved before cards were covered) is made
+    loadable again, and the only way."""
+    card_path = resolve(name_or_path)
+    card = read_card(card_path, verify=False)
+    weights = card_path.parent / card["weights_file"]
+    if not weights.is_file():
+        raise CheckpointError(weights, f"weights file named by {card_path.name} is missing")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(weights), framework="pt") as fh:
+            stored = (fh.metadata() or {}).get("model")
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(weights, f"not a readable safetensors file: {exc}") from exc
+    if stored != _canonical(card["model"]):
+        raise CheckpointError(weights, f"model config in the weights ({stored}) differs from the card; not re-signing")
+    _check_tensors(build_model(card["model"]), tensors, weights)
+    return _write_pair(card_path, weights, card["model"], card, tensors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mfpsn.checkpoints resign NAME_OR_CARD...``: re-sign checkpoints (see :func:`resign`);
+    ``python -m mfpsn.checkpoints verify NAME_OR_CARD...``: load each and report."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mfpsn.checkpoints", description="Re-sign or verify checkpoints.")
+    parser.add_argument("action", choices=("resign", "verify"))
+    parser.add_argument("names", nargs="+")
+    args = parser.parse_args(argv)
+    failed = 0
+    for name in args.names:
+        try:
+            if args.action == "resign":
+                print(f"re-signed {resign(name)}")
+            else:
+                print(f"ok {load(name).card_path}")
+        except CheckpointError as exc:
+            failed += 1
+            print(f"FAILED {exc}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -131,3 +131,78 @@ def test_available_lists_cards_in_a_directory(tmp_path):
     infos = available(tmp_path)
     assert [(i.name, i.neuron) for i in infos] == [("x", "mfpsn"), ("y", "lif")]
     assert infos[0].test_accuracy == 0.75 and infos[0].task == "random"
+
+
+# ------------------------------------------------------------------ tamper evidence (issue 10)
+@pytest.mark.parametrize("edit", [
+    lambda c: c.__setitem__("test_accuracy", 0.999),
+    lambda c: c.__setitem__("classes", ["c", "b", "a"]),
+    lambda c: c["input"].__setitem__("binning", {"method": "events_to_frames n_bins", "n_bins": 99}),
+    lambda c: c["training"].__setitem__("epochs", 500),
+    lambda c: c.__setitem__("new_claim", "state of the art"),
+])
+def test_editing_any_card_field_is_refused(tmp_path, edit):
+    card_path = _save(tmp_path, _model())
+    card = json.loads(card_path.read_text())
+    edit(card)
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="the card was edited after it was saved") as info:
+        load(card_path)
+    assert info.value.path.endswith("net.json")
+    with pytest.raises(CheckpointError, match="edited"):
+        read_card(card_path)
+    assert available(tmp_path) == []  # listings never show an edited card
+
+
+def test_negated_tensor_with_the_file_hash_recomputed_is_refused(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    card_path = _save(tmp_path, _model())
+    weights = tmp_path / "net.safetensors"
+    with safe_open(str(weights), framework="pt") as fh:
+        meta = fh.metadata()
+    tensors = load_file(str(weights))
+    tensors["fc.weight"] = -tensors["fc.weight"]
+    save_file(tensors, str(weights), metadata=meta)  # the old digests kept
+    card = json.loads(card_path.read_text())
+    card["weights_sha256"] = sha256_file(weights)
+    card["weights_bytes"] = weights.stat().st_size
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="tensor digest mismatch"):
+        load(card_path)
+
+
+def test_unsigned_checkpoint_is_refused_until_resigned(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from mfpsn.checkpoints import resign
+
+    card_path = _save(tmp_path, _model())
+    weights = tmp_path / "net.safetensors"
+    config = json.loads(card_path.read_text())["model"]
+    save_file(load_file(str(weights)), str(weights),
+              metadata={"model": json.dumps(config, sort_keys=True, separators=(",", ":"))})
+    card = json.loads(card_path.read_text())
+    card["weights_sha256"] = sha256_file(weights)
+    card["test_accuracy"] = 0.75
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="unsigned checkpoint.*resign"):
+        load(card_path)
+    resign(card_path)  # the owner vouches for both files
+    ckpt = load(card_path)
+    assert ckpt.card["test_accuracy"] == 0.75
+
+
+def test_resign_command_line(tmp_path, capsys):
+    from mfpsn.checkpoints import main
+
+    card_path = _save(tmp_path, _model())
+    card = json.loads(card_path.read_text())
+    card["classes"] = ["x", "y", "z"]
+    card_path.write_text(json.dumps(card))
+    assert main(["verify", str(card_path)]) == 1
+    assert main(["resign", str(card_path)]) == 0
+    assert main(["verify", str(card_path)]) == 0
+    assert load(card_path).card["classes"] == ["x", "y", "z"]
+    assert "re-signed" in capsys.readouterr().out
