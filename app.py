@@ -9,14 +9,21 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 import gradio as gr  # noqa: E402
 
 from mfpsn.app import events_view, lab, models_view, race, serve, zoo  # noqa: E402
+from mfpsn.app.errors import clean_errors  # noqa: E402
+from mfpsn.app.session import EventsSession  # noqa: E402
+from mfpsn.app.store import RecordingStore  # noqa: E402
 from mfpsn.app.figures_events import empty_figure  # noqa: E402
 from mfpsn.app.inputs import SIGNALS  # noqa: E402
 from mfpsn.app.limits import LIMITS  # noqa: E402
 from mfpsn.app.texts import EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, ZOO_HELP  # noqa: E402
 
 D = lab.LabSettings()
+# the one store of loaded recordings, owned by this app: sessions hold a key into it (see mfpsn.app.store)
+STORE = RecordingStore(LIMITS.store_max_items, LIMITS.store_max_bytes, LIMITS.session_ttl_s)
+EV = EventsSession(STORE, LIMITS)
 
-with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neurons", delete_cache=(600, 3600)) as demo:
+with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neurons", analytics_enabled=False,
+               delete_cache=(LIMITS.cache_sweep_s, LIMITS.upload_ttl_s)) as demo:
     gr.Markdown(INTRO)
     with gr.Tabs():
         # ------------------------------------------------------------------------------------ neuron lab
@@ -80,16 +87,17 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                       lif_reset, extra, channel, T, amplitude)]
                   + [signs.submit, signs.blur, exponents.submit, exponents.blur, float_weights.submit,
                      float_weights.blur],
-                  lab.neuron_lab, lab_inputs, lab_outputs, api_name="neuron_lab", trigger_mode="always_last",
+                  clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_name="neuron_lab", trigger_mode="always_last",
                   show_progress="hidden")
             order.change(lab.fit_tap_texts, [order, signs, exponents, float_weights], [signs, exponents, float_weights],
                          api_visibility="private", show_progress="hidden").then(
-                lab.neuron_lab, lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
+                clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_visibility="private",
+                show_progress="hidden")
 
         # ------------------------------------------------------------------------------------ event explorer
         with gr.Tab("Event explorer", id="events"):
             gr.Markdown(EVENTS_HELP)
-            events_state = gr.State(None)
+            events_state = gr.State(None, time_to_live=LIMITS.session_ttl_s, delete_callback=STORE.discard)
             with gr.Row():
                 with gr.Column(scale=1, min_width=320):
                     ev_upload = gr.File(file_types=events_view.EXTENSIONS, type="filepath", elem_id="events-upload",
@@ -125,18 +133,21 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             m_membranes = gr.Plot(label="membrane potentials", elem_id="models-membranes")
             load_io = ([ev_upload, ev_sample, shd_index, n_bins],
                        [ev_summary, ev_frame, ev_cloud, ev_rate, events_state, frame_idx])
-            load_btn.click(events_view.load_events, *load_io, api_name="load_events").then(
-                models_view.suggest_checkpoints, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+            load, suggest = clean_errors(EV.load), clean_errors(EV.suggest)
+            load_btn.click(load, *load_io, api_name="load_events").then(
+                suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
             ev_upload.upload(events_view.forget_choice, None, ev_sample, api_visibility="private").then(
-                events_view.load_events, *load_io, api_visibility="private").then(
-                models_view.suggest_checkpoints, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+                load, *load_io, api_visibility="private").then(
+                suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
             ev_sample.input(events_view.forget_choice, None, ev_upload, api_visibility="private").then(
-                events_view.load_events, *load_io, api_visibility="private").then(
-                models_view.suggest_checkpoints, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
-            frame_idx.change(events_view.show_frame, [events_state, n_bins, frame_idx], [ev_frame],
+                load, *load_io, api_visibility="private").then(
+                suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+            frame_idx.change(clean_errors(EV.show_frame), [events_state, n_bins, frame_idx], [ev_frame],
                              api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-            n_bins.release(events_view.rebin, [events_state, n_bins], [ev_frame, frame_idx], api_visibility="private")
-            run_btn.click(models_view.run_model, [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
+            n_bins.release(clean_errors(EV.rebin), [events_state, n_bins], [ev_frame, frame_idx],
+                           api_visibility="private")
+            run_btn.click(clean_errors(models_view.run_model),
+                          [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
                           [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary], api_name="run_model")
 
         # ------------------------------------------------------------------------------------ speed race
@@ -162,7 +173,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     race_table = gr.Markdown(elem_id="race-table")
             recorded_md = gr.Markdown()
             recorded_plot = gr.Plot(label="recorded results")
-            race_btn.click(race.speed_race, [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
+            race_btn.click(clean_errors(race.speed_race), [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
                            [race_time, race_speedup, race_table, race_device], api_name="speed_race",
                            concurrency_limit=1)
 
@@ -173,11 +184,11 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             card_pick = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model card")
             card_md = gr.Markdown()
             results_md = gr.Markdown()
-            card_pick.change(zoo.card_markdown, [card_pick], [card_md], api_visibility="private")
+            card_pick.change(clean_errors(zoo.card_markdown), [card_pick], [card_md], api_visibility="private")
 
-    demo.load(lab.neuron_lab, lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
-    demo.load(race.recorded_view, None, [recorded_md, recorded_plot], api_visibility="private")
-    demo.load(zoo.zoo_view, None, [zoo_md, results_md], api_visibility="private")
+    demo.load(clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
+    demo.load(clean_errors(race.recorded_view), None, [recorded_md, recorded_plot], api_visibility="private")
+    demo.load(clean_errors(zoo.zoo_view), None, [zoo_md, results_md], api_visibility="private")
 
 if __name__ == "__main__":
     serve.main(demo)

@@ -448,7 +448,8 @@ def test_app_structure_queue_and_limits():
     import app
 
     demo = serve.configure_queue(app.demo)
-    assert demo.delete_cache == (600, 3600)                   # uploads and cached files cleaned after an hour
+    # uploads and cached files are swept every minute and removed after five minutes (issue 10: was (600, 3600))
+    assert demo.delete_cache == (60, 300)
     assert demo._queue.default_concurrency_limit == 2 and demo._queue.max_size == 64
     by_name = {fn.api_name: fn for fn in demo.fns.values()}
     assert by_name["speed_race"].concurrency_limit == 1      # timings must not share the CPU with each other

@@ -140,7 +140,7 @@ def frame_at(events: Events, n_bins: int, index: int, limits: Limits = LIMITS) -
         counts = np.bincount(part.x.astype(np.int64), minlength=events.width)
         return fe.spike_bin_figure(counts, title)
     frame = events_to_frames(part, n_bins=1, time_range=(lo, max(hi, lo + 1)),
-                             downsample_to=_display_size(events, limits))[0]
+                             downsample_to=_display_size(events, limits), max_bytes=limits.frame_max_bytes)[0]
     return fe.frame_figure(frame, title)
 
 

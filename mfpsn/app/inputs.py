@@ -56,22 +56,27 @@ def load_sequence(path: str | Path, limits: Limits = LIMITS) -> np.ndarray:
     """Read an uploaded ``.csv`` or ``.npy`` sequence of shape ``[T]`` or ``[T, C]`` as ``[T, C]`` float32.
 
     CSV: numbers separated by commas, one time step per row, an optional header row of names.
-    NPY: a numeric array, read with ``allow_pickle=False``. Raises ``gr.Error`` naming the file and
-    what is wrong (extension, parse error, rank, size, non-finite values).
+    NPY: a numeric array, parsed without pickle and without trusting its header (the declared size is checked
+    against the bytes present). The file size is checked (``limits.lab_max_upload_kb``) before anything is
+    parsed, and a CSV stops at the first row past ``limits.lab_max_T``, so memory stays proportional to the
+    limits. Raises ``gr.Error`` naming the file and what is wrong (size, extension, parse error, rank, size,
+    non-finite values).
     """
     name = Path(path).name
     ext = Path(path).suffix.lower()
+    if ext not in (".npy", ".csv", ".txt"):
+        raise gr.Error(f"{name}: expected a .csv or .npy file, found extension {ext!r}")
+    size = _regular_size(path, name)
+    if size > limits.lab_max_upload_kb * 1024:
+        raise gr.Error(f"{name}: the file is {size / 1024:,.0f} kB; a lab sequence may be at most "
+                       f"{limits.lab_max_upload_kb:,} kB ({limits.lab_max_T} rows x {limits.lab_max_channels} "
+                       "columns fit in far less)")
     if ext == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise gr.Error(f"{name}: cannot read as a NumPy .npy array ({exc})") from None
+        arr = _read_npy(path, name, size, limits)
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
             raise gr.Error(f"{name}: expected a numeric array, found dtype {arr.dtype}")
-    elif ext in (".csv", ".txt"):
-        arr = _read_csv(path, name)
     else:
-        raise gr.Error(f"{name}: expected a .csv or .npy file, found extension {ext!r}")
+        arr = _read_csv(path, name, limits)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -88,9 +93,44 @@ def load_sequence(path: str | Path, limits: Limits = LIMITS) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _read_csv(path: str | Path, name: str) -> np.ndarray:
+def _regular_size(path: str | Path, name: str) -> int:
+    from mfpsn.events._context import open_regular
+    from mfpsn.events.errors import EventFormatError
+    import os
+
+    try:
+        fd, size = open_regular(str(path), None)
+    except EventFormatError as exc:
+        raise gr.Error(f"{name}: {exc.problem}") from None
+    os.close(fd)
+    return size
+
+
+def _read_npy(path: str | Path, name: str, size: int, limits: Limits) -> np.ndarray:
+    from mfpsn.events._context import ReadContext
+    from mfpsn.events.errors import EventFormatError
+    from mfpsn.events.formats.npy import _read_array
+
+    ctx = ReadContext(str(path), "npy", max_bytes=limits.lab_max_upload_kb * 1024,
+                      max_events=limits.lab_max_T)
+    try:
+        with open(path, "rb") as fp:
+            return _read_array(fp, size, ctx, name)
+    except EventFormatError as exc:
+        raise gr.Error(f"{name}: cannot read as a NumPy .npy array ({exc.problem})") from None
+    except OSError:
+        raise gr.Error(f"{name}: cannot read the file") from None
+
+
+def _read_csv(path: str | Path, name: str, limits: Limits = LIMITS) -> np.ndarray:
+    lines = []
     with open(path, "r", encoding="utf-8", errors="replace") as f:
-        lines = [(i + 1, ln.strip()) for i, ln in enumerate(f) if ln.strip()]
+        for i, ln in enumerate(f):
+            ln = ln.strip()
+            if ln:
+                lines.append((i + 1, ln))
+                if len(lines) > limits.lab_max_T + 1:  # + an optional header row
+                    raise gr.Error(f"{name}: expected 1 to {limits.lab_max_T} time steps (rows), found more")
     if not lines:
         raise gr.Error(f"{name}: the CSV file holds no rows")
     try:
@@ -102,7 +142,10 @@ def _read_csv(path: str | Path, name: str) -> np.ndarray:
         try:
             rows.append([float(v) for v in ln.split(",")])
         except ValueError:
-            raise gr.Error(f"{name}: line {lineno} is not a comma-separated list of numbers: {ln[:60]!r}") from None
+            raise gr.Error(f"{name}: line {lineno} is not a comma-separated list of numbers") from None
+        if len(rows[-1]) > limits.lab_max_channels:
+            raise gr.Error(f"{name}: expected 1 to {limits.lab_max_channels} channels (columns), found "
+                           f"{len(rows[-1])} at line {lineno}")
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         raise gr.Error(f"{name}: expected the same number of columns in every row, found {sorted(widths)}")

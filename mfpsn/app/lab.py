@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 import torch
 
 from mfpsn.app import figures_lab as fl
+from mfpsn.app.budget import check_budget, lab_cost
 from mfpsn.app.inputs import SIGNALS, generate_input, load_sequence
 from mfpsn.app.limits import LIMITS, Limits, check_choice, check_float, check_int
 from mfpsn.energy import neuron_ops
@@ -242,6 +243,8 @@ def simulate(s: LabSettings, limits: Limits = LIMITS) -> LabResult:
     else:
         x = generate_input(s.signal, s.T, s.channels, s.amplitude, s.period, s.rate, s.seed)
     T, C = x.shape
+    check_budget("neuron lab", lab_cost(T, C, s.order, s.extra), limits.lab_max_work, "elements",
+                 "lower T or the channels, or pick another third neuron than PSN (its T x T weight)")
     dilations = lab_dilations(s)
     d = dilations[-1]
     lags = filter_lags(s.order, d)

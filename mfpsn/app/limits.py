@@ -33,6 +33,15 @@ class Limits:
         race_max_points: most T values in one race.
         concurrency: requests served at once (the queue holds the rest).
         queue_size: requests the queue holds before refusing new ones.
+        lab_max_upload_kb: largest lab sequence file (checked before it is parsed; 4096 x 16 numbers fit).
+        lab_max_work: most elements one neuron-lab request may touch (:func:`mfpsn.app.budget.lab_cost`).
+        race_max_seconds: largest estimated duration of one speed race (:func:`mfpsn.app.budget.race_cost_s`).
+        frame_max_bytes: most bytes the frames of one model input or frame view may take.
+        store_max_items, store_max_bytes: recordings kept server-side (:class:`mfpsn.app.store.RecordingStore`).
+        session_ttl_s: seconds a session's state and a kept recording live after their last use.
+        upload_ttl_s: seconds an uploaded file is kept (``delete_cache``); the sweep runs every
+            ``cache_sweep_s`` seconds.
+        max_sessions: most sessions whose state the server keeps (Gradio's ``state_session_capacity``).
     """
 
     max_upload_mb: int = 50
@@ -49,6 +58,16 @@ class Limits:
     race_max_points: int = 8
     concurrency: int = 2
     queue_size: int = 64
+    lab_max_upload_kb: int = 4096
+    lab_max_work: int = 1 << 27
+    race_max_seconds: float = 20.0
+    frame_max_bytes: int = 256 << 20
+    store_max_items: int = 16
+    store_max_bytes: int = 256 << 20
+    session_ttl_s: int = 300
+    upload_ttl_s: int = 300
+    cache_sweep_s: int = 60
+    max_sessions: int = 256
 
     @property
     def max_upload_bytes(self) -> int:

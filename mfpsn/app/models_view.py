@@ -58,6 +58,28 @@ def _fit_sensor(frames: np.ndarray, size: tuple[int, int], notes: list[str]) -> 
     return out
 
 
+def _fitted_frames(events: Events, T: int, time_range: tuple[int, int], size: tuple[int, int], notes: list[str],
+                   limits: Limits = LIMITS) -> np.ndarray:
+    """``[T, 2, H', W']`` frames of the centre ``size = (H', W')`` window of the sensor (zero-padded when the sensor
+    is smaller), the same as :func:`_fit_sensor` of the full frames, but the events are cropped *before* they are
+    counted, so a header declaring a 65536 x 65536 sensor costs no more than the model's input."""
+    H, W = events.height, events.width
+    h2, w2 = size
+    if (H, W) == (h2, w2):
+        return events_to_frames(events, n_bins=T, time_range=time_range, max_bytes=limits.frame_max_bytes)
+    notes.append(f"the {W}×{H} sensor was centre-{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
+                 f"model's {w2}×{h2} input")
+    sy, sx = max(0, (H - h2) // 2), max(0, (W - w2) // 2)
+    dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
+    hh, ww = min(H, h2), min(W, w2)
+    keep = (events.x >= sx) & (events.x < sx + ww) & (events.y >= sy) & (events.y < sy + hh)
+    window = Events(events.t[keep], events.x[keep] - sx, events.y[keep] - sy, events.p[keep], ww, hh)
+    frames = events_to_frames(window, n_bins=T, time_range=time_range, max_bytes=limits.frame_max_bytes)
+    out = np.zeros((frames.shape[0], 2, h2, w2), dtype=frames.dtype)
+    out[:, :, dy:dy + hh, dx:dx + ww] = frames
+    return out
+
+
 def model_input(events: Events, card: dict[str, Any], notes: list[str]) -> torch.Tensor:
     """The model input ``[T, 1, ...]`` float32 for ``events`` following ``card["input"]["binning"]``."""
     spec = card["input"]
@@ -76,9 +98,8 @@ def model_input(events: Events, card: dict[str, Any], notes: list[str]) -> torch
             time_range = (start + int(rng[0]), start + int(rng[1]))
         else:
             time_range = (start, int(events.t[-1]) + 1)
-        frames = events_to_frames(events, n_bins=T, time_range=time_range)
         shape = spec["shape"]
-        frames = _fit_sensor(frames, (int(shape[-2]), int(shape[-1])), notes)
+        frames = _fitted_frames(events, T, time_range, (int(shape[-2]), int(shape[-1])), notes)
         return torch.from_numpy(np.ascontiguousarray(frames)).unsqueeze(1)
     raise gr.Error(f"checkpoint {card['name']}: its input binning {method!r} cannot be built from event files")
 

@@ -28,6 +28,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from mfpsn.app.budget import check_budget, race_cost_s
 from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int
 from mfpsn.app.plotstyle import BASE_LAYOUT, style
 from mfpsn.app.serve import compute_device
@@ -226,6 +227,8 @@ def speed_race(T_text: str, N: float, order: float, dilation: float, names: list
     if too_big:
         raise gr.Error(f"T·N: at most {limits.race_max_elements:,} elements per call; T = {too_big} with N = {N} "
                        "is over it: lower N or T")
+    check_budget("speed race", race_cost_s(T_values, N, order, names, mode == MODES[1], repeats),
+                 limits.race_max_seconds, "s", "lower the T values, N, the repeats or the contenders")
     times = race(T_values, N, order, dilation, names, mode, repeats, device,
                  progress=lambda f, d: progress(f, desc=d))
     fig_t, fig_s = _race_figures(T_values, times, N, mode)

@@ -1,0 +1,44 @@
+"""Event-explorer callbacks that keep the loaded recording in the app's :class:`RecordingStore` and only its key in
+the browser session (``gr.State``), so a session holds a 22-character string, not the recording.
+
+``EventsSession(store)`` gives the callbacks ``app.py`` wires: ``load`` (the ``load_events`` endpoint: summary,
+plots, the key, the frame-slider update), ``show_frame``, ``rebin`` and ``suggest``. A key that the store has
+evicted or expired draws a figure asking to load the recording again.
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from mfpsn.app import events_view, models_view
+from mfpsn.app import figures_events as fe
+from mfpsn.app.limits import LIMITS, Limits
+from mfpsn.app.store import RecordingStore
+
+__all__ = ["EventsSession"]
+
+
+class EventsSession:
+    """Callbacks bound to one app's recording store."""
+
+    def __init__(self, store: RecordingStore, limits: Limits = LIMITS) -> None:
+        self.store, self.limits = store, limits
+
+    def load(self, upload: str | None, sample: str | None, shd_index: float = 0, n_bins: float = 20):
+        """Read and plot the recording (see :func:`events_view.load_events`); keep it in the store, return its key."""
+        summary, frame, cloud, rate, events, slider = events_view.load_events(upload, sample, shd_index, n_bins,
+                                                                              self.limits)
+        return summary, frame, cloud, rate, self.store.put(events), slider
+
+    def show_frame(self, key: str | None, n_bins: float, index: float) -> go.Figure:
+        events = self.store.get(key)
+        if events is None and key is not None:
+            return fe.empty_figure("the recording was released (kept a few minutes after its last use): load it "
+                                   "again")
+        return events_view.show_frame(events, n_bins, index, self.limits)
+
+    def rebin(self, key: str | None, n_bins: float):
+        fig, slider = events_view.rebin(self.store.get(key), n_bins, self.limits)
+        return fig, slider
+
+    def suggest(self, key: str | None):
+        return models_view.suggest_checkpoints(self.store.get(key))
