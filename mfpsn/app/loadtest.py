@@ -6,16 +6,22 @@ Without ``--url`` the app (``app.demo``) is launched in this process on a free l
 queue and launch options as ``python app.py``. Each client runs its requests one after another; the clients
 run in parallel threads. The mix (request ``i`` of client ``c`` takes entry ``(c + i) % len(MIX)``) covers
 ``neuron_lab`` with several settings, ``load_events`` with bundled samples and an upload, a small ``speed_race``,
-``run_model`` when checkpoints are shipped, and deliberately bad settings that must come back as an app error
-(``gr.Error``) naming the problem: those count as successes when the error arrives, as failures otherwise.
-Reports failures and p50/p95 latency per endpoint and overall.
+``run_model`` when checkpoints are shipped, deliberately bad settings and hostile uploads (:func:`hostile_files`:
+HDF5 external storage pointing at a secret file, an npz decompression bomb, a header ``t0`` of 30 digits, an
+over-budget speed race) that must come back as an app error (``gr.Error``) naming the problem, and never carrying
+a byte of the secret: those count as successes when such an error arrives, as failures otherwise. A 4096 x 4096
+EVT 3.0 header is loaded and run through a model (must succeed). Reports failures, p50/p95 latency per endpoint
+and overall, and the peak resident memory of this process (``peak_rss_mb``; the app's too when it was launched
+here).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -25,7 +31,10 @@ from typing import Any
 # this module starts gradio_client clients (and may launch the app): no telemetry thread, ever
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-__all__ = ["free_port", "launch_app", "request_mix", "LoadResult", "run_load", "percentile", "main"]
+__all__ = ["free_port", "launch_app", "hostile_files", "request_mix", "LoadResult", "run_load", "percentile", "main",
+           "SECRET_MARK"]
+
+SECRET_MARK = "TOPSECRET-LOADTEST-MARKER"
 
 
 def free_port() -> int:
@@ -54,8 +63,54 @@ def _lab_args(**changes: Any) -> list:
     return [getattr(s, f) for f in LabSettings.__dataclass_fields__]
 
 
-def request_mix() -> list[tuple[str, list, bool]]:
-    """``(endpoint, arguments, error expected)`` entries; uploads are given as local paths."""
+def hostile_files(folder: Path) -> dict[str, Path]:
+    """Small hostile uploads written into ``folder``: ``external`` (SHD whose labels use HDF5 external storage
+    in a secret file), ``bomb`` (npz of 4 x 30 MB of zeros in ~120 kB), ``t0`` (EVT 3.0 header t0 of 30 digits)
+    and ``wide`` (a valid EVT 3.0 file whose header declares a 4096 x 4096 sensor)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from mfpsn.events import Events, write_events
+
+    folder.mkdir(parents=True, exist_ok=True)
+    secret = folder / "secret.txt"
+    secret.write_text((SECRET_MARK + "\n") * 8)
+    out = {}
+    try:
+        import h5py
+
+        ext = folder / "external.h5"
+        with h5py.File(ext, "w") as f:
+            t = f.create_dataset("spikes/times", (1,), dtype=h5py.vlen_dtype(np.float16))
+            u = f.create_dataset("spikes/units", (1,), dtype=h5py.vlen_dtype(np.uint16))
+            t[0] = np.array([0.1], np.float16)
+            u[0] = np.array([1], np.uint16)
+            f.create_dataset("labels", (1,), dtype="u2", external=[(str(secret), 0, 2)])
+        out["external"] = ext
+    except ImportError:
+        pass
+    bomb = folder / "bomb.npz"
+    member = io.BytesIO()
+    np.save(member, np.zeros(30_000_000, np.uint8))
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        for key in "txyp":
+            z.writestr(f"{key}.npy", member.getvalue())
+    out["bomb"] = bomb
+    t0 = folder / "t0.raw"
+    t0.write_bytes(b"% evt 3.0\n% t0 " + b"9" * 30 + b"\n% end\n" + bytes(8))
+    out["t0"] = t0
+    wide = folder / "wide.raw"
+    write_events(wide, Events(np.array([0, 5, 9]), np.array([2000, 2001, 2040]), np.array([2000, 2040, 2047]),
+                              np.array([1, 0, 1]), 4096, 4096), format="evt3")
+    out["wide"] = wide
+    return out
+
+
+def request_mix(folder: Path | None = None) -> list[tuple[str, list, bool]]:
+    """``(endpoint, arguments, error expected)`` entries; uploads are given as local paths (hostile ones are
+    written into ``folder``, a temporary folder when None)."""
     from mfpsn.app.events_view import ASSETS_DIR, bundled_samples, read_recording
     from mfpsn.app.models_view import compatible_checkpoints
 
@@ -75,11 +130,26 @@ def request_mix() -> list[tuple[str, list, bool]]:
         mix.append(("/load_events", [None, name, 0, 10], False))
     if samples:
         mix.append(("/load_events", [str(ASSETS_DIR / samples[-1]), None, 0, 10], False))
+    left_cam = None
     for name in samples:
         names, left, right = compatible_checkpoints(read_recording(str(ASSETS_DIR / name)))
         if names:
             mix.append(("/run_model", [None, name, 0, left, right, 0], False))
             break
+    for name in samples:
+        ev = read_recording(str(ASSETS_DIR / name))
+        if ev.height > 1:
+            left_cam = compatible_checkpoints(ev)[1]
+            break
+    hostile = hostile_files(Path(tempfile.mkdtemp(prefix="mfpsn-loadtest-")) if folder is None else folder)
+    for key in ("external", "bomb", "t0"):
+        if key in hostile:
+            mix.append(("/load_events", [str(hostile[key]), None, 0, 10], True))
+    mix.append(("/load_events", [str(hostile["wide"]), None, 0, 10], False))
+    if left_cam:
+        mix.append(("/run_model", [str(hostile["wide"]), None, 0, left_cam, None, 0], False))
+    mix.append(("/speed_race", [", ".join(str(512 * i) for i in range(1, 9)), 1024, 16, 1, ["MFPSN (shift_add)"],
+                                "forward + backward (training)", 20], True))
     return mix
 
 
@@ -97,6 +167,7 @@ class LoadResult:
         every = [v for vs in self.latencies.values() for v in vs]
         out = {"clients": self.clients, "requests": self.clients * self.requests_per_client,
                "failures": len(self.failures), "wall_s": round(self.wall_s, 2),
+               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                "p50_s": round(percentile(every, 50), 3), "p95_s": round(percentile(every, 95), 3),
                "per_endpoint": {k: {"n": len(v), "p50_s": round(percentile(v, 50), 3),
                                     "p95_s": round(percentile(v, 95), 3)} for k, v in sorted(self.latencies.items())}}
@@ -125,7 +196,7 @@ def _client_loop(url: str, c: int, n: int, mix: list, result: LoadResult, lock: 
         return
     for i in range(n):
         endpoint, args, expect_error = mix[(c + i) % len(mix)]
-        if endpoint == "/load_events" and args[0]:
+        if endpoint in ("/load_events", "/run_model") and args[0]:
             args = [handle_file(args[0]), *args[1:]]
         t0 = time.perf_counter()
         try:
@@ -133,7 +204,8 @@ def _client_loop(url: str, c: int, n: int, mix: list, result: LoadResult, lock: 
             ok = not expect_error
             why = "expected an app error, got a result"
         except Exception as exc:  # noqa: BLE001 - gradio_client raises AppError or transport errors
-            ok = expect_error and type(exc).__name__ == "AppError" and bool(str(exc))
+            ok = (expect_error and type(exc).__name__ == "AppError" and bool(str(exc))
+                  and SECRET_MARK not in str(exc))
             why = f"{type(exc).__name__}: {exc}"
         dt = time.perf_counter() - t0
         with lock:
