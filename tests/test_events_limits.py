@@ -70,7 +70,7 @@ def test_npy_header_declaring_more_than_the_file_is_an_error(tmp_path):
     path = tmp_path / "big.npy"
     head = _npy_bytes(np.zeros(1, [("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")]))
     path.write_bytes(head.replace(b"(1,)", b"(10000000000,)"))
-    with pytest.raises(EventFormatError, match="truncated: header declares|exceeds the limit"):
+    with pytest.raises(EventFormatError, match="truncated: header declares|exceeds? the limit"):
         read_events(path)
 
 
@@ -122,3 +122,26 @@ def test_evt3_header_declaring_a_huge_sensor_gives_bounded_frames(tmp_path):
         events_to_frames(got, n_bins=16, max_bytes=64 << 20)
     small = events_to_frames(got, n_bins=16, downsample_to=(64, 64), max_bytes=64 << 20)
     assert small.shape == (16, 2, 64, 64)
+
+
+def test_xxh32_of_the_hand_made_lz4_frames():
+    from lz4bomb import xxh32
+
+    assert xxh32(b"") == 0x02CC5D05 and xxh32(b"abc") == 0x32D153FF
+
+
+def test_aedat4_decompression_bomb_hits_the_child_cap(tmp_path):
+    """A 3 MB file whose packet inflates to 768 MiB: the child's cap (256 MiB + 64 x 3 MB) stops it cleanly."""
+    pytest.importorskip("aedat")
+    from lz4bomb import aedat4_bomb
+
+    asset = (ASSETS / "aedat4_digit3_2000.aedat4").read_bytes()
+    small = tmp_path / "small.aedat4"
+    small.write_bytes(aedat4_bomb(asset, 8 << 20))  # inflates within the cap: then the packet is not events
+    with pytest.raises(EventFormatError, match="aedat decoder failed"):
+        read_events(small)
+    bomb = tmp_path / "bomb.aedat4"
+    bomb.write_bytes(aedat4_bomb(asset, 768 << 20))
+    assert bomb.stat().st_size < 4_000_000
+    with pytest.raises(EventFormatError, match="memory limit"):
+        read_events(bomb)

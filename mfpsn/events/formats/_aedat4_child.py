@@ -88,7 +88,8 @@ def main(path: str, stream: int, max_events: int, memory_bytes: int = 0) -> int:
         dtype = [("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?")]
         arr = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
     except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
-        if isinstance(exc, MemoryError) or "alloc" in str(exc).lower():
+        text = str(exc).lower()
+        if isinstance(exc, MemoryError) or "alloc" in text or "out of memory" in text:
             _send({"error": f"decoding needs more than the memory limit of {memory_bytes} bytes for this file "
                         "(a decompression bomb or a corrupt packet size)", "kind": "memory"})
             return 3
