@@ -154,3 +154,19 @@ def test_huge_header_t0_is_a_clean_error(tmp_path, fmt):
     path.write_bytes(b"% evt 3.0\n% Version 2\n% t0 " + b"9" * 40 + b"\n% end\n" + bytes(16))
     with pytest.raises(EventFormatError, match="t0"):
         read_events(path, format=fmt)
+
+
+def test_hdf5_file_that_makes_libhdf5_loop_is_stopped_by_the_child_timeout(tmp_path):
+    """Found by the capped fuzz test: three overwrites of a small SHD file make libhdf5 loop for ever inside
+    ``h5py``; the isolated child is killed at ``timeout_s`` and the read is a clean EventFormatError."""
+    seed = tmp_path / "seed.h5"
+    rng = np.random.default_rng(0)
+    write_shd_h5(seed, [np.sort(rng.uniform(0, 1, 50))], [rng.integers(0, 700, 50)], [1], keys=["a", "b"])
+    data = bytearray(seed.read_bytes())
+    for pos, value in ((2774, b"\x9d\x07\x19\xbd\x87"), (2971, rb"[\x20-\x7e\t]*"), (4788, b"\x01")):
+        data[pos:pos + len(value)] = value
+    path = tmp_path / "loop.h5"
+    path.write_bytes(bytes(data))
+    with pytest.raises(EventFormatError):
+        read_events(path, format="shd", timeout_s=3)
+    assert len(read_events(seed)) == 50

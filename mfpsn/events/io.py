@@ -28,7 +28,8 @@ READERS = {
     "nmnist": nmnist.read, "aedat2": aedat2.read, "aedat31": aedat31.read, "aedat4": aedat4.read,
     "evt2": evt2.read, "evt3": evt3.read, "dat": dat.read, "shd": shd.read, "npy": npy.read, "npz": npy.read,
 }
-OPTIONS = {"aedat2": aedat2.OPTIONS, "aedat4": aedat4.OPTIONS, "npy": npy.OPTIONS, "npz": npy.OPTIONS}
+OPTIONS = {"aedat2": aedat2.OPTIONS, "aedat4": aedat4.OPTIONS, "npy": npy.OPTIONS, "npz": npy.OPTIONS,
+           "shd": shd.OPTIONS}
 FORMATS = tuple(READERS)
 WRITERS = {
     "nmnist": nmnist.write, "aedat2": aedat2.write, "aedat31": aedat31.write, "evt2": evt2.write,

@@ -8,6 +8,10 @@ Mapping onto ``mfpsn.events.core``: one sample per Events: x = unit, y = 0, p = 
 t = round(times · 1e6) computed in float64 (µs), width 700, height 1. ``index`` picks the sample
 (default 0); ``meta`` holds ``label``, ``key`` (the class name, when ``extra/keys`` exists),
 ``speaker`` (when ``extra/speaker`` exists), ``index`` and ``n_samples``.
+Safety (see :mod:`._h5safe`): no byte from outside the file, declared sizes bounded before reading. The HDF5
+work runs in an isolated child process by default (option ``isolate``, default True; ``timeout_s``, default
+20): a corrupt file can make libhdf5 loop for ever (found by fuzzing), and the child also runs under an
+address-space cap (256 MiB + 64 x the file size).
 Note float16 seconds are coarse (0.49 ms spacing in [0.5, 1) s, 0.98 ms in [1, 2) s).
 """
 from __future__ import annotations
@@ -21,102 +25,37 @@ import numpy as np
 from mfpsn.events._context import ReadContext, open_regular
 from mfpsn.events.core import Events
 from mfpsn.events.errors import EventFormatError
-from mfpsn.events.formats._h5safe import check_storage, file_budget, resolve_dataset, vlen_length
+from mfpsn.events.formats._shd_child_runner import TIMEOUT_S, run_shd_child
+from mfpsn.events.formats._shd_h5 import BOMB_RATIO, read_sample
 
 __all__ = ["read", "write_shd_h5", "shd_info", "MAGIC", "N_UNITS"]
 
 MAGIC = b"\x89HDF\r\n\x1a\n"
 N_UNITS = 700
-BOMB_RATIO = 64  # a dataset may decompress to at most 64x the file size (+ 1 MiB)
-_H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError)
-
-
-def _open(path: str, fmt: str = "shd"):
-    """Open an SHD-layout file and check every dataset it may read (see :mod:`._h5safe`): ``(file, n, dsets)``."""
-    import h5py
-    fd, size = open_regular(path, fmt)  # FIFOs and devices refused before HDF5 sees the path
-    os.close(fd)
-    try:
-        f = h5py.File(path, "r", driver="sec2", locking=False)
-    except _H5_ERRORS as exc:
-        raise EventFormatError(path, fmt, f"cannot open as HDF5 ({type(exc).__name__})") from exc
-    try:
-        budget = file_budget(size, BOMB_RATIO)
-        dsets = {}
-        for name in ("spikes/times", "spikes/units", "labels", "extra/speaker", "extra/keys"):
-            d = resolve_dataset(f, name, path, fmt, required=not name.startswith("extra/"))
-            if d is not None:
-                check_storage(d, name, path, fmt, size, budget)
-            dsets[name] = d
-        times, units, labels = dsets["spikes/times"], dsets["spikes/units"], dsets["labels"]
-        n = times.shape[0] if times.ndim == 1 else -1
-        if n < 0 or units.shape != (n,) or labels.shape != (n,):
-            raise EventFormatError(path, fmt, f"expected 1-D spikes/times, spikes/units and labels of one length, "
-                                              f"found {times.shape}, {units.shape}, {labels.shape}")
-        for name in ("spikes/times", "spikes/units"):
-            if h5py.check_vlen_dtype(dsets[name].dtype) is None:
-                raise EventFormatError(path, fmt, f"'{name}': expected variable-length arrays, found dtype "
-                                                  f"{dsets[name].dtype}")
-        if labels.dtype.kind not in "iu":
-            raise EventFormatError(path, fmt, f"'labels': expected integers, found dtype {labels.dtype}")
-    except EventFormatError:
-        f.close()
-        raise
-    except _H5_ERRORS as exc:
-        f.close()
-        raise EventFormatError(path, fmt, f"corrupt HDF5 structure ({type(exc).__name__})") from exc
-    return f, n, dsets, size
-
-
-def _decode(v) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+OPTIONS = ("isolate", "timeout_s")
+_ = BOMB_RATIO  # re-exported: the ratio an HDF5 dataset may decompress to
 
 
 def shd_info(path: str | Path) -> tuple[int, np.ndarray]:
-    """Number of samples and their labels ([n] int64) of an SHD-layout ``.h5`` file."""
-    f, n, dsets, _ = _open(str(path))
-    with f:
-        try:
-            labels = np.asarray(dsets["labels"][()]).astype(np.int64)
-        except _H5_ERRORS as exc:
-            raise EventFormatError(path, "shd", f"cannot read labels ({type(exc).__name__})") from exc
-    return n, labels
+    """Number of samples and their labels ([n] int64) of an SHD-layout ``.h5`` file (read in the isolated child)."""
+    path = str(path)
+    fd, size = open_regular(path, "shd")  # FIFOs and devices refused before HDF5 sees the path
+    os.close(fd)
+    info, arrays = run_shd_child(path, "shd", ["labels", path, str(size)], size, TIMEOUT_S)
+    return int(info["n"]), arrays[0].astype(np.int64)
 
 
 def read(ctx: ReadContext) -> Events:
-    ctx.file_size()
-    f, n, dsets, size = _open(ctx.path, ctx.fmt)
-    with f:
-        index = 0 if ctx.index is None else int(ctx.index)
-        if n == 0:
-            raise ctx.error("the file holds no samples")
-        if not -n <= index < n:
-            raise ctx.error(f"index={index} is out of range for {n} samples")
-        index %= n
-        lengths = {}
-        for name, item in (("spikes/times", 2), ("spikes/units", 2)):
-            k = vlen_length(f, dsets[name], index, name, ctx.path, ctx.fmt, size)
-            ctx.check_count(k, f"spikes in sample {index} ('{name}')")
-            base = h5py_base_itemsize(dsets[name].dtype)
-            if k * base > size:
-                raise ctx.error(f"sample {index}: '{name}' declares {k} values of {base} bytes, more than the "
-                                f"{size}-byte file holds")
-            lengths[name] = k
-        if lengths["spikes/times"] != lengths["spikes/units"]:
-            raise ctx.error(f"sample {index}: times ({lengths['spikes/times']}) and units "
-                            f"({lengths['spikes/units']}) differ in length")
-        try:
-            times = np.asarray(dsets["spikes/times"][index])
-            units = np.asarray(dsets["spikes/units"][index])
-            label = int(dsets["labels"][index])
-            meta = {"label": label, "index": index, "n_samples": n}
-            speaker, keys = dsets["extra/speaker"], dsets["extra/keys"]
-            if speaker is not None and speaker.shape == (n,) and speaker.dtype.kind in "iu":
-                meta["speaker"] = int(speaker[index])
-            if keys is not None and keys.ndim == 1 and 0 <= label < keys.shape[0] and keys.dtype.kind in "OSU":
-                meta["key"] = _decode(keys[label])[:200]
-        except _H5_ERRORS as exc:
-            raise ctx.error(f"cannot read sample {index} ({type(exc).__name__})") from exc
+    size = ctx.file_size()
+    if ctx.options.get("isolate", True):
+        info, arrays = run_shd_child(ctx.path, ctx.fmt, ["sample", ctx.path, str(size),
+                                                         "none" if ctx.index is None else str(int(ctx.index)),
+                                                         str(ctx.max_events)],
+                                     size, float(ctx.options.get("timeout_s", TIMEOUT_S)))
+        times, units, meta = arrays[0], arrays[1], info["meta"]
+    else:
+        times, units, meta = read_sample(ctx.path, ctx.fmt, size, ctx.index, ctx.max_events)
+    index = meta["index"]
     if times.ndim != 1 or units.shape != times.shape:
         raise ctx.error(f"sample {index}: times {times.shape} and units {units.shape} differ in shape")
     if times.dtype.kind != "f" or units.dtype.kind not in "iu":
@@ -131,13 +70,6 @@ def read(ctx: ReadContext) -> Events:
     y = np.zeros_like(x)
     p = np.ones(x.shape, np.uint8)
     return ctx.finish(t, x, y, p, N_UNITS, 1, meta)
-
-
-def h5py_base_itemsize(dtype) -> int:
-    """Bytes per value of a variable-length dtype's base type (1 when unknown)."""
-    import h5py
-    base = h5py.check_vlen_dtype(dtype)
-    return max(int(np.dtype(base).itemsize), 1) if base is not None and base not in (str, bytes) else 1
 
 
 def write_shd_h5(path: str | Path, times: Sequence[np.ndarray], units: Sequence[np.ndarray], labels,
