@@ -74,7 +74,7 @@ def test_corrupted_files_under_an_address_space_cap(tmp_path_factory, fmt):
     data = _seed(folder, fmt)
     cases: list = []
 
-    @settings(max_examples=15 if fmt != "aedat4" else 6, derandomize=True, deadline=None, database=None,
+    @settings(max_examples=10 if fmt != "aedat4" else 5, derandomize=True, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(ops=st.lists(_OP, min_size=1, max_size=3))
     def collect(ops):

@@ -24,16 +24,14 @@ import numpy as np
 
 from mfpsn.events._context import ReadContext, open_regular
 from mfpsn.events.core import Events
-from mfpsn.events.errors import EventFormatError
 from mfpsn.events.formats._shd_child_runner import TIMEOUT_S, run_shd_child
-from mfpsn.events.formats._shd_h5 import BOMB_RATIO, read_sample
+from mfpsn.events.formats._shd_h5 import BOMB_RATIO, read_sample  # noqa: F401 - BOMB_RATIO re-exported
 
 __all__ = ["read", "write_shd_h5", "shd_info", "MAGIC", "N_UNITS"]
 
 MAGIC = b"\x89HDF\r\n\x1a\n"
 N_UNITS = 700
 OPTIONS = ("isolate", "timeout_s")
-_ = BOMB_RATIO  # re-exported: the ratio an HDF5 dataset may decompress to
 
 
 def shd_info(path: str | Path) -> tuple[int, np.ndarray]:
