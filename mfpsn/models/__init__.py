@@ -3,6 +3,7 @@
 - :class:`DVSConvNet` (``"dvs_convnet"``): small conv net for 34x34x2 event frames.
 - :class:`SHDNet` (``"shd_net"``): the paper's SHD network without learned delays.
 - :class:`SeqImageNet` (``"seq_image_net"``): the sequential-image conv1d net.
+- :class:`SeqFCNet` (``"seq_fc_net"``): the feed-forward sMNIST/psMNIST net (4 x 128).
 - :class:`SpikingResNet18` (``"spiking_resnet18"``): the DVS-Lip front end (definition only).
 
 Every net stores a JSON-able ``config`` (``model.get_config()``) that :func:`build_model` turns
@@ -18,13 +19,14 @@ from mfpsn.models.base import SpikingNet
 from mfpsn.models.dvs_net import DVSConvNet
 from mfpsn.models.neurons import NEURON_KINDS, build_neurons, layer_dilations
 from mfpsn.models.resnet import SpikingResNet18, StatefulFC
+from mfpsn.models.seq_fc_net import SeqFCNet
 from mfpsn.models.seq_net import SeqImageNet
 from mfpsn.models.shd_net import SHDNet
 
-__all__ = ["ARCHS", "NEURON_KINDS", "SpikingNet", "DVSConvNet", "SHDNet", "SeqImageNet", "SpikingResNet18",
+__all__ = ["ARCHS", "NEURON_KINDS", "SpikingNet", "DVSConvNet", "SHDNet", "SeqImageNet", "SeqFCNet", "SpikingResNet18",
            "StatefulFC", "build_model", "build_neurons", "layer_dilations"]
 
-ARCHS = {"dvs_convnet": DVSConvNet, "shd_net": SHDNet, "seq_image_net": SeqImageNet,
+ARCHS = {"dvs_convnet": DVSConvNet, "shd_net": SHDNet, "seq_image_net": SeqImageNet, "seq_fc_net": SeqFCNet,
          "spiking_resnet18": SpikingResNet18}
 
 
