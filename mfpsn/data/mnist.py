@@ -15,11 +15,13 @@ from __future__ import annotations
 import gzip
 import os
 import stat
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["IDXFormatError", "SPLIT_FILES", "read_idx", "find_idx_files", "load_mnist_split", "MAX_IDX_BYTES"]
+__all__ = ["IDXFormatError", "SPLIT_FILES", "read_idx", "write_idx", "write_subset", "find_idx_files", "load_mnist_split",
+           "MAX_IDX_BYTES"]
 
 MAX_IDX_BYTES = 256 * 2**20  # MNIST's largest file holds 47 MB; far larger files are refused
 SPLIT_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -57,7 +59,7 @@ def _read_bounded(path: Path, limit: int) -> bytes:
                         chunks.append(chunk)
                         total += len(chunk)
                     return b"".join(chunks)
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
                 raise IDXFormatError(path, f"corrupt gzip stream ({type(exc).__name__})") from None
         size = os.fstat(raw.fileno()).st_size
         return raw.read(min(size, limit + 1))
@@ -128,3 +130,43 @@ def load_mnist_split(root: str | os.PathLike, split: str) -> tuple[np.ndarray, n
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise IDXFormatError(labels_path, f"expected labels 0..9, found {labels.min()}..{labels.max()}")
     return images, labels
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write a uint8 ``array`` as an IDX file (gzip-compressed when ``path`` ends in ``.gz``)."""
+    a = np.ascontiguousarray(array, dtype=np.uint8)
+    if not 1 <= a.ndim <= 255:
+        raise ValueError(f"write_idx: expected an array with 1..255 dimensions, found {a.ndim}")
+    data = bytes([0, 0, 0x08, a.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in a.shape) + a.tobytes()
+    path = Path(path)
+    if path.suffix == ".gz":
+        with gzip.GzipFile(path, "wb", mtime=0) as gz:
+            gz.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def write_subset(source: str | os.PathLike, out: str | os.PathLike, *, n_train: int, n_test: int) -> Path:
+    """Copy the first ``n_train`` / ``n_test`` digits of the IDX files in ``source`` to ``out`` (gzip)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("test", n_test)):
+        images, labels = load_mnist_split(source, split)
+        stem_images, stem_labels = SPLIT_FILES[split]
+        write_idx(out / f"{stem_images}.gz", images[:n])
+        write_idx(out / f"{stem_labels}.gz", labels[:n].astype(np.uint8))
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mfpsn.data.mnist",
+                                     description="copy the first digits of an MNIST IDX folder (test subsets)")
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--train", type=int, default=200)
+    parser.add_argument("--test", type=int, default=300)
+    a = parser.parse_args()
+    print(write_subset(a.source, a.out, n_train=a.train, n_test=a.test))
