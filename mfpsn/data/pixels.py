@@ -57,7 +57,7 @@ class PixelSequence:
 
     def __call__(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """images: ``[N, 28, 28]`` uint8 (0..255) → ``[N, 784, 1]`` float32 in [0, 1]."""
-        x = torch.as_tensor(np.asarray(images))
+        x = torch.as_tensor(np.array(images, copy=True)) if isinstance(images, np.ndarray) else images
         if x.dim() != 3 or tuple(x.shape[1:]) != (SIDE, SIDE):
             raise ValueError(f"PixelSequence: expected images [N, 28, 28], found {list(x.shape)}")
         if x.dtype != torch.uint8:
