@@ -11,8 +11,9 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["NeuronTrace", "StreamBuffer", "check_sequence", "check_step_input", "threshold_view",
-           "check_positive_int"]
+from mfpsn._checks import channel_view
+
+__all__ = ["NeuronTrace", "StreamBuffer", "check_sequence", "check_step_input", "threshold_view"]
 
 
 class NeuronTrace(NamedTuple):
@@ -105,19 +106,5 @@ def check_step_input(x_t: torch.Tensor, who: str, channels: int | None = None) -
                          f"found {x_t.shape[1]} (shape {tuple(x_t.shape)})")
 
 
-def threshold_view(v_th: torch.Tensor, ndim: int, dim: int = 2) -> torch.Tensor:
-    """A 1-d threshold ``[n]`` reshaped to broadcast along ``dim`` of an ``ndim``-dim tensor.
-
-    ``threshold_view(theta [C], 5)`` → ``[1, 1, C, 1, 1]``; ``threshold_view(theta [T], 4, dim=0)`` →
-    ``[T, 1, 1, 1]``.
-    """
-    shape = [1] * ndim
-    shape[dim] = v_th.shape[0]
-    return v_th.reshape(shape)
-
-
-def check_positive_int(value, name: str, who: str) -> int:
-    """Return ``value`` if it is an int >= 1, else raise ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{who}: expected {name} to be an int >= 1, found {value!r}")
-    return value
+#: A 1-d threshold ``[n]`` as ``[1, 1, n, 1, ...]`` (or along ``dim``): :func:`mfpsn._checks.channel_view`.
+threshold_view = channel_view

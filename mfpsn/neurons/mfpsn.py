@@ -10,7 +10,8 @@ from mfpsn.functional.filter import IMPLS
 from mfpsn.functional.mfpsn import (STATS, fold_taps, mfpsn_spikes, mfpsn_trace,
                                     mfpsn_train_forward, update_running_stats)
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
-from mfpsn.neurons.base import (NeuronTrace, StreamBuffer, check_positive_int, check_sequence, check_step_input,
+from mfpsn._checks import check_positive_int
+from mfpsn.neurons.base import (NeuronTrace, StreamBuffer, check_sequence, check_step_input,
                                 threshold_view)
 
 __all__ = ["MFPSN"]

@@ -12,7 +12,8 @@ from torch import nn
 
 from mfpsn.functional.filter import IMPLS, lags, temporal_filter
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
-from mfpsn.neurons.base import (NeuronTrace, StreamBuffer, check_positive_int, check_sequence, check_step_input,
+from mfpsn._checks import check_positive_int
+from mfpsn.neurons.base import (NeuronTrace, StreamBuffer, check_sequence, check_step_input,
                                threshold_view)
 
 __all__ = ["PSN", "MaskedPSN", "SlidingPSN"]
