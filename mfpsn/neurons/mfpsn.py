@@ -10,7 +10,8 @@ from mfpsn.functional.filter import IMPLS
 from mfpsn.functional.mfpsn import (STATS, fold_taps, mfpsn_spikes, mfpsn_trace,
                                     mfpsn_train_forward, update_running_stats)
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
-from mfpsn._checks import check_positive_int
+from mfpsn._checks import (check_choice, check_optional_int, check_positive_int, check_positive_number,
+                           check_unit_interval)
 from mfpsn.neurons.base import (NeuronTrace, StepModeMixin, StreamBuffer, check_sequence, check_step_input,
                                 is_tracing, threshold_view)
 
@@ -95,29 +96,18 @@ class MFPSN(StepModeMixin, nn.Module):
         self.channels = check_positive_int(channels, "channels", who)
         self.order = check_positive_int(order, "order k", who)
         self.dilation = check_positive_int(dilation, "dilation d", who)
-        for name, v in (("exp_min", exp_min), ("exp_max", exp_max)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-                raise ValueError(f"{who}: expected {name} to be an int or None, found {v!r}")
+        self.exp_min = check_optional_int(exp_min, "exp_min", who)
+        self.exp_max = check_optional_int(exp_max, "exp_max", who)
         if exp_min is not None and exp_max is not None and exp_min > exp_max:
             raise ValueError(f"{who}: expected exp_min <= exp_max, found [{exp_min}, {exp_max}]")
-        if ste not in _STES:
-            raise ValueError(f"{who}: expected ste in {_STES}, found {ste!r}")
-        if impl not in IMPLS:
-            raise ValueError(f"{who}: expected impl in {IMPLS}, found {impl!r}")
-        if stats not in STATS:
-            raise ValueError(f"{who}: expected stats in {STATS}, found {stats!r}")
-        if momentum is not None and not (isinstance(momentum, (int, float)) and 0.0 <= momentum <= 1.0):
-            raise ValueError(f"{who}: expected momentum in [0, 1] or None, found {momentum!r}")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-            raise ValueError(f"{who}: expected eps > 0, found {eps!r}")
+        self.ste = check_choice(ste, "ste", _STES, who)
+        self.impl = check_choice(impl, "impl", IMPLS, who)
+        self.stats = check_choice(stats, "stats", STATS, who)
+        self.momentum = None if momentum is None else check_unit_interval(momentum, "momentum", who)
+        self.eps = check_positive_number(eps, "eps", who)
         self.quantize = bool(quantize)
-        self.exp_min, self.exp_max, self.ste = exp_min, exp_max, ste
         self.surrogate = get_surrogate(surrogate, alpha)
-        self.impl = impl
-        self.momentum = None if momentum is None else float(momentum)
-        self.eps = float(eps)
         self.bn_grad = bool(bn_grad)
-        self.stats = stats
 
         self.weight = nn.Parameter(torch.empty(self.channels, self.order))
         self.bn_weight = nn.Parameter(torch.empty(self.channels))

@@ -14,7 +14,7 @@ from torch import nn
 
 from mfpsn.functional.filter import IMPLS, lags, temporal_filter
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
-from mfpsn._checks import check_positive_int
+from mfpsn._checks import check_choice, check_positive_int
 from mfpsn.neurons.base import (NeuronTrace, StepModeMixin, StreamBuffer, check_sequence, check_step_input,
                                threshold_view)
 
@@ -113,8 +113,7 @@ class MaskedPSN(PSN):
 
     def set_lambda(self, epoch: int, epochs: int) -> float:
         """λ = min(1, 8·epoch / (epochs − 1)) (λ = 1 when epochs == 1); returns λ."""
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"MaskedPSN.set_lambda: expected epochs to be an int >= 1, found {epochs!r}")
+        check_positive_int(epochs, "epochs", "MaskedPSN.set_lambda")
         if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < epochs:
             raise ValueError(f"MaskedPSN.set_lambda: expected an int epoch in [0, {epochs}), found {epoch!r}")
         lam = 1.0 if epochs == 1 else min(1.0, 8.0 * epoch / (epochs - 1))
@@ -185,11 +184,8 @@ class SlidingPSN(StepModeMixin, nn.Module):
         super().__init__()
         self.order = check_positive_int(order, "order k", "SlidingPSN")
         self.step_mode = step_mode
-        if backend not in _SLIDING_BACKENDS:
-            raise ValueError(f"SlidingPSN: expected backend in {_SLIDING_BACKENDS}, found {backend!r}")
-        if impl not in IMPLS:
-            raise ValueError(f"SlidingPSN: expected impl in {IMPLS}, found {impl!r}")
-        self.backend, self.impl = backend, impl
+        self.backend = check_choice(backend, "backend", _SLIDING_BACKENDS, "SlidingPSN")
+        self.impl = check_choice(impl, "impl", IMPLS, "SlidingPSN")
         self.surrogate = get_surrogate(surrogate, alpha)
         if exp_init:
             weight = torch.exp2(-torch.arange(self.order - 1, -1, -1, dtype=torch.float32))
