@@ -12,7 +12,7 @@ model config JSON in the safetensors metadata under ``"model"``) and ``NAME.json
 the weights file's sha256 equals the card's, that the config stored in the weights equals the
 card's ``model``, and that the tensor names and shapes equal those of the rebuilt model. Any
 failure raises :class:`CheckpointError` (a ``ValueError``) naming the file and what differed.
-Shipped checkpoints live in the repository's ``checkpoints/`` folder (:data:`SHIPPED_DIR`).
+Shipped checkpoints live in the repository's ``checkpoints/`` folder (:data:`SHIPPED_DIR`; ``$MFPSN_CHECKPOINTS`` overrides it, see :mod:`mfpsn.paths`).
 """
 from __future__ import annotations
 
@@ -31,12 +31,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mfpsn.models import SpikingNet, build_model
+from mfpsn.paths import data_dir
 
 __all__ = ["CARD_FORMAT", "SHIPPED_DIR", "REQUIRED_KEYS", "CheckpointError", "Checkpoint", "CheckpointInfo",
            "sha256_file", "save", "load", "read_card", "resolve", "available"]
 
 CARD_FORMAT = 1
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+SHIPPED_DIR = data_dir("checkpoints")  # repository folder or $MFPSN_CHECKPOINTS (mfpsn.paths)
 REQUIRED_KEYS = ("format", "name", "model", "task", "classes", "input", "training", "seed", "test_accuracy",
                  "fixed_subset", "weights_file", "weights_sha256", "date", "torch_version")
 

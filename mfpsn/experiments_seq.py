@@ -136,10 +136,10 @@ def read_results(path: Path = RESULTS) -> list[dict[str, Any]]:
 
 
 def _cost(model, x, device: str) -> dict[str, float]:
-    """Spikes and energy per sample from the measured firing rates (``mfpsn.energy.count_network``)."""
+    """Spikes and energy per sample from the measured firing rates (``mfpsn.models.count_network``)."""
     import torch
 
-    from mfpsn.energy import count_network
+    from mfpsn.models import count_network
 
     spikes = {}
     hooks = [m.register_forward_hook(lambda mod, i, o, n=name: spikes.__setitem__(n, float(o.sum())))

@@ -18,7 +18,7 @@ import json
 import os
 from typing import Sequence
 
-from mfpsn.models import NEURON_KINDS
+from mfpsn.neurons.registry import NEURONS
 from mfpsn.training.loop import AMP_MODES, TrainConfig, fit
 from mfpsn.training.tasks import TASKS
 
@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m mfpsn.train", description=__doc__.split("\n")[0])
     p.add_argument("--task", choices=TASKS, default=d.task)
-    p.add_argument("--neuron", choices=NEURON_KINDS, default=d.neuron)
+    p.add_argument("--neuron", choices=NEURONS.kinds, default=d.neuron,
+                   help="neuron kind: " + ", ".join(f"{k} ({r.label})" for k, r in NEURONS.items()))
     p.add_argument("--order", type=int, default=d.order, help="taps k (MFPSN, SlidingPSN, MaskedPSN)")
     p.add_argument("--dilations", type=parse_dilations, default=d.dilations,
                    help="MFPSN dilations: sawtooth (default), none, or a list like 1,2,3")

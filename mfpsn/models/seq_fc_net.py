@@ -17,6 +17,7 @@ from torch import nn
 
 from mfpsn.models.base import SpikingNet, check_input, fire
 from mfpsn.models.neurons import build_neurons
+from mfpsn.neurons.registry import NeuronRegistry
 
 __all__ = ["SeqFCNet"]
 
@@ -30,6 +31,7 @@ class SeqFCNet(SpikingNet):
         T: time steps (PSN and MaskedPSN need it).
         hidden: width of every spiking layer; ``n_layers`` of them.
         neuron, order, dilations, period, neuron_options: see :func:`mfpsn.models.neurons.build_neurons`.
+        registry: the neuron registry ``neuron`` is looked up in (default ``NEURONS``; not part of the config).
 
     Neuron layers are named ``fc0``, ``fc1``, …
     """
@@ -37,7 +39,7 @@ class SeqFCNet(SpikingNet):
     def __init__(self, in_features: int = 1, num_classes: int = 10, T: int = 784, hidden: int = 128,
                  n_layers: int = 4, neuron: str = "mfpsn", order: int = 8,
                  dilations: str | Sequence[int] = "sawtooth", period: int = 3,
-                 neuron_options: dict[str, Any] | None = None) -> None:
+                 neuron_options: dict[str, Any] | None = None, registry: NeuronRegistry | None = None) -> None:
         super().__init__()
         if n_layers < 1 or hidden < 1 or in_features < 1:
             raise ValueError(f"in_features, hidden, n_layers: expected positive ints, found {in_features!r}, "
@@ -51,7 +53,7 @@ class SeqFCNet(SpikingNet):
         self.fcs = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(widths[:-1], widths[1:]))
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(n_layers))
         neurons = build_neurons([hidden] * n_layers, kind=neuron, T=T, order=order, dilations=dilations,
-                                period=period, options=neuron_options)
+                                period=period, options=neuron_options, registry=registry)
         self.neurons = nn.ModuleDict({f"fc{i}": n for i, n in enumerate(neurons)})
         self.readout = nn.Linear(hidden, num_classes)
 

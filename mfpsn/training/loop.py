@@ -25,12 +25,12 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from tqdm import tqdm
 
 from mfpsn.models import SpikingNet, build_model
+from mfpsn.neurons.registry import NeuronRegistry, run_epoch_hooks
 from mfpsn.training import distributed
 from mfpsn.training.state import has_state, load_state, save_state
 from mfpsn.training.tasks import TaskData, load_task
 
-__all__ = ["TrainConfig", "FitResult", "fit", "evaluate", "anneal_masked_psn",
-           "model_config", "RESULT_KEYS"]
+__all__ = ["TrainConfig", "FitResult", "fit", "evaluate", "model_config", "RESULT_KEYS"]
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 RESULT_KEYS = ("task", "neuron", "order", "dilations", "period", "neuron_options", "model_options", "T", "epochs",
@@ -110,17 +110,6 @@ def model_config(cfg: TrainConfig, data: TaskData) -> dict[str, Any]:
     return config
 
 
-def anneal_masked_psn(model: nn.Module, epoch: int, epochs: int) -> int:
-    """Set λ of every MaskedPSN in ``model`` for ``epoch`` (0-based) of ``epochs``
-    (:meth:`mfpsn.neurons.MaskedPSN.set_lambda`: λ = min(1, 8·epoch / (epochs − 1))); returns how many."""
-    from mfpsn.neurons import MaskedPSN
-
-    layers = [m for m in model.modules() if isinstance(m, MaskedPSN)]
-    for layer in layers:
-        layer.set_lambda(epoch, epochs)
-    return len(layers)
-
-
 def _autocast(device: torch.device, amp: str):
     if amp not in AMP_MODES:
         raise ValueError(f"amp: expected one of {AMP_MODES}, found {amp!r}")
@@ -163,15 +152,18 @@ def _log(ctx: distributed.DistContext, message: str) -> None:
         tqdm.write(message)
 
 
-def fit(cfg: TrainConfig) -> FitResult:
-    """Train ``cfg`` (in every process of a torchrun launch), evaluate each epoch, save on rank 0."""
+def fit(cfg: TrainConfig, registry: NeuronRegistry | None = None) -> FitResult:
+    """Train ``cfg`` (in every process of a torchrun launch), evaluate each epoch, save on rank 0.
+
+    ``cfg.neuron`` is looked up in ``registry`` (default :data:`mfpsn.neurons.registry.NEURONS`), whose records'
+    ``epoch_hook`` run before every epoch (MaskedPSN's λ annealing)."""
     if cfg.threads is not None:
         torch.set_num_threads(int(cfg.threads))
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError(f"epochs, batch_size: expected positive ints, found {cfg.epochs}, {cfg.batch_size}")
     ctx = distributed.init(cfg.device)
     try:
-        return _fit(cfg, ctx)
+        return _fit(cfg, ctx, registry)
     finally:
         distributed.shutdown(ctx)
 
@@ -192,11 +184,11 @@ def _load_data(cfg: TrainConfig, ctx: distributed.DistContext) -> TaskData:
     return data
 
 
-def _fit(cfg: TrainConfig, ctx: distributed.DistContext) -> FitResult:
+def _fit(cfg: TrainConfig, ctx: distributed.DistContext, registry: NeuronRegistry | None) -> FitResult:
     torch.manual_seed(cfg.seed)
     data = _load_data(cfg, ctx)
     config = model_config(cfg, data)
-    model = build_model(config).to(ctx.device)
+    model = build_model(config, registry).to(ctx.device)
     amp_dtype = _autocast(ctx.device, cfg.amp)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     net: nn.Module = DistributedDataParallel(model, device_ids=[ctx.local_rank] if ctx.device.type == "cuda"
@@ -225,7 +217,7 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext) -> FitResult:
               f"{ctx.device}, amp {amp_dtype}")
     stop = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, int(cfg.stop_after))
     for epoch in range(start, stop):
-        anneal_masked_psn(model, epoch, cfg.epochs)
+        run_epoch_hooks(model, epoch, cfg.epochs, registry)  # per-kind hooks of the registry (MaskedPSN: λ)
         sampler.set_epoch(epoch)
         net.train()
         t0 = time.perf_counter()
