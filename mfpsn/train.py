@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=int, default=None,
                    help="stop after N finished epochs (the schedule still spans --epochs; continue with --resume)")
     p.add_argument("--subset", type=int, default=d.subset, help="fixed held-out subset size stored in the card")
+    p.add_argument("--eval-limit", type=int, default=None,
+                   help="evaluate each epoch but the last on the first N held-out samples only (long sequences)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     p.add_argument("--rank-weights", default=None, help="every rank writes DIR/rank<r>.safetensors at the end")
@@ -94,7 +96,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        amp=args.amp, device=args.device, data_root=args.data_root,
                        allow_cifar_pickle=args.allow_cifar_pickle, max_train=args.max_train, name=args.name,
                        out=args.out, run_dir=args.run_dir, resume=args.resume, stop_after=args.stop_after,
-                       subset=args.subset,
+                       subset=args.subset, eval_limit=args.eval_limit,
                        progress=not args.no_progress, threads=args.threads)
 
 
