@@ -257,3 +257,13 @@ def classify_drawing(sketch: Any, upload: Any, left: str | None, right: str | No
 def mnist_digit(image: np.ndarray) -> np.ndarray:
     """The 28x28 digit an image becomes (for previews): :func:`mfpsn.data.pixels.image_to_mnist`."""
     return image_to_mnist(image)
+
+
+def classify_drawing_ui(sketch: Any, upload: Any, left: str | None, right: str | None, neuron: float = 0):
+    """:func:`classify_drawing` for the app: a bad input becomes a clean ``gr.Error`` message."""
+    import gradio as gr
+
+    try:
+        return classify_drawing(sketch, upload, left, right, neuron)
+    except (ValueError, OSError) as exc:
+        raise gr.Error(str(exc)) from None
