@@ -26,7 +26,7 @@ signature: there is no secret key, so someone who rewrites both files consistent
 with any unsigned artifact; trust a checkpoint only as far as you trust where both files came from.
 :func:`read_card` verifies the card against the weights too (cheap: one hash and the header), so
 listings never show an edited card.
-Shipped checkpoints live in the repository's ``checkpoints/`` folder (:data:`SHIPPED_DIR`).
+Shipped checkpoints live in the repository's ``checkpoints/`` folder (:data:`SHIPPED_DIR`; ``$MFPSN_CHECKPOINTS`` overrides it, see :mod:`mfpsn.paths`).
 """
 from __future__ import annotations
 
@@ -45,13 +45,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mfpsn.models import SpikingNet, build_model
+from mfpsn.paths import data_dir
 
 __all__ = ["CARD_FORMAT", "SHIPPED_DIR", "REQUIRED_KEYS", "UNSIGNED_KEYS", "CheckpointError", "Checkpoint",
            "CheckpointInfo", "sha256_file", "card_digest", "tensors_digest", "save", "load", "read_card", "resolve",
            "available", "resign", "main"]
 
 CARD_FORMAT = 1
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+SHIPPED_DIR = data_dir("checkpoints")  # repository folder or $MFPSN_CHECKPOINTS (mfpsn.paths)
 REQUIRED_KEYS = ("format", "name", "model", "task", "classes", "input", "training", "seed", "test_accuracy",
                  "fixed_subset", "weights_file", "weights_sha256", "date", "torch_version")
 UNSIGNED_KEYS = ("weights_sha256", "weights_bytes")  # they describe the file that holds the card digest

@@ -23,11 +23,14 @@ __all__ = ["evaluate_checkpoint", "main"]
 
 
 def evaluate_checkpoint(name_or_path: str, *, limit: int | None = None, data_root: str | None = None,
-                        batch_size: int = 128) -> dict[str, Any]:
+                        batch_size: int = 128, integer_frac_bits: int | None = None) -> dict[str, Any]:
     """Accuracy of a checkpoint on the first ``limit`` held-out samples of its task (CPU).
 
+    ``integer_frac_bits``: run every MFPSN layer on the integer (shift/add) path with that many
+    fractional bits (:func:`mfpsn.integer_net.integerize`) instead of the float eval path.
+
     Returns:
-        ``{"name", "task", "samples", "accuracy", "card_test_accuracy", "card_fixed_subset"}``.
+        ``{"name", "task", "samples", "accuracy", "card_test_accuracy", "card_fixed_subset", "path"}``.
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit: expected a positive integer or None, found {limit!r}")
@@ -36,8 +39,14 @@ def evaluate_checkpoint(name_or_path: str, *, limit: int | None = None, data_roo
     data = load_task(card["task"], T=int(card["input"]["T"]), data_root=data_root, seed=int(card["seed"]),
                      test_only=True)
     n = data.test_x.shape[0] if limit is None else min(int(limit), data.test_x.shape[0])
-    correct, total = evaluate(ckpt.model, data.test_x[:n], data.test_y[:n], batch_size=batch_size)
-    return {"name": card["name"], "task": card["task"], "checkpoint": str(ckpt.card_path), "samples": total,
+    model, path = ckpt.model, "float"
+    if integer_frac_bits is not None:
+        from mfpsn.integer_net import integerize
+
+        model, replaced = integerize(ckpt.model, integer_frac_bits)
+        path = f"integer ({replaced} MFPSN layers, {integer_frac_bits} fractional bits)"
+    correct, total = evaluate(model, data.test_x[:n], data.test_y[:n], batch_size=batch_size)
+    return {"path": path, "name": card["name"], "task": card["task"], "checkpoint": str(ckpt.card_path), "samples": total,
             "correct": correct, "accuracy": correct / total, "card_test_accuracy": card["test_accuracy"],
             "card_fixed_subset": card["fixed_subset"]}
 
@@ -47,18 +56,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--checkpoint", required=True, help="shipped name, or path to NAME.json / NAME.safetensors")
     p.add_argument("--limit", type=int, default=None, help="only the first N held-out samples")
     p.add_argument("--json", default=None, help="also write the result as JSON to this path")
-    p.add_argument("--data-root", default=None, help="folder of a real data set (nmnist, shd, cifar10)")
+    p.add_argument("--data-root", default=None,
+                   help="folder of a real data set (MNIST IDX files for smnist/psmnist, nmnist, shd, cifar10)")
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--integer", type=int, default=None, metavar="FRAC_BITS",
+                   help="run the MFPSN layers on the integer shift/add path with FRAC_BITS fractional bits")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = p.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:
         result = evaluate_checkpoint(args.checkpoint, limit=args.limit, data_root=args.data_root,
-                                     batch_size=args.batch_size)
+                                     batch_size=args.batch_size, integer_frac_bits=args.integer)
     except ValueError as err:  # bad checkpoint (CheckpointError), limit or data root: a usage error, no traceback
         p.error(str(err))
-    print(f"{result['name']} ({result['task']}): accuracy {result['accuracy']:.4f} on {result['samples']} held-out "
+    print(f"{result['name']} ({result['task']}, {result['path']} path): accuracy {result['accuracy']:.4f} on {result['samples']} held-out "
           f"samples ({result['correct']} correct); card: {result['card_test_accuracy']:.4f} on the whole split, "
           f"{result['card_fixed_subset']['accuracy']:.4f} on the first {result['card_fixed_subset']['limit']}")
     if args.json:

@@ -274,6 +274,9 @@ def render_readme(results: list[dict]) -> str:
             *shd,
             "",
         ]
+    from mfpsn.experiments_seq import render_section
+
+    parts += render_section(results, "budget") + render_section(results, "full")
     return "\n".join(parts)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from mfpsn._checks import channel_view
 from mfpsn.functional.filter import lags
 from mfpsn.functional.quantize import pow2_exponents
 
@@ -79,18 +80,17 @@ def integer_mfpsn_forward(x_int: torch.Tensor, sign: torch.Tensor, shift: torch.
     if x_int.shape[2] != C:
         raise ValueError(f"integer MFPSN: expected {C} channels in dim 2, found {x_int.shape[2]}")
     T = x_int.shape[0]
-    view = (C, *([1] * (x_int.dim() - 3)))
     h = torch.zeros_like(x_int)
     for i, lag in enumerate(lags(k, dilation)):
         if lag >= T:
             continue
         src = x_int[: T - lag]
-        term = torch.bitwise_left_shift(src, shift[:, i].reshape(view))
-        plus = (sign[:, i] > 0).reshape(view)
-        minus = (sign[:, i] < 0).reshape(view)
+        term = torch.bitwise_left_shift(src, channel_view(shift[:, i], x_int.dim()))
+        plus = channel_view(sign[:, i] > 0, x_int.dim())
+        minus = channel_view(sign[:, i] < 0, x_int.dim())
         zero = torch.zeros_like(term)
         h[lag:] = h[lag:] + torch.where(plus, term, zero) - torch.where(minus, term, zero)
-    return (h >= threshold_int.reshape(view)).to(torch.uint8)
+    return (h >= channel_view(threshold_int, x_int.dim())).to(torch.uint8)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import json
 import os
 from typing import Sequence
 
-from mfpsn.models import NEURON_KINDS
+from mfpsn.neurons.registry import NEURONS
 from mfpsn.training.loop import AMP_MODES, TrainConfig, fit
 from mfpsn.training.tasks import TASKS
 
@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m mfpsn.train", description=__doc__.split("\n")[0])
     p.add_argument("--task", choices=TASKS, default=d.task)
-    p.add_argument("--neuron", choices=NEURON_KINDS, default=d.neuron)
+    p.add_argument("--neuron", choices=NEURONS.kinds, default=d.neuron,
+                   help="neuron kind: " + ", ".join(f"{k} ({r.label})" for k, r in NEURONS.items()))
     p.add_argument("--order", type=int, default=d.order, help="taps k (MFPSN, SlidingPSN, MaskedPSN)")
     p.add_argument("--dilations", type=parse_dilations, default=d.dilations,
                    help="MFPSN dilations: sawtooth (default), none, or a list like 1,2,3")
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=int, default=None,
                    help="stop after N finished epochs (the schedule still spans --epochs; continue with --resume)")
     p.add_argument("--subset", type=int, default=d.subset, help="fixed held-out subset size stored in the card")
+    p.add_argument("--eval-limit", type=int, default=None,
+                   help="evaluate each epoch but the last on the first N held-out samples only (long sequences)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     p.add_argument("--rank-weights", default=None, help="every rank writes DIR/rank<r>.safetensors at the end")
@@ -93,7 +96,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        amp=args.amp, device=args.device, data_root=args.data_root,
                        allow_cifar_pickle=args.allow_cifar_pickle, max_train=args.max_train, name=args.name,
                        out=args.out, run_dir=args.run_dir, resume=args.resume, stop_after=args.stop_after,
-                       subset=args.subset,
+                       subset=args.subset, eval_limit=args.eval_limit,
                        progress=not args.no_progress, threads=args.threads)
 
 

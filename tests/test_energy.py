@@ -7,8 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from mfpsn.energy import (E_MAC_PJ, OpCount, count_network, layer_ops, neuron_ops, synaptic_energy_pj,
-                          taps_in_sequence)
+from mfpsn.energy import E_MAC_PJ, OpCount, layer_ops, neuron_ops, synaptic_energy_pj, taps_in_sequence
 
 REL = 1e-3  # the paper cuts to three significant digits
 N_SCIFAR, T_SCIFAR, K_SCIFAR = 18_688, 32, 16
@@ -86,39 +85,3 @@ def test_formulas_of_table1():
 def test_bad_kind_is_refused():
     with pytest.raises(ValueError, match="expected kind"):
         neuron_ops("gru", 8)
-
-
-class _Counted(nn.Module):
-    """x: [T, B, 6] → Linear(6, 4) → LIF-like threshold → Linear(4, 3). Neuron stand-in named LIF."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(6, 4)
-        self.sn = LIF()
-        self.fc2 = nn.Linear(4, 3)
-
-    def forward(self, x):
-        return self.fc2(self.sn(self.fc1(x)))
-
-
-class LIF(nn.Module):
-    v_reset = 0.0
-
-    def forward(self, x):
-        return (x >= 0).float()
-
-
-def test_count_network_on_a_tiny_net():
-    torch.manual_seed(0)
-    net = _Counted()
-    T, B = 5, 3
-    x = torch.randn(T, B, 6)
-    count = count_network(net, x)
-    assert count.n_neurons == 4
-    assert count.neuron_ops == OpCount(mul=4 * 2 * T, add=4 * 2 * T)
-    assert count.first_layer_flops == 6 * 4 * T
-    rate = float((net.fc1(x) >= 0).float().mean())
-    assert count.sops == pytest.approx(rate * 4 * 3 * T)
-    assert count.energy_pj == pytest.approx(count.neuron_ops.energy_pj + E_MAC_PJ * 6 * 4 * T
-                                            + 0.9 * rate * 4 * 3 * T)
-    assert math.isfinite(count.energy_pj)

@@ -16,11 +16,12 @@ from mfpsn.app import figures_events as fe
 from mfpsn.app.limits import LIMITS, Limits, check_int, check_upload
 from mfpsn.events import EventFormatError, Events, detect_format, read_events, shd_info
 from mfpsn.events.frames import events_to_frames
+from mfpsn.paths import data_dir
 
 __all__ = ["ASSETS_DIR", "bundled_samples", "resolve_source", "read_recording", "summary_markdown",
            "subsample", "event_rate", "frame_at", "load_events", "show_frame", "rebin", "forget_choice", "EXTENSIONS"]
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+ASSETS_DIR = data_dir("assets")  # repository folder or $MFPSN_ASSETS (mfpsn.paths)
 EXTENSIONS = [".bin", ".aedat", ".aedat4", ".raw", ".dat", ".h5", ".hdf5", ".npy", ".npz"]
 _RATE_BINS = 200
 

@@ -13,11 +13,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from mfpsn.app.plotstyle import axis, axis_ref, grid, layout
+from mfpsn.neurons.registry import NEURONS
 
 __all__ = ["NEURON_COLOURS", "input_figure", "membrane_figure", "raster_figure", "kernel_figure",
            "receptive_field_figure", "ops_figure"]
 
-NEURON_COLOURS = {"MFPSN": "#d62728", "LIF": "#1f77b4", "SlidingPSN": "#2ca02c", "PSN": "#9467bd"}
+#: Plot colour by neuron label, from the neuron registry (one record per kind).
+NEURON_COLOURS = {r.label: r.colour for r in NEURONS.values()}
 
 
 def input_figure(x: np.ndarray, channel: int) -> go.Figure:

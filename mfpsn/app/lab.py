@@ -38,7 +38,7 @@ __all__ = ["TAP_SOURCES", "DILATION_MODES", "EXTRAS", "RESETS", "SURROGATE_NAMES
 
 TAP_SOURCES = ("shift weights", "float weights", "LIF kernel")
 DILATION_MODES = ("manual", "sawtooth layer")
-EXTRAS = ("none", "SlidingPSN", "PSN")
+EXTRAS = ("none", "SlidingPSN", "PSN")  # "none" or a key of _EXTRA_BUILDERS
 RESETS = ("soft", "hard")
 SURROGATE_NAMES = ("atan", "rational", "sigmoid")
 _EXP_RANGE = (-16, 15)
@@ -199,24 +199,40 @@ def _lif_trace(x: torch.Tensor, s: LabSettings):
         return lif.run(x)
 
 
-def _extra_trace(x: torch.Tensor, s: LabSettings, float_taps: np.ndarray):
-    from mfpsn.neurons import PSN, SlidingPSN
+def _sliding_psn(T: int, s: LabSettings, float_taps: np.ndarray) -> torch.nn.Module:
+    """SlidingPSN with the lab's float taps as its shared row and θ."""
+    from mfpsn.neurons import SlidingPSN
 
-    T = x.shape[0]
-    if s.extra == "SlidingPSN":
-        neuron = SlidingPSN(s.order)
-        with torch.no_grad():
-            neuron.weight.copy_(torch.from_numpy(float_taps))
-            neuron.threshold.fill_(s.threshold)
-    else:
-        neuron = PSN(T)
-        kernel = lif_impulse_response(s.lif_tau, np.arange(T)).astype(np.float32)   # [T] by lag
-        t = np.arange(T)
-        lag = t[:, None] - t[None, :]
-        w = np.where(lag >= 0, kernel[np.maximum(lag, 0)], np.float32(0))
-        with torch.no_grad():
-            neuron.weight.copy_(torch.from_numpy(w))
-            neuron.threshold.fill_(s.threshold)
+    neuron = SlidingPSN(s.order)
+    with torch.no_grad():
+        neuron.weight.copy_(torch.from_numpy(float_taps))
+        neuron.threshold.fill_(s.threshold)
+    return neuron
+
+
+def _psn(T: int, s: LabSettings, float_taps: np.ndarray) -> torch.nn.Module:
+    """PSN whose T×T weight is the LIF kernel by lag (lower-triangular: LIF without reset, Eq. 4), θ the lab's."""
+    from mfpsn.neurons import PSN
+
+    neuron = PSN(T)
+    kernel = lif_impulse_response(s.lif_tau, np.arange(T)).astype(np.float32)   # [T] by lag
+    t = np.arange(T)
+    lag = t[:, None] - t[None, :]
+    w = np.where(lag >= 0, kernel[np.maximum(lag, 0)], np.float32(0))
+    with torch.no_grad():
+        neuron.weight.copy_(torch.from_numpy(w))
+        neuron.threshold.fill_(s.threshold)
+    return neuron
+
+
+#: The optional third neuron: label (as in :data:`mfpsn.neurons.registry.NEURONS`) → lab-specific builder.
+_EXTRA_BUILDERS = {"SlidingPSN": _sliding_psn, "PSN": _psn}
+
+
+def _extra_trace(x: torch.Tensor, s: LabSettings, float_taps: np.ndarray):
+    if s.extra not in _EXTRA_BUILDERS:
+        raise ValueError(f"third neuron: expected one of {tuple(_EXTRA_BUILDERS)}, found {s.extra!r}")
+    neuron = _EXTRA_BUILDERS[s.extra](x.shape[0], s, float_taps)
     neuron.eval()
     with torch.no_grad():
         return neuron.run(x)

@@ -32,13 +32,14 @@ from mfpsn.app.budget import check_budget, race_cost_s
 from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int
 from mfpsn.app.plotstyle import BASE_LAYOUT, style
 from mfpsn.app.serve import compute_device
+from mfpsn.paths import data_dir
 
 __all__ = ["MODES", "RESULTS_DIR", "contenders", "parse_T_list", "time_call", "race", "speed_race",
            "device_markdown", "load_recorded", "recorded_markdown", "recorded_figure", "recorded_view", "LIF_LOOP",
            "LIF_FUSED"]
 
 MODES = ("forward (inference)", "forward + backward (training)")
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
+RESULTS_DIR = data_dir("results")  # repository folder or $MFPSN_RESULTS (mfpsn.paths)
 LIF_LOOP = "LIF (Python loop)"
 LIF_FUSED = "LIF (fused kernel)"
 _TOEPLITZ_MAX = 1 << 24  # C·T² entries of the toeplitz path's banded matrices (64 MiB in float32)

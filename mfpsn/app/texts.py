@@ -47,3 +47,12 @@ Networks shipped in `checkpoints/`, each with a model card (architecture, neuron
 seed and measured test accuracy; the weights' sha256 is checked when a model is loaded). The table below is
 `checkpoints/README.md`.
 """
+
+DRAW_HELP = """Draw a digit (or upload a photo or scan of one): it becomes the 784-step pixel sequence of the
+sequential-MNIST models, one pixel per time step, exactly as in training (`mfpsn.data.pixels`; a dark digit on a
+light background is inverted, cropped, scaled to 20 px and centred as MNIST was). Two models run side by side:
+by default the MFPSN and the LIF model trained on the same task with the same budget. The middle plot shows
+when each model becomes sure (the probability of its answer after t pixels); the shaded band is the receptive
+field of the MFPSN stack, the farthest back one of its outputs can see. The psMNIST models see the same pixels
+in one fixed random order. The models' test accuracy is in the table: they were trained with a short CPU
+budget (see the Model zoo), so expect mistakes."""

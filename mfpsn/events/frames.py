@@ -27,6 +27,7 @@ counts them (with overlap, an event is listed once per window that holds it).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,7 @@ import numpy as np
 from mfpsn.events.core import Events
 
 __all__ = [
+    "as_events",
     "events_to_frames",
     "spike_train_to_bins",
     "downsample_coordinates",
@@ -202,14 +204,36 @@ def _frames_from_ranges(p: np.ndarray, y: np.ndarray, x: np.ndarray, lo: np.ndar
     return counts.reshape(n_win, 2, height, width).astype(np.float32)
 
 
-def events_to_frames(events: Events, *, n_bins: int | None = None, duration_us: int | None = None,
+def as_events(events: Events | np.ndarray, sensor_size: tuple[int, ...] | None = None) -> Events:
+    """``events`` itself, or a tonic structured array (fields x, y, t, p) / SpikingJelly dict as :class:`Events`
+    (:meth:`Events.from_structured`). Without ``sensor_size`` an array's sensor is ``(max x + 1, max y + 1)``."""
+    if isinstance(events, Events):
+        if sensor_size is not None and tuple(sensor_size)[:2] != events.sensor_size:
+            raise ValueError(f"sensor_size: expected the stream's {events.sensor_size} (or None) for Events, "
+                             f"found {tuple(sensor_size)}")
+        return events
+    if sensor_size is None:
+        names = tuple(events) if isinstance(events, Mapping) else (getattr(events.dtype, "names", None) or ())
+        if "x" not in names:
+            raise ValueError(f"events: expected Events, a structured array with fields x, y, t, p or a dict of "
+                             f"those arrays, found {type(events).__name__}")
+        x = np.asarray(events["x"])
+        y = np.asarray(events["y"]) if "y" in names else np.zeros(1, np.int64)
+        sensor_size = (int(x.max()) + 1 if x.size else 1, int(y.max()) + 1 if y.size else 1)
+    return Events.from_structured(events, sensor_size)
+
+
+def events_to_frames(events: Events | np.ndarray, *, n_bins: int | None = None, duration_us: int | None = None,
                      event_count: int | None = None, overlap: float = 0,
                      downsample_to: int | tuple[int, int] | None = None,
-                     time_range: tuple[int, int] | None = None, max_bytes: int | None = None) -> np.ndarray:
+                     time_range: tuple[int, int] | None = None,
+                     sensor_size: tuple[int, ...] | None = None, max_bytes: int | None = None) -> np.ndarray:
     """Count events into frames.
 
     Args:
-        events: the stream (time-ordered, as every :class:`Events` is).
+        events: the stream (time-ordered, as every :class:`Events` is), or a tonic structured array / SpikingJelly
+            dict (see :func:`as_events`; give tonic's ``sensor_size`` to fix H and W).
+        sensor_size: ``(W, H[, P])`` of an array input (tonic's convention); for Events None or its own size.
         n_bins | duration_us | event_count: exactly one; how to slice (see the module docstring
             and :func:`window_bounds` for the exact window bounds).
         overlap: window overlap; a fraction for ``n_bins``, µs for ``duration_us``, events for
@@ -225,6 +249,7 @@ def events_to_frames(events: Events, *, n_bins: int | None = None, duration_us: 
     Returns:
         ``[T, 2, H, W]`` float32 counts; channel 0 = OFF, channel 1 = ON.
     """
+    events = as_events(events, sensor_size)
     lo, hi = window_bounds(events, n_bins=n_bins, duration_us=duration_us, event_count=event_count,
                            overlap=overlap, time_range=time_range)
     height, width = _as_hw(downsample_to, events.width, events.height)

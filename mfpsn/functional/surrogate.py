@@ -12,16 +12,25 @@ name                    σ'(u)                                             used 
 ======================  ================================================  ==================================
 
 References: SpikingJelly ``surrogate.ATan`` / ``surrogate.Sigmoid``; SpikGRU-DVSLip ``SpikeAct`` (rational).
+
+Other libraries' surrogates: any callable ``f(u) -> spikes`` with autograd (SpikingJelly's
+``surrogate.ATan()`` module, snnTorch's ``surrogate.atan()`` closure, a ``torch.autograd.Function.apply``) is
+accepted by :func:`get_surrogate` as a :class:`CallableSurrogate`: spikes are ``f(u)`` cast to u's dtype, and
+``derivative(u)`` is the gradient autograd gives through ``f``. Semantics differ where the library's do:
+SpikingJelly's ``heaviside`` fires at ``u >= 0`` like ours, snnTorch's fires at ``u > 0`` (so
+``spikes == (h >= v_th)`` of :class:`mfpsn.neurons.NeuronTrace` can fail exactly at ``h == v_th``). The fused
+kernels (``impl="triton"``, the fused LIF) implement the three built-in shapes only and refuse a callable.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Union
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
 
 import torch
 
-__all__ = ["Surrogate", "ATan", "Rational", "Sigmoid", "get_surrogate", "SURROGATES", "heaviside"]
+__all__ = ["Surrogate", "ATan", "Rational", "Sigmoid", "CallableSurrogate", "get_surrogate", "SURROGATES",
+           "heaviside"]
 
 
 def heaviside(u: torch.Tensor) -> torch.Tensor:
@@ -98,16 +107,70 @@ class Sigmoid(Surrogate):
         return self.alpha * s * (1 - s)
 
 
+@dataclass(frozen=True)
+class CallableSurrogate(Surrogate):
+    """A foreign spike function ``fn(u) -> spikes`` (SpikingJelly, snnTorch, your own) in the Surrogate interface.
+
+    ``__call__(u)`` = ``fn(u)`` cast to u's dtype (u: any shape → same shape, 0 or 1 as ``fn`` decides);
+    ``derivative(u)`` = d Σ fn(u) / du by autograd (elementwise functions only). ``alpha`` is NaN: the shape
+    parameter lives inside ``fn``.
+    """
+
+    alpha: float = float("nan")
+    fn: Callable[[torch.Tensor], torch.Tensor] = field(default=None, compare=True)
+    name = "callable"
+
+    def __call__(self, u: torch.Tensor) -> torch.Tensor:
+        s = self.fn(u)
+        if not isinstance(s, torch.Tensor) or s.shape != u.shape:
+            raise ValueError(f"surrogate {self.fn!r}: expected a tensor of the input's shape {tuple(u.shape)}, "
+                             f"found {type(s).__name__} {tuple(getattr(s, 'shape', ()))}")
+        return s.to(u.dtype)
+
+    def derivative(self, u: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():
+            v = u.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self(v).sum(), v)
+        return grad
+
+    def __repr__(self) -> str:
+        return f"CallableSurrogate({self.fn!r})"
+
+
+def _probe(fn: Callable[[torch.Tensor], Any]) -> None:
+    """Refuse a callable that does not map a tensor to {0, 1} spikes with a gradient."""
+    u = torch.tensor([-1.0, -0.25, 0.25, 1.0], requires_grad=True)
+    try:
+        s = fn(u)
+        ok = isinstance(s, torch.Tensor) and s.shape == u.shape and bool(((s == 0) | (s == 1)).all())
+        grad = torch.autograd.grad(s.sum(), u)[0] if ok and s.requires_grad else None
+    except Exception as exc:  # the foreign function's own error, with ours around it
+        raise ValueError(f"surrogate: the callable {fn!r} failed on a test tensor: {exc}") from exc
+    if not ok or grad is None or not torch.isfinite(grad).all():
+        raise ValueError(f"surrogate: expected a callable mapping a tensor to spikes in {{0, 1}} of the same "
+                         f"shape with a surrogate gradient, found {fn!r} (output {s!r})")
+
+
 SURROGATES: dict[str, type[Surrogate]] = {"atan": ATan, "rational": Rational, "sigmoid": Sigmoid}
 
 
-def get_surrogate(surrogate: Union[str, Surrogate], alpha: float | None = None) -> Surrogate:
-    """Resolve ``"atan" | "rational" | "sigmoid"`` (with an optional α) or pass a Surrogate through."""
+def get_surrogate(surrogate: Union[str, Surrogate, Callable[[torch.Tensor], torch.Tensor]],
+                  alpha: float | None = None) -> Surrogate:
+    """Resolve ``"atan" | "rational" | "sigmoid"`` (with an optional α), pass a Surrogate through, or wrap any
+    other callable spike function (SpikingJelly's / snnTorch's surrogate objects) as a :class:`CallableSurrogate`
+    after checking it on a small tensor."""
     if isinstance(surrogate, Surrogate):
         if alpha is not None and alpha != surrogate.alpha:
             raise ValueError(f"surrogate: got both {surrogate!r} and alpha={alpha}; give one")
         return surrogate
+    if callable(surrogate) and not isinstance(surrogate, (str, type)):
+        if alpha is not None:
+            raise ValueError(f"surrogate: alpha={alpha} applies to the named surrogates only; set it on "
+                             f"{surrogate!r} itself")
+        _probe(surrogate)
+        return CallableSurrogate(fn=surrogate)
     if not isinstance(surrogate, str) or surrogate.lower() not in SURROGATES:
-        raise ValueError(f"surrogate: expected one of {sorted(SURROGATES)} or a Surrogate, found {surrogate!r}")
+        raise ValueError(f"surrogate: expected one of {sorted(SURROGATES)}, a Surrogate or a callable spike "
+                         f"function, found {surrogate!r}")
     cls = SURROGATES[surrogate.lower()]
     return cls() if alpha is None else cls(alpha=float(alpha))

@@ -3,6 +3,7 @@
 - :class:`DVSConvNet` (``"dvs_convnet"``): small conv net for 34x34x2 event frames.
 - :class:`SHDNet` (``"shd_net"``): the paper's SHD network without learned delays.
 - :class:`SeqImageNet` (``"seq_image_net"``): the sequential-image conv1d net.
+- :class:`SeqFCNet` (``"seq_fc_net"``): the feed-forward sMNIST/psMNIST net (4 x 128).
 - :class:`SpikingResNet18` (``"spiking_resnet18"``): the DVS-Lip front end (definition only).
 
 Every net stores a JSON-able ``config`` (``model.get_config()``) that :func:`build_model` turns
@@ -15,21 +16,25 @@ from __future__ import annotations
 from typing import Any
 
 from mfpsn.models.base import SpikingNet
+from mfpsn.models.counting import NetworkCount, count_network
 from mfpsn.models.dvs_net import DVSConvNet
 from mfpsn.models.neurons import NEURON_KINDS, build_neurons, layer_dilations
 from mfpsn.models.resnet import SpikingResNet18, StatefulFC
+from mfpsn.models.seq_fc_net import SeqFCNet
 from mfpsn.models.seq_net import SeqImageNet
 from mfpsn.models.shd_net import SHDNet
+from mfpsn.neurons.registry import NEURONS, NeuronRegistry
 
-__all__ = ["ARCHS", "NEURON_KINDS", "SpikingNet", "DVSConvNet", "SHDNet", "SeqImageNet", "SpikingResNet18",
+__all__ = ["ARCHS", "NEURON_KINDS", "NEURONS", "NetworkCount", "count_network", "SpikingNet", "DVSConvNet", "SHDNet", "SeqImageNet", "SeqFCNet", "SpikingResNet18",
            "StatefulFC", "build_model", "build_neurons", "layer_dilations"]
 
-ARCHS = {"dvs_convnet": DVSConvNet, "shd_net": SHDNet, "seq_image_net": SeqImageNet,
+ARCHS = {"dvs_convnet": DVSConvNet, "shd_net": SHDNet, "seq_image_net": SeqImageNet, "seq_fc_net": SeqFCNet,
          "spiking_resnet18": SpikingResNet18}
 
 
-def build_model(config: dict[str, Any]) -> SpikingNet:
-    """The network described by ``config``: ``{"arch": name, **constructor arguments}``.
+def build_model(config: dict[str, Any], registry: NeuronRegistry | None = None) -> SpikingNet:
+    """The network described by ``config``: ``{"arch": name, **constructor arguments}``; its ``neuron`` kind is
+    looked up in ``registry`` (default :data:`mfpsn.neurons.registry.NEURONS`).
 
     Raises:
         ValueError: unknown ``arch`` or arguments the constructor does not take.
@@ -41,6 +46,6 @@ def build_model(config: dict[str, Any]) -> SpikingNet:
         raise ValueError(f"config['arch']: expected one of {sorted(ARCHS)}, found {arch!r}")
     kwargs = {k: v for k, v in config.items() if k != "arch"}
     try:
-        return ARCHS[arch](**kwargs)
+        return ARCHS[arch](**kwargs, registry=NEURONS if registry is None else registry)
     except TypeError as exc:
         raise ValueError(f"config for {arch!r}: {exc}") from exc

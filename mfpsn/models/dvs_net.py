@@ -14,6 +14,7 @@ from torch import nn
 
 from mfpsn.models.base import SpikingNet, check_input, fire
 from mfpsn.models.neurons import build_neurons
+from mfpsn.neurons.registry import NeuronRegistry
 
 __all__ = ["DVSConvNet"]
 
@@ -30,6 +31,7 @@ class DVSConvNet(SpikingNet):
         input_pool: average-pool factor applied to the input first (1 = none).
         neuron: one of :data:`mfpsn.models.neurons.NEURON_KINDS`.
         order, dilations, period, neuron_options: see :func:`mfpsn.models.neurons.build_neurons`.
+        registry: the neuron registry ``neuron`` is looked up in (default ``NEURONS``; not part of the config).
 
     Neuron layers are named ``conv0``, ``conv1``, …
     """
@@ -37,7 +39,8 @@ class DVSConvNet(SpikingNet):
     def __init__(self, num_classes: int = 10, T: int = 16, in_channels: int = 2, input_size: int = 34,
                  channels: Sequence[int] = (16, 32, 32), input_pool: int = 1, neuron: str = "mfpsn",
                  order: int = 2, dilations: str | Sequence[int] = "sawtooth", period: int = 3,
-                 neuron_options: dict[str, Any] | None = None) -> None:
+                 neuron_options: dict[str, Any] | None = None,
+                 registry: NeuronRegistry | None = None) -> None:
         super().__init__()
         channels = [int(c) for c in channels]
         if not channels or min(channels) < 1:
@@ -61,7 +64,7 @@ class DVSConvNet(SpikingNet):
         self.norms = nn.ModuleList(norms)
         self.pool = nn.AvgPool2d(2)
         neurons = build_neurons(channels, kind=neuron, T=T, order=order, dilations=dilations, period=period,
-                                options=neuron_options)
+                                options=neuron_options, registry=registry)
         self.neurons = nn.ModuleDict({f"conv{i}": n for i, n in enumerate(neurons)})
         side = input_size // input_pool
         for _ in channels:

@@ -1,4 +1,5 @@
-"""Neuron layers for the networks: one factory for every neuron type, and the dilation schedule.
+"""Neuron layers for the networks: built from the neuron registry (:mod:`mfpsn.neurons.registry`), and the
+dilation schedule.
 
 A network asks :func:`build_neurons` for its neuron layers, in forward order, by channel count
 (features for FC layers). The MFPSN layers among them get one dilation each:
@@ -10,10 +11,12 @@ A network asks :func:`build_neurons` for its neuron layers, in forward order, by
 - ``dilations="none"``: every MFPSN layer has d = 1.
 - ``dilations=[d0, d1, …]``: one explicit value per MFPSN layer (length checked).
 
-Other neuron types ignore the dilation schedule. ``order`` is the number of taps k of MFPSN,
+Records with ``dilated=False`` (every neuron but MFPSN) ignore the dilation schedule. ``order`` is the number of taps k of MFPSN,
 SlidingPSN and MaskedPSN; LIF, PLIF and PSN have none. ``T`` is needed by PSN and MaskedPSN
 (their T×T weight), and ignored by the others. ``options`` go to the neuron's constructor
-unchanged (e.g. ``{"quantize": False}`` for MFPSN, ``{"tau": 2.0}`` for LIF).
+unchanged (e.g. ``{"quantize": False}`` for MFPSN, ``{"tau": 2.0}`` for LIF). Every function takes
+``registry=`` (default :data:`mfpsn.neurons.registry.NEURONS`) so that a test or a user can add a kind
+without touching this module.
 """
 from __future__ import annotations
 
@@ -21,21 +24,15 @@ from typing import Any, Sequence
 
 from torch import nn
 
+from mfpsn._checks import check_positive_int
+from mfpsn.dilation import sawtooth_dilations
+from mfpsn.neurons.registry import NEURON_KINDS, NEURONS, NeuronConfig, NeuronRegistry
+
 __all__ = ["NEURON_KINDS", "layer_dilations", "make_neuron", "build_neurons"]
-
-NEURON_KINDS = ("mfpsn", "lif", "plif", "psn", "masked_psn", "sliding_psn")
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in NEURON_KINDS:
-        raise ValueError(f"neuron: expected one of {NEURON_KINDS}, found {kind!r}")
-    return kind
 
 
 def layer_dilations(n_layers: int, dilations: str | Sequence[int] = "sawtooth", period: int = 3) -> list[int]:
     """Dilations of ``n_layers`` MFPSN layers (see the module docstring for the three forms)."""
-    from mfpsn.dilation import sawtooth_dilations
-
     if isinstance(dilations, str):
         if dilations == "sawtooth":
             return [int(d) for d in sawtooth_dilations(n_layers, period=period)]
@@ -50,38 +47,31 @@ def layer_dilations(n_layers: int, dilations: str | Sequence[int] = "sawtooth", 
 
 
 def make_neuron(kind: str, channels: int, *, T: int, order: int = 2, dilation: int = 1,
-                options: dict[str, Any] | None = None) -> nn.Module:
+                options: dict[str, Any] | None = None, registry: NeuronRegistry | None = None) -> nn.Module:
     """One neuron layer of type ``kind`` for ``channels`` channels (``x: [T, B, channels, *]``)."""
-    from mfpsn import neurons
-
-    opts = dict(options or {})
-    _check_kind(kind)
-    if kind == "mfpsn":
-        return neurons.MFPSN(channels, order=order, dilation=dilation, **opts)
-    if kind == "lif":
-        return neurons.LIF(**opts)
-    if kind == "plif":
-        return neurons.PLIF(**opts)
-    if kind == "psn":
-        return neurons.PSN(T, **opts)
-    if kind == "masked_psn":
-        return neurons.MaskedPSN(order, T, **opts)
-    return neurons.SlidingPSN(order, **opts)
+    registry = NEURONS if registry is None else registry
+    return registry.build(kind, NeuronConfig(channels, T, order, dilation, dict(options or {})))
 
 
 def build_neurons(channels: Sequence[int], *, kind: str = "mfpsn", T: int, order: int = 2,
                   dilations: str | Sequence[int] = "sawtooth", period: int = 3,
-                  options: dict[str, Any] | None = None) -> list[nn.Module]:
+                  options: dict[str, Any] | None = None, registry: NeuronRegistry | None = None) -> list[nn.Module]:
     """Neuron layers for ``channels`` (one entry per layer, in forward order).
 
     Returns:
-        the modules, and for MFPSN each with its dilation from :func:`layer_dilations`.
+        the modules; those of a ``dilated`` record (MFPSN) each with its dilation from :func:`layer_dilations`.
     """
-    _check_kind(kind)
-    if int(T) != T or T < 1:
-        raise ValueError(f"T: expected a positive integer, found {T!r}")
-    if int(order) != order or order < 1:
-        raise ValueError(f"order: expected a positive integer, found {order!r}")
-    dil = layer_dilations(len(channels), dilations, period) if kind == "mfpsn" else [1] * len(channels)
-    return [make_neuron(kind, c, T=int(T), order=int(order), dilation=d, options=options)
+    registry = NEURONS if registry is None else registry
+    record = registry.record(kind)
+    T = _positive_whole(T, "T")
+    order = _positive_whole(order, "order")
+    dil = layer_dilations(len(channels), dilations, period) if record.dilated else [1] * len(channels)
+    return [make_neuron(kind, c, T=T, order=order, dilation=d, options=options, registry=registry)
             for c, d in zip(channels, dil)]
+
+
+def _positive_whole(value, name: str) -> int:
+    """``value`` as an int when it is a whole number >= 1 (configs read from JSON may hold 4.0)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return check_positive_int(value, name, "build_neurons")

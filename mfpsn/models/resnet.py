@@ -19,6 +19,7 @@ from torch import nn
 
 from mfpsn.models.base import SpikingNet, check_input, fire
 from mfpsn.models.neurons import build_neurons
+from mfpsn.neurons.registry import NeuronRegistry
 
 __all__ = ["StatefulFC", "SpikingResNet18"]
 
@@ -72,6 +73,7 @@ class SpikingResNet18(SpikingNet):
         width: channels of the stem and the first stage (64 in the paper).
         dropout: before the stateful FC.
         neuron, order, dilations, period, neuron_options: see :func:`mfpsn.models.neurons.build_neurons`.
+        registry: the neuron registry ``neuron`` is looked up in (default ``NEURONS``; not part of the config).
 
     Neuron layers are named ``stem``, ``layer{s}.{b}.a``, ``layer{s}.{b}.b`` (s = 1..4, b = 0, 1).
     """
@@ -79,7 +81,8 @@ class SpikingResNet18(SpikingNet):
     def __init__(self, num_classes: int = 100, T: int = 90, in_channels: int = 2, width: int = 64,
                  dropout: float = 0.2, neuron: str = "mfpsn", order: int = 2,
                  dilations: str | Sequence[int] = "sawtooth", period: int = 3,
-                 neuron_options: dict[str, Any] | None = None) -> None:
+                 neuron_options: dict[str, Any] | None = None,
+                 registry: NeuronRegistry | None = None) -> None:
         super().__init__()
         self.config = {"arch": "spiking_resnet18", "num_classes": int(num_classes), "T": int(T),
                        "in_channels": int(in_channels), "width": int(width), "dropout": float(dropout),
@@ -94,7 +97,7 @@ class SpikingResNet18(SpikingNet):
                 c_in = c
         channels = [width] + [c for _, c, _, _ in plan for _ in range(2)]
         neurons = build_neurons(channels, kind=neuron, T=T, order=order, dilations=dilations, period=period,
-                                options=neuron_options)
+                                options=neuron_options, registry=registry)
         self.stem = nn.Conv3d(in_channels, width, (5, 7, 7), (1, 2, 2), (2, 3, 3), bias=False)
         self.stem_norm = nn.BatchNorm3d(width)
         self.stem_pool = nn.AvgPool2d(3, 2, 1)

@@ -15,6 +15,7 @@ from torch import nn
 
 from mfpsn.models.base import SpikingNet, check_input, fire
 from mfpsn.models.neurons import build_neurons
+from mfpsn.neurons.registry import NeuronRegistry
 
 __all__ = ["SeqImageNet"]
 
@@ -29,6 +30,7 @@ class SeqImageNet(SpikingNet):
         length: pixels per column (H); divisible by 4.
         width: conv channels (128 in the paper); ``fc_width``: hidden FC width (256).
         neuron, order, dilations, period, neuron_options: see :func:`mfpsn.models.neurons.build_neurons`
+        registry: the neuron registry ``neuron`` is looked up in (default ``NEURONS``; not part of the config).
             (the paper uses k = 16 on sequential CIFAR).
 
     Neuron layers are named ``conv0`` … ``conv5`` and ``fc``.
@@ -37,7 +39,8 @@ class SeqImageNet(SpikingNet):
     def __init__(self, num_classes: int = 10, T: int = 32, in_channels: int = 3, length: int = 32,
                  width: int = 128, fc_width: int = 256, neuron: str = "mfpsn", order: int = 16,
                  dilations: str | Sequence[int] = "sawtooth", period: int = 3,
-                 neuron_options: dict[str, Any] | None = None) -> None:
+                 neuron_options: dict[str, Any] | None = None,
+                 registry: NeuronRegistry | None = None) -> None:
         super().__init__()
         if length % 4 or length < 4:
             raise ValueError(f"length: expected a positive multiple of 4 (two AvgPool1d(2)), found {length!r}")
@@ -51,7 +54,7 @@ class SeqImageNet(SpikingNet):
         self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in ins)
         self.pool = nn.AvgPool1d(2)
         neurons = build_neurons([width] * 6 + [fc_width], kind=neuron, T=T, order=order, dilations=dilations,
-                                period=period, options=neuron_options)
+                                period=period, options=neuron_options, registry=registry)
         names = [f"conv{i}" for i in range(6)] + ["fc"]
         self.neurons = nn.ModuleDict(dict(zip(names, neurons)))
         self.fc1 = nn.Linear(width * (length // 4), fc_width)

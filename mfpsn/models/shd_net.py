@@ -17,6 +17,7 @@ from torch import nn
 
 from mfpsn.models.base import SpikingNet, check_input, fire
 from mfpsn.models.neurons import build_neurons
+from mfpsn.neurons.registry import NeuronRegistry
 
 __all__ = ["SHDNet"]
 
@@ -31,6 +32,7 @@ class SHDNet(SpikingNet):
         hidden: width of each hidden layer; ``n_hidden`` layers.
         dropout: dropout probability after each neuron layer.
         neuron, order, dilations, period, neuron_options: see :func:`mfpsn.models.neurons.build_neurons`.
+        registry: the neuron registry ``neuron`` is looked up in (default ``NEURONS``; not part of the config).
 
     Neuron layers are named ``fc0``, ``fc1``, …
     """
@@ -38,7 +40,8 @@ class SHDNet(SpikingNet):
     def __init__(self, in_features: int = 140, num_classes: int = 20, T: int = 100, hidden: int = 256,
                  n_hidden: int = 2, dropout: float = 0.4, neuron: str = "mfpsn", order: int = 2,
                  dilations: str | Sequence[int] = "sawtooth", period: int = 3,
-                 neuron_options: dict[str, Any] | None = None) -> None:
+                 neuron_options: dict[str, Any] | None = None,
+                 registry: NeuronRegistry | None = None) -> None:
         super().__init__()
         if n_hidden < 1 or hidden < 1:
             raise ValueError(f"hidden, n_hidden: expected positive ints, found {hidden!r}, {n_hidden!r}")
@@ -54,7 +57,7 @@ class SHDNet(SpikingNet):
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(n_hidden))
         self.drop = nn.Dropout(dropout)
         neurons = build_neurons([hidden] * n_hidden, kind=neuron, T=T, order=order, dilations=dilations,
-                                period=period, options=neuron_options)
+                                period=period, options=neuron_options, registry=registry)
         self.neurons = nn.ModuleDict({f"fc{i}": n for i, n in enumerate(neurons)})
         self.readout = nn.Linear(hidden, num_classes)
 

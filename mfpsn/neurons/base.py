@@ -1,18 +1,78 @@
-"""What every neuron shares: the :class:`NeuronTrace` returned by ``run`` and the input checks.
+"""What every neuron shares: the :class:`NeuronTrace` returned by ``run``, the input checks, the streaming
+buffer and the ``step_mode`` switch.
 
 Calling convention (``docs/architecture.md``, neuron contract): input ``x: [T, B, C, *]`` floating point,
 time-first, channel dimension 2, ``*`` = spatial dims (H, W, a single length, or nothing); ``forward(x)``
 returns spikes of the same shape and dtype, exactly 0 or 1; ``run(x)`` returns a :class:`NeuronTrace`.
 Every neuron computes ``S = Θ(H − θ)`` (the threshold is subtracted).
+
+Step modes (:class:`StepModeMixin`, SpikingJelly's names): ``step_mode="m"`` (default) — ``forward(x)`` takes
+the whole sequence ``[T, B, C, *]``; ``step_mode="s"`` — ``forward(x_t)`` takes one step ``[B, C, *]`` and is
+``step(x_t)``, keeping state until ``reset()``. PSN has no single-step mode (its T×T weight mixes all steps).
+
+Where the semantics differ from SpikingJelly and snnTorch:
+
+- **State and reset()**: the multi-step ``forward`` is stateless, every call starts from ``V[−1] = 0`` (empty
+  buffers). SpikingJelly's multi-step call continues from the stored ``v`` until ``functional.reset_net``;
+  snnTorch's ``Leaky`` continues from the ``mem`` it is given (or keeps with ``init_hidden``). ``reset()`` here
+  clears only single-step state (``step`` / ``step_mode="s"``).
+- **Initial membrane**: 0 for LIF/PLIF (SpikingJelly starts at ``v_reset``, 0 by default; snnTorch at 0); the
+  filters of MFPSN and the PSN family see zeros before t = 0.
+- **Threshold**: a spike when ``H >= v_th`` (Θ(0) = 1), as SpikingJelly's ``heaviside``; snnTorch fires when
+  ``mem > threshold``. SpikingJelly's PSN family stores ``bias = −θ``: negate it when loading its weights.
+- **Reset (LIF)**: applied in the same step after firing (hard to ``v_reset``, or soft with ``v_reset=None``:
+  subtract ``v_th``), ``detach_reset=True`` by default (SpikingJelly: False). snnTorch's ``Leaky`` subtracts at
+  the next step from the previous spike (``reset_delay``); its ``mem = β·mem + x`` is our
+  ``decay_input=False`` with ``β = 1 − 1/τ``.
+- **Default surrogate**: ATan α = 2 (SpikingJelly: Sigmoid α = 4; snnTorch: ATan α = 2). Their surrogate
+  objects are accepted as they are (:func:`mfpsn.functional.surrogate.get_surrogate`).
+- **torch.fx**: the input checks pass ``torch.fx.Proxy`` inputs through unchecked (shapes are symbolic while
+  tracing); :class:`~mfpsn.neurons.mfpsn.MFPSN` traces in eval mode (see its docstring).
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import torch
+import torch.fx
 
-__all__ = ["NeuronTrace", "StreamBuffer", "check_sequence", "check_step_input", "threshold_view",
-           "check_positive_int"]
+from mfpsn._checks import channel_view
+
+__all__ = ["NeuronTrace", "StreamBuffer", "StepModeMixin", "STEP_MODES", "is_tracing", "check_sequence",
+           "check_step_input", "threshold_view"]
+
+STEP_MODES = ("m", "s")
+
+
+def is_tracing(x) -> bool:
+    """True when ``x`` is a ``torch.fx.Proxy`` (symbolic tracing: no values, no concrete shapes)."""
+    return isinstance(x, torch.fx.Proxy)
+
+
+class StepModeMixin:
+    """SpikingJelly-style ``step_mode``: ``"m"`` multi-step ``forward(x: [T, B, C, *])`` (default), ``"s"``
+    single-step ``forward(x_t: [B, C, *])`` = ``self.step(x_t)`` with state kept until ``reset()``.
+
+    A neuron mixes this in before ``nn.Module`` and starts its ``forward`` with
+    ``if self.step_mode == "s": return self.step(x)``.
+    """
+
+    _step_mode = "m"
+
+    @property
+    def step_mode(self) -> str:
+        """``"m"`` (multi-step, the default) or ``"s"`` (single-step)."""
+        return self._step_mode
+
+    @step_mode.setter
+    def step_mode(self, mode: str) -> None:
+        who = type(self).__name__
+        if mode not in STEP_MODES:
+            raise ValueError(f"{who}: expected step_mode in {STEP_MODES}, found {mode!r}")
+        if mode == "s" and not callable(getattr(self, "step", None)):
+            raise ValueError(f"{who}: has no single-step mode (step_mode='s'); its output at t depends on the "
+                             f"whole sequence")
+        self._step_mode = mode
 
 
 class NeuronTrace(NamedTuple):
@@ -68,6 +128,8 @@ class StreamBuffer:
 
 def _check_float(x: torch.Tensor, who: str) -> None:
     if not isinstance(x, torch.Tensor):
+        if is_tracing(x):
+            return
         raise ValueError(f"{who}: expected a torch.Tensor input, found {type(x).__name__}")
     if not x.is_floating_point():
         raise ValueError(f"{who}: expected a floating-point input (the input current), found dtype {x.dtype}")
@@ -81,7 +143,11 @@ def check_sequence(x: torch.Tensor, who: str, channels: int | None = None, steps
         who: the neuron's name, used in the message.
         channels: expected C (dim 2), or None to accept any.
         steps: expected T (dim 0), or None to accept any.
+
+    A ``torch.fx.Proxy`` passes unchecked (symbolic tracing).
     """
+    if is_tracing(x):
+        return
     _check_float(x, who)
     if x.dim() < 3:
         raise ValueError(f"{who}: expected input of shape [T, B, C, *] (at least 3 dims), "
@@ -95,7 +161,10 @@ def check_sequence(x: torch.Tensor, who: str, channels: int | None = None, steps
 
 
 def check_step_input(x_t: torch.Tensor, who: str, channels: int | None = None) -> None:
-    """Raise ValueError unless ``x_t`` is a float ``[B, C, *]`` tensor (one time step) with the expected C."""
+    """Raise ValueError unless ``x_t`` is a float ``[B, C, *]`` tensor (one time step) with the expected C
+    (a ``torch.fx.Proxy`` passes unchecked)."""
+    if is_tracing(x_t):
+        return
     _check_float(x_t, who)
     if x_t.dim() < 2:
         raise ValueError(f"{who}: expected one time step of shape [B, C, *] (at least 2 dims), "
@@ -105,19 +174,5 @@ def check_step_input(x_t: torch.Tensor, who: str, channels: int | None = None) -
                          f"found {x_t.shape[1]} (shape {tuple(x_t.shape)})")
 
 
-def threshold_view(v_th: torch.Tensor, ndim: int, dim: int = 2) -> torch.Tensor:
-    """A 1-d threshold ``[n]`` reshaped to broadcast along ``dim`` of an ``ndim``-dim tensor.
-
-    ``threshold_view(theta [C], 5)`` → ``[1, 1, C, 1, 1]``; ``threshold_view(theta [T], 4, dim=0)`` →
-    ``[T, 1, 1, 1]``.
-    """
-    shape = [1] * ndim
-    shape[dim] = v_th.shape[0]
-    return v_th.reshape(shape)
-
-
-def check_positive_int(value, name: str, who: str) -> int:
-    """Return ``value`` if it is an int >= 1, else raise ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{who}: expected {name} to be an int >= 1, found {value!r}")
-    return value
+#: A 1-d threshold ``[n]`` as ``[1, 1, n, 1, ...]`` (or along ``dim``): :func:`mfpsn._checks.channel_view`.
+threshold_view = channel_view

@@ -3,7 +3,8 @@
 The maths lives in :mod:`mfpsn.functional.lif`; see its docstring for the charge, fire and reset equations.
 ``forward`` and ``run`` are stateless: every call starts from ``V[−1] = 0`` (unlike SpikingJelly, whose
 multi-step call continues from the stored state). The single-step mode ``step(x_t)`` keeps ``V`` between
-calls until ``reset()``.
+calls until ``reset()``; ``layer.step_mode = "s"`` makes ``forward`` that step (SpikingJelly's switch). Other
+differences from SpikingJelly and snnTorch: :mod:`mfpsn.neurons.base`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from torch import nn
 
 from mfpsn.functional.lif import lif_multistep, lif_step
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
-from mfpsn.neurons.base import NeuronTrace, check_sequence, check_step_input
+from mfpsn.neurons.base import NeuronTrace, StepModeMixin, check_sequence, check_step_input
 
 __all__ = ["LIF", "PLIF"]
 
@@ -30,7 +31,7 @@ def _check_common(tau_name: str, tau: float, v_th: float, v_reset: float | None,
         raise ValueError(f"{who}: expected v_reset to be a number or None (soft reset), found {v_reset!r}")
 
 
-class _LIFBase(nn.Module):
+class _LIFBase(StepModeMixin, nn.Module):
     """Shared state handling and the loop; subclasses provide ``rate()`` (= 1/τ)."""
 
     def __init__(self, v_th: float, v_reset: float | None, detach_reset: bool,
@@ -117,7 +118,9 @@ class LIF(_LIFBase):
         return 1.0 / self.tau
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [T, B, C, *] float → spikes [T, B, C, *] (exactly 0 or 1)."""
+        """x: [T, B, C, *] float → spikes [T, B, C, *] (exactly 0 or 1); ``step_mode="s"``: :meth:`step`."""
+        if self.step_mode == "s":
+            return self.step(x)
         if self.backend == "triton":
             check_sequence(x, "LIF")
             from mfpsn.kernels import fused_lif, require_backend
@@ -156,5 +159,7 @@ class PLIF(_LIFBase):
         return float(1.0 / torch.sigmoid(self.w.detach()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [T, B, C, *] float → spikes [T, B, C, *] (exactly 0 or 1)."""
+        """x: [T, B, C, *] float → spikes [T, B, C, *] (exactly 0 or 1); ``step_mode="s"``: :meth:`step`."""
+        if self.step_mode == "s":
+            return self.step(x)
         return self._loop(x).spikes

@@ -10,15 +10,20 @@ from mfpsn.functional.filter import IMPLS
 from mfpsn.functional.mfpsn import (STATS, fold_taps, mfpsn_spikes, mfpsn_trace,
                                     mfpsn_train_forward, update_running_stats)
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
-from mfpsn.neurons.base import (NeuronTrace, StreamBuffer, check_positive_int, check_sequence, check_step_input,
-                                threshold_view)
+from mfpsn._checks import (check_choice, check_optional_int, check_positive_int, check_positive_number,
+                           check_unit_interval)
+from mfpsn.neurons.base import (NeuronTrace, StepModeMixin, StreamBuffer, check_sequence, check_step_input,
+                                is_tracing, threshold_view)
 
 __all__ = ["MFPSN"]
+
+# Under torch.fx.symbolic_trace the eval forward is recorded as one call of this function (not traced into).
+torch.fx.wrap("mfpsn_spikes")
 
 _STES = ("whole", "round")
 
 
-class MFPSN(nn.Module):
+class MFPSN(StepModeMixin, nn.Module):
     """Multiplication-free channel-wise parallel spiking neuron: a per-channel causal dilated FIR over time
     with power-of-two taps, and a threshold realised as a per-channel BatchNorm on the filter output.
 
@@ -68,6 +73,13 @@ class MFPSN(nn.Module):
         momentum, eps: BatchNorm running-statistics momentum (None = cumulative) and ε.
         bn_grad: let gradients flow through the batch statistics.
         stats: ``"materialize"`` or ``"moments"`` (pass-1 statistics without forming Y).
+        step_mode: ``"m"`` (``forward`` takes ``[T, B, C, *]``) or ``"s"`` (``forward`` is :meth:`step`, eval
+            only), as SpikingJelly's ``step_mode``; settable later (``layer.step_mode = "s"``).
+
+    ``torch.fx.symbolic_trace`` (eval mode): the graph holds one ``mfpsn_spikes`` call with the folded taps and
+    thresholds as constants taken at trace time (retrace after changing the weights); training mode and
+    ``run`` are not traceable (RuntimeError / the batch statistics are data-dependent). Differences from
+    SpikingJelly and snnTorch (state, threshold ≥, reset): :mod:`mfpsn.neurons.base`.
 
     Shapes: ``x: [T, B, C, *]`` float → spikes ``[T, B, C, *]`` in x's dtype, exactly 0 or 1.
     Parameters: ``weight`` [C, k], ``bn_weight`` γ [C] (init 1), ``bn_bias`` β [C] (init −1).
@@ -78,35 +90,24 @@ class MFPSN(nn.Module):
                  exp_min: int | None = None, exp_max: int | None = None, ste: str = "whole",
                  surrogate: str | Surrogate = "atan", alpha: float | None = None, impl: str = "auto",
                  momentum: float | None = 0.1, eps: float = 1e-5, bn_grad: bool = True,
-                 stats: str = "materialize") -> None:
+                 stats: str = "materialize", step_mode: str = "m") -> None:
         super().__init__()
         who = "MFPSN"
         self.channels = check_positive_int(channels, "channels", who)
         self.order = check_positive_int(order, "order k", who)
         self.dilation = check_positive_int(dilation, "dilation d", who)
-        for name, v in (("exp_min", exp_min), ("exp_max", exp_max)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-                raise ValueError(f"{who}: expected {name} to be an int or None, found {v!r}")
+        self.exp_min = check_optional_int(exp_min, "exp_min", who)
+        self.exp_max = check_optional_int(exp_max, "exp_max", who)
         if exp_min is not None and exp_max is not None and exp_min > exp_max:
             raise ValueError(f"{who}: expected exp_min <= exp_max, found [{exp_min}, {exp_max}]")
-        if ste not in _STES:
-            raise ValueError(f"{who}: expected ste in {_STES}, found {ste!r}")
-        if impl not in IMPLS:
-            raise ValueError(f"{who}: expected impl in {IMPLS}, found {impl!r}")
-        if stats not in STATS:
-            raise ValueError(f"{who}: expected stats in {STATS}, found {stats!r}")
-        if momentum is not None and not (isinstance(momentum, (int, float)) and 0.0 <= momentum <= 1.0):
-            raise ValueError(f"{who}: expected momentum in [0, 1] or None, found {momentum!r}")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-            raise ValueError(f"{who}: expected eps > 0, found {eps!r}")
+        self.ste = check_choice(ste, "ste", _STES, who)
+        self.impl = check_choice(impl, "impl", IMPLS, who)
+        self.stats = check_choice(stats, "stats", STATS, who)
+        self.momentum = None if momentum is None else check_unit_interval(momentum, "momentum", who)
+        self.eps = check_positive_number(eps, "eps", who)
         self.quantize = bool(quantize)
-        self.exp_min, self.exp_max, self.ste = exp_min, exp_max, ste
         self.surrogate = get_surrogate(surrogate, alpha)
-        self.impl = impl
-        self.momentum = None if momentum is None else float(momentum)
-        self.eps = float(eps)
         self.bn_grad = bool(bn_grad)
-        self.stats = stats
 
         self.weight = nn.Parameter(torch.empty(self.channels, self.order))
         self.bn_weight = nn.Parameter(torch.empty(self.channels))
@@ -116,6 +117,7 @@ class MFPSN(nn.Module):
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
         self._fold_cache: tuple | None = None
         self._stream = StreamBuffer()
+        self.step_mode = step_mode
         self.reset_parameters()
 
     # ------------------------------------------------------------------------------------------ parameters
@@ -180,12 +182,28 @@ class MFPSN(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [T, B, C, *] float → spikes [T, B, C, *] (two passes in training, one folded pass at eval)."""
+        """x: [T, B, C, *] float → spikes [T, B, C, *] (two passes in training, one folded pass at eval);
+        with ``step_mode="s"``, x: [B, C, *] → :meth:`step`."""
+        if self.step_mode == "s":
+            return self.step(x)
+        if is_tracing(x):
+            return self._traced_forward(x)
         self._check(x)
         if self.training:
             return self._train_forward(x, need_h=False).spikes
         taps, theta = self._eval_fold()
         return mfpsn_spikes(x, taps.to(x.dtype), theta.to(x.dtype), self.dilation, self.surrogate, self.impl)
+
+    def _traced_forward(self, x: torch.fx.Proxy) -> torch.fx.Proxy:
+        """torch.fx tracing: the eval forward as one ``mfpsn_spikes`` node, taps and θ folded now (constants)."""
+        if self.training:
+            raise RuntimeError("MFPSN: torch.fx tracing records the eval forward (training-mode BatchNorm "
+                               "statistics update buffers from the data); call .eval() before tracing")
+        with torch.no_grad():   # the real tensors, not the tracer's proxies of the parameters
+            p, b = self._parameters, self._buffers
+            taps, theta = fold_taps(p["weight"], p["bn_weight"], p["bn_bias"], b["running_mean"], b["running_var"],
+                                    self.eps, self.quantize, self.exp_min, self.exp_max, self.ste)
+        return mfpsn_spikes(x, taps, theta, self.dilation, self.surrogate, self.impl)
 
     def run(self, x: torch.Tensor) -> NeuronTrace:
         """x: [T, B, C, *] → NeuronTrace(spikes, h, v_th [1, 1, C, 1, ...]) with spikes == (h >= v_th).
@@ -229,4 +247,4 @@ class MFPSN(nn.Module):
         return (f"{self.channels}, order={self.order}, dilation={self.dilation}, quantize={self.quantize}, "
                 f"exp_range=[{self.exp_min}, {self.exp_max}], ste={self.ste!r}, surrogate={self.surrogate}, "
                 f"impl={self.impl!r}, momentum={self.momentum}, eps={self.eps}, bn_grad={self.bn_grad}, "
-                f"stats={self.stats!r}")
+                f"stats={self.stats!r}, step_mode={self.step_mode!r}")

@@ -1,7 +1,9 @@
 """The parallel spiking neuron family: PSN, masked PSN, sliding PSN (spec §4.3–§4.5).
 
 All compute ``S = Θ(H − θ)`` with the threshold subtracted; SpikingJelly stores ``bias = −θ`` (its default
-bias −1 is θ = +1 here): negate the bias when loading its weights.
+bias −1 is θ = +1 here): negate the bias when loading its weights. ``step_mode="s"`` (MaskedPSN once λ ≥ 1,
+SlidingPSN) makes ``forward`` the single step; PSN has none. Other differences from SpikingJelly (stateless
+multi-step forward, Θ(0) = 1): :mod:`mfpsn.neurons.base`.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from torch import nn
 
 from mfpsn.functional.filter import IMPLS, lags, temporal_filter
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
-from mfpsn.neurons.base import (NeuronTrace, StreamBuffer, check_positive_int, check_sequence, check_step_input,
+from mfpsn._checks import check_choice, check_positive_int
+from mfpsn.neurons.base import (NeuronTrace, StepModeMixin, StreamBuffer, check_sequence, check_step_input,
                                threshold_view)
 
 __all__ = ["PSN", "MaskedPSN", "SlidingPSN"]
@@ -23,7 +26,7 @@ def _time_mix(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (weight.to(x.dtype) @ x.reshape(x.shape[0], -1)).reshape(x.shape)
 
 
-class PSN(nn.Module):
+class PSN(StepModeMixin, nn.Module):
     """Parallel spiking neuron (SpikingJelly ``PSN``): a full T×T mixing of time steps.
 
     .. math::
@@ -36,13 +39,15 @@ class PSN(nn.Module):
     Parameters: ``weight`` [T, T], ``threshold`` θ [T].
     """
 
-    def __init__(self, T: int, surrogate: str | Surrogate = "atan", alpha: float | None = None) -> None:
+    def __init__(self, T: int, surrogate: str | Surrogate = "atan", alpha: float | None = None,
+                 step_mode: str = "m") -> None:
         super().__init__()
         self.T = check_positive_int(T, "T", "PSN")
         self.surrogate = get_surrogate(surrogate, alpha)
         self.weight = nn.Parameter(torch.empty(self.T, self.T))
         self.threshold = nn.Parameter(torch.ones(self.T))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        self.step_mode = step_mode
 
     def effective_weight(self) -> torch.Tensor:
         """The [T, T] matrix applied to X."""
@@ -56,7 +61,9 @@ class PSN(nn.Module):
         return NeuronTrace(self.surrogate(h - v_th), h, v_th)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [T, B, C, *] float → spikes [T, B, C, *]."""
+        """x: [T, B, C, *] float → spikes [T, B, C, *] (``step_mode="s"``: x_t [B, C, *] → :meth:`step`)."""
+        if self.step_mode == "s":
+            return self.step(x)
         return self.run(x).spikes
 
     def extra_repr(self) -> str:
@@ -95,8 +102,8 @@ class MaskedPSN(PSN):
     """
 
     def __init__(self, order: int, T: int, lambda_init: float = 0.0, surrogate: str | Surrogate = "atan",
-                 alpha: float | None = None) -> None:
-        super().__init__(T, surrogate, alpha)
+                 alpha: float | None = None, step_mode: str = "m") -> None:
+        super().__init__(T, surrogate, alpha, step_mode)
         self.order = check_positive_int(order, "order k", "MaskedPSN")
         ones = torch.ones(self.T, self.T)
         self.register_buffer("mask", torch.tril(ones) * torch.triu(ones, -(self.order - 1)))
@@ -106,8 +113,7 @@ class MaskedPSN(PSN):
 
     def set_lambda(self, epoch: int, epochs: int) -> float:
         """λ = min(1, 8·epoch / (epochs − 1)) (λ = 1 when epochs == 1); returns λ."""
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"MaskedPSN.set_lambda: expected epochs to be an int >= 1, found {epochs!r}")
+        check_positive_int(epochs, "epochs", "MaskedPSN.set_lambda")
         if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < epochs:
             raise ValueError(f"MaskedPSN.set_lambda: expected an int epoch in [0, {epochs}), found {epoch!r}")
         lam = 1.0 if epochs == 1 else min(1.0, 8.0 * epoch / (epochs - 1))
@@ -152,7 +158,7 @@ class MaskedPSN(PSN):
 _SLIDING_BACKENDS = ("filter", "gemm")
 
 
-class SlidingPSN(nn.Module):
+class SlidingPSN(StepModeMixin, nn.Module):
     """Sliding PSN (SpikingJelly ``SlidingPSN``): one weight vector and one threshold shared by every neuron.
 
     .. math::
@@ -173,14 +179,13 @@ class SlidingPSN(nn.Module):
     """
 
     def __init__(self, order: int, exp_init: bool = True, surrogate: str | Surrogate = "atan",
-                 alpha: float | None = None, backend: str = "filter", impl: str = "auto") -> None:
+                 alpha: float | None = None, backend: str = "filter", impl: str = "auto",
+                 step_mode: str = "m") -> None:
         super().__init__()
         self.order = check_positive_int(order, "order k", "SlidingPSN")
-        if backend not in _SLIDING_BACKENDS:
-            raise ValueError(f"SlidingPSN: expected backend in {_SLIDING_BACKENDS}, found {backend!r}")
-        if impl not in IMPLS:
-            raise ValueError(f"SlidingPSN: expected impl in {IMPLS}, found {impl!r}")
-        self.backend, self.impl = backend, impl
+        self.step_mode = step_mode
+        self.backend = check_choice(backend, "backend", _SLIDING_BACKENDS, "SlidingPSN")
+        self.impl = check_choice(impl, "impl", IMPLS, "SlidingPSN")
         self.surrogate = get_surrogate(surrogate, alpha)
         if exp_init:
             weight = torch.exp2(-torch.arange(self.order - 1, -1, -1, dtype=torch.float32))
@@ -212,7 +217,9 @@ class SlidingPSN(nn.Module):
         return NeuronTrace(self.surrogate(h - v_th), h, v_th)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [T, B, C, *] float → spikes [T, B, C, *]."""
+        """x: [T, B, C, *] float → spikes [T, B, C, *] (``step_mode="s"``: x_t [B, C, *] → :meth:`step`)."""
+        if self.step_mode == "s":
+            return self.step(x)
         return self.run(x).spikes
 
     def step(self, x_t: torch.Tensor) -> torch.Tensor:
@@ -228,4 +235,5 @@ class SlidingPSN(nn.Module):
         self._stream.reset()
 
     def extra_repr(self) -> str:
-        return f"order={self.order}, backend={self.backend!r}, impl={self.impl!r}, surrogate={self.surrogate}"
+        return (f"order={self.order}, backend={self.backend!r}, impl={self.impl!r}, surrogate={self.surrogate}, "
+                f"step_mode={self.step_mode!r}")

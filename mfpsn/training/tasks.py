@@ -12,6 +12,9 @@ synthetic sets are generated locally and the real ones must already be on disk (
 | ``nmnist`` | ``data_root/{Train,Test}/<digit>/*.bin`` via ``read_events`` | ``[T, 2, 34, 34]`` | ``dvs_convnet`` |
 | ``shd`` | ``data_root/shd_{train,test}.h5`` | ``[T, 140]`` | ``shd_net`` |
 | ``cifar10`` | ``data_root/{data_batch_1..5,test_batch}`` (pickles, opt-in) | ``[32, 3, 32]`` | ``seq_image_net`` |
+| ``smnist`` | MNIST IDX files in ``data_root``, one pixel per step (row-major) | ``[784, 1]`` | ``seq_fc_net`` |
+| ``psmnist`` | the same, pixels in one fixed permutation (seed ``PSMNIST_SEED``, written in the card) | ``[784, 1]`` | ``seq_fc_net`` |
+| ``sfmnist`` | Fashion-MNIST IDX files in ``data_root``, one pixel per step | ``[784, 1]`` | ``seq_fc_net`` |
 | ``random`` | seeded random spikes, class = a row band (smoke tests, DDP) | ``[T, 2, 8, 8]`` | ``dvs_convnet`` |
 """
 from __future__ import annotations
@@ -24,13 +27,17 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["TASKS", "TaskData", "load_task", "default_T"]
+__all__ = ["TASKS", "TaskData", "load_task", "default_T", "pixel_transform", "PSMNIST_SEED"]
 
-TASKS = ("dvs-digits", "seq-digits", "spoken-digits", "nmnist", "shd", "cifar10", "random")
+TASKS = ("dvs-digits", "seq-digits", "spoken-digits", "nmnist", "shd", "cifar10", "smnist", "psmnist", "sfmnist",
+         "random")
 _DEFAULT_T = {"dvs-digits": 8, "seq-digits": 8, "spoken-digits": 100, "nmnist": 8, "shd": 100, "cifar10": 32,
-              "random": 4}
+              "smnist": 784, "psmnist": 784, "sfmnist": 784, "random": 4}
+PSMNIST_SEED = 0
 DIGITS = [str(i) for i in range(10)]
 SHD_CLASSES = [f"{lang}-{i}" for lang in ("english", "german") for i in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
@@ -96,7 +103,10 @@ def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike |
     if T < 1:
         raise ValueError(f"T: expected a positive integer, found {T}")
     loader = {"dvs-digits": _dvs_digits, "seq-digits": _seq_digits, "spoken-digits": _spoken_digits,
-              "nmnist": _nmnist, "shd": _shd, "cifar10": _cifar10, "random": _random}[task]
+              "nmnist": _nmnist, "shd": _shd, "cifar10": _cifar10, "smnist": _pixel_task, "psmnist": _pixel_task,
+              "sfmnist": _pixel_task, "random": _random}[task]
+    if loader is _pixel_task:
+        return _pixel_task(task, T=T, data_root=data_root, test_only=test_only)
     return loader(T=T, data_root=data_root, allow_pickle=allow_pickle, seed=seed, test_only=test_only)
 
 
@@ -238,6 +248,40 @@ def _cifar10(*, T: int, data_root, allow_pickle: bool, **_) -> TaskData:
     model = {"arch": "seq_image_net", "num_classes": 10, "T": 32, "in_channels": 3, "length": 32, "width": 128,
              "fc_width": 256}
     return TaskData("cifar10", seq(tx), ty, seq(vx), vy, CIFAR10_CLASSES, spec, model)
+
+
+def pixel_transform(task: str):
+    """The :class:`~mfpsn.data.pixels.PixelSequence` of a pixel-sequence task (``smnist``, ``psmnist``,
+    ``sfmnist``): row-major, psMNIST with the fixed permutation of :data:`PSMNIST_SEED`."""
+    from mfpsn.data.pixels import PixelSequence
+
+    if task not in ("smnist", "psmnist", "sfmnist"):
+        raise ValueError(f"task: expected 'smnist', 'psmnist' or 'sfmnist', found {task!r}")
+    return PixelSequence.permuted(PSMNIST_SEED) if task == "psmnist" else PixelSequence()
+
+
+def _pixel_task(task: str, *, T: int, data_root, test_only: bool = False) -> TaskData:
+    from mfpsn.data.mnist import load_mnist_split
+    from mfpsn.data.pixels import STEPS
+
+    if T != STEPS:
+        raise ValueError(f"T for {task}: expected {STEPS} (one step per pixel), found {T}")
+    root = _need_root(task, data_root)
+    transform = pixel_transform(task)
+    vi, vy = load_mnist_split(root, "test")
+    if test_only:
+        ti, ty = vi[:0], vy[:0]
+    else:
+        ti, ty = load_mnist_split(root, "train")
+    fashion = task == "sfmnist"
+    spec = {"layout": "[T, B, 1]", "shape": [STEPS, 1], "T": STEPS, "sensor_size": [28, 28],
+            "transform": transform.to_dict(),
+            "source": f"{'Fashion-MNIST' if fashion else 'MNIST'} IDX files in {root}",
+            "licence": ("Fashion-MNIST (Zalando Research), MIT licence" if fashion else
+                        "MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0")}
+    model = {"arch": "seq_fc_net", "in_features": 1, "num_classes": 10, "T": STEPS, "hidden": 128, "n_layers": 4}
+    return TaskData(task, transform(ti), torch.from_numpy(ty), transform(vi), torch.from_numpy(vy),
+                    FASHION_CLASSES if fashion else DIGITS, spec, model)
 
 
 def _random(*, T: int, seed: int, **_) -> TaskData:

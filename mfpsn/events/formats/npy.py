@@ -242,7 +242,7 @@ def read(ctx: ReadContext) -> Events:
 
 def write_npy(path: str | Path, events: Events) -> None:
     """Write a structured array (t i8, x u2, y u2, p u1). The sensor size is not stored."""
-    np.save(path, events.to_structured(), allow_pickle=False)
+    np.save(path, events.to_structured("compact"), allow_pickle=False)
 
 
 def write_npz(path: str | Path, events: Events) -> None:

@@ -1,0 +1,168 @@
+"""A checkpoint's input built from a file, following its model card: the one path from a user's file to
+the tensor a shipped model sees (used by ``python -m mfpsn.predict`` and the app).
+
+What a card's ``input`` section selects:
+
+- ``transform.name == "pixel_sequence"`` (sMNIST, psMNIST, sFashion): an image (``.png``, ``.jpg``,
+  ``.jpeg``, ``.bmp``, ``.gif``, or a 2-D ``.npy`` array). A 28x28 grayscale image is taken as it is
+  (white digit on black, as in MNIST; float arrays in [0, 1] are scaled to 0..255); any other size or
+  colour goes through :func:`mfpsn.data.pixels.image_to_mnist` (MNIST's own normalisation).
+- ``binning.method`` ``events_to_frames …`` or ``spike_train_to_bins …``: an event or spike-train file
+  read by :func:`mfpsn.events.read_events`, binned as the card says.
+
+Every function returns ``x: [T, 1, ...]`` float32 (time-first, batch of one) and raises
+:class:`CardInputError` (a ``ValueError`` naming the file, what the checkpoint expects and what was found).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["CardInputError", "IMAGE_SUFFIXES", "input_kind", "image_input", "events_input", "file_input",
+           "read_image"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+AUDIO_SUFFIXES = (".wav",)
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+
+class CardInputError(ValueError):
+    """The file cannot become this checkpoint's input; the message names the file and the reason."""
+
+
+def input_kind(card: dict[str, Any]) -> str:
+    """``"image"``, ``"events"`` or ``"audio"``: what kind of file the card's model takes."""
+    spec = card.get("input", {})
+    if spec.get("transform", {}).get("name") == "pixel_sequence":
+        return "image"
+    if spec.get("transform", {}).get("name") == "cochlea":
+        return "audio"
+    method = str(spec.get("binning", {}).get("method", ""))
+    if method.startswith(("events_to_frames", "spike_train_to_bins")):
+        return "events"
+    raise CardInputError(f"checkpoint {card.get('name')!r}: its input ({method or 'unknown'}) cannot be built "
+                         f"from a file")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """An image file or a 2-D/3-D ``.npy`` array as a numpy array (``[H, W]`` or ``[H, W, C]``)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            a = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise CardInputError(f"{path}: expected a .npy image array, found an unreadable file ({exc})") from None
+        if a.ndim not in (2, 3) or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            raise CardInputError(f"{path}: expected a numeric [H, W] or [H, W, C] array, found "
+                                 f"{a.dtype} {list(a.shape)}")
+        return a
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise CardInputError(f"{path}: expected at most {MAX_IMAGE_PIXELS} pixels, found "
+                                     f"{im.width}x{im.height}")
+            im = im.convert("RGBA") if im.mode in ("RGBA", "LA", "P") else im.convert("L")
+            return np.asarray(im)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise CardInputError(f"{path}: expected an image ({', '.join(IMAGE_SUFFIXES)}), found a file PIL cannot "
+                             f"decode ({type(exc).__name__})") from None
+
+
+def image_input(image: np.ndarray, card: dict[str, Any]) -> torch.Tensor:
+    """``image`` → ``[784, 1, 1]`` through the card's pixel-sequence transform."""
+    from mfpsn.data.pixels import SIDE, PixelSequence, image_to_mnist
+
+    transform = PixelSequence.from_dict(card["input"]["transform"])
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.shape == (SIDE, SIDE):
+        if a.dtype != np.uint8:
+            a = a.astype(np.float64)
+            a = a * 255.0 if a.max(initial=0.0) <= 1.0 else a
+            a = np.clip(np.round(a), 0, 255).astype(np.uint8)
+        digit = a
+    else:
+        digit = image_to_mnist(a)
+    return transform(digit[None]).transpose(0, 1).contiguous()
+
+
+def events_input(events, card: dict[str, Any], notes: list[str] | None = None) -> torch.Tensor:
+    """``events`` (:class:`mfpsn.events.Events`) → ``[T, 1, ...]`` following ``card["input"]["binning"]``.
+    A sensor of another size is centre-cropped or zero-padded to the model's; ``notes`` receives a
+    sentence saying so."""
+    from mfpsn.events.frames import events_to_frames, spike_train_to_bins
+
+    notes = [] if notes is None else notes
+    spec = card["input"]
+    binning = spec.get("binning", {})
+    method = str(binning.get("method", ""))
+    if method.startswith("spike_train_to_bins"):
+        if events.height != 1:
+            raise CardInputError(f"checkpoint {card.get('name')!r} takes spike trains (height 1); the recording "
+                                 f"is a {events.width}x{events.height} camera")
+        x = spike_train_to_bins(events, n_bins=int(binning["n_bins"]), bin_us=int(binning.get("bin_us", 10_000)),
+                                n_units=700, pool=int(binning.get("pool", 1)), t_start=int(binning.get("t_start_us", 0)))
+        return torch.from_numpy(x).unsqueeze(1)
+    if not method.startswith("events_to_frames"):
+        raise CardInputError(f"checkpoint {card.get('name')!r}: binning {method!r} is not built from events")
+    if events.height == 1:
+        raise CardInputError(f"checkpoint {card.get('name')!r} takes camera events; the recording is a spike train")
+    if len(events) == 0:
+        raise CardInputError("the recording holds no events")
+    T = int(binning["n_bins"])
+    rng = binning.get("time_range_us")
+    start = int(events.t[0])
+    time_range = (start + int(rng[0]), start + int(rng[1])) if isinstance(rng, list) else (start, int(events.t[-1]) + 1)
+    frames = events_to_frames(events, n_bins=T, time_range=time_range)
+    h2, w2 = int(spec["shape"][-2]), int(spec["shape"][-1])
+    frames = _fit_sensor(frames, (h2, w2), notes)
+    return torch.from_numpy(np.ascontiguousarray(frames)).unsqueeze(1)
+
+
+def _fit_sensor(frames: np.ndarray, size: tuple[int, int], notes: list[str]) -> np.ndarray:
+    """Centre-crop or zero-pad ``frames [T, 2, H, W]`` to ``size = (H', W')``."""
+    T, P, H, W = frames.shape
+    h2, w2 = size
+    if (H, W) == (h2, w2):
+        return frames
+    notes.append(f"the {W}×{H} sensor was centre-{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
+                 f"model's {w2}×{h2} input")
+    out = np.zeros((T, P, h2, w2), dtype=frames.dtype)
+    sy, sx = max(0, (H - h2) // 2), max(0, (W - w2) // 2)
+    dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
+    hh, ww = min(H, h2), min(W, w2)
+    out[:, :, dy:dy + hh, dx:dx + ww] = frames[:, :, sy:sy + hh, sx:sx + ww]
+    return out
+
+
+def file_input(path: str | os.PathLike, card: dict[str, Any], notes: list[str] | None = None) -> torch.Tensor:
+    """The checkpoint input ``[T, 1, ...]`` for the file ``path`` (image, event file), as the card says."""
+    path = Path(path)
+    kind = input_kind(card)
+    suffix = path.suffix.lower()
+    name = card.get("name")
+    if kind == "image":
+        if suffix not in IMAGE_SUFFIXES + (".npy",):
+            raise CardInputError(f"{path}: checkpoint {name!r} (task {card.get('task')}) takes an image "
+                                 f"({', '.join(IMAGE_SUFFIXES)} or a 2-D .npy); found a {suffix or 'suffix-less'} file")
+        return image_input(read_image(path), card)
+    if kind == "audio":
+        raise CardInputError(f"{path}: checkpoint {name!r} takes audio, which this version cannot read yet")
+    if suffix in IMAGE_SUFFIXES + AUDIO_SUFFIXES:
+        raise CardInputError(f"{path}: checkpoint {name!r} (task {card.get('task')}) takes an event recording; "
+                             f"found a {suffix} file")
+    from mfpsn.events import EventFormatError, read_events
+
+    try:
+        events = read_events(path)
+    except EventFormatError as exc:
+        raise CardInputError(str(exc)) from None
+    return events_input(events, card, notes)
