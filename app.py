@@ -8,14 +8,14 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import gradio as gr  # noqa: E402
 
-from mfpsn.app import events_view, lab, models_view, race, serve, zoo  # noqa: E402
+from mfpsn.app import drawing, events_view, lab, models_view, race, serve, zoo  # noqa: E402
 from mfpsn.app.errors import clean_errors  # noqa: E402
 from mfpsn.app.session import EventsSession  # noqa: E402
 from mfpsn.app.store import RecordingStore  # noqa: E402
 from mfpsn.app.figures_events import empty_figure  # noqa: E402
 from mfpsn.app.inputs import SIGNALS  # noqa: E402
 from mfpsn.app.limits import LIMITS  # noqa: E402
-from mfpsn.app.texts import EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, ZOO_HELP  # noqa: E402
+from mfpsn.app.texts import DRAW_HELP, EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, ZOO_HELP  # noqa: E402
 
 D = lab.LabSettings()
 # the one store of loaded recordings, owned by this app: sessions hold a key into it (see mfpsn.app.store)
@@ -149,6 +149,31 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             run_btn.click(clean_errors(models_view.run_model),
                           [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
                           [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary], api_name="run_model")
+
+        # ------------------------------------------------------------------------------------ draw a digit
+        with gr.Tab("Draw a digit", id="draw"):
+            gr.Markdown(DRAW_HELP)
+            draw_choices = drawing.drawing_checkpoints()
+            with gr.Row():
+                with gr.Column(scale=1, min_width=300):
+                    sketch = gr.Sketchpad(label="draw a digit", type="numpy", canvas_size=(280, 280),
+                                          elem_id="draw-sketch")
+                    draw_upload = gr.Image(label="or upload a photo or scan of a digit (used instead of the sketch)",
+                                           type="numpy", sources=["upload"], elem_id="draw-upload")
+                    draw_left = gr.Dropdown(draw_choices, value=draw_choices[0] if draw_choices else None,
+                                            label="model A")
+                    draw_right = gr.Dropdown(draw_choices, value=next((c for c in draw_choices if c.endswith("_lif")),
+                                                                      None), label="model B")
+                    draw_neuron = gr.Slider(0, 127, value=0, step=1, label="neuron to plot (same index in every layer)")
+                    draw_btn = gr.Button("Classify", variant="primary", elem_id="draw-run")
+                with gr.Column(scale=2):
+                    draw_summary = gr.Markdown(elem_id="draw-summary")
+                    draw_seq = gr.Plot(label="input sequence")
+                    draw_prob = gr.Plot(label="probability over time")
+                    draw_dyn = gr.Plot(label="membranes and spikes")
+            draw_btn.click(clean_errors(drawing.classify_drawing_ui),
+                           [sketch, draw_upload, draw_left, draw_right, draw_neuron],
+                           [draw_summary, draw_seq, draw_prob, draw_dyn], api_name="classify_drawing")
 
         # ------------------------------------------------------------------------------------ speed race
         with gr.Tab("Speed race", id="race"):
