@@ -454,7 +454,7 @@ def test_app_structure_queue_and_limits():
     by_name = {fn.api_name: fn for fn in demo.fns.values()}
     assert by_name["speed_race"].concurrency_limit == 1      # timings must not share the CPU with each other
     public = sorted(n for n, fn in by_name.items() if fn.api_visibility == "public")
-    assert public == ["load_events", "neuron_lab", "run_model", "speed_race"]
+    assert public == ["classify_drawing", "load_events", "neuron_lab", "run_model", "speed_race"]
 
 
 def test_serve_flags_and_offline_theme():
