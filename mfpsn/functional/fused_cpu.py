@@ -30,26 +30,25 @@ Outputs of 8 MiB or more are allocated by torch and then advised to use transpar
 takes one page fault per 4 KiB page, which on the benchmark machine cost more than the filter itself. Nothing else
 changes (the memory is ordinary torch memory, freed as usual); where THP is disabled the advice is ignored.
 
-Build: on first use (or :func:`warmup`) the source below is written to a cache folder (``$MFPSN_CACHE_DIR``,
-default ``~/.cache/mfpsn``) and compiled with ``$CXX`` (default ``g++``), ``-O3 -march=native``, into a shared
-library named by a hash of the source, the flags, the compiler version and the CPU flags, so it is built once per
-machine and loaded from disk afterwards (about a second to build, milliseconds to load). No C++ compiler raises a
-``RuntimeError`` that says so; nothing falls back silently. The library is called through ``ctypes`` (which drops
-the GIL during the call).
+Build: on first use (or :func:`warmup`) the source below is compiled with ``$CXX`` (default g++), ``-O3
+-march=native``, into the private cache folder (``$MFPSN_CACHE_DIR``, default ``~/.cache/mfpsn``, mode 0700), named
+by a hash of the source, the flags, the compiler version and the CPU flags, so it is built once per machine and
+loaded from disk afterwards (seconds to build, milliseconds to load). :mod:`mfpsn.functional.native` loads it only
+if its sha256 matches the digest recorded when it was built and only after a self-test on a known input
+(:func:`_selftest`); a planted or modified file is refused with a message naming it, and rebuilt. No C++ compiler
+raises a ``RuntimeError`` that says so; nothing falls back silently. The library is called through ``ctypes``
+(which drops the GIL during the call).
 """
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
 
 import torch
+
+from mfpsn.functional import native
 
 __all__ = ["SUPPORTED_DTYPES", "ready", "warmup", "fused_forward", "fused_backward", "library_path",
            "empty_huge_like"]
@@ -274,58 +273,19 @@ _HUGE_MIN = 8 << 20  # bytes: outputs at least this large are advised to use hug
 _LOCK = threading.Lock()
 
 
-def _compiler() -> str:
-    cxx = os.environ.get("CXX", "g++")
-    path = shutil.which(cxx)
-    if path is None:
-        raise RuntimeError(
-            f"temporal_filter impl='fused' needs a C++ compiler: {cxx!r} (from $CXX, default g++) is not on PATH; "
-            "install one (Debian: apt-get install g++) or choose another impl")
-    return path
-
-
-def _cpu_flags() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return line
-    except OSError:
-        pass
-    return ""
+_WHAT = "the fused CPU kernel (temporal_filter impl='fused')"
 
 
 def library_path() -> Path:
     """Where the compiled library for this source, compiler and CPU lives (it may not exist yet)."""
-    cxx = _compiler()
-    version = subprocess.run([cxx, "--version"], capture_output=True, text=True, check=False).stdout
-    key = hashlib.sha256("\0".join([_SOURCE, " ".join(_FLAGS), version, _cpu_flags()]).encode()).hexdigest()[:16]
-    root = Path(os.environ.get("MFPSN_CACHE_DIR", Path.home() / ".cache" / "mfpsn"))
-    return root / f"mfpsn_fused_cpu_{key}.so"
+    return native.library_path("mfpsn_fused_cpu", _SOURCE, _FLAGS, "temporal_filter impl='fused'")
 
 
 def _build(target: Path) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp_dir = tempfile.TemporaryDirectory(dir=target.parent)
-    except OSError as err:
-        raise RuntimeError(f"temporal_filter impl='fused': cannot write the kernel cache folder {target.parent} "
-                           f"({err}); set MFPSN_CACHE_DIR to a writable folder") from err
-    with tmp_dir as tmp:
-        src = Path(tmp) / "fused_cpu.cpp"
-        src.write_text(_SOURCE)
-        out = Path(tmp) / target.name
-        proc = subprocess.run([_compiler(), *_FLAGS, str(src), "-o", str(out)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"temporal_filter impl='fused': compiling the CPU kernel failed:\n{proc.stderr}")
-        os.replace(out, target)  # atomic: concurrent builders never see a half-written library
+    native.build(target, _SOURCE, _FLAGS, "temporal_filter impl='fused'")
 
 
-@lru_cache(maxsize=1)
-def _load_unlocked() -> ctypes.CDLL:
-    path = library_path()
-    if not path.exists():
-        _build(path)
-    lib = ctypes.CDLL(str(path))
+def _configure(lib: ctypes.CDLL) -> None:
     p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
     for name in ("mfpsn_fwd_f32", "mfpsn_fwd_f64"):
         getattr(lib, name).argtypes = [p, p, p, p, i64, i64, i64, i64, i64, i64, i32]
@@ -335,7 +295,35 @@ def _load_unlocked() -> ctypes.CDLL:
     for name in ("mfpsn_bwd_f32", "mfpsn_bwd_f64"):
         getattr(lib, name).argtypes = [p, p, p, p, p, i64, i64, i64, i64, i64, i64, i32]
         getattr(lib, name).restype = None
-    return lib
+
+
+def _selftest(lib: ctypes.CDLL) -> None:
+    """Forward, spikes and backward on a known [5, 1, 2] input (values exact in binary) in both dtypes."""
+    for dtype, fwd, bwd in ((torch.float32, lib.mfpsn_fwd_f32, lib.mfpsn_bwd_f32),
+                            (torch.float64, lib.mfpsn_fwd_f64, lib.mfpsn_bwd_f64)):
+        x = torch.tensor([[1.0, 2.0], [3.0, -1.0], [0.5, 4.0], [-2.0, 1.0], [1.0, 1.0]], dtype=dtype)
+        taps = torch.tensor([[0.5, 1.0], [-2.0, 0.25]], dtype=dtype)     # [C = 2, k = 2], d = 1
+        h_want = x * taps[:, 1]
+        h_want[1:] += x[:-1] * taps[:, 0]
+        h = torch.empty_like(x)
+        fwd(x.data_ptr(), taps.data_ptr(), None, h.data_ptr(), 5, 2, 2, 1, 2, 1, 1)
+        theta = torch.tensor([1.0, 0.0], dtype=dtype)
+        s = torch.empty_like(x)
+        fwd(x.data_ptr(), taps.data_ptr(), theta.data_ptr(), s.data_ptr(), 5, 2, 2, 1, 2, 1, 1)
+        g = torch.tensor([[1.0, 0.5], [2.0, -1.0], [0.0, 1.0], [1.0, 2.0], [-1.0, 0.5]], dtype=dtype)
+        dx_want = g * taps[:, 1]
+        dx_want[:-1] += g[1:] * taps[:, 0]
+        dt_want = torch.stack([(g[1:] * x[:-1]).sum(0), (g * x).sum(0)], dim=1).double()
+        dx, dt = torch.empty_like(x), torch.zeros(2, 2, dtype=torch.float64)
+        bwd(g.data_ptr(), x.data_ptr(), taps.data_ptr(), dx.data_ptr(), dt.data_ptr(), 5, 2, 2, 1, 2, 1, 1)
+        if not (torch.equal(h, h_want) and torch.equal(s, (h_want >= theta).to(dtype))
+                and torch.equal(dx, dx_want) and torch.equal(dt, dt_want)):
+            raise RuntimeError(f"wrong results in {dtype}")
+
+
+@lru_cache(maxsize=1)
+def _load_unlocked() -> ctypes.CDLL:
+    return native.load_verified(library_path(), lambda target: _build(target), _configure, _selftest, _WHAT)
 
 
 def _load() -> ctypes.CDLL:
