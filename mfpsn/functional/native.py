@@ -106,7 +106,7 @@ def build(target: Path, source: str, flags: tuple[str, ...], what: str) -> None:
     except (OSError, RuntimeError) as err:
         raise RuntimeError(f"{what}: cannot write the kernel cache folder {target.parent} ({err}); set "
                            "MFPSN_CACHE_DIR to a writable folder") from err
-    notice(f"building {what} once for this machine into {target} ...")
+    notice(f"building the native kernel for {what}, once for this machine, into {target} ...")
     with tmp_dir as tmp:
         (Path(tmp) / "kernel.cpp").write_text(source)
         # relative names in a fixed folder: the same source gives the same bytes, whichever process builds it
