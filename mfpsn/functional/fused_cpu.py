@@ -42,7 +42,9 @@ raises a ``RuntimeError`` that says so; nothing falls back silently. The library
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,7 +52,7 @@ import torch
 
 from mfpsn.functional import native
 
-__all__ = ["SUPPORTED_DTYPES", "ready", "warmup", "fused_forward", "fused_backward", "library_path",
+__all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_forward", "fused_backward", "library_path",
            "empty_huge_like"]
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
@@ -334,6 +336,29 @@ def _load() -> ctypes.CDLL:
 def ready() -> bool:
     """True once the library is loaded in this process (``auto`` considers ``fused`` only then)."""
     return _load_unlocked.cache_info().currsize == 1
+
+
+@lru_cache(maxsize=8)
+def _auto_attempt(cxx: str | None, cache_dir: str | None) -> str | None:
+    """Load (building once per machine) for ``impl="auto"``; None on success, else the reason, warned once per
+    (compiler, cache folder)."""
+    try:
+        _load()
+    except RuntimeError as err:
+        warnings.warn(f"mfpsn: impl='auto' cannot use the fused CPU kernel and uses the next fastest "
+                      f"implementation instead: {err}", RuntimeWarning, stacklevel=4)
+        return str(err)
+    return None
+
+
+def prepare_for_auto() -> bool:
+    """Make the fused kernel available to ``auto`` (build on first need, load); True when it is loaded.
+
+    A machine without a compiler (or an unusable cache folder) gets one ``RuntimeWarning`` and False.
+    """
+    if ready():
+        return True
+    return _auto_attempt(os.environ.get("CXX"), os.environ.get("MFPSN_CACHE_DIR")) is None
 
 
 def warmup(background: bool = False) -> threading.Thread | None:
