@@ -256,3 +256,13 @@ def test_a_large_input_is_timed_on_a_batch_slice():
     sel = AutoSelector(m=1)
     sel.choose(x, torch.randn(128, 2), 1)
     assert next(iter(sel.report().values())).timed_shape == tuple(xs.shape)
+
+
+def test_a_large_input_takes_the_one_pass_kernel_without_timing(monkeypatch):
+    monkeypatch.setattr(fused_cpu, "ready", lambda: True)
+    monkeypatch.setattr(fused_cpu, "prepare_for_auto", lambda: True)
+    monkeypatch.setattr(AutoSelector, "_time", lambda *a, **k: pytest.fail("a large input must not be timed"))
+    sel = AutoSelector()
+    x = torch.empty(64, 128, 128)                      # 2^20 values
+    assert sel.choose(x, torch.randn(128, 2), 1) == "fused"
+    assert next(iter(sel.report().values())).rule == "cost model"

@@ -3,8 +3,11 @@
 For a new key (op, shape, device, dtype, k, d, grad) every candidate that can run on the device is timed:
 forward, plus a backward with a random upstream gradient when the call needs gradients. A large input is timed
 on a slice of its batch (at most :data:`SLICE_MAX` values, every channel and every time step kept, so the
-per-column work of each candidate is the real one), which bounds what the first call on a new shape costs (about
-1/64 of the real input at N = 65,536, T = 256); the choice is cached for the full key. ``op`` is
+per-column work of each candidate is the real one), which bounds what the first call on a new shape costs; the choice is cached for the full key.
+Cost model: from :data:`ONE_PASS_MIN` values on, when a one-pass fused kernel (``fused`` on the CPU, ``triton``
+on CUDA) can run, it is chosen without timing anything (reading x once and writing h once beats the k passes or
+the permute copies of the others there; timing them on a slice was noise-dominated on a loaded machine and cost
+seconds), recorded as ``Choice(rule="cost model")``. ``op`` is
 ``"filter"`` (:func:`~mfpsn.functional.temporal_filter`) or ``"spikes"``
 (:func:`~mfpsn.functional.filter.temporal_filter_spikes`, forward only: filter, threshold and spike). Each is run
 ``2m + 1`` times and the last ``m`` are summarised. The paper's rule is the mean with ``m = 1``; the defaults
@@ -46,6 +49,7 @@ __all__ = ["AutoSelector", "Choice", "candidates_for", "static_choice", "timing_
 
 TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
 SLICE_MAX = 1 << 18     # values: larger inputs are timed on a batch slice of about this size
+ONE_PASS_MIN = 1 << 20  # values: from here on a one-pass fused kernel is chosen without timing (cost model)
 
 
 def _triton_usable(device: torch.device) -> bool:
@@ -112,6 +116,7 @@ class Choice:
     times_ms: dict[str, float]
     pruned: tuple[str, ...] = ()
     timed_shape: tuple[int, ...] | None = None
+    rule: str = "timed"     # "timed", or "cost model" (a one-pass kernel on a large input, nothing timed)
 
 
 def _sync(device: torch.device) -> None:
@@ -199,6 +204,10 @@ class AutoSelector:
                 return self._cache[k].impl
             if x.device.type == "cpu" and x.dtype in fused_cpu.SUPPORTED_DTYPES:
                 fused_cpu.prepare_for_auto()
+            names = candidates_for(x, taps)
+            if names[0] in ("fused", "triton") and x.numel() >= ONE_PASS_MIN:
+                self._cache[k] = Choice(names[0], {}, rule="cost model")
+                return names[0]
             xs = timing_slice(x)
             times: dict[str, float] = {}
             pruned = []

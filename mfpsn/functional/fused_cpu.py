@@ -52,13 +52,14 @@ import torch
 
 from mfpsn.functional import native
 
-__all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_forward", "fused_backward", "library_path",
+__all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_moments", "fused_grad_pass", "fused_forward", "fused_backward", "library_path",
            "empty_huge_like"]
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
 _SOURCE = r"""
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -235,6 +236,139 @@ void bwd(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, Geo g, in
     }
   }
 }
+
+// ---- training layer: BN moments without writing Y; the gradient passes that recompute Y or H instead of reading it
+template <typename F> inline F surrogate_grad(F u, int kind, F a, F c) {
+  if (kind == 0) { F t = c * u; return (a / F(2)) / (F(1) + t * t); }
+  if (kind == 1) { F s = F(1) / (F(1) + std::exp(-(a * u))); return a * s * (F(1) - s); }
+  return F(1) / (F(1) + a * u * u);
+}
+
+// acc[0:w] = sum_l w_l x[t - l d] (the forward filter at step t for one block)
+template <typename F>
+inline void filter_at(const F* __restrict x, const F* __restrict wl, F* __restrict acc, const Geo& g, int64_t t,
+                      int64_t j0, int64_t w) {
+  int64_t ntap = 1;
+  while (ntap < g.k && ntap * g.d <= t) ++ntap;
+  const F* __restrict x0 = x + t * g.M + j0;
+  const F* __restrict w0 = wl + (g.k - 1) * BW;
+  for (int64_t jj = 0; jj < w; ++jj) acc[jj] = w0[jj] * x0[jj];
+  for (int64_t l = 1; l < ntap; ++l) {
+    const F* __restrict xl = x + (t - l * g.d) * g.M + j0;
+    const F* __restrict wi = wl + (g.k - 1 - l) * BW;
+    for (int64_t jj = 0; jj < w; ++jj) acc[jj] += wi[jj] * xl[jj];
+  }
+}
+
+template <typename F>
+void moments_blocks(const F* x, const F* taps, double* s1, double* s2, const Geo g, int64_t b0, int64_t b1) {
+  std::vector<F> wv(g.k * BW, F(0)), acc(BW);
+  std::vector<double> a1(BW), a2(BW);
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t j0 = b * BW, w = std::min(BW, g.M - j0);
+    for (int64_t jj = 0; jj < w; ++jj)
+      for (int64_t i = 0; i < g.k; ++i) wv[i * BW + jj] = taps[chan(g, j0 + jj) * g.k + i];
+    std::fill(a1.begin(), a1.end(), 0.0);
+    std::fill(a2.begin(), a2.end(), 0.0);
+    for (int64_t t = 0; t < g.T; ++t) {
+      if (t + PF < g.T)
+        for (int64_t q = 0; q < w; q += 64 / int64_t(sizeof(F))) __builtin_prefetch(x + (t + PF) * g.M + j0 + q);
+      filter_at<F>(x, wv.data(), acc.data(), g, t, j0, w);
+      for (int64_t jj = 0; jj < w; ++jj) { const double y = double(acc[jj]); a1[jj] += y; a2[jj] += y * y; }
+    }
+    for (int64_t jj = 0; jj < w; ++jj) { const int64_t c = chan(g, j0 + jj); s1[c] += a1[jj]; s2[c] += a2[jj]; }
+  }
+}
+
+// mode 0 (statistics): G = alpha_c + beta_c * Y;  mode 1 (spikes): G = gS * sigma'(H - theta_c), dtheta_c += G.
+// Then dx[t] = sum_i w_i G[t + lag_i] (a ring of the last (k-1)d+1 rows of G) and dw_i += G[t] x[t - lag_i].
+template <typename F>
+void grad_blocks(int mode, const F* gs, const F* x, const F* taps, const F* p0, const F* p1, int kind, F alpha,
+                 F* dx, double* dtaps, double* dtheta, const Geo g, int64_t b0, int64_t b1) {
+  const int64_t L = (g.k - 1) * g.d + 1;
+  const F cst = F(1.5707963267948966 * double(alpha));
+  std::vector<F> wv(g.k * BW, F(0)), q0(BW, F(0)), q1(BW, F(0)), acc(BW), ring(L * BW, F(0)), dw(g.k * BW, F(0));
+  std::vector<double> dwd(g.k * BW), dth(BW);
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t j0 = b * BW, w = std::min(BW, g.M - j0);
+    for (int64_t jj = 0; jj < w; ++jj) {
+      const int64_t c = chan(g, j0 + jj);
+      for (int64_t i = 0; i < g.k; ++i) wv[i * BW + jj] = taps[c * g.k + i];
+      q0[jj] = p0[c];
+      q1[jj] = mode == 0 ? p1[c] : F(0);
+    }
+    std::fill(dw.begin(), dw.end(), F(0));
+    std::fill(dwd.begin(), dwd.end(), 0.0);
+    std::fill(dth.begin(), dth.end(), 0.0);
+    int64_t steps = 0;
+    for (int64_t t = g.T - 1; t >= 0; --t) {
+      if (t >= PF)
+        for (int64_t q = 0; q < w; q += 64 / int64_t(sizeof(F))) {
+          __builtin_prefetch(x + (t - PF) * g.M + j0 + q);
+          if (gs) __builtin_prefetch(gs + (t - PF) * g.M + j0 + q);
+        }
+      filter_at<F>(x, wv.data(), acc.data(), g, t, j0, w);
+      F* __restrict gt = ring.data() + (t % L) * BW;
+      if (mode == 0) {
+        for (int64_t jj = 0; jj < w; ++jj) gt[jj] = q0[jj] + q1[jj] * acc[jj];
+      } else {
+        const F* __restrict st = gs + t * g.M + j0;
+        for (int64_t jj = 0; jj < w; ++jj) {
+          gt[jj] = st[jj] * surrogate_grad<F>(acc[jj] - q0[jj], kind, alpha, cst);
+          dth[jj] += double(gt[jj]);
+        }
+      }
+      int64_t nfwd = 1;
+      while (nfwd < g.k && t + nfwd * g.d < g.T) ++nfwd;
+      F* __restrict o = dx + t * g.M + j0;
+      const F* __restrict w0 = wv.data() + (g.k - 1) * BW;
+      for (int64_t jj = 0; jj < w; ++jj) o[jj] = w0[jj] * gt[jj];
+      for (int64_t l = 1; l < nfwd; ++l) {
+        const F* __restrict gl = ring.data() + ((t + l * g.d) % L) * BW;
+        const F* __restrict wi = wv.data() + (g.k - 1 - l) * BW;
+        for (int64_t jj = 0; jj < w; ++jj) o[jj] += wi[jj] * gl[jj];
+      }
+      int64_t ntap = 1;
+      while (ntap < g.k && ntap * g.d <= t) ++ntap;
+      for (int64_t l = 0; l < ntap; ++l) {
+        const F* __restrict xl = x + (t - l * g.d) * g.M + j0;
+        F* __restrict di = dw.data() + (g.k - 1 - l) * BW;
+        for (int64_t jj = 0; jj < w; ++jj) di[jj] += gt[jj] * xl[jj];
+      }
+      if (++steps == TCHUNK || t == 0) {
+        for (int64_t q = 0; q < g.k * BW; ++q) { dwd[q] += double(dw[q]); dw[q] = F(0); }
+        steps = 0;
+      }
+    }
+    for (int64_t jj = 0; jj < w; ++jj) {
+      const int64_t c = chan(g, j0 + jj);
+      for (int64_t i = 0; i < g.k; ++i) dtaps[c * g.k + i] += dwd[i * BW + jj];
+      if (dtheta) dtheta[c] += dth[jj];
+    }
+  }
+}
+
+template <typename Fn>
+void with_partials(int64_t nb, int nthreads, int64_t size, double* out, Fn fn) {
+  const int nt = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nb)));
+  std::vector<std::vector<double>> part(nt, std::vector<double>(size, 0.0));
+  parallel_blocks(nb, nt, [&](int r, int64_t b0, int64_t b1) { fn(part[r].data(), b0, b1); });
+  for (int64_t q = 0; q < size; ++q) { double s = 0.0; for (int r = 0; r < nt; ++r) s += part[r][q]; out[q] = s; }
+}
+
+template <typename F>
+void moments(const F* x, const F* taps, double* out /* [2, C] */, Geo g, int nthreads) {
+  with_partials((g.M + BW - 1) / BW, nthreads, 2 * g.C, out, [&](double* p, int64_t b0, int64_t b1) {
+    moments_blocks<F>(x, taps, p, p + g.C, g, b0, b1); });
+}
+
+template <typename F>
+void grad_pass(int mode, const F* gs, const F* x, const F* taps, const F* p0, const F* p1, int kind, double alpha,
+               F* dx, double* out /* dtaps [C, k] then dtheta [C] */, Geo g, int nthreads) {
+  with_partials((g.M + BW - 1) / BW, nthreads, g.C * g.k + g.C, out, [&](double* p, int64_t b0, int64_t b1) {
+    grad_blocks<F>(mode, gs, x, taps, p0, p1, kind, F(alpha), dx, p, mode == 1 ? p + g.C * g.k : nullptr, g,
+                   b0, b1); });
+}
 }  // namespace
 
 extern "C" {
@@ -266,6 +400,24 @@ void mfpsn_bwd_f64(const double* g, const double* x, const double* taps, double*
                    int64_t M, int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
   bwd<double>(g, x, taps, dx, dtaps, Geo{T, M, C, S, k, d}, nthreads);
 }
+void mfpsn_moments_f32(const float* x, const float* taps, double* out, int64_t T, int64_t M, int64_t C, int64_t S,
+                       int64_t k, int64_t d, int nthreads) {
+  moments<float>(x, taps, out, Geo{T, M, C, S, k, d}, nthreads);
+}
+void mfpsn_moments_f64(const double* x, const double* taps, double* out, int64_t T, int64_t M, int64_t C,
+                       int64_t S, int64_t k, int64_t d, int nthreads) {
+  moments<double>(x, taps, out, Geo{T, M, C, S, k, d}, nthreads);
+}
+void mfpsn_grad_f32(int mode, const float* gs, const float* x, const float* taps, const float* p0, const float* p1,
+                    int kind, double alpha, float* dx, double* out, int64_t T, int64_t M, int64_t C, int64_t S,
+                    int64_t k, int64_t d, int nthreads) {
+  grad_pass<float>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads);
+}
+void mfpsn_grad_f64(int mode, const double* gs, const double* x, const double* taps, const double* p0,
+                    const double* p1, int kind, double alpha, double* dx, double* out, int64_t T, int64_t M,
+                    int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
+  grad_pass<double>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads);
+}
 }
 """
 
@@ -296,6 +448,13 @@ def _configure(lib: ctypes.CDLL) -> None:
     lib.mfpsn_advise_huge.restype = i32
     for name in ("mfpsn_bwd_f32", "mfpsn_bwd_f64"):
         getattr(lib, name).argtypes = [p, p, p, p, p, i64, i64, i64, i64, i64, i64, i32]
+        getattr(lib, name).restype = None
+    for name in ("mfpsn_moments_f32", "mfpsn_moments_f64"):
+        getattr(lib, name).argtypes = [p, p, p, i64, i64, i64, i64, i64, i64, i32]
+        getattr(lib, name).restype = None
+    for name in ("mfpsn_grad_f32", "mfpsn_grad_f64"):
+        getattr(lib, name).argtypes = [i32, p, p, p, p, p, i32, ctypes.c_double, p, p, i64, i64, i64, i64, i64,
+                                       i64, i32]
         getattr(lib, name).restype = None
 
 
@@ -448,3 +607,47 @@ def fused_backward(g: torch.Tensor, x: torch.Tensor, taps: torch.Tensor, dilatio
     fn(gc.data_ptr(), xc.data_ptr(), w.data_ptr(), None if dx is None else dx.data_ptr(),
        None if dtaps is None else dtaps.data_ptr(), *_geometry(xc, w, dilation), _threads(xc))
     return dx, dtaps
+
+
+def fused_moments(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Σ Y [C], Σ Y² [C]) in float64 over (T, B, *) of Y = filter(x, taps), without writing Y.
+
+    x: [T, B, C, *] float32/float64 on the CPU; taps: [C, k]. No autograd here (see ``mfpsn_train_cpu``).
+    """
+    _check(x)
+    lib = _load()
+    xc = x.detach().contiguous()
+    w = taps.detach().to(x.dtype).contiguous()
+    out = torch.zeros(2, x.shape[2], dtype=torch.float64)
+    fn = lib.mfpsn_moments_f32 if x.dtype == torch.float32 else lib.mfpsn_moments_f64
+    fn(xc.data_ptr(), w.data_ptr(), out.data_ptr(), *_geometry(xc, w, dilation), _threads(xc))
+    return out[0], out[1]
+
+
+def fused_grad_pass(x: torch.Tensor, taps: torch.Tensor, dilation: int, *, alpha_c: torch.Tensor | None = None,
+                    beta_c: torch.Tensor | None = None, grad_s: torch.Tensor | None = None,
+                    theta: torch.Tensor | None = None, surrogate_code: int = 0, surrogate_alpha: float = 2.0
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One backward pass that recomputes Y = filter(x, taps) (or H) instead of reading it.
+
+    Statistics mode (``alpha_c``, ``beta_c`` [C]): G = α_c + β_c·Y. Spike mode (``grad_s`` [T, B, C, *],
+    ``theta`` [C], the surrogate's code and α): G = grad_s·σ'(H − θ_c). Returns (dx [T, B, C, *] = the
+    anti-causal filter of G, dtaps [C, k] float64 = Σ G[t]·x[t − lag_i], Σ G per channel [C] float64 in spike
+    mode, else None).
+    """
+    _check(x)
+    lib = _load()
+    xc = x.detach().contiguous()
+    w = taps.detach().to(x.dtype).contiguous()
+    C, k = w.shape
+    spike = grad_s is not None
+    p0 = (theta if spike else alpha_c).detach().to(x.dtype).contiguous()
+    p1 = None if spike else beta_c.detach().to(x.dtype).contiguous()
+    gs = grad_s.detach().to(x.dtype).contiguous() if spike else None
+    dx = _fresh(lib, xc)
+    out = torch.zeros(C * k + C, dtype=torch.float64)
+    fn = lib.mfpsn_grad_f32 if x.dtype == torch.float32 else lib.mfpsn_grad_f64
+    fn(int(spike), None if gs is None else gs.data_ptr(), xc.data_ptr(), w.data_ptr(), p0.data_ptr(),
+       None if p1 is None else p1.data_ptr(), int(surrogate_code), float(surrogate_alpha), dx.data_ptr(),
+       out.data_ptr(), *_geometry(xc, w, dilation), _threads(xc))
+    return dx, out[: C * k].reshape(C, k), (out[C * k:] if spike else None)

@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import torch
 
+from mfpsn.functional import mfpsn_train_cpu
 from mfpsn.functional.filter import lags, temporal_filter, temporal_filter_spikes
 from mfpsn.functional.quantize import pow2_quantize
 from mfpsn.functional.surrogate import Surrogate, heaviside
@@ -229,10 +230,24 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
     Args:
         x: [T, B, C, *] float; weight: [C, k]; bn_weight, bn_bias: [C].
         need_h: return H; with ``need_h=False`` pass 2 goes through :func:`mfpsn_spikes` (the fused kernel
-            when ``impl="triton"``) and ``h`` is None.
+            when ``impl="triton"``) and ``h`` is None. With ``impl="fused"`` (named, or chosen by ``"auto"``),
+            ``stats="materialize"``, ``need_h=False`` and a CPU float32/float64 input with the ATan, Sigmoid or
+            Rational surrogate, the whole layer runs on :mod:`mfpsn.functional.mfpsn_train_cpu` (statistics and
+            spikes without materialising Y or H; same maths, float64 statistics).
     Returns:
         :class:`MFPSNTrainOutput`. The running statistics are not touched (see :func:`update_running_stats`).
     """
+    if impl == "auto":
+        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
+
+        impl = DEFAULT_SELECTOR.choose(x, weight, dilation)
+    if impl == "fused" and stats == "materialize" and not need_h and mfpsn_train_cpu.supports(x, surrogate):
+        mean, var = mfpsn_train_cpu.fused_batch_stats(x, weight, dilation)
+        if not bn_grad:
+            mean, var = mean.detach(), var.detach()
+        taps, theta = fold_taps(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
+        spikes = mfpsn_train_cpu.fused_train_spikes(x, taps, theta, dilation, surrogate)
+        return MFPSNTrainOutput(spikes, None, theta, taps, mean, var)
     mean, var, _ = batch_stats(x, weight, dilation, impl, stats)
     if not bn_grad:
         mean, var = mean.detach(), var.detach()
