@@ -121,3 +121,11 @@ def test_lif_and_plif_modules_with_the_fused_backend_match_the_loop():
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="PLIF: expected backend in"):
         PLIF(backend="triton")
+
+
+def test_the_speed_race_offers_the_fused_cpu_lif():
+    pytest.importorskip("gradio")
+    from mfpsn.app import race
+
+    assert race.LIF_FUSED_CPU in race.contenders(torch.device("cpu"))
+    assert race._make_neuron(race.LIF_FUSED_CPU, 4, 2, 1).backend == "fused"
