@@ -181,3 +181,20 @@ def test_issue14_targets_read_their_rows():
     assert got["T=256 N=65536 MFPSN training fwd+bwd ≥ 3× SpikingJelly LIFNode"] is False   # 2.5×
     assert got["T=256 N=65536 MFPSN eval fwd ≤ 2× the copy floor"] is True
     assert got["T=256 N=1024 MFPSN training fwd+bwd ≥ 3× SpikingJelly LIFNode"] is None
+
+
+def test_first_call_measures_in_this_process_and_in_a_fresh_one(capsys):
+    from mfpsn.bench import first_call
+
+    r = first_call.measure(T=8, N=64, C=16, k=2, d=1, repeats=2)
+    assert r["first_ms"] > 0 and r["steady_ms"] > 0 and len(r["times_ms"]) == 3 and "filter" in r["choices"]
+    assert first_call.main(["--T", "6", "--N", "32", "--C", "8", "--k", "2", "--repeats", "1"]) == 0
+    assert "first/steady forward+backward, T=6 N=32" in capsys.readouterr().out
+
+
+def test_skip_leaves_out_named_subjects(tmp_path):
+    out = tmp_path / "s.json"
+    assert main(["--quick", "--impl", "shift_add", "--mfpsn-impl", "--train-impl", "--no-baselines",
+                 "--skip", "copy (huge pages)", "--repeats", "1", "--json", str(out)]) == 0
+    impls = {r["impl"] for r in json.loads(out.read_text())["rows"]}
+    assert "copy (huge pages)" not in impls and "copy" in impls

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out LIF fused CPU, LIF fused (Triton), PSN and SlidingPSN")
     p.add_argument("--peers", action="store_true",
                    help="also time SpikingJelly's LIFNode, snnTorch's Leaky and norse's LIF (where installed)")
+    p.add_argument("--skip", nargs="*", default=[], metavar="NAME",
+                   help="leave out the subjects with these exact row names (for example 'snnTorch Leaky')")
     p.add_argument("--no-warmup", action="store_true",
                    help="do not build/load the fused CPU kernel before timing (auto then does it on first need)")
     p.add_argument("--k", type=int, default=8, help="taps (order)")
@@ -114,6 +116,7 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
                              "threads": torch.get_num_threads(), "impl": args.impl, "mfpsn_impl": args.mfpsn_impl})
     subjects = subjects_for(args.impl, args.mfpsn_impl, baselines=not args.no_baselines,
                             train_impls=tuple(getattr(args, "train_impl", ())), peers=getattr(args, "peers", False))
+    subjects = [s for s in subjects if s.name not in set(getattr(args, "skip", ()))]
     gen = torch.Generator().manual_seed(0)
     for T in args.T:
         for N in args.N:
