@@ -19,7 +19,11 @@ once: one pass, like a copy. Variants:
   spike in one pass, for inference);
 - backward: ``dx[t] = Σ_i taps[:, i]·g[t + lag_i]`` (the anti-causal filter, walking time backwards) and, in the
   same pass, the lagged inner products ``dtaps[c, i] = Σ_{t, columns of c} g[t]·x[t − lag_i]``, accumulated per
-  column in the input dtype over chunks of 256 steps and summed in float64.
+  column in the input dtype over chunks of 256 steps and summed in float64;
+- training layer (:mod:`mfpsn.functional.mfpsn_train_cpu`): :func:`fused_moments` (Σ Y and Σ Y² per channel in
+  float64, Y never written) and :func:`fused_grad_pass` (walking time backwards, it recomputes Y or H at each step
+  from the cached input rows, forms G = α_c + β_c·Y or G = g_S·σ'(H − θ_c), keeps the last (k−1)·d + 1 rows of G
+  in a ring and gives dX, dTaps and Σ G in one pass).
 
 Threads: ``std::thread``, as many as ``torch.get_num_threads()`` for inputs of 2^20 values or more, one below
 (a thread start and join costs more than it saves there, the more so on a busy machine). dtypes: float32 and
