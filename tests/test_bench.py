@@ -187,7 +187,9 @@ def test_first_call_measures_in_this_process_and_in_a_fresh_one(capsys):
     from mfpsn.bench import first_call
 
     r = first_call.measure(T=8, N=64, C=16, k=2, d=1, repeats=2)
-    assert r["first_ms"] > 0 and r["steady_ms"] > 0 and len(r["times_ms"]) == 3 and "filter" in r["choices"]
+    assert r["first_ms"] > 0 and r["steady_ms"] > 0 and len(r["times_ms"]) == 3
+    assert r["second_shape_first_ms"] > 0 and len(r["second_shape_times_ms"]) == 3
+    assert any(key.startswith("filter (8, 4, 16)") for key in r["choices"])
     assert first_call.main(["--T", "6", "--N", "32", "--C", "8", "--k", "2", "--repeats", "1"]) == 0
     assert "first/steady forward+backward, T=6 N=32" in capsys.readouterr().out
 
