@@ -98,3 +98,22 @@ def test_fused_training_layer_multithreaded(monkeypatch):
     monkeypatch.setattr(fused_cpu, "_SMALL", 1000)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     test_fused_training_layer_matches_the_reference(CASES[4], True)
+
+
+def test_eval_forward_with_gradient_uses_the_fused_spike_pass_and_matches():
+    from mfpsn.neurons import MFPSN
+
+    a = MFPSN(5, order=3, dilation=2, impl="fused").double().eval()
+    b = MFPSN(5, order=3, dilation=2, impl="shift_add").double().eval()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(12, 2, 5, dtype=torch.float64) + 0.8
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    sa, sb = a(xa), b(xb)
+    assert sa.grad_fn is not None and "Spikes" in type(sa.grad_fn).__name__
+    assert torch.equal(sa, sb)
+    up = torch.randn_like(sa)
+    sa.backward(up)
+    sb.backward(up)
+    torch.testing.assert_close(xa.grad, xb.grad)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p.grad, q.grad)

@@ -295,6 +295,9 @@ def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilat
     - otherwise, when no gradient is needed (grad mode off, or no input requires grad):
       ``temporal_filter_spikes`` (the spike form of the filter; ``"fused"`` and ``"auto"`` may run the one-pass
       CPU kernel there).
+    - otherwise, when ``impl`` is (or ``"auto"`` chooses) ``"fused"`` on a CPU float32/float64 input with the
+      ATan, Sigmoid or Rational surrogate: :func:`mfpsn.functional.mfpsn_train_cpu.fused_train_spikes` (one pass
+      forward; the backward recomputes H);
     - otherwise :func:`mfpsn_trace` (filter, then the surrogate spike function).
 
     x: [T, B, C, *]; taps: W_q [C, k]; theta: θ [C] → spikes [T, B, C, *].
@@ -309,6 +312,12 @@ def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilat
         return fused_mfpsn_spikes(x, taps, theta, dilation, surrogate)
     if not (torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad or theta.requires_grad)):
         return temporal_filter_spikes(x, taps, theta, dilation, impl)
+    if impl == "auto":
+        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
+
+        impl = DEFAULT_SELECTOR.choose(x, taps, dilation)
+    if impl == "fused" and mfpsn_train_cpu.supports(x, surrogate):
+        return mfpsn_train_cpu.fused_train_spikes(x, taps, theta, dilation, surrogate)
     return mfpsn_trace(x, taps, theta, dilation, surrogate, impl)[0]
 
 
