@@ -69,9 +69,10 @@ template <typename F> inline F reset(F h, bool fired, F v_th, F v_reset, bool ha
   return fired ? F(h - v_th) : h;
 }
 
-template <typename F> inline F sg(F u, int kind, F a, F c) {
-  if (kind == 0) { F t = F(c * u); return F(F(a / F(2)) / F(F(1) + F(t * t))); }
-  if (kind == 1) { F s = F(F(1) / F(F(1) + F(std::exp(F(-F(a * u)))))); return F(F(a * s) * F(F(1) - s)); }
+// the surrogate is a template parameter so that each backward loop is branch-free and vectorises
+template <typename F, int KIND> inline F sg(F u, F a, F c) {
+  if (KIND == 0) { F t = F(c * u); return F(F(a / F(2)) / F(F(1) + F(t * t))); }
+  if (KIND == 1) { F s = F(F(1) / F(F(1) + F(std::exp(F(-F(a * u)))))); return F(F(a * s) * F(F(1) - s)); }
   return F(F(1) / F(F(1) + F(F(a * u) * u)));
 }
 
@@ -99,7 +100,7 @@ void fwd_blocks(const F* x, const F* v0, F* s, F* h, F* vlast, const Cfg c, int6
   }
 }
 
-template <typename F>
+template <typename F, int KIND>
 void bwd_blocks(const F* gs, const F* gh, const F* gvl, const F* h, const F* x, const F* v0, F* dx, F* dv0,
                 double* dr, const Cfg c, int64_t b0, int64_t b1) {
   const F r = F(c.rate), keep = F(F(1) - r), vth = F(c.v_th), vr = F(c.v_reset), rest = c.hard ? vr : F(0);
@@ -115,7 +116,7 @@ void bwd_blocks(const F* gs, const F* gh, const F* gvl, const F* h, const F* x, 
       for (int64_t jj = 0; jj < w; ++jj) {
         const F hh = h[o + jj];
         const F u = F(hh - vth);
-        const F d = sg<F>(u, c.surrogate, a, cst);
+        const F d = sg<F, KIND>(u, a, cst);
         const bool fired = u >= F(0);
         F ga = gs ? F(gs[o + jj] * d) : F(0);
         if (gh) ga = F(ga + gh[o + jj]);
@@ -169,7 +170,10 @@ void bwd(const F* gs, const F* gh, const F* gvl, const F* h, const F* x, const F
   const int nt = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nb)));
   std::vector<double> part(nt, 0.0);
   parallel_blocks(nb, nt, [&](int r, int64_t b0, int64_t b1) {
-    bwd_blocks<F>(gs, gh, gvl, h, x, v0, dx, dv0, dr ? &part[r] : nullptr, c, b0, b1); });
+    double* p = dr ? &part[r] : nullptr;
+    if (c.surrogate == 0) bwd_blocks<F, 0>(gs, gh, gvl, h, x, v0, dx, dv0, p, c, b0, b1);
+    else if (c.surrogate == 1) bwd_blocks<F, 1>(gs, gh, gvl, h, x, v0, dx, dv0, p, c, b0, b1);
+    else bwd_blocks<F, 2>(gs, gh, gvl, h, x, v0, dx, dv0, p, c, b0, b1); });
   if (dr) { double s = 0.0; for (int r = 0; r < nt; ++r) s += part[r]; *dr = s; }
 }
 }  // namespace
