@@ -79,6 +79,9 @@ def _backend_options(neuron: str, options: dict[str, Any], device: str) -> dict[
     opts = dict(options)
     if neuron in ("mfpsn", "sliding_psn"):
         opts.setdefault("impl", "triton" if device == "cuda" else "fused")
+    if neuron in ("lif", "plif"):
+        opts.setdefault("backend", "triton" if device == "cuda" and neuron == "lif" else
+                        ("loop" if device == "cuda" else "fused"))
     return opts
 
 
@@ -185,7 +188,7 @@ def run_one(run: SeqRun, *, data_root: str, results: Path = RESULTS, out: Path =
            "label": run.label, "neuron": run.neuron, "order": run.order, "dilations": run.dilations,
            "options": run.options, "seed": run.seed, "name": run.name, "shipped": run.ship,
            "epochs": cfg.epochs, "max_train": cfg.max_train, "batch_size": cfg.batch_size, "threads": 1,
-           "backend": _backend_options(run.neuron, run.options, device).get("impl", "torch"),
+           "backend": (lambda o: o.get("impl", o.get("backend", "torch")))(_backend_options(run.neuron, run.options, device)),
            "receptive_field": receptive_field_of(run.order, run.dilations) if run.neuron == "mfpsn" else None,
            "test_accuracy": result.test_accuracy, "test_samples": hist[-1].get("test_samples"),
            "train_seconds_per_epoch": sum(e["train_seconds"] for e in hist) / len(hist),

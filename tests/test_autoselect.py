@@ -197,3 +197,72 @@ def test_concurrent_callers_time_a_key_once(monkeypatch):
         t.join()
     assert started.is_set() and len(results) == 4 and len(set(results)) == 1
     assert len(calls) == len(candidates_for(x, taps))  # one timing round, not four
+
+
+# ------------------------------------------------------------------------------------------ fast by default
+_HAS_CXX = __import__("shutil").which(__import__("os").environ.get("CXX", "g++")) is not None
+
+
+@pytest.mark.skipif(not _HAS_CXX, reason="needs a C++ compiler ($CXX or g++)")
+def test_auto_loads_the_fused_kernel_on_first_need_without_warmup():
+    fused_cpu._load_unlocked.cache_clear()
+    fused_cpu._auto_attempt.cache_clear()
+    assert not fused_cpu.ready()
+    sel = AutoSelector(m=1)
+    x, taps = torch.randn(16, 2, 8, requires_grad=True), torch.randn(8, 3)
+    sel.choose(x, taps, 2)
+    assert fused_cpu.ready()
+    assert "fused" in next(iter(sel.report().values())).times_ms
+
+
+def test_auto_without_a_compiler_warns_once_and_uses_the_others(monkeypatch, tmp_path):
+    monkeypatch.setenv("CXX", "no-such-compiler-mfpsn")
+    monkeypatch.setenv("MFPSN_CACHE_DIR", str(tmp_path))
+    fused_cpu._load_unlocked.cache_clear()
+    fused_cpu._auto_attempt.cache_clear()
+    try:
+        sel = AutoSelector(m=1)
+        with pytest.warns(RuntimeWarning, match="cannot use the fused CPU kernel .*needs a C\\+\\+ compiler"):
+            first = sel.choose(torch.randn(8, 2, 3), torch.randn(3, 2), 1)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            second = sel.choose(torch.randn(9, 2, 3), torch.randn(3, 2), 1)
+        assert first != "fused" and second != "fused"
+    finally:
+        fused_cpu._load_unlocked.cache_clear()
+        fused_cpu._auto_attempt.cache_clear()
+
+
+def test_auto_never_times_inside_a_compile_trace(monkeypatch):
+    from mfpsn.functional import temporal_filter, temporal_filter_ref
+
+    sel = AutoSelector()
+    monkeypatch.setattr(autoselect, "DEFAULT_SELECTOR", sel)
+    monkeypatch.setattr(AutoSelector, "_time", lambda *a, **k: pytest.fail("timed inside a trace"))
+    f = torch.compile(lambda a, b: temporal_filter(a, b, 2) * 2.0, fullgraph=True, backend="eager")
+    x, taps = torch.randn(12, 2, 5), torch.randn(5, 3)
+    torch.testing.assert_close(f(x, taps), temporal_filter_ref(x, taps, 2) * 2.0, rtol=1e-5, atol=1e-5)
+    assert sel.report() == {}
+
+
+def test_a_large_input_is_timed_on_a_batch_slice():
+    x = torch.randn(64, 40, 128)                       # 327,680 values > SLICE_MAX
+    xs = autoselect.timing_slice(x)
+    assert xs.shape == (64, autoselect.SLICE_MAX // (64 * 128), 128) and xs.is_contiguous()
+    assert torch.equal(xs, x[:, : xs.shape[1]])
+    assert autoselect.timing_slice(x[:, :4]) is not None and autoselect.timing_slice(x[:, :4]).shape[1] == 4
+    sel = AutoSelector(m=1)
+    sel.choose(x, torch.randn(128, 2), 1)
+    assert next(iter(sel.report().values())).timed_shape == tuple(xs.shape)
+
+
+def test_a_large_input_takes_the_one_pass_kernel_without_timing(monkeypatch):
+    monkeypatch.setattr(fused_cpu, "ready", lambda: True)
+    monkeypatch.setattr(fused_cpu, "prepare_for_auto", lambda: True)
+    monkeypatch.setattr(AutoSelector, "_time", lambda *a, **k: pytest.fail("a large input must not be timed"))
+    sel = AutoSelector()
+    x = torch.empty(64, 128, 128)                      # 2^20 values
+    assert sel.choose(x, torch.randn(128, 2), 1) == "fused"
+    assert next(iter(sel.report().values())).rule == "cost model"

@@ -146,3 +146,57 @@ def test_interleaved_timing_is_round_robin_and_drops_failures():
     assert upper_median([4.0, 1.0, 3.0, 2.0]) == 3.0
     with pytest.raises(RuntimeError, match="boom"):
         interleaved_ms({"bad": broken}, torch.device("cpu"), repeats=1)
+
+
+def test_peers_and_the_fused_cpu_lif_are_rows_or_skipped_with_a_reason(tmp_path):
+    out = tmp_path / "peers.json"
+    assert main(["--quick", "--impl", "shift_add", "--mfpsn-impl", "--train-impl", "auto", "--peers",
+                 "--repeats", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    rows = {r["impl"]: r for r in result["rows"]}
+    skipped = {s["impl"]: s["reason"] for s in result["skipped"]}
+    for name in ("SpikingJelly LIFNode", "snnTorch Leaky", "norse LIF", "LIF fused CPU"):
+        assert name in rows or skipped.get(name), name
+    for name in ("SpikingJelly LIFNode", "snnTorch Leaky", "norse LIF"):
+        if name in skipped:
+            assert "not installed" in skipped[name]
+    assert rows["MFPSN train auto"]["fwdbwd_ms"] > 0
+    for row in result["rows"]:
+        assert row["fwd_min_ms"] <= row["fwd_ms"] <= row["fwd_max_ms"]
+    assert result["machine"]["loadavg_1_5_15"] is not None and "loadavg_end" in result["machine"]
+
+
+def test_issue14_targets_read_their_rows():
+    from mfpsn.bench.targets import check_issue14_targets
+
+    def row(impl, N, fwd, fwdbwd):
+        return {"impl": impl, "T": 256, "N": N, "k": 8, "d": 2, "dtype": "float32", "fwd_ms": fwd,
+                "fwdbwd_ms": fwdbwd}
+
+    rows = [row("SpikingJelly LIFNode", 65536, 50.0, 175.0), row("LIF loop", 65536, 40.0, 150.0),
+            row("LIF fused CPU", 65536, 10.0, 30.0), row("MFPSN train auto", 65536, 20.0, 70.0),
+            row("copy", 65536, 5.0, 10.0), row("MFPSN auto", 65536, 9.0, 40.0)]
+    got = {v.target: v.met for v in check_issue14_targets(rows)}
+    assert got["T=256 N=65536 LIF loop fwd+bwd no slower than SpikingJelly LIFNode"] is True
+    assert got["T=256 N=65536 MFPSN training fwd+bwd ≥ 3× SpikingJelly LIFNode"] is False   # 2.5×
+    assert got["T=256 N=65536 MFPSN eval fwd ≤ 2× the copy floor"] is True
+    assert got["T=256 N=1024 MFPSN training fwd+bwd ≥ 3× SpikingJelly LIFNode"] is None
+
+
+def test_first_call_measures_in_this_process_and_in_a_fresh_one(capsys):
+    from mfpsn.bench import first_call
+
+    r = first_call.measure(T=8, N=64, C=16, k=2, d=1, repeats=2)
+    assert r["first_ms"] > 0 and r["steady_ms"] > 0 and len(r["times_ms"]) == 3
+    assert r["second_shape_first_ms"] > 0 and len(r["second_shape_times_ms"]) == 3
+    assert any(key.startswith("filter (8, 4, 16)") for key in r["choices"])
+    assert first_call.main(["--T", "6", "--N", "32", "--C", "8", "--k", "2", "--repeats", "1"]) == 0
+    assert "first/steady forward+backward, T=6 N=32" in capsys.readouterr().out
+
+
+def test_skip_leaves_out_named_subjects(tmp_path):
+    out = tmp_path / "s.json"
+    assert main(["--quick", "--impl", "shift_add", "--mfpsn-impl", "--train-impl", "--no-baselines",
+                 "--skip", "copy (huge pages)", "--repeats", "1", "--json", str(out)]) == 0
+    impls = {r["impl"] for r in json.loads(out.read_text())["rows"]}
+    assert "copy (huge pages)" not in impls and "copy" in impls

@@ -8,7 +8,9 @@ around every call). Contenders:
   (the float64 ``reference`` is left out; ``triton`` only on a GPU), MFPSN in eval mode (one folded filter
   pass, threshold, spikes);
 - ``LIF (Python loop)``: the serial baseline, a step loop over t;
-- ``LIF (fused kernel)``: the fused Triton kernel with the time loop inside, on a GPU only.
+- ``LIF (fused kernel)``: the fused Triton kernel with the time loop inside, on a GPU only;
+- ``LIF (fused CPU)``: the time loop in one C++ pass (``LIF(backend="fused")``), on the CPU where a C++ compiler
+  is on PATH: the strongest serial baseline there.
 
 ``mode="forward + backward"`` times a training step instead: the neuron in train mode (MFPSN: the two-pass
 BatchNorm threshold), the forward and ``backward`` of ``spikes.sum()``.
@@ -36,12 +38,13 @@ from mfpsn.paths import data_dir
 
 __all__ = ["MODES", "RESULTS_DIR", "contenders", "parse_T_list", "time_call", "race", "speed_race",
            "device_markdown", "load_recorded", "recorded_markdown", "recorded_figure", "recorded_view", "LIF_LOOP",
-           "LIF_FUSED"]
+           "LIF_FUSED", "LIF_FUSED_CPU"]
 
 MODES = ("forward (inference)", "forward + backward (training)")
 RESULTS_DIR = data_dir("results")  # repository folder or $MFPSN_RESULTS (mfpsn.paths)
 LIF_LOOP = "LIF (Python loop)"
 LIF_FUSED = "LIF (fused kernel)"
+LIF_FUSED_CPU = "LIF (fused CPU)"
 _TOEPLITZ_MAX = 1 << 24  # C·T² entries of the toeplitz path's banded matrices (64 MiB in float32)
 
 
@@ -54,9 +57,18 @@ def contenders(device: torch.device) -> list[str]:
         names.append("MFPSN (triton)")
     names.append("MFPSN (auto)")
     names.append(LIF_LOOP)
+    if device.type == "cpu" and _has_cxx():
+        names.append(LIF_FUSED_CPU)
     if device.type == "cuda" and _has_triton():
         names.append(LIF_FUSED)
     return names
+
+
+def _has_cxx() -> bool:
+    import os
+    import shutil
+
+    return shutil.which(os.environ.get("CXX", "g++")) is not None
 
 
 def _has_triton() -> bool:
@@ -108,6 +120,8 @@ def _make_neuron(name: str, C: int, order: int, dilation: int) -> torch.nn.Modul
         return LIF(backend="loop")
     if name == LIF_FUSED:
         return LIF(backend="triton")
+    if name == LIF_FUSED_CPU:
+        return LIF(backend="fused")
     impl = name[len("MFPSN ("):-1]
     return MFPSN(C, order=order, dilation=dilation, impl=impl)
 

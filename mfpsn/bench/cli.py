@@ -7,8 +7,11 @@ Example (the CPU speed targets of issue 2)::
 
     python -m mfpsn.bench --T 256 --N 1024 65536 --k 8 --d 2 --json results/cpu/bench.json
 
-Before timing on the CPU the fused kernel is warmed up explicitly (built once per machine, then loaded), so
-``auto`` may consider it; the time that took is printed and stored. ``--quick`` runs tiny shapes (a smoke test).
+Before timing on the CPU the fused kernel is built or loaded explicitly and the time that took is printed and
+stored (``--no-warmup`` leaves that to ``auto``, which does it on first need). ``--peers`` adds SpikingJelly's,
+snnTorch's and norse's LIF where installed. Each cell is the upper median of ``--repeats`` interleaved runs, with
+the min and max beside it; the load average at the start and the end is stored with the machine facts.
+``--quick`` runs tiny shapes (a smoke test).
 """
 from __future__ import annotations
 
@@ -46,7 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="temporal_filter implementations to time (one or more)")
     p.add_argument("--mfpsn-impl", nargs="*", default=["auto", "conv1d"], choices=IMPLS,
                    help="impl= of the MFPSN neuron rows (eval mode)")
-    p.add_argument("--no-baselines", action="store_true", help="leave out LIF fused, PSN and SlidingPSN")
+    p.add_argument("--train-impl", nargs="*", default=["auto"], choices=IMPLS,
+                   help="impl= of the MFPSN training-mode rows (forward+backward of the BN-threshold layer)")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="leave out LIF fused CPU, LIF fused (Triton), PSN and SlidingPSN")
+    p.add_argument("--peers", action="store_true",
+                   help="also time SpikingJelly's LIFNode, snnTorch's Leaky and norse's LIF (where installed)")
+    p.add_argument("--skip", nargs="*", default=[], metavar="NAME",
+                   help="leave out the subjects with these exact row names (for example 'snnTorch Leaky')")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="do not build/load the fused CPU kernel before timing (auto then does it on first need)")
     p.add_argument("--k", type=int, default=8, help="taps (order)")
     p.add_argument("--d", type=int, default=2, help="dilation")
     p.add_argument("--dtype", default="float32", choices=sorted(_DTYPES))
@@ -91,7 +103,7 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("mfpsn.bench: --device cuda requested but torch sees no CUDA device")
     result = {"machine": machine_facts(device), "config": {}, "rows": [], "skipped": [], "errors": []}
-    if device.type == "cpu":
+    if device.type == "cpu" and not getattr(args, "no_warmup", False):
         t0 = time.perf_counter()
         try:
             fused_cpu.warmup()
@@ -102,7 +114,9 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
     result["config"].update({"T": args.T, "N": args.N, "C": args.C, "k": args.k, "d": args.d, "dtype": args.dtype,
                              "repeats": args.repeats, "forward_only": args.forward_only,
                              "threads": torch.get_num_threads(), "impl": args.impl, "mfpsn_impl": args.mfpsn_impl})
-    subjects = subjects_for(args.impl, args.mfpsn_impl, baselines=not args.no_baselines)
+    subjects = subjects_for(args.impl, args.mfpsn_impl, baselines=not args.no_baselines,
+                            train_impls=tuple(getattr(args, "train_impl", ())), peers=getattr(args, "peers", False))
+    subjects = [s for s in subjects if s.name not in set(getattr(args, "skip", ()))]
     gen = torch.Generator().manual_seed(0)
     for T in args.T:
         for N in args.N:
@@ -145,6 +159,7 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
                 row = {"impl": name, **base, "B": B, "C": C, "k": args.k, "d": args.d, "dtype": args.dtype,
                        "fwd_ms": _sig(fwd_ms), "fwdbwd_ms": _sig(upper_median(bt)) if bt else None,
                        "fwd_min_ms": _sig(min(ft)), "fwdbwd_min_ms": _sig(min(bt)) if bt else None,
+                       "fwd_max_ms": _sig(max(ft)), "fwdbwd_max_ms": _sig(max(bt)) if bt else None,
                        "fwd_GBs": _sig(nbytes / (fwd_ms * 1e-3) / 1e9),
                        "note": _auto_note(tuple(x.shape), args.k, args.d) if name.endswith("auto") else ""}
                 cell_rows.append(row)
@@ -164,10 +179,19 @@ def _fmt(v, spec: str) -> str:
     return "—" if v is None else format(v, spec)
 
 
+def _spread(row: dict, key: str) -> str:
+    """'median (min–max)' of a row's times in ms, '—' when not measured."""
+    med = row.get(f"{key}_ms")
+    if med is None:
+        return "—"
+    lo, hi = row.get(f"{key}_min_ms"), row.get(f"{key}_max_ms")
+    return f"{med:.3f}" if lo is None or hi is None else f"{med:.3f} ({lo:.3g}–{hi:.3g})"
+
+
 def format_table(rows: list[dict], markdown: bool = False) -> str:
     """The rows as an aligned text table (or a markdown table)."""
     head = ["impl", "T", "N", "fwd ms", "fwd+bwd ms", "fwd GB/s", "×LIF fwd", "×LIF fwd+bwd", "note"]
-    body = [[r["impl"], str(r["T"]), str(r["N"]), _fmt(r["fwd_ms"], ".3f"), _fmt(r["fwdbwd_ms"], ".3f"),
+    body = [[r["impl"], str(r["T"]), str(r["N"]), _spread(r, "fwd"), _spread(r, "fwdbwd"),
              _fmt(r["fwd_GBs"], ".3g"), _fmt(r["speedup_fwd_vs_lif"], ".2f"),
              _fmt(r["speedup_fwdbwd_vs_lif"], ".2f"), r["note"]] for r in rows]
     if markdown:

@@ -1,4 +1,5 @@
-"""What the benchmark times: the copy floor, every temporal-filter implementation, the MFPSN neuron and baselines.
+"""What the benchmark times: the copy floor, every temporal-filter implementation, the MFPSN neuron and baselines,
+and the serial LIFs users would pick instead (SpikingJelly, snnTorch, norse) where those packages are installed.
 
 Legend: ``x: [T, B, C]`` input, ``gy: [T, B, C]`` the shared upstream gradient, ``taps: [C, k]``.
 
@@ -16,11 +17,11 @@ from typing import Callable, Optional
 import torch
 
 from mfpsn import neurons
-from mfpsn.functional import fused_cpu
+from mfpsn.functional import fused_cpu, lif_cpu
 from mfpsn.functional.autoselect import TOEPLITZ_MAX
 from mfpsn.functional.filter import IMPLS, temporal_filter
 
-__all__ = ["Unavailable", "Subject", "Closures", "subjects_for", "FILTER_DEFAULT", "random_pow2_taps"]
+__all__ = ["Unavailable", "Subject", "Closures", "subjects_for", "FILTER_DEFAULT", "random_pow2_taps", "PEERS"]
 
 FILTER_DEFAULT = ("conv1d", "shift_add", "toeplitz", "blocked", "fused", "triton", "auto")
 
@@ -149,6 +150,93 @@ def _lif_loop(x, gy, taps, d) -> Closures:
     return _module_closures(module, x, gy, backward=True)
 
 
+def _mfpsn_train(impl: str) -> Callable:
+    """MFPSN in training mode (two filter passes, BatchNorm-threshold statistics, running-stat update)."""
+    def build(x, gy, taps, d) -> Closures:
+        if impl == "fused":
+            _filter("fused")(x, gy, taps, d)
+        module = neurons.MFPSN(x.shape[2], order=taps.shape[1], dilation=d, impl=impl).to(x.device, x.dtype).train()
+        return _module_closures(module, x, gy, backward=True)
+
+    return build
+
+
+def _lif_fused_cpu(x, gy, taps, d) -> Closures:
+    if x.device.type != "cpu" or x.dtype not in lif_cpu.SUPPORTED_DTYPES:
+        raise Unavailable("the fused CPU LIF runs on the CPU for float32/float64 only")
+    try:
+        lif_cpu.warmup()
+    except RuntimeError as err:
+        raise Unavailable(str(err)) from err
+    module = neurons.LIF(tau=2.0, v_th=1.0, v_reset=0.0, detach_reset=True, backend="fused")
+    return _module_closures(module, x, gy, backward=True)
+
+
+def _import_or_unavailable(module: str, package: str):
+    try:
+        return __import__(module, fromlist=["_"])
+    except Exception as err:  # noqa: BLE001 - missing or broken optional package: skip with the reason
+        raise Unavailable(f"{package} is not installed or does not import ({type(err).__name__}: {err})") from err
+
+
+def _spikingjelly_lif(x, gy, taps, d) -> Closures:
+    """SpikingJelly ``LIFNode(tau=2, step_mode='m', ATan)``, default backend (torch on the CPU), reset per call."""
+    neuron = _import_or_unavailable("spikingjelly.activation_based.neuron", "spikingjelly")
+    surrogate = _import_or_unavailable("spikingjelly.activation_based.surrogate", "spikingjelly")
+    node = neuron.LIFNode(tau=2.0, step_mode="m", surrogate_function=surrogate.ATan()).to(x.device)
+
+    class Reset(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.node = node
+
+        def forward(self, inp):
+            self.node.reset()
+            return self.node(inp)
+
+    return _module_closures(Reset(), x, gy, backward=True)
+
+
+def _snntorch_leaky(x, gy, taps, d) -> Closures:
+    """snnTorch ``Leaky(beta=0.5)`` (τ = 2), the documented Python loop over t with the stacked spikes."""
+    snn = _import_or_unavailable("snntorch", "snntorch")
+    leaky = snn.Leaky(beta=0.5).to(x.device)
+
+    class Loop(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.leaky = leaky
+
+        def forward(self, inp):
+            mem = self.leaky.init_leaky()
+            out = []
+            for x_t in inp.unbind(0):
+                spk, mem = self.leaky(x_t, mem)
+                out.append(spk)
+            return torch.stack(out)
+
+    return _module_closures(Loop(), x, gy, backward=True)
+
+
+def _norse_lif(x, gy, taps, d) -> Closures:
+    """norse ``LIF()`` (its default parameters), the whole sequence in one call."""
+    nt = _import_or_unavailable("norse.torch", "norse")
+    lif = nt.LIF().to(x.device)
+
+    class Seq(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lif = lif
+
+        def forward(self, inp):
+            return self.lif(inp)[0]
+
+    return _module_closures(Seq(), x, gy, backward=True)
+
+
+PEERS = (("SpikingJelly LIFNode", _spikingjelly_lif), ("snnTorch Leaky", _snntorch_leaky), ("norse LIF", _norse_lif))
+
+
 def _lif_fused(x, gy, taps, d) -> Closures:
     if x.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
         raise Unavailable("the fused LIF kernel needs a CUDA device (or TRITON_INTERPRET=1)")
@@ -165,14 +253,21 @@ def _sliding_psn(x, gy, taps, d) -> Closures:
     return _module_closures(neurons.SlidingPSN(taps.shape[1]).to(x.device, x.dtype), x, gy, backward=True)
 
 
-def subjects_for(impls: list[str], mfpsn_impls: list[str], baselines: bool = True) -> list[Subject]:
-    """The copy floors, the serial LIF loop (the ratios' reference), the filters, MFPSN rows and baselines."""
+def subjects_for(impls: list[str], mfpsn_impls: list[str], baselines: bool = True,
+                 train_impls: tuple[str, ...] = (), peers: bool = False) -> list[Subject]:
+    """The copy floors, the serial LIF loop (the ratios' reference), the filters, MFPSN rows (eval; training
+    mode for ``train_impls``), baselines (the fused CPU LIF among them) and, with ``peers``, the other
+    libraries' LIFs (skipped with a reason where not installed)."""
     for name in [*impls, *mfpsn_impls]:
         if name not in IMPLS:
             raise ValueError(f"mfpsn.bench: expected impl names from {IMPLS}, found {name!r}")
     subjects = [Subject("copy", _copy), Subject("copy (huge pages)", _copy_huge), Subject("LIF loop", _lif_loop)]
     subjects += [Subject(f"filter {impl}", _filter(impl)) for impl in impls]
     subjects += [Subject(f"MFPSN {impl}", _mfpsn(impl)) for impl in mfpsn_impls]
+    subjects += [Subject(f"MFPSN train {impl}", _mfpsn_train(impl)) for impl in train_impls]
     if baselines:
-        subjects += [Subject("LIF fused", _lif_fused), Subject("PSN", _psn), Subject("SlidingPSN", _sliding_psn)]
+        subjects += [Subject("LIF fused CPU", _lif_fused_cpu), Subject("LIF fused", _lif_fused),
+                     Subject("PSN", _psn), Subject("SlidingPSN", _sliding_psn)]
+    if peers:
+        subjects += [Subject(name, build) for name, build in PEERS]
     return subjects

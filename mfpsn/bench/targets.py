@@ -6,6 +6,12 @@ Targets (float32, k = 8, d = 2, ratios measured within one run):
 - T = 256, N = 65,536: MFPSN forward ≥ 3× faster than the serial LIF loop and not slower than the ``conv1d`` path
   (both the ``MFPSN conv1d`` neuron row and the ``filter conv1d`` row, where present).
 
+Issue 14 (same conditions, peers from ``--peers``, MFPSN training rows ``MFPSN train auto``):
+
+- T = 256, N = 65,536: the project's LIF loop and the fused CPU LIF forward+backward no slower than SpikingJelly's
+  torch-backend ``LIFNode``; the MFPSN training layer (forward+backward) ≥ 3× faster than it (also at
+  N = 1,024); MFPSN eval forward ≤ 2× the copy floor.
+
 Each verdict quotes the two measured times it is computed from (both from one file, i.e. one run); a target
 that no file has the rows for is listed as n/a.
 """
@@ -16,7 +22,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Verdict", "check_targets", "main"]
+__all__ = ["Verdict", "check_targets", "check_issue14_targets", "main"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,22 @@ def check_targets(rows: list[dict]) -> list[Verdict]:
     return out
 
 
+def check_issue14_targets(rows: list[dict]) -> list[Verdict]:
+    """Verdicts of issue 14's CPU targets (peers, fused CPU LIF, MFPSN training rows, the copy floor)."""
+    return [
+        _ratio(rows, 256, 65536, "SpikingJelly LIFNode", "LIF loop", "fwdbwd_ms", 1,
+               "T=256 N=65536 LIF loop fwd+bwd no slower than SpikingJelly LIFNode"),
+        _ratio(rows, 256, 65536, "SpikingJelly LIFNode", "LIF fused CPU", "fwdbwd_ms", 1,
+               "T=256 N=65536 LIF fused CPU fwd+bwd no slower than SpikingJelly LIFNode"),
+        _ratio(rows, 256, 65536, "SpikingJelly LIFNode", "MFPSN train auto", "fwdbwd_ms", 3,
+               "T=256 N=65536 MFPSN training fwd+bwd ≥ 3× SpikingJelly LIFNode"),
+        _ratio(rows, 256, 1024, "SpikingJelly LIFNode", "MFPSN train auto", "fwdbwd_ms", 3,
+               "T=256 N=1024 MFPSN training fwd+bwd ≥ 3× SpikingJelly LIFNode"),
+        _ratio(rows, 256, 65536, "copy", "MFPSN auto", "fwd_ms", 0.5,
+               "T=256 N=65536 MFPSN eval fwd ≤ 2× the copy floor"),
+    ]
+
+
 def _read_rows(path: Path, parser: argparse.ArgumentParser) -> list[dict]:
     """The ``rows`` of a ``python -m mfpsn.bench --json`` file; a usage error naming the file otherwise."""
     try:
@@ -79,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     checked: set[str] = set()
     missing: dict[str, str] = {}
     for path, rows in tables:
-        for v in check_targets(rows):
+        for v in check_targets(rows) + check_issue14_targets(rows):
             if v.met is None:
                 missing.setdefault(v.target, v.detail)
                 continue

@@ -1,7 +1,13 @@
 """Autoselect of the temporal-filter implementation (the paper's Alg. 1, per call shape).
 
-For a new key (op, shape, device, dtype, k, d, grad) every candidate that can run on the device is timed on the
-real shape: forward, plus a backward with a random upstream gradient when the call needs gradients. ``op`` is
+For a new key (op, shape, device, dtype, k, d, grad) every candidate that can run on the device is timed:
+forward, plus a backward with a random upstream gradient when the call needs gradients. A large input is timed
+on a slice of its batch (at most :data:`SLICE_MAX` values, every channel and every time step kept, so the
+per-column work of each candidate is the real one), which bounds what the first call on a new shape costs; the choice is cached for the full key.
+Cost model: from :data:`ONE_PASS_MIN` values on, when a one-pass fused kernel (``fused`` on the CPU, ``triton``
+on CUDA) can run, it is chosen without timing anything (reading x once and writing h once beats the k passes or
+the permute copies of the others there; timing them on a slice was noise-dominated on a loaded machine and cost
+seconds), recorded as ``Choice(rule="cost model")``. ``op`` is
 ``"filter"`` (:func:`~mfpsn.functional.temporal_filter`) or ``"spikes"``
 (:func:`~mfpsn.functional.filter.temporal_filter_spikes`, forward only: filter, threshold and spike). Each is run
 ``2m + 1`` times and the last ``m`` are summarised. The paper's rule is the mean with ``m = 1``; the defaults
@@ -15,8 +21,15 @@ The fastest is cached and used from then on; :meth:`AutoSelector.report` says wh
 chose and the times.
 
 Candidates: ``conv1d``, ``shift_add``, ``blocked``, ``toeplitz`` (when C·T² is small), ``fused`` (CPU, float32 or
-float64, and only once :func:`mfpsn.functional.fused_cpu.ready` says its library is loaded: ``auto`` never waits
-for a compile) and ``triton`` (CUDA with triton installed).
+float64, once :func:`mfpsn.functional.fused_cpu.ready` says its library is loaded) and ``triton`` (CUDA with
+triton installed). Fast by default: on the first CPU call that could use it, :meth:`AutoSelector.choose` builds
+and loads the fused kernel (:func:`mfpsn.functional.fused_cpu.prepare_for_auto`: once per machine, a few
+seconds, with a one-line notice; loading a verified build afterwards takes milliseconds); a machine without a
+compiler gets one warning and the other candidates.
+
+Under ``torch.compile`` nothing is timed: inside a trace ``choose`` returns a cached choice for the key if there
+is one, else the deterministic :func:`static_choice` (``triton`` on CUDA with Triton, ``fused`` on the CPU when
+usable, else ``shift_add``), evaluated once at trace time as a constant.
 
 The cache lives in an :class:`AutoSelector` object. ``DEFAULT_SELECTOR`` is the one ``temporal_filter(...,
 impl="auto")`` uses; modules and tests may create their own to keep choices separate.
@@ -31,9 +44,12 @@ import torch
 
 from mfpsn.functional import fused_cpu
 
-__all__ = ["AutoSelector", "Choice", "candidates_for", "DEFAULT_SELECTOR"]
+__all__ = ["AutoSelector", "Choice", "candidates_for", "static_choice", "timing_slice", "DEFAULT_SELECTOR",
+           "SLICE_MAX"]
 
 TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
+SLICE_MAX = 1 << 18     # values: larger inputs are timed on a batch slice of about this size
+ONE_PASS_MIN = 1 << 20  # values: from here on a one-pass fused kernel is chosen without timing (cost model)
 
 
 def _triton_usable(device: torch.device) -> bool:
@@ -46,27 +62,61 @@ def _triton_usable(device: torch.device) -> bool:
 
 def candidates_for(x: torch.Tensor, taps: torch.Tensor) -> list[str]:
     """Implementations worth timing for this input (never the float64 reference), the fused kernels first: the
-    expected winners set the pruning bound early, so slow candidates cost two runs, not 2m + 1."""
-    T, C = x.shape[0], x.shape[2]
+    expected winners set the pruning bound early, so slow candidates cost two runs, not 2m + 1.
+
+    Cost model: ``toeplitz`` does T multiply-adds per output where a filter does k, and builds C·T² matrix
+    entries per call; next to a one-pass fused kernel it is timed only when T <= 4k (and C·T² <= TOEPLITZ_MAX).
+    """
+    T, C, k = x.shape[0], x.shape[2], taps.shape[1]
     names = []
     if _triton_usable(x.device):
         names.append("triton")
     if x.device.type == "cpu" and x.dtype in fused_cpu.SUPPORTED_DTYPES and fused_cpu.ready():
         names.append("fused")
     names += ["shift_add", "blocked", "conv1d"]
-    if C * T * T <= TOEPLITZ_MAX:
+    one_pass = names[0] in ("triton", "fused")
+    if C * T * T <= TOEPLITZ_MAX and not (one_pass and T > 4 * k):
         names.append("toeplitz")
     return names
+
+
+def static_choice(device_type: str, dtype: torch.dtype) -> str:
+    """The choice without timing (inside a ``torch.compile`` trace): ``triton`` on CUDA with Triton, ``fused``
+    on the CPU for float32/float64 when its library loads (built on first need), else ``shift_add``."""
+    if device_type == "cuda" and _triton_usable(torch.device("cuda")):
+        return "triton"
+    if device_type == "cpu" and dtype in fused_cpu.SUPPORTED_DTYPES and fused_cpu.prepare_for_auto():
+        return "fused"
+    return "shift_add"
+
+
+# What torch.compiler.assume_constant_result does (dynamo calls the function at trace time and keeps the result as
+# a constant), set by hand: calling that decorator here imports torch._dynamo with mfpsn, which later breaks the
+# Triton interpreter in the same process. test_auto_never_times_inside_a_compile_trace checks it still holds.
+static_choice._dynamo_marked_constant = True  # type: ignore[attr-defined]
+
+
+def timing_slice(x: torch.Tensor) -> torch.Tensor:
+    """x itself when it holds at most :data:`SLICE_MAX` values (or B = 1), else a contiguous copy of its first
+    b batch entries, b = max(1, SLICE_MAX // (T·C·Π*)). x: [T, B, C, *] → [T, b, C, *]."""
+    B = x.shape[1]
+    per_b = x.numel() // max(B, 1)
+    if x.numel() <= SLICE_MAX or B == 1:
+        return x
+    return x[:, : max(1, SLICE_MAX // max(per_b, 1))].contiguous()
 
 
 @dataclass(frozen=True)
 class Choice:
     """What the selector decided for one key: the winner and each candidate's time in ms (the ``stat`` of its
-    last m runs; for a candidate listed in ``pruned``, the faster of its first two runs)."""
+    last m runs; for a candidate listed in ``pruned``, the faster of its first two runs), and the shape the
+    candidates were timed on (a batch slice of a large input)."""
 
     impl: str
     times_ms: dict[str, float]
     pruned: tuple[str, ...] = ()
+    timed_shape: tuple[int, ...] | None = None
+    rule: str = "timed"     # "timed", or "cost model" (a one-pass kernel on a large input, nothing timed)
 
 
 def _sync(device: torch.device) -> None:
@@ -144,21 +194,30 @@ class AutoSelector:
         if op not in ("filter", "spikes"):
             raise ValueError(f"AutoSelector.choose: expected op 'filter' or 'spikes', found {op!r}")
         grad = op == "filter" and torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad)
+        if torch.compiler.is_compiling():  # never time inside a trace
+            return static_choice(x.device.type, x.dtype)
         k = self.key(x, taps, dilation, grad, op)
         if k in self._cache:
             return self._cache[k].impl
         with self._lock:
             if k in self._cache:  # another thread timed it while this one waited
                 return self._cache[k].impl
+            if x.device.type == "cpu" and x.dtype in fused_cpu.SUPPORTED_DTYPES:
+                fused_cpu.prepare_for_auto()
+            names = candidates_for(x, taps)
+            if names[0] in ("fused", "triton") and x.numel() >= ONE_PASS_MIN:
+                self._cache[k] = Choice(names[0], {}, rule="cost model")
+                return names[0]
+            xs = timing_slice(x)
             times: dict[str, float] = {}
             pruned = []
-            for name in candidates_for(x, taps):
+            for name in candidates_for(xs, taps):
                 best = min(times.values(), default=None)
                 bound = None if self.prune is None or best is None else self.prune * best
-                times[name] = self._time(name, x, taps, dilation, grad, op, bound)
+                times[name] = self._time(name, xs, taps, dilation, grad, op, bound)
                 if bound is not None and times[name] > bound:
                     pruned.append(name)
-            self._cache[k] = Choice(min(times, key=times.get), times, tuple(pruned))
+            self._cache[k] = Choice(min(times, key=times.get), times, tuple(pruned), tuple(xs.shape))
         return self._cache[k].impl
 
     def report(self) -> dict[tuple, Choice]:

@@ -26,15 +26,16 @@ Implementations (``impl=``), each beside the float64 reference :func:`temporal_f
   blocks; backward is one more pass giving dX (the anti-causal filter) and dTaps (lagged inner products) together.
   float32 and float64 on the CPU only; registered as ``torch.library`` custom ops (``mfpsn::fused_filter``,
   ``mfpsn::fused_filter_backward``, ``mfpsn::fused_filter_spikes``) so ``torch.compile`` traces through it.
-  Asking for it explicitly builds it on first use (blocking); call
-  :func:`warmup` (or ``warmup(background=True)`` at application start) to pay that cost up front. Without a
-  C++ compiler it raises ``RuntimeError``; it never falls back silently.
+  It is built on first need (blocking, once per machine, one line on stderr), whether asked for by name or by
+  ``"auto"``; :func:`warmup` (or ``warmup(background=True)`` at application start) pays that cost up front.
+  Asked for by name without a C++ compiler it raises ``RuntimeError``; it never falls back silently.
 - ``"triton"``: the fused GPU kernel (``mfpsn.kernels``), CUDA only, or CPU under ``TRITON_INTERPRET=1``;
   anything else raises ``RuntimeError``.
 - ``"auto"``: times forward (+ backward when a gradient is needed) of every candidate that can run on this
-  device once per (shape, device, dtype, k, d) and caches the winner (:mod:`mfpsn.functional.autoselect`).
-  ``"fused"`` is a candidate only once its library is loaded in this process (after :func:`warmup` or an
-  explicit use), so ``auto`` never stalls a caller for a compile.
+  device once per (shape, device, dtype, k, d), on a batch slice of a large input, and caches the winner
+  (:mod:`mfpsn.functional.autoselect`). The fused CPU kernel is built and loaded on first need, so the default
+  path is the fast one without a :func:`warmup`; a machine without a compiler gets one warning and the next
+  best implementation. Inside ``torch.compile`` nothing is timed (a deterministic choice).
 
 :func:`temporal_filter_spikes` is the inference form ``S = Θ(h − θ)`` (no gradient): with ``"fused"`` the
 filter, threshold and spike run in one pass and h is never written.
@@ -324,7 +325,7 @@ def filter_fused(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torc
 
 
 def warmup(background: bool = False):
-    """Build (once per machine) and load the fused CPU kernel so that ``impl="auto"`` may pick it.
+    """Build (once per machine) and load the fused CPU kernel now rather than on the first call that needs it.
 
     ``background=True`` does it in a daemon thread and returns the thread; see
     :func:`mfpsn.functional.fused_cpu.warmup`. Raises ``RuntimeError`` (foreground) without a C++ compiler.

@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import torch
 
+from mfpsn.functional import mfpsn_train_cpu
 from mfpsn.functional.filter import lags, temporal_filter, temporal_filter_spikes
 from mfpsn.functional.quantize import pow2_quantize
 from mfpsn.functional.surrogate import Surrogate, heaviside
@@ -229,10 +230,24 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
     Args:
         x: [T, B, C, *] float; weight: [C, k]; bn_weight, bn_bias: [C].
         need_h: return H; with ``need_h=False`` pass 2 goes through :func:`mfpsn_spikes` (the fused kernel
-            when ``impl="triton"``) and ``h`` is None.
+            when ``impl="triton"``) and ``h`` is None. With ``impl="fused"`` (named, or chosen by ``"auto"``),
+            ``stats="materialize"``, ``need_h=False`` and a CPU float32/float64 input with the ATan, Sigmoid or
+            Rational surrogate, the whole layer runs on :mod:`mfpsn.functional.mfpsn_train_cpu` (statistics and
+            spikes without materialising Y or H; same maths, float64 statistics).
     Returns:
         :class:`MFPSNTrainOutput`. The running statistics are not touched (see :func:`update_running_stats`).
     """
+    if impl == "auto":
+        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
+
+        impl = DEFAULT_SELECTOR.choose(x, weight, dilation)
+    if impl == "fused" and stats == "materialize" and not need_h and mfpsn_train_cpu.supports(x, surrogate):
+        mean, var = mfpsn_train_cpu.fused_batch_stats(x, weight, dilation)
+        if not bn_grad:
+            mean, var = mean.detach(), var.detach()
+        taps, theta = fold_taps(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
+        spikes = mfpsn_train_cpu.fused_train_spikes(x, taps, theta, dilation, surrogate)
+        return MFPSNTrainOutput(spikes, None, theta, taps, mean, var)
     mean, var, _ = batch_stats(x, weight, dilation, impl, stats)
     if not bn_grad:
         mean, var = mean.detach(), var.detach()
@@ -280,6 +295,9 @@ def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilat
     - otherwise, when no gradient is needed (grad mode off, or no input requires grad):
       ``temporal_filter_spikes`` (the spike form of the filter; ``"fused"`` and ``"auto"`` may run the one-pass
       CPU kernel there).
+    - otherwise, when ``impl`` is (or ``"auto"`` chooses) ``"fused"`` on a CPU float32/float64 input with the
+      ATan, Sigmoid or Rational surrogate: :func:`mfpsn.functional.mfpsn_train_cpu.fused_train_spikes` (one pass
+      forward; the backward recomputes H);
     - otherwise :func:`mfpsn_trace` (filter, then the surrogate spike function).
 
     x: [T, B, C, *]; taps: W_q [C, k]; theta: θ [C] → spikes [T, B, C, *].
@@ -294,6 +312,12 @@ def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilat
         return fused_mfpsn_spikes(x, taps, theta, dilation, surrogate)
     if not (torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad or theta.requires_grad)):
         return temporal_filter_spikes(x, taps, theta, dilation, impl)
+    if impl == "auto":
+        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
+
+        impl = DEFAULT_SELECTOR.choose(x, taps, dilation)
+    if impl == "fused" and mfpsn_train_cpu.supports(x, surrogate):
+        return mfpsn_train_cpu.fused_train_spikes(x, taps, theta, dilation, surrogate)
     return mfpsn_trace(x, taps, theta, dilation, surrogate, impl)[0]
 
 

@@ -13,13 +13,15 @@ import math
 import torch
 from torch import nn
 
+from mfpsn.functional import lif_cpu
 from mfpsn.functional.lif import lif_multistep, lif_step
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
 from mfpsn.neurons.base import NeuronTrace, StepModeMixin, check_sequence, check_step_input
 
 __all__ = ["LIF", "PLIF"]
 
-_BACKENDS = ("loop", "triton")
+_BACKENDS = ("loop", "fused", "triton")
+_PLIF_BACKENDS = ("loop", "fused")
 
 
 def _check_common(tau_name: str, tau: float, v_th: float, v_reset: float | None, who: str) -> None:
@@ -46,6 +48,12 @@ class _LIFBase(StepModeMixin, nn.Module):
 
     def rate(self):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _fused(self, x: torch.Tensor) -> torch.Tensor:
+        """backend 'fused': the C++ CPU loop (:mod:`mfpsn.functional.lif_cpu`), spikes only."""
+        check_sequence(x, type(self).__name__)
+        return lif_cpu.fused_lif_cpu(x, self.rate(), self.v_th, self.v_reset, self.detach_reset, self.surrogate,
+                                     self.decay_input)[0]
 
     def _loop(self, x: torch.Tensor) -> NeuronTrace:
         check_sequence(x, type(self).__name__)
@@ -94,10 +102,13 @@ class LIF(_LIFBase):
         tau: τ > 1. v_th: threshold V_th. v_reset: hard-reset value, ``None`` = soft reset (subtract V_th).
         detach_reset: use S.detach() in the reset. surrogate, alpha: spike surrogate (``"atan"`` α = 2 default).
         decay_input: SpikingJelly's ``decay_input``.
-        backend: ``"loop"`` (the serial Python loop; the baseline) or ``"triton"``
-            (``mfpsn.kernels.fused_lif``: the time loop inside one kernel, forward and BPTT backward; needs
-            Triton and CUDA, or ``TRITON_INTERPRET=1``; only ``decay_input=True``). ``run`` and ``step`` always
-            use the loop.
+        backend: ``"loop"`` (the serial Python loop without a graph and a hand-written BPTT backward,
+            :func:`mfpsn.functional.lif.lif_multistep`; the baseline), ``"fused"`` (the whole loop in one C++
+            pass on the CPU, forward and BPTT backward, :mod:`mfpsn.functional.lif_cpu`; float32/float64, the
+            ATan, Sigmoid and Rational surrogates; built once per machine on first use, RuntimeError without a
+            C++ compiler) or ``"triton"`` (``mfpsn.kernels.fused_lif``: the time loop inside one kernel, forward
+            and BPTT backward; needs Triton and CUDA, or ``TRITON_INTERPRET=1``; only ``decay_input=True``).
+            ``run`` and ``step`` always use the loop.
 
     Input ``x: [T, B, C, *]`` float → spikes of the same shape and dtype.
     """
@@ -111,6 +122,8 @@ class LIF(_LIFBase):
         if backend == "triton" and not decay_input:
             raise ValueError("LIF: backend 'triton' implements decay_input=True only, found decay_input=False")
         super().__init__(v_th, v_reset, detach_reset, surrogate, alpha, decay_input)
+        if backend == "fused":
+            lif_cpu.check_supported(self.surrogate)
         self.tau = float(tau)
         self.backend = backend
 
@@ -127,6 +140,8 @@ class LIF(_LIFBase):
 
             require_backend("LIF(backend='triton')")
             return fused_lif(x, self.tau, self.v_th, self.v_reset, self.detach_reset, self.surrogate)
+        if self.backend == "fused":
+            return self._fused(x)
         return self._loop(x).spikes
 
     def extra_repr(self) -> str:
@@ -140,14 +155,20 @@ class PLIF(_LIFBase):
     .. math::
         H[t] = V[t-1] + \\operatorname{sigmoid}(w)\\bigl(X[t] - (V[t-1] - V_{reset})\\bigr)
 
-    then fire and reset as :class:`LIF`. Always the Python loop. Input ``x: [T, B, C, *]`` float.
+    then fire and reset as :class:`LIF`. ``backend``: ``"loop"`` (default) or ``"fused"`` (the C++ CPU loop,
+    gradient to w included; see :class:`LIF`). Input ``x: [T, B, C, *]`` float.
     """
 
     def __init__(self, tau0: float = 2.0, v_th: float = 1.0, v_reset: float | None = 0.0,
                  detach_reset: bool = True, surrogate: str | Surrogate = "atan", alpha: float | None = None,
-                 decay_input: bool = True) -> None:
+                 decay_input: bool = True, backend: str = "loop") -> None:
         _check_common("tau0", tau0, v_th, v_reset, "PLIF")
+        if backend not in _PLIF_BACKENDS:
+            raise ValueError(f"PLIF: expected backend in {_PLIF_BACKENDS}, found {backend!r}")
         super().__init__(v_th, v_reset, detach_reset, surrogate, alpha, decay_input)
+        if backend == "fused":
+            lif_cpu.check_supported(self.surrogate, "PLIF(backend='fused')")
+        self.backend = backend
         self.w = nn.Parameter(torch.tensor(-math.log(float(tau0) - 1.0)))
 
     def rate(self) -> torch.Tensor:
@@ -162,4 +183,6 @@ class PLIF(_LIFBase):
         """x: [T, B, C, *] float → spikes [T, B, C, *] (exactly 0 or 1); ``step_mode="s"``: :meth:`step`."""
         if self.step_mode == "s":
             return self.step(x)
+        if self.backend == "fused":
+            return self._fused(x)
         return self._loop(x).spikes

@@ -1,0 +1,80 @@
+"""``python -m mfpsn.bench.first_call``: what the first MFPSN forward+backward on a new shape costs in a fresh
+process (no warmup call), against the steady call, as issue 14 asks (≤ 3×).
+
+Each measurement runs in a new Python process: build ``MFPSN(C, order=k, dilation=d)`` with the defaults
+(``impl="auto"``), time ``forward(x).backward(gy)`` on ``x: [T, N/C, C]`` once (the first call: the selector's
+choice and any kernel load included; a kernel build is not, when the cache folder already holds it) and then
+``--repeats`` more times (steady: the median). Then the same for a second new shape in the same process
+(one more batch entry, ``N + C``): the first ``backward(gradient)`` of a process makes torch import
+``torch.fx.experimental.symbolic_shapes`` and sympy (about 1.3 s on the loaded benchmark machine, whatever the
+library), which the first shape's ratio includes and the second's does not. Prints one JSON line per process and a
+summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+__all__ = ["measure", "main"]
+
+
+def measure(T: int, N: int, C: int, k: int, d: int, repeats: int) -> dict:
+    """In this process: first and steady forward+backward times (ms) of the default MFPSN on a new shape."""
+    import torch
+
+    from mfpsn.functional.autoselect import DEFAULT_SELECTOR
+    from mfpsn.neurons import MFPSN
+
+    gen = torch.Generator().manual_seed(0)
+    m = MFPSN(C, order=k, dilation=d)
+    out = {"T": T, "N": N, "C": C, "k": k, "d": d}
+    for tag, n in (("", N), ("second_shape_", N + C)):
+        x = (torch.rand(T, n // C, C, generator=gen) * 1.5).requires_grad_()
+        gy = torch.rand(T, n // C, C, generator=gen)
+        times = []
+        for _ in range(1 + repeats):
+            t0 = time.perf_counter()
+            m(x).backward(gy)
+            times.append(1e3 * (time.perf_counter() - t0))
+            x.grad = None
+        steady = sorted(times[1:])[len(times[1:]) // 2]
+        out.update({f"{tag}first_ms": round(times[0], 2), f"{tag}steady_ms": round(steady, 2),
+                    f"{tag}ratio": round(times[0] / steady, 2), f"{tag}times_ms": [round(t, 2) for t in times]})
+    out["choices"] = {f"{key[0]} {key[1]}": c.impl for key, c in DEFAULT_SELECTOR.report().items()}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mfpsn.bench.first_call", description=__doc__.split("\n")[0])
+    p.add_argument("--T", type=int, default=256)
+    p.add_argument("--N", type=int, default=65536)
+    p.add_argument("--C", type=int, default=128)
+    p.add_argument("--k", type=int, default=8)
+    p.add_argument("--d", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=4, help="steady calls after the first (median reported)")
+    p.add_argument("--processes", type=int, default=1, help="fresh processes, one measurement each")
+    p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.inner:
+        print(json.dumps(measure(a.T, a.N, a.C, a.k, a.d, a.repeats)))
+        return 0
+    results = []
+    for _ in range(a.processes):
+        cmd = [sys.executable, "-m", "mfpsn.bench.first_call", "--inner", "--T", str(a.T), "--N", str(a.N),
+               "--C", str(a.C), "--k", str(a.k), "--d", str(a.d), "--repeats", str(a.repeats)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        results.append(json.loads(out))
+        print(out, flush=True)
+    worst = max(r["ratio"] for r in results)
+    worst2 = max(r["second_shape_ratio"] for r in results)
+    print(f"first/steady forward+backward, T={a.T} N={a.N}: worst {worst:.2f}× over {len(results)} process(es) "
+          f"(the process's first backward, torch's one-time imports included); a second new shape "
+          f"(N={a.N + a.C}): worst {worst2:.2f}× (issue 14 asks ≤ 3×)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
