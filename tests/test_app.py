@@ -482,9 +482,30 @@ def client():
         demo.close()
 
 
-def test_api_lists_the_four_endpoints(client):
+def test_api_lists_the_five_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")
-    assert set(api["named_endpoints"]) == {"/neuron_lab", "/load_events", "/run_model", "/speed_race"}
+    assert set(api["named_endpoints"]) == {"/neuron_lab", "/load_events", "/run_model", "/classify_drawing",
+                                           "/speed_race"}
+
+
+def test_endpoint_classify_drawing_png(client, tmp_path):
+    """The README's call: an MNIST test digit as PNG through the shipped sMNIST models; a clean error without one."""
+    from gradio_client import handle_file
+    from PIL import Image
+
+    from mfpsn.data.mnist import load_mnist_split
+    from mfpsn.predict import predict_files
+
+    images, _ = load_mnist_split(Path(__file__).resolve().parent.parent / "assets" / "mnist_subset", "test")
+    png = tmp_path / "digit.png"
+    Image.fromarray(images[0]).save(png)
+    summary, seq, prob, dyn = client.predict(None, handle_file(str(png)), "smnist_mfpsn", "smnist_lif", 0,
+                                             api_name="/classify_drawing")
+    expected = predict_files("smnist_mfpsn", [str(png)])[0]
+    assert f"| smnist_mfpsn | mfpsn | **{expected['class']}** |" in summary and "smnist_lif" in summary
+    assert json.loads(prob["plot"])["data"] and json.loads(dyn["plot"])["data"]
+    with pytest.raises(Exception, match="draw a digit"):
+        client.predict(None, None, "smnist_mfpsn", "smnist_lif", 0, api_name="/classify_drawing")
 
 
 def test_endpoint_neuron_lab(client):
