@@ -186,10 +186,11 @@ def probability_figure(runs: Sequence[DrawingRun]) -> go.Figure:
             fig.add_vrect(x0=0, x1=run.receptive_field, fillcolor=colour, opacity=0.08, line_width=0)
             fig.add_annotation(x=run.receptive_field, y=1.0, text=f"MFPSN receptive field {run.receptive_field} steps",
                                showarrow=False, xanchor="left", yanchor="top", font=dict(size=11, color=colour))
-    fig.update_layout(**layout("when does each model become sure? probability of its answer after t steps", 340,
+    fig.update_layout(**layout("when does each model become sure? probability of its answer after t steps", 380,
                                xaxis=axis(title="time step t (pixels seen)", range=[0, STEPS]),
                                yaxis=axis(title="probability", range=[0, 1.02]),
-                               legend=dict(orientation="h", x=0, y=-0.25)))
+                               margin={"l": 60, "r": 20, "t": 50, "b": 110},
+                               legend=dict(orientation="h", x=0, y=-0.3, yanchor="top")))
     return fig
 
 
