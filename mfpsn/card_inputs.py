@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 __all__ = ["CardInputError", "IMAGE_SUFFIXES", "input_kind", "image_input", "events_input", "file_input",
-           "read_image"]
+           "read_image", "fit_sensor", "fitted_frames"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 AUDIO_SUFFIXES = (".wav",)
 MAX_IMAGE_PIXELS = 4096 * 4096
+FRAME_MAX_BYTES = 256 << 20  # the app's limit too (mfpsn.app.limits.Limits.frame_max_bytes)
 
 
 class CardInputError(ValueError):
@@ -94,11 +95,13 @@ def image_input(image: np.ndarray, card: dict[str, Any]) -> torch.Tensor:
     return transform(digit[None]).transpose(0, 1).contiguous()
 
 
-def events_input(events, card: dict[str, Any], notes: list[str] | None = None) -> torch.Tensor:
+def events_input(events, card: dict[str, Any], notes: list[str] | None = None, *,
+                 max_bytes: int = FRAME_MAX_BYTES) -> torch.Tensor:
     """``events`` (:class:`mfpsn.events.Events`) → ``[T, 1, ...]`` following ``card["input"]["binning"]``.
-    A sensor of another size is centre-cropped or zero-padded to the model's; ``notes`` receives a
-    sentence saying so."""
-    from mfpsn.events.frames import events_to_frames, spike_train_to_bins
+    A sensor of another size is centre-cropped or zero-padded to the model's (:func:`fitted_frames`: the
+    events are cropped before they are counted); ``notes`` receives a sentence saying so. ``max_bytes``
+    bounds the frames."""
+    from mfpsn.events.frames import spike_train_to_bins
 
     notes = [] if notes is None else notes
     spec = card["input"]
@@ -112,7 +115,8 @@ def events_input(events, card: dict[str, Any], notes: list[str] | None = None) -
                                 n_units=700, pool=int(binning.get("pool", 1)), t_start=int(binning.get("t_start_us", 0)))
         return torch.from_numpy(x).unsqueeze(1)
     if not method.startswith("events_to_frames"):
-        raise CardInputError(f"checkpoint {card.get('name')!r}: binning {method!r} is not built from events")
+        raise CardInputError(f"checkpoint {card.get('name')!r}: its input binning {method!r} cannot be built from "
+                             f"event files")
     if events.height == 1:
         raise CardInputError(f"checkpoint {card.get('name')!r} takes camera events; the recording is a spike train")
     if len(events) == 0:
@@ -121,13 +125,12 @@ def events_input(events, card: dict[str, Any], notes: list[str] | None = None) -
     rng = binning.get("time_range_us")
     start = int(events.t[0])
     time_range = (start + int(rng[0]), start + int(rng[1])) if isinstance(rng, list) else (start, int(events.t[-1]) + 1)
-    frames = events_to_frames(events, n_bins=T, time_range=time_range)
     h2, w2 = int(spec["shape"][-2]), int(spec["shape"][-1])
-    frames = _fit_sensor(frames, (h2, w2), notes)
+    frames = fitted_frames(events, T, time_range, (h2, w2), notes, max_bytes=max_bytes)
     return torch.from_numpy(np.ascontiguousarray(frames)).unsqueeze(1)
 
 
-def _fit_sensor(frames: np.ndarray, size: tuple[int, int], notes: list[str]) -> np.ndarray:
+def fit_sensor(frames: np.ndarray, size: tuple[int, int], notes: list[str]) -> np.ndarray:
     """Centre-crop or zero-pad ``frames [T, 2, H, W]`` to ``size = (H', W')``."""
     T, P, H, W = frames.shape
     h2, w2 = size
@@ -140,6 +143,31 @@ def _fit_sensor(frames: np.ndarray, size: tuple[int, int], notes: list[str]) -> 
     dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
     hh, ww = min(H, h2), min(W, w2)
     out[:, :, dy:dy + hh, dx:dx + ww] = frames[:, :, sy:sy + hh, sx:sx + ww]
+    return out
+
+
+def fitted_frames(events, T: int, time_range: tuple[int, int], size: tuple[int, int], notes: list[str], *,
+                  max_bytes: int = FRAME_MAX_BYTES) -> np.ndarray:
+    """``[T, 2, H', W']`` frames of the centre ``size = (H', W')`` window of the sensor (zero-padded when the sensor
+    is smaller), the same as :func:`fit_sensor` of the full frames, but the events are cropped *before* they are
+    counted, so a header declaring a 65536 x 65536 sensor costs no more than the model's input."""
+    from mfpsn.events import Events
+    from mfpsn.events.frames import events_to_frames
+
+    H, W = events.height, events.width
+    h2, w2 = size
+    if (H, W) == (h2, w2):
+        return events_to_frames(events, n_bins=T, time_range=time_range, max_bytes=max_bytes)
+    notes.append(f"the {W}×{H} sensor was centre-{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
+                 f"model's {w2}×{h2} input")
+    sy, sx = max(0, (H - h2) // 2), max(0, (W - w2) // 2)
+    dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
+    hh, ww = min(H, h2), min(W, w2)
+    keep = (events.x >= sx) & (events.x < sx + ww) & (events.y >= sy) & (events.y < sy + hh)
+    window = Events(events.t[keep], events.x[keep] - sx, events.y[keep] - sy, events.p[keep], ww, hh)
+    frames = events_to_frames(window, n_bins=T, time_range=time_range, max_bytes=max_bytes)
+    out = np.zeros((frames.shape[0], 2, h2, w2), dtype=frames.dtype)
+    out[:, :, dy:dy + hh, dx:dx + ww] = frames
     return out
 
 

@@ -380,9 +380,11 @@ def test_run_model_errors(tiny_checkpoints):
 def test_sensor_fitting_crops_the_centre():
     frames = np.arange(2 * 2 * 6 * 8, dtype=np.float32).reshape(2, 2, 6, 8)
     notes: list[str] = []
-    out = models_view._fit_sensor(frames, (2, 4), notes)
+    from mfpsn.card_inputs import fit_sensor
+
+    out = fit_sensor(frames, (2, 4), notes)
     assert np.array_equal(out, frames[:, :, 2:4, 2:6]) and "cropped" in notes[0]
-    pad = models_view._fit_sensor(frames, (8, 10), [])
+    pad = fit_sensor(frames, (8, 10), [])
     assert np.array_equal(pad[:, :, 1:7, 1:9], frames) and pad.sum() == frames.sum()
 
 

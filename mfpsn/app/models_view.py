@@ -27,7 +27,7 @@ from mfpsn.app.figures_events import empty_figure
 from mfpsn.app.limits import LIMITS, Limits, check_int
 from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError, load
 from mfpsn.events import Events
-from mfpsn.events.frames import events_to_frames, spike_train_to_bins
+from mfpsn.card_inputs import CardInputError, events_input
 
 __all__ = ["model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint",
            "run_model"]
@@ -42,66 +42,13 @@ def compatible(card: dict[str, Any], events: Events) -> bool:
         method.startswith("spike_train_to_bins") or method.startswith("events_to_frames"))
 
 
-def _fit_sensor(frames: np.ndarray, size: tuple[int, int], notes: list[str]) -> np.ndarray:
-    """Centre-crop or zero-pad ``frames [T, 2, H, W]`` to ``size = (H', W')``."""
-    T, P, H, W = frames.shape
-    h2, w2 = size
-    if (H, W) == (h2, w2):
-        return frames
-    notes.append(f"the {W}×{H} sensor was centre-{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
-                 f"model's {w2}×{h2} input")
-    out = np.zeros((T, P, h2, w2), dtype=frames.dtype)
-    sy, sx = max(0, (H - h2) // 2), max(0, (W - w2) // 2)
-    dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
-    hh, ww = min(H, h2), min(W, w2)
-    out[:, :, dy:dy + hh, dx:dx + ww] = frames[:, :, sy:sy + hh, sx:sx + ww]
-    return out
-
-
-def _fitted_frames(events: Events, T: int, time_range: tuple[int, int], size: tuple[int, int], notes: list[str],
-                   limits: Limits = LIMITS) -> np.ndarray:
-    """``[T, 2, H', W']`` frames of the centre ``size = (H', W')`` window of the sensor (zero-padded when the sensor
-    is smaller), the same as :func:`_fit_sensor` of the full frames, but the events are cropped *before* they are
-    counted, so a header declaring a 65536 x 65536 sensor costs no more than the model's input."""
-    H, W = events.height, events.width
-    h2, w2 = size
-    if (H, W) == (h2, w2):
-        return events_to_frames(events, n_bins=T, time_range=time_range, max_bytes=limits.frame_max_bytes)
-    notes.append(f"the {W}×{H} sensor was centre-{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
-                 f"model's {w2}×{h2} input")
-    sy, sx = max(0, (H - h2) // 2), max(0, (W - w2) // 2)
-    dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
-    hh, ww = min(H, h2), min(W, w2)
-    keep = (events.x >= sx) & (events.x < sx + ww) & (events.y >= sy) & (events.y < sy + hh)
-    window = Events(events.t[keep], events.x[keep] - sx, events.y[keep] - sy, events.p[keep], ww, hh)
-    frames = events_to_frames(window, n_bins=T, time_range=time_range, max_bytes=limits.frame_max_bytes)
-    out = np.zeros((frames.shape[0], 2, h2, w2), dtype=frames.dtype)
-    out[:, :, dy:dy + hh, dx:dx + ww] = frames
-    return out
-
-
-def model_input(events: Events, card: dict[str, Any], notes: list[str]) -> torch.Tensor:
-    """The model input ``[T, 1, ...]`` float32 for ``events`` following ``card["input"]["binning"]``."""
-    spec = card["input"]
-    binning = spec.get("binning", {})
-    method = str(binning.get("method", ""))
-    if method.startswith("spike_train_to_bins"):
-        pool = int(binning.get("pool", 1))
-        x = spike_train_to_bins(events, n_bins=int(binning["n_bins"]), bin_us=int(binning.get("bin_us", 10_000)),
-                                n_units=700, pool=pool, t_start=int(binning.get("t_start_us", 0)))
-        return torch.from_numpy(x).unsqueeze(1)
-    if method.startswith("events_to_frames"):
-        T = int(binning["n_bins"])
-        rng = binning.get("time_range_us")
-        start = int(events.t[0])
-        if isinstance(rng, list):
-            time_range = (start + int(rng[0]), start + int(rng[1]))
-        else:
-            time_range = (start, int(events.t[-1]) + 1)
-        shape = spec["shape"]
-        frames = _fitted_frames(events, T, time_range, (int(shape[-2]), int(shape[-1])), notes)
-        return torch.from_numpy(np.ascontiguousarray(frames)).unsqueeze(1)
-    raise gr.Error(f"checkpoint {card['name']}: its input binning {method!r} cannot be built from event files")
+def model_input(events: Events, card: dict[str, Any], notes: list[str], limits: Limits = LIMITS) -> torch.Tensor:
+    """The model input ``[T, 1, ...]`` float32 for ``events`` following the card
+    (:func:`mfpsn.card_inputs.events_input`, the one path ``python -m mfpsn.predict`` takes too)."""
+    try:
+        return events_input(events, card, notes, max_bytes=limits.frame_max_bytes)
+    except CardInputError as exc:
+        raise gr.Error(str(exc)) from None
 
 
 def compatible_checkpoints(events: Events, directory: Path = SHIPPED_DIR) -> tuple[list[str], str | None, str | None]:
