@@ -9,6 +9,9 @@ Rules that fit the published evidence or were considered:
 - (B) period k + 1: fits Fig. 2 only. Use ``sawtooth_dilations(n, period=k + 1)``.
 - (C) period k: fails Fig. 2 (k = 2 gives 1, 2, 1: 5 steps, not 7). ``period=k`` builds it for ablations.
 - (D) grow by one until the receptive field reaches T, then restart: not built in; pass an explicit list.
+- (E) exponential, ``d_l = k^l`` (WaveNet/TCN style, not the paper's): 1, k, k², …; gap-free with
+  R = k^L, so four layers of k = 8 see 4,096 steps, enough for T = 784 (:func:`exponential_dilations`).
+  Our addition for long sequences, where the sawtooth's R = 1 + (k − 1)·Σd stays far below T.
 
 Also open: whether d advances at every neuron layer (FC neurons, neurons inside residual branches included).
 Models take either ``period`` or an explicit per-layer list.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-__all__ = ["sawtooth_dilations", "receptive_field", "reachable_lags", "is_gap_free"]
+__all__ = ["sawtooth_dilations", "exponential_dilations", "receptive_field", "reachable_lags", "is_gap_free"]
 
 
 def _check_order(order) -> int:
@@ -61,6 +64,21 @@ def sawtooth_dilations(n_layers: int, period: int | None = 3) -> list[int]:
     if isinstance(period, bool) or not isinstance(period, int) or period < 1:
         raise ValueError(f"sawtooth_dilations: expected period to be an int >= 1 or None, found {period!r}")
     return [(layer % period) + 1 for layer in range(n_layers)]
+
+
+def exponential_dilations(n_layers: int, order: int) -> list[int]:
+    """Per-layer dilations ``d_l = k^l``: [1, k, k², …] (rule E). Gap-free, ``R = k^L``.
+
+    Args:
+        n_layers: number of spiking-neuron layers, >= 0, in forward order.
+        order: taps k per layer (k = 1 gives all ones).
+    Returns:
+        list of ``n_layers`` ints.
+    """
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
+        raise ValueError(f"exponential_dilations: expected n_layers to be an int >= 0, found {n_layers!r}")
+    k = _check_order(order)
+    return [k ** layer for layer in range(n_layers)]
 
 
 def receptive_field(order: int, dilations: Sequence[int]) -> int:

@@ -99,6 +99,7 @@ NEURON_ROWS: dict[str, tuple[str, int, str, dict[str, Any], str]] = {
     "mfpsn_k4": ("mfpsn", 4, "sawtooth", {}, "order"),
     "mfpsn_k16": ("mfpsn", 16, "sawtooth", {}, "order"),
     "mfpsn_k8_nodil": ("mfpsn", 8, "none", {}, "ablation"),
+    "mfpsn_k8_exp": ("mfpsn", 8, "exponential", {}, "dilation"),
     "mfpsn_k8_float": ("mfpsn", 8, "sawtooth", {"quantize": False}, "ablation"),
     "mfpsn_k8_ste_round": ("mfpsn", 8, "sawtooth", {"ste": "round"}, "ablation"),
 }
@@ -110,7 +111,7 @@ def receptive_field_of(order: int, dilations: str, n_layers: int = N_LAYERS, per
     from mfpsn.dilation import receptive_field
     from mfpsn.models.neurons import layer_dilations
 
-    return int(receptive_field(order, layer_dilations(n_layers, dilations, period)))
+    return int(receptive_field(order, layer_dilations(n_layers, dilations, period, order)))
 
 
 def plan(tasks: Sequence[str], seeds: Sequence[int], protocol: str = "budget",
@@ -287,7 +288,7 @@ ROW_TEXT = {
     "masked_psn_k8": "MaskedPSN k = 8 (λ annealed per epoch)", "sliding_psn_k8": "SlidingPSN k = 8",
     "lif_soft": "LIF τ = 2, soft reset", "plif": "PLIF", "sliding_psn_k32": "SlidingPSN k = 32 (published k)",
     "mfpsn_k2": "MFPSN k = 2, sawtooth", "mfpsn_k4": "MFPSN k = 4, sawtooth", "mfpsn_k16": "MFPSN k = 16, sawtooth",
-    "mfpsn_k8_nodil": "MFPSN k = 8, no dilation", "mfpsn_k8_float": "MFPSN k = 8, sawtooth, float taps (no quantizer)",
+    "mfpsn_k8_nodil": "MFPSN k = 8, no dilation", "mfpsn_k8_exp": "MFPSN k = 8, exponential dilations 1, 8, 64, 512", "mfpsn_k8_float": "MFPSN k = 8, sawtooth, float taps (no quantizer)",
     "mfpsn_k8_ste_round": "MFPSN k = 8, sawtooth, plain round STE",
 }
 

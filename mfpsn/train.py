@@ -26,15 +26,15 @@ __all__ = ["parse_dilations", "build_parser", "config_from_args", "main"]
 
 
 def parse_dilations(text: str) -> str | list[int]:
-    """``"sawtooth"``, ``"none"`` or a comma-separated list of positive ints (``"1,2,3"``)."""
-    if text in ("sawtooth", "none"):
+    """``"sawtooth"``, ``"none"``, ``"exponential"`` or a comma-separated list of positive ints (``"1,2,3"``)."""
+    if text in ("sawtooth", "none", "exponential"):
         return text
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
         values = []
     if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected 'sawtooth', 'none' or positive ints like '1,2,3', found {text!r}")
+        raise argparse.ArgumentTypeError(f"expected 'sawtooth', 'none', 'exponential' or positive ints like '1,2,3', found {text!r}")
     return values
 
 

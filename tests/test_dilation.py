@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfpsn.dilation import is_gap_free, reachable_lags, receptive_field, sawtooth_dilations
+from mfpsn.dilation import exponential_dilations, is_gap_free, reachable_lags, receptive_field, sawtooth_dilations
 from mfpsn.functional import temporal_filter
 from mfpsn.neurons import MFPSN
 
@@ -83,3 +83,15 @@ def test_mfpsn_stack_responds_exactly_at_the_reachable_lags(order, dilations):
 def test_sawtooth_stack_covers_every_step_and_equal_dilations_grid():
     assert torch.nonzero(_impulse_response(2, [1, 2, 3], 9)).flatten().tolist() == list(range(7))
     assert torch.nonzero(_impulse_response(2, [2, 2, 2], 9)).flatten().tolist() == [0, 2, 4, 6]
+
+
+def test_exponential_dilations_are_gap_free_and_reach_k_to_the_L():
+    for k in (2, 3, 8):
+        for n in range(0, 5):
+            ds = exponential_dilations(n, k)
+            assert ds == [k ** i for i in range(n)]
+            assert is_gap_free(k, ds)
+            assert receptive_field(k, ds) == k ** n
+            assert reachable_lags(k, ds) == list(range(k ** n))
+    with pytest.raises(ValueError, match="order"):
+        exponential_dilations(3, 0)

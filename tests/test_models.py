@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from mfpsn.models.seq_fc_net import SeqFCNet
 import torch
 import torch.nn.functional as F
 
@@ -161,6 +163,11 @@ def test_dilation_schedules():
         DVSConvNet(T=4, input_size=8, channels=(2, 3), dilations=[1, 2, 3])
     with pytest.raises(ValueError, match="dilations"):
         layer_dilations(2, "zigzag")
+    assert layer_dilations(4, "exponential", order=8) == [1, 8, 64, 512]
+    with pytest.raises(ValueError, match="order k"):
+        layer_dilations(4, "exponential")
+    model = SeqFCNet(T=30, hidden=3, n_layers=3, order=3, dilations="exponential")
+    assert [n.dilation for n in model.neurons.values()] == [1, 3, 9]
 
 
 def test_bad_inputs_name_what_was_expected():

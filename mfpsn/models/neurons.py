@@ -9,6 +9,8 @@ A network asks :func:`build_neurons` for its neuron layers, in forward order, by
   the dilation advances at every neuron layer of the network, FC and residual-branch neurons
   included (also open; our choice).
 - ``dilations="none"``: every MFPSN layer has d = 1.
+- ``dilations="exponential"``: d_l = k^l (:func:`mfpsn.dilation.exponential_dilations`, our addition for
+  long sequences: four layers of k = 8 see 4,096 steps); needs the ``order`` k.
 - ``dilations=[d0, d1, …]``: one explicit value per MFPSN layer (length checked).
 
 Records with ``dilated=False`` (every neuron but MFPSN) ignore the dilation schedule. ``order`` is the number of taps k of MFPSN,
@@ -25,20 +27,29 @@ from typing import Any, Sequence
 from torch import nn
 
 from mfpsn._checks import check_positive_int
-from mfpsn.dilation import sawtooth_dilations
+from mfpsn.dilation import exponential_dilations, sawtooth_dilations
 from mfpsn.neurons.registry import NEURON_KINDS, NEURONS, NeuronConfig, NeuronRegistry
 
 __all__ = ["NEURON_KINDS", "layer_dilations", "make_neuron", "build_neurons"]
 
 
-def layer_dilations(n_layers: int, dilations: str | Sequence[int] = "sawtooth", period: int = 3) -> list[int]:
-    """Dilations of ``n_layers`` MFPSN layers (see the module docstring for the three forms)."""
+def layer_dilations(n_layers: int, dilations: str | Sequence[int] = "sawtooth", period: int = 3,
+                    order: int | None = None) -> list[int]:
+    """Dilations of ``n_layers`` MFPSN layers (see the module docstring for the four forms).
+
+    ``order`` (k) is needed by ``"exponential"`` only.
+    """
     if isinstance(dilations, str):
         if dilations == "sawtooth":
             return [int(d) for d in sawtooth_dilations(n_layers, period=period)]
         if dilations == "none":
             return [1] * n_layers
-        raise ValueError(f"dilations: expected 'sawtooth', 'none' or a list of ints, found {dilations!r}")
+        if dilations == "exponential":
+            if order is None:
+                raise ValueError("dilations='exponential': expected the order k (d_l = k^l), found none")
+            return exponential_dilations(n_layers, order)
+        raise ValueError(f"dilations: expected 'sawtooth', 'none', 'exponential' or a list of ints, "
+                         f"found {dilations!r}")
     out = [int(d) for d in dilations]
     if len(out) != n_layers or any(d < 1 or d != float(v) for d, v in zip(out, dilations)):
         raise ValueError(f"dilations: expected {n_layers} positive integers (one per MFPSN layer), "
@@ -65,7 +76,7 @@ def build_neurons(channels: Sequence[int], *, kind: str = "mfpsn", T: int, order
     record = registry.record(kind)
     T = _positive_whole(T, "T")
     order = _positive_whole(order, "order")
-    dil = layer_dilations(len(channels), dilations, period) if record.dilated else [1] * len(channels)
+    dil = layer_dilations(len(channels), dilations, period, order) if record.dilated else [1] * len(channels)
     return [make_neuron(kind, c, T=T, order=order, dilation=d, options=options, registry=registry)
             for c, d in zip(channels, dil)]
 
