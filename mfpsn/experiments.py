@@ -276,7 +276,7 @@ def render_readme(results: list[dict]) -> str:
         ]
     from mfpsn.experiments_seq import render_section
 
-    parts += render_section(results, "budget") + render_section(results, "full")
+    parts += render_section(results, "budget") + render_section(results, "long") + render_section(results, "full")
     return "\n".join(parts)
 
 
