@@ -7,6 +7,9 @@ What a card's ``input`` section selects:
   ``.jpeg``, ``.bmp``, ``.gif``, or a 2-D ``.npy`` array). A 28x28 grayscale image is taken as it is
   (white digit on black, as in MNIST; float arrays in [0, 1] are scaled to 0..255); any other size or
   colour goes through :func:`mfpsn.data.pixels.image_to_mnist` (MNIST's own normalisation).
+- ``transform.name == "cochlea"`` (FSDD): a ``.wav`` recording (any rate, any channels) through the card's
+  :class:`mfpsn.data.speech.SpeechFront` (cochlea noise seed 0), or a spike-train file (SHD layout) binned as
+  the card says.
 - ``binning.method`` ``events_to_frames …`` or ``spike_train_to_bins …``: an event or spike-train file
   read by :func:`mfpsn.events.read_events`, binned as the card says.
 
@@ -22,7 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["CardInputError", "IMAGE_SUFFIXES", "input_kind", "image_input", "events_input", "file_input",
+__all__ = ["CardInputError", "IMAGE_SUFFIXES", "AUDIO_SUFFIXES", "input_kind", "image_input", "audio_input",
+           "events_input", "file_input",
            "read_image", "fit_sensor", "fitted_frames"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -93,6 +97,22 @@ def image_input(image: np.ndarray, card: dict[str, Any]) -> torch.Tensor:
     else:
         digit = image_to_mnist(a)
     return transform(digit[None]).transpose(0, 1).contiguous()
+
+
+def audio_input(audio: np.ndarray, sample_rate: int, card: dict[str, Any]) -> torch.Tensor:
+    """A waveform ``audio [S]`` at ``sample_rate`` Hz → ``[T, 1, features]`` through the card's speech front end."""
+    from mfpsn.data.speech import SpeechFront
+
+    front = SpeechFront.from_dict(card["input"]["transform"])
+    a = np.asarray(audio, dtype=np.float64)
+    if a.ndim == 2:  # [S, channels] as a microphone hands it over
+        a = a.mean(axis=1)
+    if a.ndim != 1 or a.size == 0:
+        raise CardInputError(f"checkpoint {card.get('name')!r} takes a non-empty mono waveform; found shape "
+                             f"{list(a.shape)}")
+    if not np.all(np.isfinite(a)):
+        raise CardInputError(f"checkpoint {card.get('name')!r}: the waveform holds NaN or infinite samples")
+    return torch.from_numpy(front(a, int(sample_rate), seed=0)).unsqueeze(1)
 
 
 def events_input(events, card: dict[str, Any], notes: list[str] | None = None, *,
@@ -172,7 +192,7 @@ def fitted_frames(events, T: int, time_range: tuple[int, int], size: tuple[int, 
 
 
 def file_input(path: str | os.PathLike, card: dict[str, Any], notes: list[str] | None = None) -> torch.Tensor:
-    """The checkpoint input ``[T, 1, ...]`` for the file ``path`` (image, event file), as the card says."""
+    """The checkpoint input ``[T, 1, ...]`` for the file ``path`` (image, audio, event file), as the card says."""
     path = Path(path)
     kind = input_kind(card)
     suffix = path.suffix.lower()
@@ -182,9 +202,18 @@ def file_input(path: str | os.PathLike, card: dict[str, Any], notes: list[str] |
             raise CardInputError(f"{path}: checkpoint {name!r} (task {card.get('task')}) takes an image "
                                  f"({', '.join(IMAGE_SUFFIXES)} or a 2-D .npy); found a {suffix or 'suffix-less'} file")
         return image_input(read_image(path), card)
-    if kind == "audio":
-        raise CardInputError(f"{path}: checkpoint {name!r} takes audio, which this version cannot read yet")
-    if suffix in IMAGE_SUFFIXES + AUDIO_SUFFIXES:
+    if kind == "audio" and suffix in AUDIO_SUFFIXES:
+        from mfpsn.data.wav import WavFormatError, read_wav
+
+        try:
+            audio, rate = read_wav(path)
+        except WavFormatError as exc:
+            raise CardInputError(str(exc)) from None
+        return audio_input(audio, rate, card)
+    if kind == "audio" and suffix in IMAGE_SUFFIXES:
+        raise CardInputError(f"{path}: checkpoint {name!r} (task {card.get('task')}) takes a .wav recording or a "
+                             f"spike-train file; found a {suffix} file")
+    if kind != "audio" and suffix in IMAGE_SUFFIXES + AUDIO_SUFFIXES:
         raise CardInputError(f"{path}: checkpoint {name!r} (task {card.get('task')}) takes an event recording; "
                              f"found a {suffix} file")
     from mfpsn.events import EventFormatError, read_events

@@ -36,8 +36,9 @@ def evaluate_checkpoint(name_or_path: str, *, limit: int | None = None, data_roo
         raise ValueError(f"limit: expected a positive integer or None, found {limit!r}")
     ckpt = load(name_or_path)
     card = ckpt.card
+    split = card.get("training", {}).get("task_options", {}).get("split")
     data = load_task(card["task"], T=int(card["input"]["T"]), data_root=data_root, seed=int(card["seed"]),
-                     test_only=True)
+                     test_only=True, options=None if split is None else {"split": split})
     n = data.test_x.shape[0] if limit is None else min(int(limit), data.test_x.shape[0])
     model, path = ckpt.model, "float"
     if integer_frac_bits is not None:
@@ -57,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="only the first N held-out samples")
     p.add_argument("--json", default=None, help="also write the result as JSON to this path")
     p.add_argument("--data-root", default=None,
-                   help="folder of a real data set (MNIST IDX files for smnist/psmnist, nmnist, shd, cifar10)")
+                   help="folder of a real data set (MNIST IDX files for smnist/psmnist, FSDD recordings for fsdd, nmnist, "
+                        "shd, cifar10)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--integer", type=int, default=None, metavar="FRAC_BITS",
                    help="run the MFPSN layers on the integer shift/add path with FRAC_BITS fractional bits")

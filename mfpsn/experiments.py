@@ -274,9 +274,11 @@ def render_readme(results: list[dict]) -> str:
             *shd,
             "",
         ]
+    from mfpsn.experiments_fsdd import render_section as render_fsdd
     from mfpsn.experiments_seq import render_section
 
     parts += render_section(results, "budget") + render_section(results, "long") + render_section(results, "full")
+    parts += render_fsdd(results)
     return "\n".join(parts)
 
 

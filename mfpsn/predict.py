@@ -5,7 +5,8 @@ Loads a checkpoint (verified, :func:`mfpsn.checkpoints.load`) and prints one JSO
 probability), plus ``"notes"`` when the input had to be adapted (e.g. a sensor cropped to the
 model's size). Files are turned into the model's input by :mod:`mfpsn.card_inputs` as the card
 says: images for the pixel-sequence models (sMNIST, psMNIST; a 28x28 white-on-black digit as in
-MNIST, other sizes normalised), event recordings for the camera and spike-train models. A file
+MNIST, other sizes normalised), ``.wav`` recordings for the spoken-digit models (FSDD; any rate, through
+the card's cochlea front end), event recordings for the camera and spike-train models. A file
 that does not fit gives a JSON line with ``"error"`` instead, and the exit status is 1.
 """
 from __future__ import annotations
@@ -49,7 +50,7 @@ def predict_files(name_or_path: str, files: Sequence[str]) -> list[dict[str, Any
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m mfpsn.predict", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True, help="shipped name, or path to NAME.json / NAME.safetensors")
-    p.add_argument("files", nargs="+", help="images (.png, .jpg, .npy) or event recordings")
+    p.add_argument("files", nargs="+", help="images (.png, .jpg, .npy), .wav audio or event recordings")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = p.parse_args(argv)
     if args.threads is not None:

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m mfpsn.train", description=__doc__.split("\n")[0])
     p.add_argument("--task", choices=TASKS, default=d.task)
+    p.add_argument("--task-options", type=_json_dict, default={},
+                   help='JSON, e.g. \'{"split": "speaker:george", "augment": 4}\' (fsdd)')
     p.add_argument("--neuron", choices=NEURONS.kinds, default=d.neuron,
                    help="neuron kind: " + ", ".join(f"{k} ({r.label})" for k, r in NEURONS.items()))
     p.add_argument("--order", type=int, default=d.order, help="taps k (MFPSN, SlidingPSN, MaskedPSN)")
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(task=args.task, neuron=args.neuron, order=args.order, dilations=args.dilations,
+    return TrainConfig(task=args.task, task_options=args.task_options, neuron=args.neuron, order=args.order, dilations=args.dilations,
                        period=args.period, neuron_options=args.neuron_options, model_options=args.model_options,
                        T=args.T, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, seed=args.seed,

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -44,7 +44,9 @@ __all__ = [
     "filterbank",
     "band_envelopes",
     "lif_encode",
+    "lif_encode_batch",
     "cochlea_spikes",
+    "cochlea_spikes_batch",
 ]
 
 
@@ -204,47 +206,83 @@ def lif_encode(
         times: ``[N]`` float64 seconds, sorted (ties by unit).
         units: ``[N]`` int64 channel indices.
     """
-    drive = np.asarray(drive, dtype=np.float64)
-    if drive.ndim != 2:
-        raise ValueError(f"lif_encode: expected drive of shape [F, C], found shape {drive.shape}")
-    n_steps, n_ch = drive.shape
-    if n_ch != cfg.n_channels:
-        raise ValueError(f"lif_encode: expected {cfg.n_channels} channels (CochleaConfig.n_channels), found {n_ch}")
+    return lif_encode_batch([drive], dt, cfg, [rng])[0]
+
+
+def lif_encode_batch(
+    drives: Sequence[np.ndarray], dt: float, cfg: CochleaConfig, rngs: Sequence[np.random.Generator]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`lif_encode` of several inputs at once (one step loop over the longest; the same result as one
+    call per input, since each input draws its noise from its own generator and padding steps are dropped).
+
+    Args:
+        drives: ``B`` arrays ``[F_b, C]``; ``rngs``: ``B`` generators.
+    Returns:
+        ``B`` pairs ``(times [N_b], units [N_b])`` as :func:`lif_encode` returns them.
+    """
+    if len(drives) != len(rngs):
+        raise ValueError(f"lif_encode_batch: expected one generator per input, found {len(drives)} inputs and "
+                         f"{len(rngs)} generators")
+    n_ch = cfg.n_channels
+    for d in drives:
+        if np.ndim(d) != 2:
+            raise ValueError(f"lif_encode: expected drive of shape [F, C], found shape {np.shape(d)}")
+        if np.shape(d)[1] != n_ch:
+            raise ValueError(f"lif_encode: expected {n_ch} channels (CochleaConfig.n_channels), found "
+                             f"{np.shape(d)[1]}")
+    B = len(drives)
+    lengths = [int(np.shape(d)[0]) for d in drives]
+    n_steps = max(lengths, default=0)
     gains = _fibre_gains(cfg)
     alpha = np.exp(-dt / cfg.tau_m)
     decay = np.exp(-dt / cfg.tau_adapt)
-    inputs = (1.0 - alpha) * drive * gains[None, :]
-    inputs += cfg.noise * rng.standard_normal((n_steps, n_ch))
-    v = np.zeros(n_ch)
-    a = np.zeros(n_ch)
+    inputs = np.zeros((n_steps, B, n_ch))
+    for b, (d, rng) in enumerate(zip(drives, rngs)):
+        f = lengths[b]
+        inputs[:f, b] = (1.0 - alpha) * np.asarray(d, dtype=np.float64) * gains[None, :]
+        inputs[:f, b] += cfg.noise * rng.standard_normal((f, n_ch))
+    v = np.zeros(B * n_ch)
+    a = np.zeros(B * n_ch)
+    flat = inputs.reshape(n_steps, B * n_ch)
     steps: list[np.ndarray] = []
-    chans: list[np.ndarray] = []
+    cells: list[np.ndarray] = []
     fracs: list[np.ndarray] = []
     for i in range(n_steps):
-        v_new = alpha * v + inputs[i]
+        v_new = alpha * v + flat[i]
         a *= decay
         fired = np.flatnonzero(v_new >= 1.0 + a)
         if fired.size:
             lo, hi = v[fired], v_new[fired]
             fracs.append(np.clip((1.0 + a[fired] - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0))
             steps.append(np.full(fired.size, i))
-            chans.append(fired)
+            cells.append(fired)
             v_new[fired] = 0.0
             a[fired] += cfg.adapt_step
         v = v_new
-    if not steps:
-        return np.zeros(0), np.zeros(0, dtype=np.int64)
-    step = np.concatenate(steps)
-    units = np.concatenate(chans).astype(np.int64)
-    times = np.maximum((step - 1 + np.concatenate(fracs)) * dt, 0.0)
-    order = np.lexsort((units, times))
-    return times[order], units[order]
+    out = []
+    step = np.concatenate(steps) if steps else np.zeros(0, np.int64)
+    cell = np.concatenate(cells) if cells else np.zeros(0, np.int64)
+    frac = np.concatenate(fracs) if fracs else np.zeros(0)
+    sample, unit = cell // n_ch, (cell % n_ch).astype(np.int64)
+    for b in range(B):
+        keep = (sample == b) & (step < lengths[b])
+        times = np.maximum((step[keep] - 1 + frac[keep]) * dt, 0.0)
+        units = unit[keep]
+        order = np.lexsort((units, times))
+        out.append((times[order], units[order]))
+    return out
 
 
 def cochlea_spikes(
     audio: np.ndarray, sample_rate: int, cfg: CochleaConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Waveform ``[S]`` → ``(times [N] float64 seconds sorted, units [N] int64 in 0..n_channels-1)``."""
-    env = band_envelopes(audio, sample_rate, cfg)
-    drive = np.log1p(env / cfg.ref_level)
-    return lif_encode(drive, cfg.hop / sample_rate, cfg, rng)
+    return cochlea_spikes_batch([audio], sample_rate, cfg, [rng])[0]
+
+
+def cochlea_spikes_batch(
+    audios: Sequence[np.ndarray], sample_rate: int, cfg: CochleaConfig, rngs: Sequence[np.random.Generator]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`cochlea_spikes` of several waveforms (one encoder loop for all, see :func:`lif_encode_batch`)."""
+    drives = [np.log1p(band_envelopes(a, sample_rate, cfg) / cfg.ref_level) for a in audios]
+    return lif_encode_batch(drives, cfg.hop / sample_rate, cfg, rngs)

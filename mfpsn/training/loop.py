@@ -33,7 +33,7 @@ from mfpsn.training.tasks import TaskData, load_task
 __all__ = ["TrainConfig", "FitResult", "fit", "evaluate", "model_config", "RESULT_KEYS"]
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
-RESULT_KEYS = ("task", "neuron", "order", "dilations", "period", "neuron_options", "model_options", "T", "epochs",
+RESULT_KEYS = ("task", "task_options", "neuron", "order", "dilations", "period", "neuron_options", "model_options", "T", "epochs",
                "batch_size", "lr", "weight_decay", "label_smoothing", "seed", "amp", "max_train")
 
 
@@ -41,7 +41,8 @@ RESULT_KEYS = ("task", "neuron", "order", "dilations", "period", "neuron_options
 class TrainConfig:
     """Everything that defines a training run (the fields in :data:`RESULT_KEYS` go into the model card).
 
-    ``dilations`` is ``"sawtooth"``, ``"none"`` or a list (see :mod:`mfpsn.models.neurons`);
+    ``task_options`` go to :func:`mfpsn.training.tasks.load_task` (``fsdd``: split, augmentation).
+    ``dilations`` is ``"sawtooth"``, ``"none"``, ``"exponential"`` or a list (see :mod:`mfpsn.models.neurons`);
     ``model_options`` override the task's default network config (e.g. ``{"channels": [8, 16]}``);
     ``T`` ``None`` = the task's default. ``out``: directory for the final checkpoint (``None``: none
     written); ``run_dir``: where the resumable state goes (default ``runs/<name>``). ``subset``: size
@@ -53,6 +54,7 @@ class TrainConfig:
     """
 
     task: str = "dvs-digits"
+    task_options: dict[str, Any] = field(default_factory=dict)
     neuron: str = "mfpsn"
     order: int = 2
     dilations: str | list[int] = "sawtooth"
@@ -171,7 +173,7 @@ def fit(cfg: TrainConfig, registry: NeuronRegistry | None = None) -> FitResult:
 def _load_data(cfg: TrainConfig, ctx: distributed.DistContext) -> TaskData:
     def load() -> TaskData:
         return load_task(cfg.task, T=cfg.T, data_root=cfg.data_root, allow_pickle=cfg.allow_cifar_pickle,
-                         seed=cfg.seed)
+                         seed=cfg.seed, options=cfg.task_options)
 
     if not ctx.distributed:
         data = load()

@@ -15,6 +15,7 @@ synthetic sets are generated locally and the real ones must already be on disk (
 | ``smnist`` | MNIST IDX files in ``data_root``, one pixel per step (row-major) | ``[784, 1]`` | ``seq_fc_net`` |
 | ``psmnist`` | the same, pixels in one fixed permutation (seed ``PSMNIST_SEED``, written in the card) | ``[784, 1]`` | ``seq_fc_net`` |
 | ``sfmnist`` | Fashion-MNIST IDX files in ``data_root``, one pixel per step | ``[784, 1]`` | ``seq_fc_net`` |
+| ``fsdd`` | Free Spoken Digit Dataset WAVs in ``data_root`` → :class:`mfpsn.data.speech.SpeechFront` | ``[T, 140]`` | ``shd_net`` |
 | ``random`` | seeded random spikes, class = a row band (smoke tests, DDP) | ``[T, 2, 8, 8]`` | ``dvs_convnet`` |
 """
 from __future__ import annotations
@@ -30,9 +31,9 @@ import torch
 __all__ = ["TASKS", "TaskData", "load_task", "default_T", "pixel_transform", "PSMNIST_SEED"]
 
 TASKS = ("dvs-digits", "seq-digits", "spoken-digits", "nmnist", "shd", "cifar10", "smnist", "psmnist", "sfmnist",
-         "random")
+         "fsdd", "random")
 _DEFAULT_T = {"dvs-digits": 8, "seq-digits": 8, "spoken-digits": 100, "nmnist": 8, "shd": 100, "cifar10": 32,
-              "smnist": 784, "psmnist": 784, "sfmnist": 784, "random": 4}
+              "smnist": 784, "psmnist": 784, "sfmnist": 784, "fsdd": 100, "random": 4}
 PSMNIST_SEED = 0
 DIGITS = [str(i) for i in range(10)]
 SHD_CLASSES = [f"{lang}-{i}" for lang in ("english", "german") for i in range(10)]
@@ -84,7 +85,8 @@ def _need_root(task: str, data_root: str | os.PathLike | None) -> Path:
 
 
 def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike | None = None,
-              allow_pickle: bool = False, seed: int = 0, test_only: bool = False) -> TaskData:
+              allow_pickle: bool = False, seed: int = 0, test_only: bool = False,
+              options: dict[str, Any] | None = None) -> TaskData:
     """Load (or generate) ``task``'s train and test split.
 
     Args:
@@ -95,8 +97,11 @@ def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike |
         allow_pickle: ``cifar10`` only: opt in to reading the CIFAR-10 python pickles (restricted).
         seed: seed of the ``random`` task's data.
         test_only: skip reading the training split where the loader can (``dvs-digits``,
-            ``spoken-digits``, ``nmnist``, ``shd``):
+            ``spoken-digits``, ``nmnist``, ``shd``, ``fsdd``):
             ``train_x`` and ``train_y`` then hold 0 samples.
+        options: task options (``fsdd`` only: ``split`` ``"official"`` or ``"speaker:NAME"``, ``augment`` copies
+            per training recording; features are cached in :func:`mfpsn.data.fsdd.default_cache`);
+            ``None`` or ``{}`` for every other task.
     """
     _check_task(task)
     T = default_T(task) if T is None else int(T)
@@ -104,7 +109,12 @@ def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike |
         raise ValueError(f"T: expected a positive integer, found {T}")
     loader = {"dvs-digits": _dvs_digits, "seq-digits": _seq_digits, "spoken-digits": _spoken_digits,
               "nmnist": _nmnist, "shd": _shd, "cifar10": _cifar10, "smnist": _pixel_task, "psmnist": _pixel_task,
-              "sfmnist": _pixel_task, "random": _random}[task]
+              "sfmnist": _pixel_task, "fsdd": _fsdd, "random": _random}[task]
+    options = dict(options or {})
+    if task == "fsdd":
+        return _fsdd(T=T, data_root=data_root, test_only=test_only, **options)
+    if options:
+        raise ValueError(f"task {task!r} takes no options, found {sorted(options)}")
     if loader is _pixel_task:
         return _pixel_task(task, T=T, data_root=data_root, test_only=test_only)
     return loader(T=T, data_root=data_root, allow_pickle=allow_pickle, seed=seed, test_only=test_only)
@@ -282,6 +292,29 @@ def _pixel_task(task: str, *, T: int, data_root, test_only: bool = False) -> Tas
     model = {"arch": "seq_fc_net", "in_features": 1, "num_classes": 10, "T": STEPS, "hidden": 128, "n_layers": 4}
     return TaskData(task, transform(ti), torch.from_numpy(ty), transform(vi), torch.from_numpy(vy),
                     FASHION_CLASSES if fashion else DIGITS, spec, model)
+
+
+def _fsdd(*, T: int, data_root, test_only: bool = False, split: str = "official", augment: int = 0) -> TaskData:
+    from dataclasses import replace
+
+    from mfpsn.data.fsdd import load_fsdd
+    from mfpsn.data.speech import SpeechFront
+
+    root = _need_root("fsdd", data_root)
+    front = replace(SpeechFront(), n_bins=T)
+    d = load_fsdd(root, split, front=front, n_augment=int(augment), test_only=test_only)
+    spec = {"layout": f"[T, B, {front.features}]", "shape": [T, front.features], "T": T,
+            "sensor_size": [front.cochlea.n_channels, 1], "transform": front.to_dict(),
+            "binning": {"method": "spike_train_to_bins", "n_bins": T, "bin_us": front.bin_us, "pool": front.pool,
+                        "t_start_us": 0},
+            "split": split, "train_speakers": d["train_speakers"], "test_speakers": d["test_speakers"],
+            "augment": int(augment),
+            "source": f"FSDD WAV files in {root} (8 kHz), mfpsn.data.speech.SpeechFront",
+            "licence": "Free Spoken Digit Dataset (Jakobovski et al.), CC BY-SA 4.0"}
+    model = {**_shd_model(T), "num_classes": 10, "in_features": front.features}
+    return TaskData("fsdd", torch.from_numpy(d["train_x"].astype(np.float32)), torch.from_numpy(d["train_y"]),
+                    torch.from_numpy(d["test_x"].astype(np.float32)), torch.from_numpy(d["test_y"]), DIGITS, spec,
+                    model)
 
 
 def _random(*, T: int, seed: int, **_) -> TaskData:
