@@ -8,14 +8,14 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import gradio as gr  # noqa: E402
 
-from mfpsn.app import drawing, events_view, lab, models_view, race, serve, zoo  # noqa: E402
+from mfpsn.app import drawing, events_view, lab, models_view, race, serve, speaking, zoo  # noqa: E402
 from mfpsn.app.errors import clean_errors  # noqa: E402
 from mfpsn.app.session import EventsSession  # noqa: E402
 from mfpsn.app.store import RecordingStore  # noqa: E402
 from mfpsn.app.figures_events import empty_figure  # noqa: E402
 from mfpsn.app.inputs import SIGNALS  # noqa: E402
 from mfpsn.app.limits import LIMITS  # noqa: E402
-from mfpsn.app.texts import DRAW_HELP, EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, ZOO_HELP  # noqa: E402
+from mfpsn.app.texts import DRAW_HELP, EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, SPEAK_HELP, ZOO_HELP  # noqa: E402
 
 D = lab.LabSettings()
 # the one store of loaded recordings, owned by this app: sessions hold a key into it (see mfpsn.app.store)
@@ -174,6 +174,30 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             draw_btn.click(clean_errors(drawing.classify_drawing_ui),
                            [sketch, draw_upload, draw_left, draw_right, draw_neuron],
                            [draw_summary, draw_seq, draw_prob, draw_dyn], api_name="classify_drawing")
+
+        # ------------------------------------------------------------------------------------ speak a digit
+        with gr.Tab("Speak a digit", id="speak"):
+            gr.Markdown(SPEAK_HELP)
+            speak_choices = speaking.audio_checkpoints()
+            speak_samples = speaking.audio_samples()
+            with gr.Row():
+                with gr.Column(scale=1, min_width=300):
+                    speak_audio = gr.Audio(label="record (microphone) or upload a .wav of one spoken digit",
+                                           sources=["microphone", "upload"], type="numpy", elem_id="speak-audio")
+                    speak_sample = gr.Dropdown(speak_samples, value=speak_samples[0] if speak_samples else None,
+                                               label="or a bundled FSDD recording (used when nothing is recorded)")
+                    speak_left = gr.Dropdown(speak_choices, value=speak_choices[0] if speak_choices else None,
+                                             label="model A")
+                    speak_right = gr.Dropdown(speak_choices, value=next((c for c in speak_choices
+                                                                         if c.endswith("_lif")), None),
+                                              label="model B")
+                    speak_btn = gr.Button("Classify", variant="primary", elem_id="speak-run")
+                with gr.Column(scale=2):
+                    speak_summary = gr.Markdown(elem_id="speak-summary")
+                    speak_input = gr.Plot(label="waveform and cochlea spikes")
+                    speak_prob = gr.Plot(label="probability over time")
+            speak_btn.click(clean_errors(speaking.classify_audio_ui), [speak_audio, speak_sample, speak_left, speak_right],
+                            [speak_summary, speak_input, speak_prob], api_name="classify_audio")
 
         # ------------------------------------------------------------------------------------ speed race
         with gr.Tab("Speed race", id="race"):

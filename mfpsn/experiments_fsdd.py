@@ -49,6 +49,7 @@ class FsddRun:
     label: str
     split: str
     augment: int
+    espeak: int = 0
     seed: int = 0
     group: str = "loso"
     ship: bool = False
@@ -60,21 +61,28 @@ class FsddRun:
 
     @property
     def key(self) -> str:
-        return f"fsdd/budget/{self.split}/{self.label}/aug{self.augment}/seed{self.seed}"
+        extra = f"+espeak{self.espeak}" if self.espeak else ""
+        return f"fsdd/budget/{self.split}/{self.label}/aug{self.augment}{extra}/seed{self.seed}"
 
     @property
     def name(self) -> str:
         if self.ship:
             return f"fsdd_{self.neuron}"
-        return f"fsdd_{self.label}_{self.split.replace(':', '_')}_aug{self.augment}_seed{self.seed}"
+        extra = f"_espeak{self.espeak}" if self.espeak else ""
+        return f"fsdd_{self.label}_{self.split.replace(':', '_')}_aug{self.augment}{extra}_seed{self.seed}"
+
+
+ESPEAK = 3
 
 
 def plan() -> list[FsddRun]:
-    """In priority order: the shipped official-split runs, leave-one-speaker-out with augmentation for every
-    speaker, then the same without augmentation (what augmentation adds)."""
-    runs = [FsddRun(label, "official", AUGMENT, 0, "official", ship=True) for label in ROWS]
-    runs += [FsddRun(label, f"speaker:{s}", AUGMENT, 0, "loso") for s in SPEAKERS for label in ROWS]
-    runs += [FsddRun(label, f"speaker:{s}", 0, 0, "loso-noaug") for s in SPEAKERS for label in ROWS]
+    """In priority order: leave-one-speaker-out with augmentation and the espeak-ng voices for every speaker,
+    the shipped official-split runs (same data options), then the leave-one-speaker-out ablations: without the
+    espeak-ng voices, and without any augmentation (what each adds)."""
+    runs = [FsddRun(label, f"speaker:{s}", AUGMENT, ESPEAK, 0, "loso") for s in SPEAKERS for label in ROWS]
+    runs += [FsddRun(label, "official", AUGMENT, ESPEAK, 0, "official", ship=True) for label in ROWS]
+    runs += [FsddRun(label, f"speaker:{s}", AUGMENT, 0, 0, "loso-noespeak") for s in SPEAKERS for label in ROWS]
+    runs += [FsddRun(label, f"speaker:{s}", 0, 0, 0, "loso-noaug") for s in SPEAKERS for label in ROWS]
     return runs
 
 
@@ -95,7 +103,7 @@ def run_one(run: FsddRun, *, data_root: str, results: Path = RESULTS, out: Path 
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     neuron, order, dilations, opts = ROWS[run.label]
-    task_options = {"split": run.split, "augment": run.augment}
+    task_options = {"split": run.split, "augment": run.augment, "espeak": run.espeak, "espeak": run.espeak}
     cfg = TrainConfig(task="fsdd", task_options=task_options, neuron=neuron, order=order, dilations=dilations,
                       neuron_options={**opts, **_backend_options(neuron, device)}, epochs=BUDGET["epochs"],
                       batch_size=BUDGET["batch_size"], lr=BUDGET["lr"], weight_decay=BUDGET["weight_decay"],
@@ -109,7 +117,7 @@ def run_one(run: FsddRun, *, data_root: str, results: Path = RESULTS, out: Path 
     cost = _cost(result.model.eval(), data.test_x[:256].transpose(0, 1), device)
     hist = result.history
     row = {"key": run.key, "group": f"fsdd-{run.group}", "protocol": "budget", "task": "fsdd", "label": run.label,
-           "neuron": neuron, "order": order, "dilations": dilations, "split": run.split, "augment": run.augment,
+           "neuron": neuron, "order": order, "dilations": dilations, "split": run.split, "augment": run.augment, "espeak": run.espeak,
            "test_speakers": data.input_spec["test_speakers"], "seed": run.seed, "name": run.name,
            "shipped": run.ship, "epochs": cfg.epochs, "batch_size": cfg.batch_size, "threads": 1,
            "backend": cfg.neuron_options.get("impl", cfg.neuron_options.get("backend", "torch")),
@@ -152,25 +160,30 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
         f"{BUDGET['lr']:g}, wd {BUDGET['weight_decay']:g}, label smoothing {BUDGET['label_smoothing']:g}, cosine; "
         f"one torch thread, MFPSN `impl=\"fused\"`, LIF `backend=\"fused\"`. Augmented rows add {AUGMENT} copies of "
         "every training recording through `mfpsn.data.audio_augment` (speed 0.85–1.30, reverberation, band "
-        "limits, noise, gain); test recordings are never augmented.",
+        f"limits, noise, gain); the espeak-ng rows also add {ESPEAK} synthetic utterances of every digit by each "
+        "of 16 espeak-ng voice variants (`mfpsn.data.fsdd_espeak`; 5 of them female), clean and once per "
+        "augmented copy. Test recordings are never augmented.",
         "",
-        "| neuron | leave-one-speaker-out test %, augmented (mean ± std over speakers) | per held-out speaker | "
-        "without augmentation | official split test % (shipped) | train s / epoch | spikes / sample | "
-        "energy / sample (µJ) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| neuron | leave-one-speaker-out test %: augmented + espeak-ng voices (mean ± std over speakers) | "
+        "per held-out speaker | augmented, no espeak-ng voices | no augmentation | official split test % (shipped) "
+        "| train s / epoch | spikes / sample | energy / sample (µJ) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label in ROWS:
         mine = [r for r in rows if r["label"] == label]
         if not mine:
             continue
-        loso = sorted((r for r in mine if r["group"] == "fsdd-loso"), key=lambda r: r["split"])
-        noaug = [r for r in mine if r["group"] == "fsdd-loso-noaug"]
-        official = [r for r in mine if r["group"] == "fsdd-official"]
-        per = ", ".join(f"{r['split'].split(':', 1)[1]} {100 * r['test_accuracy']:.1f}" for r in loso) or "–"
+        group = {g: sorted((r for r in mine if r["group"] == f"fsdd-{g}"), key=lambda r: r["split"])
+                 for g in ("loso", "loso-noespeak", "loso-noaug", "official")}
+
+        def cell(g: str) -> str:
+            accs = [100 * r["test_accuracy"] for r in group[g]]
+            return f"{_stats(accs)} ({len(accs)} speakers)" if g != "official" else _stats(accs)
+
+        per = ", ".join(f"{r['split'].split(':', 1)[1]} {100 * r['test_accuracy']:.1f}" for r in group["loso"]) or "–"
         lines.append(
-            f"| {ROW_TEXT.get(label, label)} | {_stats([100 * r['test_accuracy'] for r in loso])} "
-            f"({len(loso)} speakers) | {per} | {_stats([100 * r['test_accuracy'] for r in noaug])} "
-            f"({len(noaug)} speakers) | {_stats([100 * r['test_accuracy'] for r in official])} | "
+            f"| {ROW_TEXT.get(label, label)} | {cell('loso')} | {per} | {cell('loso-noespeak')} | "
+            f"{cell('loso-noaug')} | {cell('official')} | "
             f"{sum(r['train_seconds_per_epoch'] for r in mine) / len(mine):.0f} | "
             f"{sum(r['spikes_per_sample'] for r in mine) / len(mine):.0f} | "
             f"{sum(r['energy_nj_per_sample'] for r in mine) / len(mine) / 1e3:.2f} |")

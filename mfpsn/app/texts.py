@@ -56,3 +56,11 @@ when each model becomes sure (the probability of its answer after t pixels); the
 field of the MFPSN stack, the farthest back one of its outputs can see. The psMNIST models see the same pixels
 in one fixed random order. The models' test accuracy is in the table: they were trained with a short CPU
 budget (see the Model zoo), so expect mistakes."""
+
+SPEAK_HELP = """Say a digit (zero to nine, in English) into the microphone, upload a `.wav`, or pick one of the bundled
+real recordings of the Free Spoken Digit Dataset. The recording goes through the spoken-digit models' front end
+exactly as in training (`mfpsn.data.speech`: resampled to 8 kHz, silence trimmed, levelled, a 700-channel cochlea
+model from 80 Hz to 3.8 kHz that emits spikes, 10 ms bins): the upper plot shows what the models hear. Two models
+run side by side, by default the MFPSN and the LIF model trained on FSDD with the same budget; the lower plot
+shows when each becomes sure. FSDD has five male speakers only, so other voices (and other languages) are harder:
+the table gives each model's accuracy on FSDD's official split and on speakers it never heard."""

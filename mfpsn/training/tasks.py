@@ -100,7 +100,8 @@ def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike |
             ``spoken-digits``, ``nmnist``, ``shd``, ``fsdd``):
             ``train_x`` and ``train_y`` then hold 0 samples.
         options: task options (``fsdd`` only: ``split`` ``"official"`` or ``"speaker:NAME"``, ``augment`` copies
-            per training recording; features are cached in :func:`mfpsn.data.fsdd.default_cache`);
+            per training recording, ``espeak`` synthetic utterances per espeak-ng voice and digit added to
+            training (:mod:`mfpsn.data.fsdd_espeak`); features are cached in :func:`mfpsn.data.fsdd.default_cache`);
             ``None`` or ``{}`` for every other task.
     """
     _check_task(task)
@@ -294,21 +295,29 @@ def _pixel_task(task: str, *, T: int, data_root, test_only: bool = False) -> Tas
                     FASHION_CLASSES if fashion else DIGITS, spec, model)
 
 
-def _fsdd(*, T: int, data_root, test_only: bool = False, split: str = "official", augment: int = 0) -> TaskData:
+def _fsdd(*, T: int, data_root, test_only: bool = False, split: str = "official", augment: int = 0,
+          espeak: int = 0) -> TaskData:
     from dataclasses import replace
 
-    from mfpsn.data.fsdd import load_fsdd
+    from mfpsn.data.audio_augment import AugmentConfig
+    from mfpsn.data.fsdd import default_cache, load_fsdd
+    from mfpsn.data.fsdd_espeak import espeak_digits
     from mfpsn.data.speech import SpeechFront
 
     root = _need_root("fsdd", data_root)
     front = replace(SpeechFront(), n_bins=T)
     d = load_fsdd(root, split, front=front, n_augment=int(augment), test_only=test_only)
+    if espeak and not test_only:  # synthetic voices: a clean set plus one augmented set per augmented copy
+        sets = [espeak_digits(front, int(espeak), seed=c, aug=None if c == 0 else AugmentConfig(),
+                              cache=default_cache() / "espeak") for c in range(1 + int(augment))]
+        d["train_x"] = np.concatenate([d["train_x"], *(x for x, _ in sets)])
+        d["train_y"] = np.concatenate([d["train_y"], *(y for _, y in sets)])
     spec = {"layout": f"[T, B, {front.features}]", "shape": [T, front.features], "T": T,
             "sensor_size": [front.cochlea.n_channels, 1], "transform": front.to_dict(),
             "binning": {"method": "spike_train_to_bins", "n_bins": T, "bin_us": front.bin_us, "pool": front.pool,
                         "t_start_us": 0},
             "split": split, "train_speakers": d["train_speakers"], "test_speakers": d["test_speakers"],
-            "augment": int(augment),
+            "augment": int(augment), "espeak_per_voice": int(espeak),
             "source": f"FSDD WAV files in {root} (8 kHz), mfpsn.data.speech.SpeechFront",
             "licence": "Free Spoken Digit Dataset (Jakobovski et al.), CC BY-SA 4.0"}
     model = {**_shd_model(T), "num_classes": 10, "in_features": front.features}
