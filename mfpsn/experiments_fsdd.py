@@ -31,7 +31,8 @@ __all__ = ["FsddRun", "BUDGET", "SPEAKERS", "ROWS", "plan", "run_one", "render_s
 
 RESULTS = SHIPPED_DIR / "results.jsonl"
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fsdd"
-BUDGET = {"epochs": 12, "batch_size": 64, "lr": 2e-3, "weight_decay": 1e-4, "label_smoothing": 0.1}
+# The same number of sample presentations for every run (epochs = presentations / training-set size, rounded).
+BUDGET = {"presentations": 48_000, "batch_size": 64, "lr": 2e-3, "weight_decay": 1e-4, "label_smoothing": 0.1}
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "yweweler")
 AUGMENT = 4
 # label → (neuron, order, dilations, neuron options)
@@ -76,14 +77,29 @@ ESPEAK = 3
 
 
 def plan() -> list[FsddRun]:
-    """In priority order: leave-one-speaker-out with augmentation and the espeak-ng voices for every speaker,
-    the shipped official-split runs (same data options), then the leave-one-speaker-out ablations: without the
-    espeak-ng voices, and without any augmentation (what each adds)."""
-    runs = [FsddRun(label, f"speaker:{s}", AUGMENT, ESPEAK, 0, "loso") for s in SPEAKERS for label in ROWS]
-    runs += [FsddRun(label, "official", AUGMENT, ESPEAK, 0, "official", ship=True) for label in ROWS]
-    runs += [FsddRun(label, f"speaker:{s}", AUGMENT, 0, 0, "loso-noespeak") for s in SPEAKERS for label in ROWS]
-    runs += [FsddRun(label, f"speaker:{s}", 0, 0, 0, "loso-noaug") for s in SPEAKERS for label in ROWS]
+    """In priority order: the shipped official-split runs, leave-one-speaker-out with augmentation and the
+    espeak-ng voices for every speaker (same data options), then the leave-one-speaker-out ablations, MFPSN's
+    first: without the espeak-ng voices, and without any augmentation (what each adds)."""
+    runs = [FsddRun(label, "official", AUGMENT, ESPEAK, 0, "official", ship=True) for label in ROWS]
+    runs += [FsddRun(label, f"speaker:{s}", AUGMENT, ESPEAK, 0, "loso") for s in SPEAKERS for label in ROWS]
+    for label in ROWS:  # MFPSN's ablations first
+        runs += [FsddRun(label, f"speaker:{s}", AUGMENT, 0, 0, "loso-noespeak") for s in SPEAKERS]
+        runs += [FsddRun(label, f"speaker:{s}", 0, 0, 0, "loso-noaug") for s in SPEAKERS]
     return runs
+
+
+def train_size(run: FsddRun, data_root: str) -> int:
+    """Training samples of ``run``: its split's training recordings x (1 + augment), plus the espeak-ng set."""
+    from mfpsn.data.fsdd import list_recordings, split_recordings
+    from mfpsn.data.spoken_digits import SPEAKERS as VOICES
+
+    train, _ = split_recordings(list_recordings(data_root), run.split)
+    return (len(train) + run.espeak * 10 * len(VOICES)) * (1 + run.augment)
+
+
+def epochs_of(run: FsddRun, data_root: str) -> int:
+    """Epochs that give ``BUDGET["presentations"]`` sample presentations (at least 1)."""
+    return max(1, round(BUDGET["presentations"] / train_size(run, data_root)))
 
 
 def _backend_options(neuron: str, device: str) -> dict[str, Any]:
@@ -105,7 +121,7 @@ def run_one(run: FsddRun, *, data_root: str, results: Path = RESULTS, out: Path 
     neuron, order, dilations, opts = ROWS[run.label]
     task_options = {"split": run.split, "augment": run.augment, "espeak": run.espeak, "espeak": run.espeak}
     cfg = TrainConfig(task="fsdd", task_options=task_options, neuron=neuron, order=order, dilations=dilations,
-                      neuron_options={**opts, **_backend_options(neuron, device)}, epochs=BUDGET["epochs"],
+                      neuron_options={**opts, **_backend_options(neuron, device)}, epochs=epochs_of(run, data_root),
                       batch_size=BUDGET["batch_size"], lr=BUDGET["lr"], weight_decay=BUDGET["weight_decay"],
                       label_smoothing=BUDGET["label_smoothing"], seed=run.seed, data_root=data_root,
                       name=run.name, out=str(out) if run.ship else None, resume=True, subset=250,
@@ -119,7 +135,7 @@ def run_one(run: FsddRun, *, data_root: str, results: Path = RESULTS, out: Path 
     row = {"key": run.key, "group": f"fsdd-{run.group}", "protocol": "budget", "task": "fsdd", "label": run.label,
            "neuron": neuron, "order": order, "dilations": dilations, "split": run.split, "augment": run.augment, "espeak": run.espeak,
            "test_speakers": data.input_spec["test_speakers"], "seed": run.seed, "name": run.name,
-           "shipped": run.ship, "epochs": cfg.epochs, "batch_size": cfg.batch_size, "threads": 1,
+           "shipped": run.ship, "epochs": cfg.epochs, "train_samples": train_size(run, data_root), "batch_size": cfg.batch_size, "threads": 1,
            "backend": cfg.neuron_options.get("impl", cfg.neuron_options.get("backend", "torch")),
            "test_accuracy": result.test_accuracy, "test_samples": int(data.test_x.shape[0]),
            "train_seconds_per_epoch": sum(e["train_seconds"] for e in hist) / len(hist),
@@ -156,7 +172,8 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
         "Free Spoken Digit Dataset (Jakobovski et al., CC BY-SA 4.0), 2,500 recordings of 5 male speakers. "
         "WAV → `mfpsn.data.speech.SpeechFront` (resample to 8 kHz, trim silence, level, 700-channel cochlea "
         "80–3,800 Hz, 10 ms bins, 5 channels pooled → 140) → `SHDNet` {FC256-BN-neuron-dropout 0.4} x 2 - FC10, "
-        f"readout summed over T = 100. Budget: {BUDGET['epochs']} epochs, batch {BUDGET['batch_size']}, AdamW lr "
+        f"readout summed over T = 100. Budget: {BUDGET['presentations']:,} sample presentations for every run "
+        f"(epochs = that / training-set size), batch {BUDGET['batch_size']}, AdamW lr "
         f"{BUDGET['lr']:g}, wd {BUDGET['weight_decay']:g}, label smoothing {BUDGET['label_smoothing']:g}, cosine; "
         f"one torch thread, MFPSN `impl=\"fused\"`, LIF `backend=\"fused\"`. Augmented rows add {AUGMENT} copies of "
         "every training recording through `mfpsn.data.audio_augment` (speed 0.85–1.30, reverberation, band "
