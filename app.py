@@ -183,7 +183,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             with gr.Row():
                 with gr.Column(scale=1, min_width=300):
                     speak_audio = gr.Audio(label="record (microphone) or upload a .wav of one spoken digit",
-                                           sources=["microphone", "upload"], type="numpy", elem_id="speak-audio")
+                                           sources=["microphone", "upload"], type="filepath", elem_id="speak-audio")
                     speak_sample = gr.Dropdown(speak_samples, value=speak_samples[0] if speak_samples else None,
                                                label="or a bundled FSDD recording (used when nothing is recorded)")
                     speak_left = gr.Dropdown(speak_choices, value=speak_choices[0] if speak_choices else None,

@@ -6,6 +6,7 @@ Command line::
 
     python -m mfpsn.experiments_fsdd run [--only KEY_OR_LABEL ...] [--shard I/N] [--dry-run]
     python -m mfpsn.experiments_fsdd one KEY          # used by run: one run in this process
+    python -m mfpsn.experiments_fsdd annotate         # speaker-disjoint accuracy into the shipped cards
 
 Each run trains in its own child process, resumes per epoch from ``runs/experiments_fsdd/<name>``, and appends
 one row to ``checkpoints/results.jsonl`` (group ``fsdd-*``). Features come from the cache of
@@ -214,6 +215,29 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def annotate_shipped(results: list[dict[str, Any]], directory: Path = SHIPPED_DIR) -> list[Path]:
+    """Write each shipped ``fsdd_*`` card's leave-one-speaker-out accuracy (mean over the held-out speakers of the
+    rows with the same neuron and data options, ``speaker_disjoint_accuracy`` and ``speaker_disjoint``) and
+    re-sign the checkpoint; returns the cards changed."""
+    from mfpsn.checkpoints import resign
+
+    changed = []
+    for label, (neuron, *_rest) in ROWS.items():
+        card_path = directory / f"fsdd_{neuron}.json"
+        loso = [r for r in results if r.get("group") == "fsdd-loso" and r["label"] == label]
+        if not card_path.is_file() or not loso:
+            continue
+        card = json.loads(card_path.read_text())
+        per = {r["split"].split(":", 1)[1]: r["test_accuracy"] for r in loso}
+        card["speaker_disjoint_accuracy"] = sum(per.values()) / len(per)
+        card["speaker_disjoint"] = {"protocol": "leave one speaker out, same network, budget and data options",
+                                    "per_held_out_speaker": per}
+        card_path.write_text(json.dumps(card, indent=1) + "\n")
+        resign(card_path)
+        changed.append(card_path)
+    return changed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m mfpsn.experiments_fsdd", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -222,11 +246,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--shard", default=None, help="I/N: every N-th planned run starting at the I-th")
     r.add_argument("--data-root", default=str(DEFAULT_DATA_ROOT), help="FSDD folder")
     r.add_argument("--dry-run", action="store_true")
+    sub.add_parser("annotate", help="write the leave-one-speaker-out accuracy into the shipped cards, re-sign")
     o = sub.add_parser("one", help="train one planned run in this process")
     o.add_argument("key")
     o.add_argument("--data-root", default=str(DEFAULT_DATA_ROOT))
     args = p.parse_args(argv)
     by_key = {run.key: run for run in plan()}
+    if args.command == "annotate":
+        for path in annotate_shipped(read_results()):
+            print(f"annotated and re-signed {path}")
+        return 0
     if args.command == "one":
         if args.key not in by_key:
             p.error(f"unknown run key {args.key!r}")

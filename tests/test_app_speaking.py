@@ -80,3 +80,5 @@ def test_bad_inputs_give_clear_errors(zoo):
     with pytest.raises(ValueError, match="at most"):
         to_waveform((8000, np.zeros(int(8000 * MAX_SECONDS) + 1, np.int16)))
     assert to_waveform((8000, np.zeros(0, np.int16))) is None
+    with pytest.raises(ValueError, match="expected a .wav recording"):
+        to_waveform("speech.mp3")

@@ -61,15 +61,18 @@ def audio_samples() -> list[str]:
 
 
 def to_waveform(value: Any) -> tuple[np.ndarray, int] | None:
-    """A Gradio ``Audio`` value (``(rate, int16/float array)``), a ``.wav`` path, or None → ``(audio [S] float64
-    full scale ±1, rate)``; stereo is averaged. Longer than :data:`MAX_SECONDS` is refused."""
+    """A ``.wav`` path (the app's ``Audio`` component hands over a file path, read by the bounded
+    :func:`mfpsn.data.wav.read_wav`), a ``(rate, int16/float array)`` pair, or None → ``(audio [S] float64 full
+    scale ±1, rate)``; stereo is averaged. Longer than :data:`MAX_SECONDS` is refused."""
     if value is None:
         return None
     if isinstance(value, (str, Path)):
         from mfpsn.data.wav import read_wav
 
-        audio, rate = read_wav(value, max_seconds=MAX_SECONDS)
-        return audio, rate
+        if Path(value).suffix.lower() != ".wav":
+            raise ValueError(f"{Path(value).name}: expected a .wav recording (PCM or float WAV), found a "
+                             f"{Path(value).suffix or 'suffix-less'} file")
+        return read_wav(value, max_seconds=MAX_SECONDS)
     rate, data = value
     a = np.asarray(data)
     if np.issubdtype(a.dtype, np.integer):
