@@ -104,6 +104,7 @@ NEURON_ROWS: dict[str, tuple[str, int, str, dict[str, Any], str]] = {
     "mfpsn_k8_exp": ("mfpsn", 8, "exponential", {}, "dilation"),
     "mfpsn_k8_float": ("mfpsn", 8, "sawtooth", {"quantize": False}, "ablation"),
     "mfpsn_k8_ste_round": ("mfpsn", 8, "sawtooth", {"ste": "round"}, "ablation"),
+    "mfpsn_k8_shared": ("mfpsn", 8, "sawtooth", {"shared_taps": True}, "ablation"),
 }
 SHIPPED_LABELS = {"mfpsn_k8": "mfpsn", "lif": "lif", "psn": "psn"}
 
@@ -292,6 +293,7 @@ ROW_TEXT = {
     "mfpsn_k2": "MFPSN k = 2, sawtooth", "mfpsn_k4": "MFPSN k = 4, sawtooth", "mfpsn_k16": "MFPSN k = 16, sawtooth",
     "mfpsn_k8_nodil": "MFPSN k = 8, no dilation", "mfpsn_k8_exp": "MFPSN k = 8, exponential dilations 1, 8, 64, 512", "mfpsn_k8_float": "MFPSN k = 8, sawtooth, float taps (no quantizer)",
     "mfpsn_k8_ste_round": "MFPSN k = 8, sawtooth, plain round STE",
+    "mfpsn_k8_shared": "MFPSN k = 8, sawtooth, one tap vector shared by all channels",
 }
 
 

@@ -72,6 +72,9 @@ class MFPSN(StepModeMixin, nn.Module):
             the one-read kernel ``mfpsn.kernels.lagged_moments``.
         momentum, eps: BatchNorm running-statistics momentum (None = cumulative) and ε.
         bn_grad: let gradients flow through the batch statistics.
+        shared_taps: one tap vector for every channel (``weight`` [1, k], for the channel-wise-vs-shared
+            ablation); the BatchNorm (γ, β, statistics) stays per channel, so the folded taps ``W_q`` still differ
+            per channel by the gain g. Default False: the paper's channel-wise taps.
         stats: ``"materialize"`` or ``"moments"`` (pass-1 statistics without forming Y).
         step_mode: ``"m"`` (``forward`` takes ``[T, B, C, *]``) or ``"s"`` (``forward`` is :meth:`step`, eval
             only), as SpikingJelly's ``step_mode``; settable later (``layer.step_mode = "s"``).
@@ -82,7 +85,7 @@ class MFPSN(StepModeMixin, nn.Module):
     SpikingJelly and snnTorch (state, threshold ≥, reset): :mod:`mfpsn.neurons.base`.
 
     Shapes: ``x: [T, B, C, *]`` float → spikes ``[T, B, C, *]`` in x's dtype, exactly 0 or 1.
-    Parameters: ``weight`` [C, k], ``bn_weight`` γ [C] (init 1), ``bn_bias`` β [C] (init −1).
+    Parameters: ``weight`` [C, k] ([1, k] with ``shared_taps``), ``bn_weight`` γ [C] (init 1), ``bn_bias`` β [C] (init −1).
     Buffers: ``running_mean`` [C] (init 0), ``running_var`` [C] (init 1), ``num_batches_tracked``.
     """
 
@@ -90,7 +93,7 @@ class MFPSN(StepModeMixin, nn.Module):
                  exp_min: int | None = None, exp_max: int | None = None, ste: str = "whole",
                  surrogate: str | Surrogate = "atan", alpha: float | None = None, impl: str = "auto",
                  momentum: float | None = 0.1, eps: float = 1e-5, bn_grad: bool = True,
-                 stats: str = "materialize", step_mode: str = "m") -> None:
+                 stats: str = "materialize", step_mode: str = "m", shared_taps: bool = False) -> None:
         super().__init__()
         who = "MFPSN"
         self.channels = check_positive_int(channels, "channels", who)
@@ -109,7 +112,8 @@ class MFPSN(StepModeMixin, nn.Module):
         self.surrogate = get_surrogate(surrogate, alpha)
         self.bn_grad = bool(bn_grad)
 
-        self.weight = nn.Parameter(torch.empty(self.channels, self.order))
+        self.shared_taps = bool(shared_taps)
+        self.weight = nn.Parameter(torch.empty(1 if self.shared_taps else self.channels, self.order))
         self.bn_weight = nn.Parameter(torch.empty(self.channels))
         self.bn_bias = nn.Parameter(torch.empty(self.channels))
         self.register_buffer("running_mean", torch.zeros(self.channels))
@@ -132,8 +136,12 @@ class MFPSN(StepModeMixin, nn.Module):
             self.running_var.fill_(1.0)
             self.num_batches_tracked.zero_()
 
+    def taps(self) -> torch.Tensor:
+        """The unquantised taps per channel ``[C, k]`` (the shared row repeated with ``shared_taps``)."""
+        return self.weight.expand(self.channels, self.order) if self.shared_taps else self.weight
+
     def _fold_inputs(self) -> tuple[torch.Tensor, ...]:
-        return self.weight, self.bn_weight, self.bn_bias, self.running_mean, self.running_var
+        return self.taps(), self.bn_weight, self.bn_bias, self.running_mean, self.running_var
 
     def _fold_key(self) -> tuple:
         tensors = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in self._fold_inputs())
@@ -173,7 +181,7 @@ class MFPSN(StepModeMixin, nn.Module):
             raise ValueError(f"MFPSN: training needs more than one value per channel (T·B·Π* > 1) for the batch "
                              f"statistics, found input shape {tuple(x.shape)}")
         out = mfpsn_train_forward(
-            x, self.weight, self.bn_weight, self.bn_bias, dilation=self.dilation, eps=self.eps,
+            x, self.taps().contiguous(), self.bn_weight, self.bn_bias, dilation=self.dilation, eps=self.eps,
             surrogate=self.surrogate, quantize=self.quantize, exp_min=self.exp_min, exp_max=self.exp_max,
             ste=self.ste, impl=self.impl, stats=self.stats, bn_grad=self.bn_grad, need_h=need_h)
         self.num_batches_tracked.add_(1)
@@ -247,4 +255,4 @@ class MFPSN(StepModeMixin, nn.Module):
         return (f"{self.channels}, order={self.order}, dilation={self.dilation}, quantize={self.quantize}, "
                 f"exp_range=[{self.exp_min}, {self.exp_max}], ste={self.ste!r}, surrogate={self.surrogate}, "
                 f"impl={self.impl!r}, momentum={self.momentum}, eps={self.eps}, bn_grad={self.bn_grad}, "
-                f"stats={self.stats!r}, step_mode={self.step_mode!r}")
+                f"stats={self.stats!r}, step_mode={self.step_mode!r}, shared_taps={self.shared_taps}")
