@@ -339,7 +339,7 @@ def _discussion(rows: list[dict[str, Any]]) -> list[str]:
         text = f"- {task}: best row {ROW_TEXT.get(best, best)} at {means[best][0]:.1f} %"
         if "mfpsn_k8" in means:
             m = means["mfpsn_k8"][0]
-            for other in ("lif", "psn", "sliding_psn_k8"):
+            for other in ("lif", "psn", "sliding_psn_k8", "mfpsn_k8_exp"):
                 if other in means:
                     text += f"; MFPSN k = 8 {m - means[other][0]:+.1f} points against {ROW_TEXT[other]}"
         out.append(text + ".")
@@ -354,8 +354,10 @@ def _discussion(rows: list[dict[str, Any]]) -> list[str]:
         "- Why MFPSN trails PSN here: each MFPSN output sees only its receptive field (50 steps for k = 8 "
         "over 4 sawtooth layers, 6 % of the 784 pixels), while PSN mixes all 784 steps in every layer; with a "
         "mean readout the local-window neurons (MFPSN, SlidingPSN) must build the class from sums of "
-        "short-window features, which the short budget does not reach. The paper's claims are made on SHD, "
-        "sequential CIFAR and DVS-Lip (T ≤ 100 or per-column sequences), not on 784-step pixel sequences.",
+        "short-window features, which the short budget does not reach. Exponential dilations (1, 8, 64, 512: "
+        "every lag 0..783 reachable) test the receptive field alone: compare its row with the sawtooth row. "
+        "The paper's claims are made on SHD, sequential CIFAR and DVS-Lip (T ≤ 100 or per-column sequences), "
+        "not on 784-step pixel sequences.",
         "- MaskedPSN at this budget: λ reaches 1 at the second (last) epoch, so the final network is fully "
         "masked to k = 8 just as training ends; its rows test the published schedule at 2 epochs, not "
         "the method at 200.",
