@@ -275,10 +275,11 @@ def render_readme(results: list[dict]) -> str:
             "",
         ]
     from mfpsn.experiments_fsdd import render_section as render_fsdd
+    from mfpsn.experiments_integer import render_section as render_integer
     from mfpsn.experiments_seq import render_section
 
     parts += render_section(results, "budget") + render_section(results, "long") + render_section(results, "full")
-    parts += render_fsdd(results)
+    parts += render_fsdd(results) + render_integer(results)
     return "\n".join(parts)
 
 
