@@ -8,14 +8,15 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import gradio as gr  # noqa: E402
 
-from mfpsn.app import drawing, events_view, lab, models_view, race, serve, speaking, zoo  # noqa: E402
+from mfpsn.app import drawing, event_neurons, events_view, lab, models_view, race, serve, speaking, zoo  # noqa: E402
 from mfpsn.app.errors import clean_errors  # noqa: E402
 from mfpsn.app.session import EventsSession  # noqa: E402
 from mfpsn.app.store import RecordingStore  # noqa: E402
 from mfpsn.app.figures_events import empty_figure  # noqa: E402
 from mfpsn.app.inputs import SIGNALS  # noqa: E402
 from mfpsn.app.limits import LIMITS  # noqa: E402
-from mfpsn.app.texts import DRAW_HELP, EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, SPEAK_HELP, ZOO_HELP  # noqa: E402
+from mfpsn.app.texts import (DRAW_HELP, EVENT_NEURONS_HELP, EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP,  # noqa: E402
+                             RACE_HELP, SPEAK_HELP, ZOO_HELP)
 
 D = lab.LabSettings()
 # the one store of loaded recordings, owned by this app: sessions hold a key into it (see mfpsn.app.store)
@@ -149,6 +150,43 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             run_btn.click(clean_errors(models_view.run_model),
                           [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
                           [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary], api_name="run_model")
+
+        # ------------------------------------------------------------------------------------ event neurons
+        with gr.Tab("Neurons on events", id="event-neurons"):
+            gr.Markdown(EVENT_NEURONS_HELP)
+            with gr.Row():
+                with gr.Column(scale=1, min_width=320):
+                    en_upload = gr.File(file_types=events_view.EXTENSIONS, type="filepath",
+                                        label="upload a camera recording")
+                    en_sample = gr.Dropdown(events_view.bundled_samples(), value="nmnist_digit3.bin",
+                                            label="or a bundled sample")
+                    with gr.Row():
+                        en_size = gr.Slider(4, event_neurons.MAX_ROI, value=32, step=1, label="region side (px)")
+                        en_x0 = gr.Number(-1, precision=0, label="region x0 (-1: most active)")
+                        en_y0 = gr.Number(-1, precision=0, label="region y0 (-1: most active)")
+                    with gr.Row():
+                        en_t0 = gr.Number(0, label="window start (ms)")
+                        en_t1 = gr.Number(0, label="window end (ms, 0: to the end)")
+                        en_bin = gr.Number(0, label="bin (ms, 0: automatic)")
+                    en_pol = gr.Radio(list(event_neurons.POLARITIES), value="both", label="polarities")
+                    en_denoise = gr.Number(0, precision=0, label="denoise filter time (µs, 0: off)")
+                    with gr.Row():
+                        en_order = gr.Slider(1, 16, value=4, step=1, label="MFPSN order k")
+                        en_dil = gr.Slider(1, 64, value=1, step=1, label="dilation d")
+                        en_exp = gr.Slider(-8, 8, value=0, step=1, label="tap exponent e (taps +2^e)")
+                    with gr.Row():
+                        en_theta = gr.Number(2.0, label="MFPSN threshold θ")
+                        en_tau = gr.Number(2.0, label="LIF τ")
+                        en_vth = gr.Number(1.0, label="LIF threshold")
+                    en_btn = gr.Button("Run both layers", variant="primary", elem_id="event-neurons-run")
+                with gr.Column(scale=2):
+                    en_summary = gr.Markdown(elem_id="event-neurons-summary")
+                    en_player = gr.Plot(label="input and output spike frames")
+                    en_membrane = gr.Plot(label="membranes of one pixel")
+            en_btn.click(clean_errors(event_neurons.event_neurons_ui),
+                         [en_upload, en_sample, en_size, en_x0, en_y0, en_t0, en_t1, en_bin, en_pol, en_denoise,
+                          en_order, en_dil, en_exp, en_theta, en_tau, en_vth],
+                         [en_summary, en_player, en_membrane], api_name="event_neurons")
 
         # ------------------------------------------------------------------------------------ draw a digit
         with gr.Tab("Draw a digit", id="draw"):

@@ -64,3 +64,11 @@ model from 80 Hz to 3.8 kHz that emits spikes, 10 ms bins): the upper plot shows
 run side by side, by default the MFPSN and the LIF model trained on FSDD with the same budget; the lower plot
 shows when each becomes sure. FSDD has five male speakers only, so other voices (and other languages) are harder:
 the table gives each model's accuracy on FSDD's official split and on speakers it never heard."""
+
+
+EVENT_NEURONS_HELP = """What do the two neurons do to a real event stream, whatever its content? Pick a recording, a region
+of the sensor (by default the most active square) and a time window: the events, counted per pixel and time bin,
+drive one layer of MFPSN neurons (taps +2^e over the last k bins spaced d apart, threshold θ) and one layer of LIF
+neurons (τ, threshold, hard reset), one neuron per pixel. The player shows input and output spike frames side by
+side in sensor coordinates; below, the membranes of the most active pixel. The table says what each layer does
+to the stream: spikes out for events in, isolated (noise) events let through, and latency."""
