@@ -11,6 +11,10 @@
    directly and end to end through ``gradio_client`` (upload over loopback included) against an in-process
    launch. Target: under 3 s.
 
+3. **Neurons on a 1,000,000-event recording** (``/event_neurons``, default settings: the most active 32×32
+   region, the whole second in 500 bins): read, both layers, statistics and the JSON of both figures, directly
+   and end to end through ``gradio_client``. Target: under 3 s.
+
 Medians over ``--repeats`` runs after one warm-up; ``torch`` uses one thread.
 """
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["synthetic_recording", "time_median", "bench_lab", "bench_upload", "main"]
+__all__ = ["synthetic_recording", "time_median", "bench_lab", "bench_upload", "bench_event_neurons", "main"]
 
 
 def synthetic_recording(n: int, width: int = 640, height: int = 480, seed: int = 0):
@@ -131,6 +135,34 @@ def bench_upload(n_events: int, repeats: int, end_to_end: bool = True) -> dict[s
     return out
 
 
+def bench_event_neurons(n_events: int, repeats: int, end_to_end: bool = True) -> dict[str, dict[str, float]]:
+    """Median and max s of ``/event_neurons`` on a ``n_events`` EVT 3.0 recording (direct and through the client)."""
+    from mfpsn.app.event_neurons import event_neurons_ui
+    from mfpsn.events import write_events
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="mfpsn-bench-") as tmp:
+        path = Path(tmp) / "big.raw"
+        write_events(path, synthetic_recording(n_events), format="evt3")
+        med, worst = time_median(lambda: _encode(event_neurons_ui(str(path), None)), repeats)
+        out["direct, EVT 3.0 .raw"] = {"median_s": round(med, 3), "max_s": round(worst, 3)}
+        if end_to_end:
+            from gradio_client import Client, handle_file
+
+            from mfpsn.app.loadtest import launch_app
+
+            demo = launch_app()
+            try:
+                client = Client(demo.local_url, verbose=False)
+                med, worst = time_median(lambda: client.predict(handle_file(str(path)), None, 32, -1, -1, 0, 0, 0,
+                                                                "both", 0, 4, 1, 0, 2.0, 2.0, 1.0,
+                                                                api_name="/event_neurons"), max(1, repeats // 2))
+                out["gradio_client upload, EVT 3.0 .raw"] = {"median_s": round(med, 3), "max_s": round(worst, 3)}
+            finally:
+                demo.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mfpsn.app.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
@@ -146,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "torch": torch.__version__,
               "lab_update_T256_ms": bench_lab(args.repeats, end_to_end=not args.no_client),
               f"upload_{args.events}_events_s": bench_upload(args.events, max(1, args.repeats // 4),
-                                                             end_to_end=not args.no_client)}
+                                                             end_to_end=not args.no_client),
+              f"event_neurons_{args.events}_events_s": bench_event_neurons(args.events, max(1, args.repeats // 4),
+                                                                           end_to_end=not args.no_client)}
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")

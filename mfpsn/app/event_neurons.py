@@ -31,7 +31,7 @@ __all__ = ["EventNeuronSettings", "EventNeuronsResult", "most_active_roi", "bin_
 MAX_ROI = 128            # largest region side, pixels
 MAX_BINS = 2000          # most time bins
 MAX_ELEMENTS = 1 << 23   # most T·H·W elements per layer (bounds memory: a few float32 tensors of 32 MB)
-DISPLAY_FRAMES = 40      # frames sent to the browser's player
+DISPLAY_FRAMES = 30      # frames sent to the browser's player
 POLARITIES = ("both", "on", "off")
 
 
@@ -245,15 +245,16 @@ def player_figure(r: EventNeuronsResult) -> go.Figure:
     panels = [("input events", r.x), ("MFPSN spikes", r.mfpsn_spikes), ("LIF spikes", r.lif_spikes)]
     shown = [_display(a, DISPLAY_FRAMES) for _, a in panels]
     starts = shown[0][1]
-    xs, ys = np.arange(x0, x0 + w), np.arange(y0, y0 + h)
     zmax = [max(1.0, float(a.max())) for a, _ in shown]
 
-    def traces(i: int) -> list[go.Heatmap]:
-        return [go.Heatmap(z=shown[j][0][i], x=xs, y=ys, zmin=0, zmax=zmax[j], colorscale="Viridis",
+    def traces(i: int) -> list[go.Heatmap]:  # x0/dx instead of coordinate arrays: 3x cheaper to validate
+        return [go.Heatmap(z=shown[j][0][i], x0=x0, dx=1, y0=y0, dy=1, zmin=0, zmax=zmax[j], colorscale="Viridis",
                            showscale=False, xaxis=f"x{j + 1}" if j else "x", yaxis=f"y{j + 1}" if j else "y",
                            hovertemplate="x %{x}, y %{y}: %{z}<extra></extra>") for j in range(3)]
 
-    fig = go.Figure(data=traces(0), frames=[go.Frame(data=traces(i), name=str(i)) for i in range(len(starts))])
+    # Frames carry only the new z of the three traces (the rest is inherited): far cheaper to build and send.
+    fig = go.Figure(data=traces(0), frames=[go.Frame(data=[go.Heatmap(z=shown[j][0][i]) for j in range(3)],
+                                                     traces=[0, 1, 2], name=str(i)) for i in range(len(starts))])
     ms = [f"{(r.window_us[0] + s * r.bin_us) / 1000:.1f} ms" for s in starts]
     kw: dict[str, Any] = {}
     for j, (title, _) in enumerate(panels):
