@@ -456,7 +456,8 @@ def test_app_structure_queue_and_limits():
     by_name = {fn.api_name: fn for fn in demo.fns.values()}
     assert by_name["speed_race"].concurrency_limit == 1      # timings must not share the CPU with each other
     public = sorted(n for n, fn in by_name.items() if fn.api_visibility == "public")
-    assert public == ["classify_drawing", "load_events", "neuron_lab", "run_model", "speed_race"]
+    assert public == ["classify_audio", "classify_drawing", "event_neurons", "load_events", "neuron_lab", "run_model",
+                      "speed_race"]
 
 
 def test_serve_flags_and_offline_theme():
@@ -484,10 +485,10 @@ def client():
         demo.close()
 
 
-def test_api_lists_the_five_endpoints(client):
+def test_api_lists_the_seven_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")
     assert set(api["named_endpoints"]) == {"/neuron_lab", "/load_events", "/run_model", "/classify_drawing",
-                                           "/speed_race"}
+                                           "/classify_audio", "/event_neurons", "/speed_race"}
 
 
 def test_endpoint_classify_drawing_png(client, tmp_path):
@@ -508,6 +509,19 @@ def test_endpoint_classify_drawing_png(client, tmp_path):
     assert json.loads(prob["plot"])["data"] and json.loads(dyn["plot"])["data"]
     with pytest.raises(Exception, match="draw a digit"):
         client.predict(None, None, "smnist_mfpsn", "smnist_lif", 0, api_name="/classify_drawing")
+
+
+def test_endpoint_event_neurons(client):
+    """Both layers on a bundled camera recording through the client, and a clean error for a spike train."""
+    summary, player, membrane = client.predict(None, "nmnist_digit3.bin", 32, -1, -1, 0, 0, 0, "both", 0, 4, 1, 0,
+                                               2.0, 2.0, 1.0, api_name="/event_neurons")
+    assert "| MFPSN | 14,825 |" in summary and "| LIF | 14,825 |" in summary
+    fig = json.loads(player["plot"])
+    assert len(fig["data"]) == 3 and len(fig["frames"]) == 30
+    assert json.loads(membrane["plot"])["data"]
+    with pytest.raises(Exception, match="spike train"):
+        client.predict(None, "shd_sweeps_3.h5", 32, -1, -1, 0, 0, 0, "both", 0, 4, 1, 0, 2.0, 2.0, 1.0,
+                       api_name="/event_neurons")
 
 
 def test_endpoint_neuron_lab(client):
