@@ -121,6 +121,9 @@ def test_features_cache_and_batch_agree(tmp_path):
     np.testing.assert_array_equal(first["train_x"], again["train_x"])
     uncached = load_fsdd(SUBSET, "speaker:george", n_augment=0, cache=None, progress=False)
     np.testing.assert_array_equal(uncached["test_x"], first["test_x"])
+    test_only = load_fsdd(SUBSET, "speaker:george", cache=tmp_path, test_only=True, progress=False)
+    np.testing.assert_array_equal(test_only["test_x"], first["test_x"])
+    assert test_only["train_x"].shape == (0, 100, 140) and test_only["test_speakers"] == ["george"]
 
 
 def _card(front: SpeechFront) -> dict:

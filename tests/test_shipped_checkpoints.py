@@ -15,19 +15,20 @@ from mfpsn.training.loop import evaluate
 SHIPPED = available()
 PIXEL_TASKS = ("smnist", "psmnist")
 SHARED_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
+SHARED_FSDD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fsdd"
 
 
 @functools.lru_cache(maxsize=4)
-def _held_out(task: str, T: int):
-    """The held-out split of ``task`` (read once per module for all checkpoints of that task)."""
+def _held_out(task: str, T: int, split: str | None = None):
+    """The held-out split of ``task`` (read once per module for all checkpoints of that task and split)."""
     from mfpsn.training.tasks import load_task
 
     root = None
-    if task in PIXEL_TASKS:  # the real MNIST files (CI has ../shared beside the clone)
-        if not SHARED_MNIST.is_dir():
-            pytest.skip(f"{task}: the MNIST files are not at {SHARED_MNIST}")
-        root = SHARED_MNIST
-    data = load_task(task, T=T, test_only=True, data_root=root)
+    if task in PIXEL_TASKS or task == "fsdd":  # the real data sets (CI has ../shared beside the clone)
+        root = SHARED_FSDD if task == "fsdd" else SHARED_MNIST
+        if not root.is_dir():
+            pytest.skip(f"{task}: the data set is not at {root}")
+    data = load_task(task, T=T, test_only=True, data_root=root, options=None if split is None else {"split": split})
     return data.test_x, data.test_y
 EXPECTED_DVS = {f"dvs_digits_{n}" for n in ("mfpsn", "lif", "psn", "sliding_psn")}
 
@@ -68,7 +69,7 @@ def test_shipped_checkpoint_matches_its_card(info, tmp_path):
     subset = card["fixed_subset"]
     T = int(card["input"]["T"])
     if card["task"] != "spoken-digits" or _spoken_digits_cached():
-        x, y = _held_out(card["task"], T)
+        x, y = _held_out(card["task"], T, card["training"].get("task_options", {}).get("split"))
     else:  # render only the subset instead of generating the whole set (minutes)
         if shutil.which("espeak-ng") is None:
             pytest.skip("spoken digits are not cached and espeak-ng (apt-get install -y espeak-ng) is missing")

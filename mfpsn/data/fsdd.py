@@ -222,8 +222,11 @@ def load_fsdd(root: str | os.PathLike, split: str = "official", *, front: Speech
     cache_path = default_cache() if cache == "default" else (None if cache is None else Path(cache))
     recs = list_recordings(root)
     train, test = split_recordings(recs, split)
-    if test_only:
-        train = []
+    if test_only:  # the test recordings alone, not through the whole-folder cache (the same values: copy 0 is seed 0)
+        return {"train_x": np.zeros((0, front.n_bins, front.features), np.uint8), "train_y": np.zeros(0, np.int64),
+                "test_x": _build(test, front, 0, None, seed, workers, progress),
+                "test_y": np.array([r.digit for r in test], dtype=np.int64), "test_names": [r.stem for r in test],
+                "train_speakers": [], "test_speakers": speakers(test)}
     position = {r.stem: i for i, r in enumerate(recs)}
     test_i = np.array([position[r.stem] for r in test], dtype=np.int64)
     train_i = np.array([position[r.stem] for r in train], dtype=np.int64)
