@@ -23,7 +23,8 @@ __all__ = ["evaluate_checkpoint", "main"]
 
 
 def evaluate_checkpoint(name_or_path: str, *, limit: int | None = None, data_root: str | None = None,
-                        batch_size: int = 128, integer_frac_bits: int | None = None) -> dict[str, Any]:
+                        batch_size: int = 128, integer_frac_bits: int | None = None,
+                        progress: bool = False) -> dict[str, Any]:
     """Accuracy of a checkpoint on the first ``limit`` held-out samples of its task (CPU).
 
     ``integer_frac_bits``: run every MFPSN layer on the integer (shift/add) path with that many
@@ -46,7 +47,7 @@ def evaluate_checkpoint(name_or_path: str, *, limit: int | None = None, data_roo
 
         model, replaced = integerize(ckpt.model, integer_frac_bits)
         path = f"integer ({replaced} MFPSN layers, {integer_frac_bits} fractional bits)"
-    correct, total = evaluate(model, data.test_x[:n], data.test_y[:n], batch_size=batch_size)
+    correct, total = evaluate(model, data.test_x[:n], data.test_y[:n], batch_size=batch_size, progress=progress)
     return {"path": path, "name": card["name"], "task": card["task"], "checkpoint": str(ckpt.card_path), "samples": total,
             "correct": correct, "accuracy": correct / total, "card_test_accuracy": card["test_accuracy"],
             "card_fixed_subset": card["fixed_subset"]}
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         result = evaluate_checkpoint(args.checkpoint, limit=args.limit, data_root=args.data_root,
-                                     batch_size=args.batch_size, integer_frac_bits=args.integer)
+                                     batch_size=args.batch_size, integer_frac_bits=args.integer, progress=True)
     except ValueError as err:  # bad checkpoint (CheckpointError), limit or data root: a usage error, no traceback
         p.error(str(err))
     print(f"{result['name']} ({result['task']}, {result['path']} path): accuracy {result['accuracy']:.4f} on {result['samples']} held-out "

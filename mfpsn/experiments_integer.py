@@ -29,9 +29,10 @@ def integer_row(name: str, data_root: str, frac_bits: int = 16, limit: int | Non
     from mfpsn.experiments_seq import _commit
 
     t0 = time.perf_counter()
-    flt = evaluate_checkpoint(name, data_root=data_root, limit=limit)
+    flt = evaluate_checkpoint(name, data_root=data_root, limit=limit, progress=True)
     t1 = time.perf_counter()
-    intg = evaluate_checkpoint(name, data_root=data_root, limit=limit, integer_frac_bits=frac_bits)
+    intg = evaluate_checkpoint(name, data_root=data_root, limit=limit, integer_frac_bits=frac_bits,
+                               progress=True)
     t2 = time.perf_counter()
     return {"key": f"integer/{flt['name']}/frac{frac_bits}/limit{limit}", "group": "integer", "name": flt["name"],
             "task": flt["task"], "frac_bits": frac_bits, "samples": flt["samples"],

@@ -132,14 +132,17 @@ def _context(dtype: torch.dtype | None, device: torch.device):
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 128,
-             device: torch.device | str = "cpu", amp_dtype: torch.dtype | None = None) -> tuple[int, int]:
-    """``(correct, total)`` of ``model`` in eval mode on ``x: [N, T, ...]``, ``y: [N]`` (restores the mode)."""
+             device: torch.device | str = "cpu", amp_dtype: torch.dtype | None = None,
+             progress: bool = False) -> tuple[int, int]:
+    """``(correct, total)`` of ``model`` in eval mode on ``x: [N, T, ...]``, ``y: [N]`` (restores the mode);
+    ``progress``: a tqdm bar with ETA on stderr."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
     correct = 0
     try:
-        for lo in range(0, x.shape[0], batch_size):
+        for lo in tqdm(range(0, x.shape[0], batch_size), desc="evaluate", unit="batch", disable=not progress,
+                       leave=False):
             xb = x[lo:lo + batch_size].to(device).transpose(0, 1)
             with _context(amp_dtype, device):
                 logits = model(xb)
