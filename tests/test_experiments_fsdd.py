@@ -28,7 +28,7 @@ def test_every_run_of_a_group_gets_the_same_number_of_presentations():
     shipped = FsddRun("lif", "official", 4, espeak=3, group="official", ship=True)
     assert train_size(clean, str(SUBSET)) == 24
     assert train_size(augmented, str(SUBSET)) == (24 + 3 * 10 * 16) * 5
-    assert presentations_of(clean) == presentations_of(augmented) == presentations_of(shipped) // 2
+    assert presentations_of(clean) == presentations_of(augmented) == presentations_of(shipped) // 4
     for run in (clean, augmented, shipped):
         assert abs(epochs_of(run, str(SUBSET)) * train_size(run, str(SUBSET)) - presentations_of(run)) \
             <= train_size(run, str(SUBSET))
