@@ -32,11 +32,8 @@ __all__ = ["FsddRun", "BUDGET", "SPEAKERS", "ROWS", "plan", "run_one", "render_s
 
 RESULTS = SHIPPED_DIR / "results.jsonl"
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fsdd"
-# The same number of sample presentations for every run of a group (epochs = presentations / training-set size,
-# rounded): the shipped official-split runs get 48,000, the leave-one-speaker-out evaluations (10+ runs) a quarter
-# of that, so that they fit this CPU; their accuracy is therefore a conservative estimate for the shipped models.
+# The same number of sample presentations for every run (epochs = presentations / training-set size, rounded).
 BUDGET = {"presentations": 48_000, "batch_size": 64, "lr": 2e-3, "weight_decay": 1e-4, "label_smoothing": 0.1}
-LOSO_PRESENTATIONS = 12_000
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "yweweler")
 AUGMENT = 4
 # label → (neuron, order, dilations, neuron options)
@@ -101,14 +98,9 @@ def train_size(run: FsddRun, data_root: str) -> int:
     return (len(train) + run.espeak * 10 * len(VOICES)) * (1 + run.augment)
 
 
-def presentations_of(run: FsddRun) -> int:
-    """The sample presentations of ``run``'s group (see :data:`BUDGET`, :data:`LOSO_PRESENTATIONS`)."""
-    return BUDGET["presentations"] if run.group == "official" else LOSO_PRESENTATIONS
-
-
 def epochs_of(run: FsddRun, data_root: str) -> int:
-    """Epochs that give :func:`presentations_of` sample presentations (at least 1)."""
-    return max(1, round(presentations_of(run) / train_size(run, data_root)))
+    """Epochs that give ``BUDGET["presentations"]`` sample presentations (at least 1)."""
+    return max(1, round(BUDGET["presentations"] / train_size(run, data_root)))
 
 
 def _backend_options(neuron: str, device: str) -> dict[str, Any]:
@@ -181,10 +173,8 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
         "Free Spoken Digit Dataset (Jakobovski et al., CC BY-SA 4.0), 2,500 recordings of 5 male speakers. "
         "WAV → `mfpsn.data.speech.SpeechFront` (resample to 8 kHz, trim silence, level, 700-channel cochlea "
         "80–3,800 Hz, 10 ms bins, 5 channels pooled → 140) → `SHDNet` {FC256-BN-neuron-dropout 0.4} x 2 - FC10, "
-        f"readout summed over T = 100. Budget: {BUDGET['presentations']:,} sample presentations for the shipped "
-        f"official-split runs and {LOSO_PRESENTATIONS:,} for every leave-one-speaker-out run (epochs = that / "
-        f"training-set size; the LOSO figures are thus a conservative estimate for the shipped models), batch "
-        f"{BUDGET['batch_size']}, AdamW lr "
+        f"readout summed over T = 100. Budget: {BUDGET['presentations']:,} sample presentations for every run "
+        f"(epochs = that / training-set size), batch {BUDGET['batch_size']}, AdamW lr "
         f"{BUDGET['lr']:g}, wd {BUDGET['weight_decay']:g}, label smoothing {BUDGET['label_smoothing']:g}, cosine; "
         f"one torch thread, MFPSN `impl=\"fused\"`, LIF `backend=\"fused\"`. Augmented rows add {AUGMENT} copies of "
         "every training recording through `mfpsn.data.audio_augment` (speed 0.85–1.30, reverberation, band "
