@@ -8,8 +8,8 @@ Cost model: from :data:`ONE_PASS_MIN` values on, when a one-pass fused kernel (`
 on CUDA) can run, it is chosen without timing anything (reading x once and writing h once beats the k passes or
 the permute copies of the others there; timing them on a slice was noise-dominated on a loaded machine and cost
 seconds), recorded as ``Choice(rule="cost model")``. ``op`` is
-``"filter"`` (:func:`~mfpsn.functional.temporal_filter`) or ``"spikes"``
-(:func:`~mfpsn.functional.filter.temporal_filter_spikes`, forward only: filter, threshold and spike). Each is run
+``"filter"`` (:func:`~mfpsn.backends.temporal_filter`) or ``"spikes"``
+(:func:`~mfpsn.backends.temporal_filter_spikes`, forward only: filter, threshold and spike). Each is run
 ``2m + 1`` times and the last ``m`` are summarised. The paper's rule is the mean with ``m = 1``; the defaults
 here are ``m = 3`` and the minimum (``stat="min"``): on a shared machine a single sample measures the background
 load as much as the candidate (we saw one pick ``conv1d`` over a kernel ten times faster), and the minimum

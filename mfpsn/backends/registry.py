@@ -25,13 +25,13 @@ Ops (:data:`OPS`) and their calling conventions (``x: [T, B, C, *]``, ``taps: [C
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Callable
 
 import torch
 
+from mfpsn._registry import Registry
 from mfpsn.backends import adaptors as a
 from mfpsn.functional import filter as f
 from mfpsn.functional import fused_cpu, mfpsn_train_cpu
@@ -104,34 +104,19 @@ class BackendRecord:
         return why
 
 
-class BackendRegistry(Mapping[str, BackendRecord]):
+class BackendRegistry(Registry):
     """An immutable ``name → BackendRecord`` mapping, in the order the records were given (``auto`` times
-    candidates in this order, one-pass kernels first)."""
+    candidates in this order, one-pass kernels first; ``with_records`` extends a copy)."""
 
-    def __init__(self, records: Iterable[BackendRecord]) -> None:
-        table: dict[str, BackendRecord] = {}
-        for r in records:
-            if not isinstance(r, BackendRecord):
-                raise ValueError(f"BackendRegistry: expected BackendRecord entries, found {type(r).__name__}")
-            if r.name in table or r.name == "auto":
-                raise ValueError(f"BackendRegistry: name {r.name!r} given twice or reserved")
-            unknown = set(r.ops) - set(OPS)
-            if unknown:
-                raise ValueError(f"BackendRegistry: {r.name!r} names unknown ops {sorted(unknown)}; ops are {OPS}")
-            table[r.name] = r
-        self._records = MappingProxyType(table)
+    record_type = BackendRecord
+    key = "name"
 
-    def __getitem__(self, name: str) -> BackendRecord:
-        return self._records[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._records)
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    def __repr__(self) -> str:
-        return f"BackendRegistry({list(self._records)})"
+    def _check(self, r: BackendRecord) -> None:
+        if r.name == "auto":
+            raise ValueError("BackendRegistry: the name 'auto' is reserved (the selector)")
+        unknown = set(r.ops) - set(OPS)
+        if unknown:
+            raise ValueError(f"BackendRegistry: {r.name!r} names unknown ops {sorted(unknown)}; ops are {OPS}")
 
     def names_for(self, op: str, feature: str | None = None) -> tuple[str, ...]:
         """The backends implementing ``op`` (and ``feature``, when given), in order."""
@@ -144,10 +129,6 @@ class BackendRegistry(Mapping[str, BackendRecord]):
         if r is None or not r.implements(op):
             raise ValueError(f"expected {knob} in {self.names_for(op) + ('auto',)} for op {op!r}, found {name!r}")
         return r
-
-    def with_records(self, *records: BackendRecord) -> "BackendRegistry":
-        """A new registry: these records after the existing ones (a name given twice is an error)."""
-        return BackendRegistry([*self._records.values(), *records])
 
 
 # ----------------------------------------------------------------------------------------------- the records
