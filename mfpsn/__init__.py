@@ -8,7 +8,8 @@ Time-first layout everywhere: ``x: [T, B, C, *]`` with the channel dimension at 
 torch.Size([5, 2, 8])
 """
 from mfpsn.dilation import is_gap_free, reachable_lags, receptive_field, sawtooth_dilations
-from mfpsn.functional import pow2_quantize, temporal_filter
+from mfpsn.backends import temporal_filter
+from mfpsn.functional import pow2_quantize
 from mfpsn.neurons import LIF, MFPSN, PLIF, PSN, MaskedPSN, NeuronTrace, SlidingPSN
 
 __version__ = "0.1.0"

@@ -7,10 +7,22 @@ import shutil
 import pytest
 import torch
 
-import mfpsn.functional.autoselect as autoselect
-from mfpsn.functional import AutoSelector, fused_cpu
-from mfpsn.functional import filter as filt
-from mfpsn.functional.autoselect import Choice, candidates_for
+import dataclasses
+
+import mfpsn.backends.autoselect as autoselect
+from mfpsn.backends import BACKENDS, AutoSelector, BackendRegistry
+from mfpsn.backends import dispatch as filt
+from mfpsn.backends.autoselect import Choice, candidates_for
+from mfpsn.functional import fused_cpu
+from mfpsn.functional.filter import temporal_filter_ref
+
+FILTERS = BACKENDS.names_for("filter")
+
+
+def _with_filter(name, fn):
+    """BACKENDS with the filter op of ``name`` replaced by ``fn``."""
+    r = BACKENDS[name]
+    return dataclasses.replace(r, ops={**r.ops, "filter": fn})
 
 
 def test_fused_kernels_are_timed_first(monkeypatch):
@@ -22,7 +34,7 @@ def test_candidates_exist_and_exclude_the_reference():
     x, taps = torch.randn(8, 2, 3), torch.randn(3, 2)
     names = candidates_for(x, taps)
     assert names and "reference" not in names and "auto" not in names
-    assert set(names) <= set(filt.FILTERS)
+    assert set(names) <= set(FILTERS)
     assert "toeplitz" in names
     assert "triton" not in names or x.device.type == "cuda"
 
@@ -54,7 +66,7 @@ def test_times_once_per_key_and_reports(monkeypatch):
     x, taps = torch.randn(9, 2, 5), torch.randn(5, 3)
     first = sel.choose(x, taps, 2)
     n = len(calls)
-    assert n == len(candidates_for(x, taps)) and first in filt.FILTERS
+    assert n == len(candidates_for(x, taps)) and first in FILTERS
     assert sel.choose(x, taps, 2) == first
     assert sel.choose(torch.randn(9, 2, 5), taps, 2) == first  # same key, new values
     assert len(calls) == n                                     # not timed again
@@ -87,7 +99,7 @@ def test_temporal_filter_auto_runs_the_chosen_impl(monkeypatch):
     """A call counter on every implementation proves that the cached winner (and only it) runs afterwards."""
     sel = AutoSelector()
     monkeypatch.setattr(autoselect, "DEFAULT_SELECTOR", sel)
-    counts = {name: 0 for name in filt.FILTERS}
+    counts = {name: 0 for name in FILTERS}
 
     def wrap(name, fn):
         def counted(*args):
@@ -95,14 +107,14 @@ def test_temporal_filter_auto_runs_the_chosen_impl(monkeypatch):
             return fn(*args)
         return counted
 
-    for name, fn in list(filt.FILTERS.items()):
-        monkeypatch.setitem(filt.FILTERS, name, wrap(name, fn))
+    counted = BackendRegistry(_with_filter(name, wrap(name, BACKENDS[name].ops["filter"])) if name in FILTERS
+                              else BACKENDS[name] for name in BACKENDS)
     x, taps = torch.randn(10, 2, 3), torch.randn(3, 3)
-    h = filt.temporal_filter(x, taps, 2, impl="auto")
+    h = filt.temporal_filter(x, taps, 2, impl="auto", backends=counted)
     (key, choice), = sel.report().items()
-    torch.testing.assert_close(h, filt.temporal_filter_ref(x, taps, 2))
+    torch.testing.assert_close(h, temporal_filter_ref(x, taps, 2))
     before = dict(counts)
-    filt.temporal_filter(x, taps, 2, impl="auto")
+    filt.temporal_filter(x, taps, 2, impl="auto", backends=counted)
     diff = {name: counts[name] - before[name] for name in counts if counts[name] != before[name]}
     assert diff == {choice.impl: 1}
 
@@ -150,18 +162,18 @@ def test_choose_records_pruned_candidates(monkeypatch):
     import time as _time
 
     slow_calls = []
-    real = filt.FILTERS["toeplitz"]
+    real = BACKENDS["toeplitz"].ops["filter"]
 
     def slow(*args):
         slow_calls.append(1)
         _time.sleep(0.05)
         return real(*args)
 
-    monkeypatch.setitem(filt.FILTERS, "toeplitz", slow)
-    monkeypatch.setattr(autoselect, "candidates_for", lambda x, taps: ["shift_add", "toeplitz"])
+    slowed = BackendRegistry(_with_filter(n, slow) if n == "toeplitz" else BACKENDS[n] for n in BACKENDS)
+    monkeypatch.setattr(autoselect, "candidates_for", lambda x, taps, **kw: ["shift_add", "toeplitz"])
     sel = AutoSelector()
     with torch.no_grad():
-        assert sel.choose(torch.randn(6, 1, 3), torch.randn(3, 2), 1) == "shift_add"
+        assert sel.choose(torch.randn(6, 1, 3), torch.randn(3, 2), 1, backends=slowed) == "shift_add"
     (choice,) = sel.report().values()
     assert choice.pruned == ("toeplitz",) and len(slow_calls) == 2
 
@@ -236,7 +248,7 @@ def test_auto_without_a_compiler_warns_once_and_uses_the_others(monkeypatch, tmp
 
 
 def test_auto_never_times_inside_a_compile_trace(monkeypatch):
-    from mfpsn.functional import temporal_filter, temporal_filter_ref
+    from mfpsn.backends import temporal_filter
 
     sel = AutoSelector()
     monkeypatch.setattr(autoselect, "DEFAULT_SELECTOR", sel)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mfpsn.functional import temporal_filter_ref
-from mfpsn.functional.mfpsn import mfpsn_trace
+from mfpsn.backends import mfpsn_trace
 from mfpsn.neurons import LIF, PLIF, PSN, MFPSN, MaskedPSN, NeuronTrace, SlidingPSN
 
 
@@ -148,6 +148,7 @@ def test_lif_triton_backend_calls_the_fused_kernel(monkeypatch):
     fake.fused_lif = fused_lif
     fake.require_backend = lambda where: None
     monkeypatch.setitem(sys.modules, "mfpsn.kernels", fake)
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # the CPU stand-in passes the backend's device check
     lif = LIF(tau=3.0, v_th=0.5, v_reset=None, detach_reset=False, backend="triton")
     x = torch.randn(5, 2, 3)
     assert torch.equal(lif(x), LIF(tau=3.0, v_th=0.5, v_reset=None, detach_reset=False)(x))
@@ -324,5 +325,6 @@ def test_lif_triton_backend_without_triton_says_how_to_install(monkeypatch):
 
     fake.require_backend = require_backend
     monkeypatch.setitem(sys.modules, "mfpsn.kernels", fake)
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # the CPU stand-in passes the backend's device check
     with pytest.raises(RuntimeError, match="pip install triton"):
         LIF(backend="triton")(torch.randn(4, 1, 3))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mfpsn.dilation import exponential_dilations, is_gap_free, reachable_lags, receptive_field, sawtooth_dilations
-from mfpsn.functional import temporal_filter
+from mfpsn.backends import temporal_filter
 from mfpsn.neurons import MFPSN
 
 

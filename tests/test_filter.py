@@ -11,8 +11,10 @@ import pytest
 import torch
 
 from mfpsn.functional import fused_cpu
-from mfpsn.functional.filter import (FILTERS, IMPLS, lags, temporal_filter, temporal_filter_ref,
-                                     temporal_filter_spikes)
+from mfpsn.backends import BACKENDS, IMPLS, temporal_filter, temporal_filter_spikes
+from mfpsn.functional.filter import lags, temporal_filter_ref
+
+FILTERS = BACKENDS.names_for("filter")
 from tolerances import TOL
 
 HAVE_CXX = shutil.which(os.environ.get("CXX", "g++")) is not None

@@ -17,7 +17,8 @@ import pytest  # noqa: E402
 
 pytest.importorskip("triton", reason="the kernel tests need triton (pip install triton)")
 
-from mfpsn.functional.filter import filter_shift_add, temporal_filter, temporal_filter_ref  # noqa: E402
+from mfpsn.backends import temporal_filter  # noqa: E402
+from mfpsn.functional.filter import filter_shift_add, temporal_filter_ref  # noqa: E402
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid  # noqa: E402
 from mfpsn.kernels import (fused_lif, fused_mfpsn_spikes, lagged_moments, lif_ref,  # noqa: E402
                            mfpsn_spikes_ref, triton_temporal_filter)

@@ -50,7 +50,7 @@ os.environ["TRITON_INTERPRET"] = "1"  # past the device check of temporal_filter
 sys.modules["triton"] = None
 import torch
 from mfpsn import MFPSN
-from mfpsn.functional import temporal_filter
+from mfpsn.backends import temporal_filter
 x = torch.randn(4, 1, 2)
 calls = {"temporal_filter": lambda: temporal_filter(x, torch.randn(2, 2), 1, impl="triton"),
          "MFPSN eval": lambda: MFPSN(2, impl="triton").eval()(x),

@@ -20,8 +20,9 @@ if not torch.cuda.is_available():
 import pytest  # noqa: E402
 from torch import nn  # noqa: E402
 
-from mfpsn.functional import pow2_exponents, temporal_filter, temporal_filter_ref  # noqa: E402
-from mfpsn.functional.mfpsn import batch_stats, fold_taps, lagged_moments, mean_var  # noqa: E402
+from mfpsn.backends import batch_stats, temporal_filter  # noqa: E402
+from mfpsn.functional import pow2_exponents, temporal_filter_ref  # noqa: E402
+from mfpsn.functional.mfpsn import fold_taps, lagged_moments, mean_var  # noqa: E402
 from mfpsn.neurons import LIF, MFPSN, NeuronTrace  # noqa: E402
 
 # awkward shapes: odd C, T not a power of two, B = 1, k·d > T, spatial dims

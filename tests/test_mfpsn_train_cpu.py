@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mfpsn.functional import fused_cpu, mfpsn_train_cpu
-from mfpsn.functional.mfpsn import mfpsn_train_forward
+from mfpsn.backends import mfpsn_train_forward
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid
 
 pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,

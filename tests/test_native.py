@@ -84,7 +84,8 @@ def test_a_planted_or_modified_library_is_refused_and_rebuilt(private_cache, mon
     assert f"refusing the fused CPU kernel" in err and str(path) in err and why in err
     assert builds == [path] and native.verify(path) is None
     x, taps = torch.randn(6, 2, 3), torch.randn(3, 2)
-    from mfpsn.functional import temporal_filter, temporal_filter_ref
+    from mfpsn.backends import temporal_filter
+    from mfpsn.functional import temporal_filter_ref
 
     torch.testing.assert_close(temporal_filter(x, taps, 2, impl="fused"), temporal_filter_ref(x, taps, 2))
 

@@ -50,7 +50,7 @@ _TOEPLITZ_MAX = 1 << 24  # C·T² entries of the toeplitz path's banded matrices
 
 def contenders(device: torch.device) -> list[str]:
     """Names of the contenders that can run on ``device`` (MFPSN implementations first)."""
-    from mfpsn.functional import IMPLS
+    from mfpsn.backends import IMPLS
 
     names = [f"MFPSN ({impl})" for impl in IMPLS if impl not in ("reference", "triton", "auto")]
     if device.type == "cuda" and _has_triton():

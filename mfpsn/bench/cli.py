@@ -30,8 +30,7 @@ import torch
 from mfpsn.bench.subjects import FILTER_DEFAULT, Unavailable, random_pow2_taps, subjects_for
 from mfpsn.bench.timing import interleaved_ms, machine_facts, upper_median
 from mfpsn.functional import fused_cpu
-from mfpsn.functional.autoselect import DEFAULT_SELECTOR
-from mfpsn.functional.filter import IMPLS
+from mfpsn.backends import DEFAULT_SELECTOR, IMPLS
 
 __all__ = ["main", "build_parser", "run_sweep", "format_table"]
 

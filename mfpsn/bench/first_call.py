@@ -25,7 +25,7 @@ def measure(T: int, N: int, C: int, k: int, d: int, repeats: int) -> dict:
     """In this process: first and steady forward+backward times (ms) of the default MFPSN on a new shape."""
     import torch
 
-    from mfpsn.functional.autoselect import DEFAULT_SELECTOR
+    from mfpsn.backends import DEFAULT_SELECTOR
     from mfpsn.neurons import MFPSN
 
     gen = torch.Generator().manual_seed(0)

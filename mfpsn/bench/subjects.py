@@ -10,16 +10,14 @@ matrix too large) raises :class:`Unavailable` with the reason and is reported as
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import torch
 
 from mfpsn import neurons
-from mfpsn.functional import fused_cpu, lif_cpu
-from mfpsn.functional.autoselect import TOEPLITZ_MAX
-from mfpsn.functional.filter import IMPLS, temporal_filter
+from mfpsn.backends import BACKENDS, IMPLS, temporal_filter
+from mfpsn.functional import fused_cpu
 
 __all__ = ["Unavailable", "Subject", "Closures", "subjects_for", "FILTER_DEFAULT", "random_pow2_taps", "PEERS"]
 
@@ -95,30 +93,28 @@ def _copy_huge(x, gy, taps, d) -> Closures:
     return fwd, None
 
 
-def _require_triton() -> None:
-    from mfpsn.kernels import INSTALL_HINT, triton_available
-
-    if not triton_available():
-        raise Unavailable(f"the triton package is not installed ({INSTALL_HINT})")
+def _runnable(name: str, op: str, x: torch.Tensor) -> None:
+    """Unavailable with the reason unless backend ``name`` can run ``op`` on x here (its libraries built now,
+    so that no timed call pays for a build); ``"auto"`` always runs."""
+    if name == "auto":
+        return
+    r = BACKENDS.record(name, op)
+    why = r.reason(x)
+    if why is not None:
+        raise Unavailable(f"{name}: {why}")
+    if r.warmup is not None:
+        try:
+            r.warmup()
+        except RuntimeError as err:
+            raise Unavailable(str(err)) from err
+    elif not r.ready():
+        raise Unavailable(f"{name} cannot load here ({r.install_hint or 'not ready'})")
 
 
 # ------------------------------------------------------------------------------------------ filters
 def _filter(impl: str) -> Callable:
     def build(x, gy, taps, d) -> Closures:
-        T, C = x.shape[0], x.shape[2]
-        if impl == "toeplitz" and C * T * T > TOEPLITZ_MAX:
-            raise Unavailable(f"C·T² = {C * T * T} > 2^26: the banded matrices alone would be too large")
-        if impl == "fused":
-            if x.device.type != "cpu":
-                raise Unavailable(f"the fused CPU kernel runs on the CPU, not {x.device}")
-            try:
-                fused_cpu.warmup()
-            except RuntimeError as err:
-                raise Unavailable(str(err)) from err
-        if impl == "triton":
-            if x.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-                raise Unavailable("needs a CUDA device (or TRITON_INTERPRET=1)")
-            _require_triton()
+        _runnable(impl, "filter", x)
         xg, wg = _leaf(x), _leaf(taps)
 
         def fwd():
@@ -137,39 +133,31 @@ def _filter(impl: str) -> Callable:
 # ------------------------------------------------------------------------------------------ neurons
 def _mfpsn(impl: str) -> Callable:
     def build(x, gy, taps, d) -> Closures:
-        if impl == "fused":
-            _filter("fused")(x, gy, taps, d)  # raises Unavailable where the kernel cannot run
+        _runnable(impl, "spikes", x)
         module = neurons.MFPSN(x.shape[2], order=taps.shape[1], dilation=d, impl=impl).to(x.device, x.dtype).eval()
         return _module_closures(module, x, gy, backward=True)
 
     return build
 
 
-def _lif_loop(x, gy, taps, d) -> Closures:
-    module = neurons.LIF(tau=2.0, v_th=1.0, v_reset=0.0, detach_reset=True, backend="loop").to(x.device)
-    return _module_closures(module, x, gy, backward=True)
-
-
 def _mfpsn_train(impl: str) -> Callable:
     """MFPSN in training mode (two filter passes, BatchNorm-threshold statistics, running-stat update)."""
     def build(x, gy, taps, d) -> Closures:
-        if impl == "fused":
-            _filter("fused")(x, gy, taps, d)
+        _runnable(impl, "spikes", x)
         module = neurons.MFPSN(x.shape[2], order=taps.shape[1], dilation=d, impl=impl).to(x.device, x.dtype).train()
         return _module_closures(module, x, gy, backward=True)
 
     return build
 
 
-def _lif_fused_cpu(x, gy, taps, d) -> Closures:
-    if x.device.type != "cpu" or x.dtype not in lif_cpu.SUPPORTED_DTYPES:
-        raise Unavailable("the fused CPU LIF runs on the CPU for float32/float64 only")
-    try:
-        lif_cpu.warmup()
-    except RuntimeError as err:
-        raise Unavailable(str(err)) from err
-    module = neurons.LIF(tau=2.0, v_th=1.0, v_reset=0.0, detach_reset=True, backend="fused")
-    return _module_closures(module, x, gy, backward=True)
+def _lif(backend: str) -> Callable:
+    """LIF on a named backend (the loop, the fused CPU loop, the Triton kernel)."""
+    def build(x, gy, taps, d) -> Closures:
+        _runnable(backend, "lif", x)
+        module = neurons.LIF(tau=2.0, v_th=1.0, v_reset=0.0, detach_reset=True, backend=backend).to(x.device)
+        return _module_closures(module, x, gy, backward=True)
+
+    return build
 
 
 def _import_or_unavailable(module: str, package: str):
@@ -237,14 +225,6 @@ def _norse_lif(x, gy, taps, d) -> Closures:
 PEERS = (("SpikingJelly LIFNode", _spikingjelly_lif), ("snnTorch Leaky", _snntorch_leaky), ("norse LIF", _norse_lif))
 
 
-def _lif_fused(x, gy, taps, d) -> Closures:
-    if x.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise Unavailable("the fused LIF kernel needs a CUDA device (or TRITON_INTERPRET=1)")
-    _require_triton()
-    module = neurons.LIF(tau=2.0, v_th=1.0, v_reset=0.0, detach_reset=True, backend="triton").to(x.device)
-    return _module_closures(module, x, gy, backward=True)
-
-
 def _psn(x, gy, taps, d) -> Closures:
     return _module_closures(neurons.PSN(x.shape[0]).to(x.device, x.dtype), x, gy, backward=True)
 
@@ -261,12 +241,12 @@ def subjects_for(impls: list[str], mfpsn_impls: list[str], baselines: bool = Tru
     for name in [*impls, *mfpsn_impls]:
         if name not in IMPLS:
             raise ValueError(f"mfpsn.bench: expected impl names from {IMPLS}, found {name!r}")
-    subjects = [Subject("copy", _copy), Subject("copy (huge pages)", _copy_huge), Subject("LIF loop", _lif_loop)]
+    subjects = [Subject("copy", _copy), Subject("copy (huge pages)", _copy_huge), Subject("LIF loop", _lif("loop"))]
     subjects += [Subject(f"filter {impl}", _filter(impl)) for impl in impls]
     subjects += [Subject(f"MFPSN {impl}", _mfpsn(impl)) for impl in mfpsn_impls]
     subjects += [Subject(f"MFPSN train {impl}", _mfpsn_train(impl)) for impl in train_impls]
     if baselines:
-        subjects += [Subject("LIF fused CPU", _lif_fused_cpu), Subject("LIF fused", _lif_fused),
+        subjects += [Subject("LIF fused CPU", _lif("fused")), Subject("LIF fused", _lif("triton")),
                      Subject("PSN", _psn), Subject("SlidingPSN", _sliding_psn)]
     if peers:
         subjects += [Subject(name, build) for name, build in PEERS]

@@ -18,11 +18,13 @@ from mfpsn.events.formats.npy import write_npy, write_npz
 from mfpsn.events.formats.shd import shd_info, write_shd_h5
 from mfpsn.events.frames import ToFrames, ToSpikeBins, events_to_frames, spike_train_to_bins
 from mfpsn.events.gesture import cut_samples, read_labels as read_gesture_labels, write_labels as write_gesture_labels
-from mfpsn.events.io import FORMATS, WRITABLE, detect_format, read_events, write_events
+from mfpsn.events.formats import FORMAT_REGISTRY, FormatRecord, FormatRegistry
+from mfpsn.events.io import EXTENSIONS, FORMATS, WRITABLE, detect_format, read_events, write_events
 from mfpsn.events.orientation import PRESETS as ORIENTATIONS, reorient
 
 __all__ = [
-    "Events", "EventFormatError", "FORMATS", "WRITABLE", "ORIENTATIONS",
+    "Events", "EventFormatError", "FORMATS", "WRITABLE", "EXTENSIONS", "ORIENTATIONS",
+    "FORMAT_REGISTRY", "FormatRecord", "FormatRegistry",
     "read_events", "write_events", "detect_format", "reorient",
     "write_nmnist", "write_aedat2", "write_aedat31", "write_evt2", "write_evt3", "write_dat",
     "write_npy", "write_npz", "write_shd_h5", "shd_info",

@@ -1,16 +1,16 @@
-"""Functional core: pure functions holding the maths; modules in ``mfpsn.neurons`` call them."""
-from mfpsn.functional.autoselect import DEFAULT_SELECTOR, AutoSelector
-from mfpsn.functional.filter import IMPLS, lags, temporal_filter, temporal_filter_ref, temporal_filter_spikes, warmup
+"""Functional core, the bottom layer: pure functions holding the maths, the references beside them and the
+fused CPU kernels. Nothing here imports :mod:`mfpsn.kernels` or :mod:`mfpsn.backends`; choosing an
+implementation by name (``impl=``, ``backend=``) is the dispatcher's job (:mod:`mfpsn.backends`)."""
+from mfpsn.functional.filter import lags, temporal_filter_ref, warmup
 from mfpsn.functional.quantize import count_clamped, pow2_exponents, pow2_quantize
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid, Surrogate, get_surrogate, heaviside
 from mfpsn.functional.lif import lif_multistep, lif_step
-from mfpsn.functional.mfpsn import (bn_fold, fold_taps, mfpsn_spikes, mfpsn_stream_step, mfpsn_train_forward)
+from mfpsn.functional.mfpsn import bn_fold, fold_taps, mfpsn_stream_step
 
 __all__ = [
-    "temporal_filter", "temporal_filter_ref", "temporal_filter_spikes", "warmup", "IMPLS", "lags", "AutoSelector",
-    "DEFAULT_SELECTOR",
+    "temporal_filter_ref", "warmup", "lags",
     "pow2_quantize", "pow2_exponents", "count_clamped",
     "Surrogate", "ATan", "Rational", "Sigmoid", "get_surrogate", "heaviside",
     "lif_step", "lif_multistep",
-    "bn_fold", "fold_taps", "mfpsn_train_forward", "mfpsn_spikes", "mfpsn_stream_step",
+    "bn_fold", "fold_taps", "mfpsn_stream_step",
 ]

@@ -11,7 +11,8 @@ The last tap weighs the current input (SpikingJelly ``SlidingPSN`` indexing; the
 Shapes: ``x: [T, B, C, *]`` (time-first, channel dim 2, ``*`` = H, W or nothing), ``taps: [C, k]``,
 result ``h: [T, B, C, *]`` in the dtype of ``x``.
 
-Implementations (``impl=``), each beside the float64 reference :func:`temporal_filter_ref`:
+Implementations, each beside the float64 reference :func:`temporal_filter_ref`; the records of
+:mod:`mfpsn.backends.registry` name them (``impl=``) and :func:`mfpsn.backends.temporal_filter` dispatches:
 
 - ``"conv1d"``: the paper's vanilla path: permute to ``[B·Π*, C, T]``, left-pad ``(k−1)·d``, depthwise
   dilated ``F.conv1d``, permute back (two copies).
@@ -29,22 +30,13 @@ Implementations (``impl=``), each beside the float64 reference :func:`temporal_f
   It is built on first need (blocking, once per machine, one line on stderr), whether asked for by name or by
   ``"auto"``; :func:`warmup` (or ``warmup(background=True)`` at application start) pays that cost up front.
   Asked for by name without a C++ compiler it raises ``RuntimeError``; it never falls back silently.
-- ``"triton"``: the fused GPU kernel (``mfpsn.kernels``), CUDA only, or CPU under ``TRITON_INTERPRET=1``;
-  anything else raises ``RuntimeError``.
-- ``"auto"``: times forward (+ backward when a gradient is needed) of every candidate that can run on this
-  device once per (shape, device, dtype, k, d), on a batch slice of a large input, and caches the winner
-  (:mod:`mfpsn.functional.autoselect`). The fused CPU kernel is built and loaded on first need, so the default
-  path is the fast one without a :func:`warmup`; a machine without a compiler gets one warning and the next
-  best implementation. Inside ``torch.compile`` nothing is timed (a deterministic choice).
+- ``"triton"`` (above this layer, in ``mfpsn.kernels``) and ``"auto"`` (:mod:`mfpsn.backends.autoselect`) are
+  described with the backends.
 
-:func:`temporal_filter_spikes` is the inference form ``S = Θ(h − θ)`` (no gradient): with ``"fused"`` the
-filter, threshold and spike run in one pass and h is never written.
+:func:`fused_filter_spikes` is the fused kernel's inference form ``S = Θ(h − θ)`` (no gradient): filter,
+threshold and spike in one pass, h never written.
 """
 from __future__ import annotations
-
-from typing import Callable
-
-import os
 
 import torch
 import torch.nn.functional as F
@@ -52,8 +44,6 @@ import torch.nn.functional as F
 from mfpsn.functional import fused_cpu
 
 __all__ = [
-    "IMPLS",
-    "temporal_filter",
     "temporal_filter_ref",
     "check_filter_args",
     "lags",
@@ -62,11 +52,9 @@ __all__ = [
     "filter_toeplitz",
     "filter_blocked",
     "filter_fused",
-    "temporal_filter_spikes",
+    "fused_filter_spikes",
     "warmup",
 ]
-
-IMPLS = ("reference", "conv1d", "shift_add", "toeplitz", "blocked", "fused", "triton", "auto")
 
 
 def lags(order: int, dilation: int) -> list[int]:
@@ -307,11 +295,12 @@ _fused_filter_op.register_autograd(_fused_backward, setup_context=_fused_setup_c
 
 
 @torch.library.custom_op("mfpsn::fused_filter_spikes", mutates_args=())
-def _fused_spikes_op(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int) -> torch.Tensor:
+def fused_filter_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int) -> torch.Tensor:
+    """S = Θ(filter(x, taps) − θ) in one pass of the fused CPU kernel (h never written; no gradient)."""
     return fused_cpu.fused_forward(x, taps, dilation, theta)
 
 
-@_fused_spikes_op.register_fake
+@fused_filter_spikes.register_fake
 def _(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int) -> torch.Tensor:
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
@@ -331,101 +320,3 @@ def warmup(background: bool = False):
     :func:`mfpsn.functional.fused_cpu.warmup`. Raises ``RuntimeError`` (foreground) without a C++ compiler.
     """
     return fused_cpu.warmup(background)
-
-
-# --------------------------------------------------------------------------------------------- dispatch
-def _filter_triton(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
-    if x.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise RuntimeError(
-            f"temporal_filter impl='triton' needs a CUDA device, or TRITON_INTERPRET=1 (set before triton is "
-            f"imported) to run the kernels on the CPU; found x on {x.device} and TRITON_INTERPRET unset")
-    try:
-        from mfpsn.kernels import require_backend, triton_temporal_filter
-    except ImportError as err:
-        raise RuntimeError(f"temporal_filter impl='triton' needs mfpsn.kernels.triton_temporal_filter (and the "
-                           f"triton package: pip install triton); it could not be imported: {err}") from err
-    require_backend("temporal_filter impl='triton'")
-    return triton_temporal_filter(x, taps, dilation)
-
-
-FILTERS: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
-    "reference": temporal_filter_ref,
-    "conv1d": filter_conv1d,
-    "shift_add": filter_shift_add,
-    "toeplitz": filter_toeplitz,
-    "blocked": filter_blocked,
-    "fused": filter_fused,
-    "triton": _filter_triton,
-}
-
-
-def temporal_filter(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1, impl: str = "auto") -> torch.Tensor:
-    """h[t, b, c] = Σ_i taps[c, i] · x[t − (k−1−i)·d, b, c] (zero before t = 0).
-
-    Args:
-        x: [T, B, C, *] floating point (time-first, channel dim 2).
-        taps: [C, k] floating point; ``taps[:, k−1]`` weighs the current input.
-        dilation: d >= 1, spacing between taps.
-        impl: one of :data:`IMPLS`. ``"auto"`` uses :data:`mfpsn.functional.autoselect.DEFAULT_SELECTOR`;
-            ask it which implementation ran with ``DEFAULT_SELECTOR.report()``.
-    Returns:
-        h: [T, B, C, *] in the dtype of x; differentiable in x and taps.
-    """
-    check_filter_args(x, taps, dilation)
-    if impl == "auto":
-        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
-
-        impl = DEFAULT_SELECTOR.choose(x, taps, dilation)
-    if impl not in FILTERS:
-        raise ValueError(f"temporal_filter: expected impl in {IMPLS}, found {impl!r}")
-    return FILTERS[impl](x, taps, dilation)
-
-
-def check_theta(x: torch.Tensor, theta: torch.Tensor) -> None:
-    """Raise ValueError unless ``theta`` is a float [C] tensor for the C channels of ``x: [T, B, C, *]``."""
-    if not isinstance(theta, torch.Tensor) or theta.dim() != 1 or theta.shape[0] != x.shape[2]:
-        found = tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__
-        raise ValueError(f"temporal_filter_spikes: expected theta of shape [{x.shape[2]}] (one per channel), "
-                         f"found {found}")
-    if not theta.is_floating_point():
-        raise ValueError(f"temporal_filter_spikes: expected a floating-point theta, found {theta.dtype}")
-
-
-def spikes_via(impl: str, x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int
-               ) -> torch.Tensor:
-    """Θ(filter(x, taps) − θ) with the named filter; ``"fused"`` does all of it in one pass. No gradient."""
-    with torch.no_grad():
-        if impl == "fused":
-            return _fused_spikes_op(x, taps, theta, dilation)
-        h = FILTERS[impl](x, taps, dilation)
-        return (h >= theta.to(h.dtype).reshape(-1, *([1] * (h.dim() - 3)))).to(h.dtype)
-
-
-def temporal_filter_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int = 1,
-                           impl: str = "auto") -> torch.Tensor:
-    """Inference form: ``S[t, b, c] = Θ(h[t, b, c] − θ[c])`` with h = :func:`temporal_filter` (Θ(0) = 1).
-
-    Args:
-        x: [T, B, C, *] floating point; taps: [C, k]; theta: θ [C]; dilation: d >= 1.
-        impl: one of :data:`IMPLS`: ``"fused"`` runs filter, threshold and spike in one pass; any other filter
-            computes h, then compares; ``"auto"`` times the candidates once per key (the spike form has its own
-            cache entries, ``op="spikes"``).
-    Returns:
-        spikes: [T, B, C, *] in the dtype of x, exactly 0 or 1, without gradient (use :func:`temporal_filter`
-        and a surrogate to train).
-    Raises:
-        ValueError: bad shapes or dtypes, or a gradient is required (an input requires grad while grad mode is
-        on): this function would silently cut it.
-    """
-    check_filter_args(x, taps, dilation)
-    check_theta(x, theta)
-    if torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad or theta.requires_grad):
-        raise ValueError("temporal_filter_spikes: expected no gradient (inference only), found inputs that "
-                         "require grad with grad mode on; use torch.no_grad() or temporal_filter + a surrogate")
-    if impl == "auto":
-        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
-
-        impl = DEFAULT_SELECTOR.choose(x, taps, dilation, op="spikes")
-    if impl not in FILTERS:
-        raise ValueError(f"temporal_filter_spikes: expected impl in {IMPLS}, found {impl!r}")
-    return spikes_via(impl, x, taps, theta, dilation)

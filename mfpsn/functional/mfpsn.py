@@ -14,9 +14,10 @@ Symbols (spec §1, §2.4), per channel c, ``x: [T, B, C, *]``, ``weight W: [C, k
 .. math::
     H[t] = \\sum_{i=0}^{k-1} W_q[c, i]\\, X[t - \\mathrm{lag}_i], \\qquad S[t] = \\Theta(H[t] - \\theta[c])
 
-Training (:func:`mfpsn_train_forward`, two temporal filters): pass 1 computes Y with the float W, its batch mean
+Training (``mfpsn_train_forward`` in :mod:`mfpsn.backends.mfpsn_layer`, which picks the backends; two temporal
+filters): pass 1 computes Y with the float W, its batch mean
 μ_B and biased variance σ²_B over every non-channel dim (T, B, *) feed the fold; pass 2 filters X with W_q.
-Eval (:func:`mfpsn_spikes`): one filter with W_q and θ folded from the running statistics.
+Eval (``mfpsn_spikes``, same module): one filter with W_q and θ folded from the running statistics.
 Without quantization (Q = identity), H − θ = g (Y − μ) + β = BatchNorm(Y): the float channel-wise PSN.
 
 Reconstructed (open) choices, all configurable by the caller: statistics over (T, B, *); gradients through
@@ -25,19 +26,15 @@ Reconstructed (open) choices, all configurable by the caller: statistics over (T
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 
-from mfpsn.functional import mfpsn_train_cpu
-from mfpsn.functional.filter import lags, temporal_filter, temporal_filter_spikes
+from mfpsn.functional.filter import lags
 from mfpsn.functional.quantize import pow2_quantize
-from mfpsn.functional.surrogate import Surrogate, heaviside
+from mfpsn.functional.surrogate import heaviside
 
 __all__ = [
-    "STATS", "bn_fold", "quantize_taps", "fold_taps", "reduce_dims", "mean_var", "batch_stats", "lagged_moments",
-    "MFPSNTrainOutput", "mfpsn_train_forward", "mfpsn_spikes", "mfpsn_trace", "mfpsn_stream_step",
-    "update_running_stats",
+    "STATS", "bn_fold", "quantize_taps", "fold_taps", "reduce_dims", "mean_var", "moments_stats", "lagged_moments",
+    "update_running_stats", "mfpsn_stream_step",
 ]
 
 STATS = ("materialize", "moments")
@@ -160,103 +157,15 @@ def mean_var(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return _MeanVar.apply(y)
 
 
-def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, impl: str = "auto",
-                stats: str = "materialize") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Pass 1: batch mean μ_B and biased variance σ²_B of Y = filter(X, W) over (T, B, *).
-
-    Args:
-        x: [T, B, C, *]; weight: W [C, k]; dilation: d; impl: passed to ``temporal_filter``.
-        stats: ``"materialize"`` (compute Y, then its mean and variance) or ``"moments"``
-            (:func:`lagged_moments`: μ_B = Σ_i W_i m_i, E[Y²] = Σ_ij W_i W_j M_ij, σ²_B = E[Y²] − μ_B²,
-            clamped at 0; exact up to rounding). With ``impl="triton"`` the moments come from the one-read
-            kernel ``mfpsn.kernels.lagged_moments`` (float32 partial sums).
-    Returns:
-        (mean [C], var [C], y) in x's dtype; ``y`` is Y [T, B, C, *] for ``"materialize"``, else None.
-    """
-    if stats == "materialize":
-        y = temporal_filter(x, weight, dilation, impl)
-        mean, var = mean_var(y)
-        return mean, var, y
-    if stats == "moments":
-        if impl == "triton":
-            try:
-                from mfpsn.kernels import lagged_moments as kernel_moments
-                from mfpsn.kernels import require_backend
-            except ImportError as err:
-                raise RuntimeError(f"MFPSN(impl='triton', stats='moments') needs mfpsn.kernels.lagged_moments; it "
-                                   f"could not be imported: {err}") from err
-            require_backend("MFPSN(impl='triton', stats='moments')")
-            m, M = kernel_moments(x, weight.shape[1], dilation)
-            m, M = m.double(), M.double()
-        else:
-            m, M = lagged_moments(x, weight.shape[1], dilation)
-        w = weight.double()
-        mean = (w * m).sum(dim=1)
-        second = torch.einsum("ci,cij,cj->c", w, M, w)
-        var = (second - mean * mean).clamp_min(0.0)
-        return mean.to(x.dtype), var.to(x.dtype), None
-    raise ValueError(f"MFPSN: expected stats in {STATS}, found {stats!r}")
-
-
-class MFPSNTrainOutput(NamedTuple):
-    """spikes, h: [T, B, C, *] (h None when not asked for); theta, batch_mean, batch_var (biased): [C];
-    taps: W_q [C, k]."""
-
-    spikes: torch.Tensor
-    h: torch.Tensor
-    theta: torch.Tensor
-    taps: torch.Tensor
-    batch_mean: torch.Tensor
-    batch_var: torch.Tensor
-
-
-def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.Tensor, bn_bias: torch.Tensor,
-                        *, dilation: int, eps: float, surrogate: Surrogate, quantize: bool = True,
-                        exp_min: int | None = None, exp_max: int | None = None, ste: str = "whole",
-                        impl: str = "auto", stats: str = "materialize", bn_grad: bool = True,
-                        need_h: bool = True) -> MFPSNTrainOutput:
-    """Training-mode forward, two temporal filters.
-
-    .. math::
-        \\mu_B, \\sigma^2_B = \\operatorname{mean}, \\operatorname{var}_{biased}(\\mathrm{filter}(X, W))
-        \\;\\text{over } (T, B, *); \\quad
-        W_q, \\theta = \\mathrm{fold}(W, \\gamma, \\beta, \\mu_B, \\sigma^2_B); \\quad
-        S = \\sigma(\\mathrm{filter}(X, W_q) - \\theta)
-
-    where σ is the spike function with surrogate gradient. ``bn_grad=False`` detaches μ_B and σ²_B (then no
-    gradient reaches X or W through the statistics). Gradients reach W, γ, β through W_q by the
-    straight-through rule of ``ste``.
-
-    Args:
-        x: [T, B, C, *] float; weight: [C, k]; bn_weight, bn_bias: [C].
-        need_h: return H; with ``need_h=False`` pass 2 goes through :func:`mfpsn_spikes` (the fused kernel
-            when ``impl="triton"``) and ``h`` is None. With ``impl="fused"`` (named, or chosen by ``"auto"``),
-            ``stats="materialize"``, ``need_h=False`` and a CPU float32/float64 input with the ATan, Sigmoid or
-            Rational surrogate, the whole layer runs on :mod:`mfpsn.functional.mfpsn_train_cpu` (statistics and
-            spikes without materialising Y or H; same maths, float64 statistics).
-    Returns:
-        :class:`MFPSNTrainOutput`. The running statistics are not touched (see :func:`update_running_stats`).
-    """
-    if impl == "auto":
-        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
-
-        impl = DEFAULT_SELECTOR.choose(x, weight, dilation)
-    if impl == "fused" and stats == "materialize" and not need_h and mfpsn_train_cpu.supports(x, surrogate):
-        mean, var = mfpsn_train_cpu.fused_batch_stats(x, weight, dilation)
-        if not bn_grad:
-            mean, var = mean.detach(), var.detach()
-        taps, theta = fold_taps(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
-        spikes = mfpsn_train_cpu.fused_train_spikes(x, taps, theta, dilation, surrogate)
-        return MFPSNTrainOutput(spikes, None, theta, taps, mean, var)
-    mean, var, _ = batch_stats(x, weight, dilation, impl, stats)
-    if not bn_grad:
-        mean, var = mean.detach(), var.detach()
-    taps, theta = fold_taps(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
-    if need_h:
-        spikes, h = mfpsn_trace(x, taps, theta, dilation, surrogate, impl)
-    else:
-        spikes, h = mfpsn_spikes(x, taps, theta, dilation, surrogate, impl), None
-    return MFPSNTrainOutput(spikes, h, theta, taps, mean, var)
+def moments_stats(weight: torch.Tensor, m: torch.Tensor, M: torch.Tensor, dtype: torch.dtype
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """μ_B = Σ_i W_i m_i, E[Y²] = Σ_ij W_i W_j M_ij, σ²_B = E[Y²] − μ_B² (clamped at 0) from the lagged
+    moments (m [C, k], M [C, k, k], :func:`lagged_moments`) of X; returns (mean [C], var [C]) in ``dtype``."""
+    w = weight.double()
+    mean = (w * m.double()).sum(dim=1)
+    second = torch.einsum("ci,cij,cj->c", w, M.double(), w)
+    var = (second - mean * mean).clamp_min(0.0)
+    return mean.to(dtype), var.to(dtype)
 
 
 @torch.no_grad()
@@ -272,53 +181,6 @@ def update_running_stats(running_mean: torch.Tensor, running_var: torch.Tensor, 
     running_mean.mul_(1.0 - factor).add_(batch_mean.detach().to(running_mean.dtype), alpha=factor)
     unbiased = batch_var.detach().to(running_var.dtype) * (n / (n - 1))
     running_var.mul_(1.0 - factor).add_(unbiased, alpha=factor)
-
-
-def mfpsn_trace(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
-                surrogate: Surrogate, impl: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
-    """Filter and threshold, also returning H: ``H = filter(X, W_q)``, ``S = Θ(H − θ)`` (surrogate gradient).
-
-    x: [T, B, C, *]; taps: W_q [C, k]; theta: θ [C] → (spikes, h), both [T, B, C, *].
-    """
-    h = temporal_filter(x, taps, dilation, impl)
-    return surrogate(h - _channel_view(theta, h.dim())), h
-
-
-def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
-                 surrogate: Surrogate, impl: str = "auto") -> torch.Tensor:
-    """Filter and threshold, spikes only: ``S = Θ(filter(X, W_q) − θ)``. The single place that dispatches to
-    the fused GPU kernel (used by the eval forward and by pass 2 of the training forward).
-
-    - ``impl == "triton"``: ``mfpsn.kernels.fused_mfpsn_spikes(x, taps, theta, dilation, surrogate)`` (filter,
-      threshold and spike in one kernel, differentiable with the surrogate; imported lazily, RuntimeError naming
-      the install command when Triton is missing).
-    - otherwise, when no gradient is needed (grad mode off, or no input requires grad):
-      ``temporal_filter_spikes`` (the spike form of the filter; ``"fused"`` and ``"auto"`` may run the one-pass
-      CPU kernel there).
-    - otherwise, when ``impl`` is (or ``"auto"`` chooses) ``"fused"`` on a CPU float32/float64 input with the
-      ATan, Sigmoid or Rational surrogate: :func:`mfpsn.functional.mfpsn_train_cpu.fused_train_spikes` (one pass
-      forward; the backward recomputes H);
-    - otherwise :func:`mfpsn_trace` (filter, then the surrogate spike function).
-
-    x: [T, B, C, *]; taps: W_q [C, k]; theta: θ [C] → spikes [T, B, C, *].
-    """
-    if impl == "triton":
-        try:
-            from mfpsn.kernels import fused_mfpsn_spikes, require_backend
-        except ImportError as err:
-            raise RuntimeError(f"MFPSN(impl='triton') needs mfpsn.kernels.fused_mfpsn_spikes (Triton with CUDA, "
-                               f"or TRITON_INTERPRET=1 on CPU); it could not be imported: {err}") from err
-        require_backend("MFPSN(impl='triton')")
-        return fused_mfpsn_spikes(x, taps, theta, dilation, surrogate)
-    if not (torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad or theta.requires_grad)):
-        return temporal_filter_spikes(x, taps, theta, dilation, impl)
-    if impl == "auto":
-        from mfpsn.functional.autoselect import DEFAULT_SELECTOR
-
-        impl = DEFAULT_SELECTOR.choose(x, taps, dilation)
-    if impl == "fused" and mfpsn_train_cpu.supports(x, surrogate):
-        return mfpsn_train_cpu.fused_train_spikes(x, taps, theta, dilation, surrogate)
-    return mfpsn_trace(x, taps, theta, dilation, surrogate, impl)[0]
 
 
 def mfpsn_stream_step(buffer: torch.Tensor, t: int, x_t: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor,

@@ -13,15 +13,15 @@ import math
 import torch
 from torch import nn
 
-from mfpsn.functional import lif_cpu
+from mfpsn.backends import BACKENDS, LIF_BACKENDS, lif_spikes
+from mfpsn.backends.dispatch import check_lif_options
 from mfpsn.functional.lif import lif_multistep, lif_step
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
 from mfpsn.neurons.base import NeuronTrace, StepModeMixin, check_sequence, check_step_input
 
 __all__ = ["LIF", "PLIF"]
 
-_BACKENDS = ("loop", "fused", "triton")
-_PLIF_BACKENDS = ("loop", "fused")
+LIF_BACKENDS_LEARNABLE = BACKENDS.names_for("lif", "learnable_rate")
 
 
 def _check_common(tau_name: str, tau: float, v_th: float, v_reset: float | None, who: str) -> None:
@@ -49,11 +49,17 @@ class _LIFBase(StepModeMixin, nn.Module):
     def rate(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _fused(self, x: torch.Tensor) -> torch.Tensor:
-        """backend 'fused': the C++ CPU loop (:mod:`mfpsn.functional.lif_cpu`), spikes only."""
+    learnable_rate = False  # PLIF: 1/τ is a parameter (backends need the "learnable_rate" feature)
+
+    def _check_backend(self, backend: str) -> str:
+        check_lif_options(backend, self.surrogate, self.decay_input, self.learnable_rate, type(self).__name__)
+        return backend
+
+    def _spikes(self, x: torch.Tensor) -> torch.Tensor:
+        """The time loop on ``self.backend`` (:func:`mfpsn.backends.lif_spikes`), spikes only."""
         check_sequence(x, type(self).__name__)
-        return lif_cpu.fused_lif_cpu(x, self.rate(), self.v_th, self.v_reset, self.detach_reset, self.surrogate,
-                                     self.decay_input)[0]
+        return lif_spikes(x, self.backend, self.rate(), self.v_th, self.v_reset, self.detach_reset, self.surrogate,
+                          self.decay_input, who=type(self).__name__)
 
     def _loop(self, x: torch.Tensor) -> NeuronTrace:
         check_sequence(x, type(self).__name__)
@@ -102,30 +108,28 @@ class LIF(_LIFBase):
         tau: τ > 1. v_th: threshold V_th. v_reset: hard-reset value, ``None`` = soft reset (subtract V_th).
         detach_reset: use S.detach() in the reset. surrogate, alpha: spike surrogate (``"atan"`` α = 2 default).
         decay_input: SpikingJelly's ``decay_input``.
-        backend: ``"loop"`` (the serial Python loop without a graph and a hand-written BPTT backward,
+        backend: a record of :mod:`mfpsn.backends.registry` implementing ``"lif"`` (:attr:`supported_backends`):
+            ``"loop"`` (the serial Python loop without a graph and a hand-written BPTT backward,
             :func:`mfpsn.functional.lif.lif_multistep`; the baseline), ``"fused"`` (the whole loop in one C++
             pass on the CPU, forward and BPTT backward, :mod:`mfpsn.functional.lif_cpu`; float32/float64, the
             ATan, Sigmoid and Rational surrogates; built once per machine on first use, RuntimeError without a
             C++ compiler) or ``"triton"`` (``mfpsn.kernels.fused_lif``: the time loop inside one kernel, forward
-            and BPTT backward; needs Triton and CUDA, or ``TRITON_INTERPRET=1``; only ``decay_input=True``).
+            and BPTT backward; needs Triton and CUDA, or ``TRITON_INTERPRET=1``; only ``decay_input=True``), or
+            ``"auto"`` (the first one-pass kernel that can run the input, built on first need, else the loop).
             ``run`` and ``step`` always use the loop.
 
     Input ``x: [T, B, C, *]`` float → spikes of the same shape and dtype.
     """
 
+    supported_backends = LIF_BACKENDS + ("auto",)
+
     def __init__(self, tau: float = 2.0, v_th: float = 1.0, v_reset: float | None = 0.0,
                  detach_reset: bool = True, surrogate: str | Surrogate = "atan", alpha: float | None = None,
                  decay_input: bool = True, backend: str = "loop") -> None:
         _check_common("tau", tau, v_th, v_reset, "LIF")
-        if backend not in _BACKENDS:
-            raise ValueError(f"LIF: expected backend in {_BACKENDS}, found {backend!r}")
-        if backend == "triton" and not decay_input:
-            raise ValueError("LIF: backend 'triton' implements decay_input=True only, found decay_input=False")
         super().__init__(v_th, v_reset, detach_reset, surrogate, alpha, decay_input)
-        if backend == "fused":
-            lif_cpu.check_supported(self.surrogate)
+        self.backend = self._check_backend(backend)
         self.tau = float(tau)
-        self.backend = backend
 
     def rate(self) -> float:
         return 1.0 / self.tau
@@ -134,15 +138,7 @@ class LIF(_LIFBase):
         """x: [T, B, C, *] float → spikes [T, B, C, *] (exactly 0 or 1); ``step_mode="s"``: :meth:`step`."""
         if self.step_mode == "s":
             return self.step(x)
-        if self.backend == "triton":
-            check_sequence(x, "LIF")
-            from mfpsn.kernels import fused_lif, require_backend
-
-            require_backend("LIF(backend='triton')")
-            return fused_lif(x, self.tau, self.v_th, self.v_reset, self.detach_reset, self.surrogate)
-        if self.backend == "fused":
-            return self._fused(x)
-        return self._loop(x).spikes
+        return self._spikes(x)
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, " + super().extra_repr() + f", backend={self.backend!r}"
@@ -155,20 +151,20 @@ class PLIF(_LIFBase):
     .. math::
         H[t] = V[t-1] + \\operatorname{sigmoid}(w)\\bigl(X[t] - (V[t-1] - V_{reset})\\bigr)
 
-    then fire and reset as :class:`LIF`. ``backend``: ``"loop"`` (default) or ``"fused"`` (the C++ CPU loop,
-    gradient to w included; see :class:`LIF`). Input ``x: [T, B, C, *]`` float.
+    then fire and reset as :class:`LIF`. ``backend``: ``"loop"`` (default), ``"fused"`` (the C++ CPU loop,
+    gradient to w included; see :class:`LIF`) or ``"auto"``: the backends with the ``"learnable_rate"``
+    feature (:attr:`supported_backends`). Input ``x: [T, B, C, *]`` float.
     """
+
+    supported_backends = LIF_BACKENDS_LEARNABLE + ("auto",)
+    learnable_rate = True
 
     def __init__(self, tau0: float = 2.0, v_th: float = 1.0, v_reset: float | None = 0.0,
                  detach_reset: bool = True, surrogate: str | Surrogate = "atan", alpha: float | None = None,
                  decay_input: bool = True, backend: str = "loop") -> None:
         _check_common("tau0", tau0, v_th, v_reset, "PLIF")
-        if backend not in _PLIF_BACKENDS:
-            raise ValueError(f"PLIF: expected backend in {_PLIF_BACKENDS}, found {backend!r}")
         super().__init__(v_th, v_reset, detach_reset, surrogate, alpha, decay_input)
-        if backend == "fused":
-            lif_cpu.check_supported(self.surrogate, "PLIF(backend='fused')")
-        self.backend = backend
+        self.backend = self._check_backend(backend)
         self.w = nn.Parameter(torch.tensor(-math.log(float(tau0) - 1.0)))
 
     def rate(self) -> torch.Tensor:
@@ -183,6 +179,4 @@ class PLIF(_LIFBase):
         """x: [T, B, C, *] float → spikes [T, B, C, *] (exactly 0 or 1); ``step_mode="s"``: :meth:`step`."""
         if self.step_mode == "s":
             return self.step(x)
-        if self.backend == "fused":
-            return self._fused(x)
-        return self._loop(x).spikes
+        return self._spikes(x)

@@ -6,9 +6,8 @@ import math
 import torch
 from torch import nn
 
-from mfpsn.functional.filter import IMPLS
-from mfpsn.functional.mfpsn import (STATS, fold_taps, mfpsn_spikes, mfpsn_trace,
-                                    mfpsn_train_forward, update_running_stats)
+from mfpsn.backends import IMPLS, mfpsn_spikes, mfpsn_trace, mfpsn_train_forward
+from mfpsn.functional.mfpsn import STATS, fold_taps, update_running_stats
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
 from mfpsn._checks import (check_choice, check_optional_int, check_positive_int, check_positive_number,
                            check_unit_interval)

@@ -12,7 +12,8 @@ import math
 import torch
 from torch import nn
 
-from mfpsn.functional.filter import IMPLS, lags, temporal_filter
+from mfpsn.backends import IMPLS, temporal_filter
+from mfpsn.functional.filter import lags
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
 from mfpsn._checks import check_choice, check_positive_int
 from mfpsn.neurons.base import (NeuronTrace, StepModeMixin, StreamBuffer, check_sequence, check_step_input,

@@ -14,13 +14,14 @@ A module's record is found by its exact class (:meth:`NeuronRegistry.record_for`
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable
 
 from torch import nn
 
+from mfpsn._registry import Registry
 from mfpsn.energy import OpCount, neuron_ops
 from mfpsn.neurons.lif import LIF, PLIF
 from mfpsn.neurons.mfpsn import MFPSN
@@ -76,35 +77,20 @@ class NeuronRecord:
     dilated: bool = False
 
 
-class NeuronRegistry(Mapping[str, NeuronRecord]):
+class NeuronRegistry(Registry):
     """An immutable ``kind → NeuronRecord`` mapping, in the order the records were given."""
 
+    record_type = NeuronRecord
+    key = "kind"
+
     def __init__(self, records: Iterable[NeuronRecord]) -> None:
-        table: dict[str, NeuronRecord] = {}
         classes: dict[type, str] = {}
-        for r in records:
-            if not isinstance(r, NeuronRecord):
-                raise ValueError(f"NeuronRegistry: expected NeuronRecord entries, found {type(r).__name__}")
-            if r.kind in table:
-                raise ValueError(f"NeuronRegistry: kind {r.kind!r} given twice")
+        super().__init__(records)
+        for r in self._records.values():
             if r.cls in classes:
                 raise ValueError(f"NeuronRegistry: class {r.cls.__name__} given for {classes[r.cls]!r} and {r.kind!r}")
-            table[r.kind] = r
             classes[r.cls] = r.kind
-        self._records = MappingProxyType(table)
         self._by_class = MappingProxyType(classes)
-
-    def __getitem__(self, kind: str) -> NeuronRecord:
-        return self._records[kind]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._records)
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    def __repr__(self) -> str:
-        return f"NeuronRegistry({list(self._records)})"
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -126,9 +112,6 @@ class NeuronRegistry(Mapping[str, NeuronRecord]):
         """One neuron layer of ``kind`` (ValueError for an unknown kind)."""
         return self.record(kind).build(config)
 
-    def with_records(self, *records: NeuronRecord) -> "NeuronRegistry":
-        """A new registry: these records after the existing ones (a kind or class given twice is an error)."""
-        return NeuronRegistry([*self._records.values(), *records])
 
 
 def run_epoch_hooks(model: nn.Module, epoch: int, epochs: int, registry: NeuronRegistry | None = None) -> int:

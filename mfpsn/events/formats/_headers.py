@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 
 from mfpsn.events._context import MAX_T0_US, ReadContext
+from mfpsn.events.errors import EventFormatError
 
-__all__ = ["hash_header", "percent_header", "PropheseeHeader"]
+__all__ = ["hash_header", "percent_header", "PropheseeHeader", "prophesee_kind"]
 
 MAX_HEADER_BYTES = 1 << 20
 MAX_LINE = 4096
@@ -134,3 +135,23 @@ def percent_header(buf: bytes, ctx: ReadContext) -> PropheseeHeader:
             break
         lines.append(text)
     return PropheseeHeader(lines, pos, ctx)
+
+
+def prophesee_kind(head: bytes, path: str, ext: str) -> str | None:
+    """Which Prophesee format a file's ``% `` header names: ``"evt2"``, ``"evt3"``, ``"dat"`` (``Version`` /
+    ``Width`` / ``Height`` keys or a ``.dat`` name); None without a ``% `` header. EventFormatError for an
+    unsupported ``evt`` version or a header that names none of them."""
+    if not head.startswith(b"% "):
+        return None
+    hdr = percent_header(head, ReadContext(path, "prophesee-header"))
+    if hdr.evt is not None:
+        if hdr.evt.startswith("2"):
+            return "evt2"
+        if hdr.evt.startswith("3"):
+            return "evt3"
+        raise EventFormatError(path, None, f"unsupported Prophesee encoding 'evt {hdr.evt}'; supported: 2.0, 3.0")
+    keys = {ln.split(" ", 1)[0] for ln in hdr.lines}
+    if keys & {"Version", "Width", "Height"} or ext == ".dat":
+        return "dat"
+    raise EventFormatError(path, None, "a Prophesee '% ' header without 'evt', 'format' or DAT keys; "
+                                       "pass format='evt2', 'evt3' or 'dat'")

@@ -27,8 +27,9 @@ import numpy as np
 from mfpsn.events._context import ReadContext
 from mfpsn.events.core import Events
 from mfpsn.events.formats._headers import hash_header
+from mfpsn.events.formats.record import FormatRecord
 
-__all__ = ["read", "write", "MAGIC", "LAYOUTS"]
+__all__ = ["FORMAT", "read", "write", "MAGIC", "LAYOUTS"]
 
 MAGIC = b"#!AER-DAT2.0\r\n"
 LAYOUTS = ("auto", "dvs128", "davis")
@@ -114,3 +115,7 @@ def write(path: str | Path, events: Events, *, layout: str = "dvs128", chip: str
     with open(path, "wb") as f:
         f.write("".join(line + "\r\n" for line in head).encode("ascii"))
         f.write(rec.tobytes())
+
+
+FORMAT = FormatRecord("aedat2", read, write, extensions=(".aedat",), options=OPTIONS,
+                      sniff=lambda head, path, ext, size: head.startswith(MAGIC))

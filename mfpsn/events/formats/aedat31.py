@@ -31,8 +31,9 @@ import numpy as np
 from mfpsn.events._context import ReadContext
 from mfpsn.events.core import Events
 from mfpsn.events.formats._headers import hash_header
+from mfpsn.events.formats.record import FormatRecord
 
-__all__ = ["read", "write", "MAGIC"]
+__all__ = ["FORMAT", "read", "write", "MAGIC"]
 
 MAGIC = b"#!AER-DAT3.1\r\n"
 END = b"#!END-HEADER"
@@ -261,3 +262,7 @@ def write(path: str | Path, events: Events, *, packet_events: int = 4096, source
             n = int(b - a)
             f.write(PACKET.pack(POLARITY, 0, 8, 4, int(over[a]), n, n, n))
             f.write(rec[a:b].tobytes())
+
+
+FORMAT = FormatRecord("aedat31", read, write, extensions=(".aedat",),
+                      sniff=lambda head, path, ext, size: head.startswith(MAGIC))

@@ -33,9 +33,11 @@ import numpy as np
 
 from mfpsn.events._context import ReadContext, read_regular
 from mfpsn.events.core import Events
+from mfpsn.events.errors import EventFormatError
+from mfpsn.events.formats.record import FormatRecord
 from mfpsn.events.formats.npy import _read_array
 
-__all__ = ["read", "MAGIC"]
+__all__ = ["FORMAT", "read", "MAGIC"]
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 OPTIONS = ("stream", "isolate", "timeout_s")
@@ -144,3 +146,17 @@ def read(ctx: ReadContext) -> Events:
     meta = {"stream_id": sid, "streams": info["streams"]}
     return ctx.finish(t.astype(np.int64), arr["x"].astype(np.int64), arr["y"].astype(np.int64),
                       arr["on"].astype(np.uint8), width if width > 0 else None, height if height > 0 else None, meta)
+
+
+def sniff(head: bytes, path: str, ext: str, size: int) -> bool:
+    """AEDAT 4.0 by its version line; any other ``#!AER-DAT`` version line (2.0 and 3.1 are sniffed before
+    this) is an unsupported version."""
+    if head.startswith(MAGIC):
+        return True
+    if head.startswith(b"#!AER-DAT"):
+        version = head[:20].split(b"\r")[0][:16]
+        raise EventFormatError(path, None, f"unsupported AEDAT version line {version!r}; supported: 2.0, 3.1, 4.0")
+    return False
+
+
+FORMAT = FormatRecord("aedat4", read, None, extensions=(".aedat4",), sniff=sniff, options=OPTIONS)

@@ -19,10 +19,11 @@ import numpy as np
 from mfpsn.events._context import ReadContext
 from mfpsn.events.core import Events
 from mfpsn.events.formats._checks import require_sorted
-from mfpsn.events.formats._headers import percent_header
+from mfpsn.events.formats._headers import percent_header, prophesee_kind
+from mfpsn.events.formats.record import FormatRecord
 from mfpsn.events.formats.aedat2 import unwrap32
 
-__all__ = ["read", "write"]
+__all__ = ["FORMAT", "read", "write"]
 
 EVENT_TYPES = (0x00, 0x0C)
 RECORD = 8
@@ -81,3 +82,13 @@ def write(path: str | Path, events: Events) -> None:
         f.write(("\n".join(head) + "\n").encode("ascii"))
         f.write(bytes([0x0C, RECORD]))
         f.write(rec.tobytes())
+
+
+def sniff(head: bytes, path: str, ext: str, size: int) -> bool:
+    """DAT by its ``% `` header keys, or a ``.dat`` name (headerless DAT 1)."""
+    if head.startswith(b"% "):
+        return prophesee_kind(head, path, ext) == "dat"
+    return ext == ".dat"
+
+
+FORMAT = FormatRecord("dat", read, write, extensions=(".dat",), sniff=sniff)

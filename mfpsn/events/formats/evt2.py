@@ -20,9 +20,10 @@ import numpy as np
 
 from mfpsn.events._context import ReadContext
 from mfpsn.events.core import Events
-from mfpsn.events.formats._headers import percent_header
+from mfpsn.events.formats._headers import percent_header, prophesee_kind
+from mfpsn.events.formats.record import FormatRecord
 
-__all__ = ["read", "write"]
+__all__ = ["FORMAT", "read", "write"]
 
 TIME_HIGH = 0x8
 KNOWN = np.zeros(16, bool)
@@ -104,3 +105,7 @@ def write(path: str | Path, events: Events) -> None:
     with open(path, "wb") as f:
         f.write(_header(events, "2.0", t0))
         f.write(words.tobytes())
+
+
+FORMAT = FormatRecord("evt2", read, write, extensions=(".raw",),
+                      sniff=lambda head, path, ext, size: prophesee_kind(head, path, ext) == "evt2")

@@ -31,10 +31,12 @@ import numpy as np
 from mfpsn.events._context import ReadContext
 from mfpsn.events.core import Events
 from mfpsn.events.formats._checks import require_sorted
-from mfpsn.events.formats._headers import percent_header
+from mfpsn.events.formats._headers import percent_header, prophesee_kind
+from mfpsn.events.errors import EventFormatError
+from mfpsn.events.formats.record import FormatRecord
 from mfpsn.events.formats.evt2 import unwrap_modular, _header
 
-__all__ = ["read", "write", "decode_words"]
+__all__ = ["FORMAT", "read", "write", "decode_words"]
 
 ADDR_Y, ADDR_X, VECT_BASE_X, VECT_12, VECT_8, TIME_LOW, TIME_HIGH = 0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x8
 KNOWN = np.zeros(16, bool)
@@ -220,3 +222,16 @@ def write(path: str | Path, events: Events) -> None:
     with open(path, "wb") as f:
         f.write(_header(events, "3.0", t0))
         f.write(words.astype("<u2").tobytes())
+
+
+def sniff(head: bytes, path: str, ext: str, size: int) -> bool:
+    """EVT 3.0 by its ``% `` header; a ``.raw`` file without one cannot be told from EVT 2.0."""
+    if head.startswith(b"% "):
+        return prophesee_kind(head, path, ext) == "evt3"
+    if ext == ".raw":
+        raise EventFormatError(path, None, "a .raw file without a '% ' header: cannot tell EVT 2.0 from 3.0; "
+                                           "pass format='evt2' or 'evt3'")
+    return False
+
+
+FORMAT = FormatRecord("evt3", read, write, extensions=(".raw",), sniff=sniff)

@@ -18,8 +18,10 @@ import numpy as np
 
 from mfpsn.events._context import ReadContext
 from mfpsn.events.core import Events
+from mfpsn.events.errors import EventFormatError
+from mfpsn.events.formats.record import FormatRecord
 
-__all__ = ["read", "write"]
+__all__ = ["FORMAT", "read", "write"]
 
 RECORD = 5
 OVERFLOW_Y = 240
@@ -67,3 +69,15 @@ def write(path: str | Path, events: Events) -> None:
     out[:, 3] = (tt >> 8) & 0xFF
     out[:, 4] = tt & 0xFF
     Path(path).write_bytes(out.tobytes())
+
+
+def sniff(head: bytes, path: str, ext: str, size: int) -> bool:
+    """No magic: a ``.bin`` name, whose size must be a whole number of 5-byte records."""
+    if ext != ".bin":
+        return False
+    if size % RECORD:
+        raise EventFormatError(path, "nmnist", f"size {size} bytes is not a multiple of 5 (truncated record)")
+    return True
+
+
+FORMAT = FormatRecord("nmnist", read, write, extensions=(".bin",), sniff=sniff)

@@ -29,8 +29,9 @@ from numpy.lib import format as npformat
 
 from mfpsn.events._context import ReadContext
 from mfpsn.events.core import Events
+from mfpsn.events.formats.record import FormatRecord
 
-__all__ = ["read", "write_npy", "write_npz", "MAGIC_NPY", "MAGIC_ZIP"]
+__all__ = ["FORMAT", "read", "write_npy", "write_npz", "MAGIC_NPY", "MAGIC_ZIP"]
 
 MAGIC_NPY = b"\x93NUMPY"
 MAGIC_ZIP = b"PK\x03\x04"
@@ -250,3 +251,7 @@ def write_npz(path: str | Path, events: Events) -> None:
     with open(path, "wb") as f:
         np.savez_compressed(f, t=events.t, x=events.x, y=events.y, p=events.p,
                             width=np.int64(events.width), height=np.int64(events.height))
+
+
+FORMAT = FormatRecord("npy", read, write_npy, extensions=(".npy",), options=OPTIONS,
+                      sniff=lambda head, path, ext, size: head.startswith(MAGIC_NPY))

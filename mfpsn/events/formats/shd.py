@@ -24,10 +24,11 @@ import numpy as np
 
 from mfpsn.events._context import ReadContext, open_regular
 from mfpsn.events.core import Events
+from mfpsn.events.formats.record import FormatRecord
 from mfpsn.events.formats._shd_child_runner import TIMEOUT_S, run_shd_child
 from mfpsn.events.formats._shd_h5 import BOMB_RATIO, read_sample  # noqa: F401 - BOMB_RATIO re-exported
 
-__all__ = ["read", "write_shd_h5", "shd_info", "MAGIC", "N_UNITS"]
+__all__ = ["FORMAT", "read", "write_shd_h5", "shd_info", "MAGIC", "N_UNITS"]
 
 MAGIC = b"\x89HDF\r\n\x1a\n"
 N_UNITS = 700
@@ -126,3 +127,7 @@ def write(path: str | Path, events: Events, *, label: int = 0, key: str | None =
     keys = None if key is None else [key if i == label else str(i) for i in range(label + 1)]
     write_shd_h5(path, [events.t / 1e6], [events.x], [label], keys=keys,
                  speakers=None if speaker is None else [speaker])
+
+
+FORMAT = FormatRecord("shd", read, write, extensions=(".h5", ".hdf5"), options=OPTIONS,
+                      sniff=lambda head, path, ext, size: head.startswith(MAGIC))

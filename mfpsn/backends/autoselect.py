@@ -8,8 +8,8 @@ Cost model: from :data:`ONE_PASS_MIN` values on, when a one-pass fused kernel (`
 on CUDA) can run, it is chosen without timing anything (reading x once and writing h once beats the k passes or
 the permute copies of the others there; timing them on a slice was noise-dominated on a loaded machine and cost
 seconds), recorded as ``Choice(rule="cost model")``. ``op`` is
-``"filter"`` (:func:`~mfpsn.functional.temporal_filter`) or ``"spikes"``
-(:func:`~mfpsn.functional.filter.temporal_filter_spikes`, forward only: filter, threshold and spike). Each is run
+``"filter"`` (:func:`~mfpsn.backends.temporal_filter`) or ``"spikes"``
+(:func:`~mfpsn.backends.temporal_filter_spikes`, forward only: filter, threshold and spike). Each is run
 ``2m + 1`` times and the last ``m`` are summarised. The paper's rule is the mean with ``m = 1``; the defaults
 here are ``m = 3`` and the minimum (``stat="min"``): on a shared machine a single sample measures the background
 load as much as the candidate (we saw one pick ``conv1d`` over a kernel ten times faster), and the minimum
@@ -20,19 +20,23 @@ affordable; the fused kernels are timed first so that the bound is set early, an
 The fastest is cached and used from then on; :meth:`AutoSelector.report` says which implementation each key
 chose and the times.
 
-Candidates: ``conv1d``, ``shift_add``, ``blocked``, ``toeplitz`` (when C·T² is small), ``fused`` (CPU, float32 or
-float64, once :func:`mfpsn.functional.fused_cpu.ready` says its library is loaded) and ``triton`` (CUDA with
-triton installed). Fast by default: on the first CPU call that could use it, :meth:`AutoSelector.choose` builds
-and loads the fused kernel (:func:`mfpsn.functional.fused_cpu.prepare_for_auto`: once per machine, a few
-seconds, with a one-line notice; loading a verified build afterwards takes milliseconds); a machine without a
-compiler gets one warning and the other candidates.
+Candidates come from the backend registry (:data:`mfpsn.backends.registry.BACKENDS`): every record that
+implements the op, lists the device type in ``auto_devices``, is ``available`` for x (within its memory bound:
+``toeplitz`` only while C·T² is small) and ``ready``; one-pass records first. With the package's records:
+``conv1d``, ``shift_add``, ``blocked``, ``toeplitz``, ``fused`` (CPU, float32 or float64, once
+:func:`mfpsn.functional.fused_cpu.ready` says its library is loaded) and ``triton`` (CUDA with triton
+installed). Fast by default: on the first call that could use a record with ``prepare`` (the fused CPU kernel),
+:meth:`AutoSelector.choose` builds and loads it (:func:`mfpsn.functional.fused_cpu.prepare_for_auto`: once per
+machine, a few seconds, with a one-line notice; loading a verified build afterwards takes milliseconds); a
+machine without a compiler gets one warning and the other candidates.
 
 Under ``torch.compile`` nothing is timed: inside a trace ``choose`` returns a cached choice for the key if there
-is one, else the deterministic :func:`static_choice` (``triton`` on CUDA with Triton, ``fused`` on the CPU when
-usable, else ``shift_add``), evaluated once at trace time as a constant.
+is one, else the deterministic :func:`static_choice` (the first one-pass record usable on the device: ``fused``
+on the CPU, ``triton`` on CUDA with Triton; else ``shift_add``), evaluated once at trace time as a constant.
 
-The cache lives in an :class:`AutoSelector` object. ``DEFAULT_SELECTOR`` is the one ``temporal_filter(...,
-impl="auto")`` uses; modules and tests may create their own to keep choices separate.
+The cache lives in an :class:`AutoSelector` object. ``DEFAULT_SELECTOR`` is the one the dispatcher
+(:mod:`mfpsn.backends.dispatch`) uses for ``impl="auto"``; modules and tests may create their own to keep
+choices separate.
 """
 from __future__ import annotations
 
@@ -42,52 +46,53 @@ from dataclasses import dataclass, field
 
 import torch
 
-from mfpsn.functional import fused_cpu
+from mfpsn.functional.surrogate import ATan
+
+from mfpsn.backends.registry import BACKENDS, BackendRecord, BackendRegistry
 
 __all__ = ["AutoSelector", "Choice", "candidates_for", "static_choice", "timing_slice", "DEFAULT_SELECTOR",
-           "SLICE_MAX"]
+           "SLICE_MAX", "STATIC_FALLBACK"]
 
-TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
 SLICE_MAX = 1 << 18     # values: larger inputs are timed on a batch slice of about this size
 ONE_PASS_MIN = 1 << 20  # values: from here on a one-pass fused kernel is chosen without timing (cost model)
+STATIC_FALLBACK = "shift_add"  # the choice inside a trace when no one-pass kernel can run
+_ANY_SURROGATE = ATan()          # the spike form is timed without a gradient, where every surrogate is Θ
 
 
-def _triton_usable(device: torch.device) -> bool:
-    if device.type != "cuda":
-        return False
-    from mfpsn.kernels import triton_available  # lazy: mfpsn.kernels imports mfpsn.functional
-
-    return triton_available()
+def _usable(r: BackendRecord, op: str, x: torch.Tensor) -> bool:
+    return r.implements(op) and x.device.type in r.auto_devices and r.reason(x) is None
 
 
-def candidates_for(x: torch.Tensor, taps: torch.Tensor) -> list[str]:
-    """Implementations worth timing for this input (never the float64 reference), the fused kernels first: the
-    expected winners set the pruning bound early, so slow candidates cost two runs, not 2m + 1.
+def prepare(x: torch.Tensor, op: str = "filter", backends: BackendRegistry = BACKENDS) -> None:
+    """Build or load (once per machine, one notice) every record ``auto`` could use on x that has a
+    ``prepare``: what makes the default path the fast one without a warmup call."""
+    for r in backends.values():
+        if r.prepare is not None and _usable(r, op, x):
+            r.prepare()
 
-    Cost model: ``toeplitz`` does T multiply-adds per output where a filter does k, and builds C·T² matrix
-    entries per call; next to a one-pass fused kernel it is timed only when T <= 4k (and C·T² <= TOEPLITZ_MAX).
-    """
-    T, C, k = x.shape[0], x.shape[2], taps.shape[1]
-    names = []
-    if _triton_usable(x.device):
-        names.append("triton")
-    if x.device.type == "cpu" and x.dtype in fused_cpu.SUPPORTED_DTYPES and fused_cpu.ready():
-        names.append("fused")
-    names += ["shift_add", "blocked", "conv1d"]
-    one_pass = names[0] in ("triton", "fused")
-    if C * T * T <= TOEPLITZ_MAX and not (one_pass and T > 4 * k):
-        names.append("toeplitz")
-    return names
+
+def candidates_for(x: torch.Tensor, taps: torch.Tensor, op: str = "filter",
+                   backends: BackendRegistry = BACKENDS) -> list[str]:
+    """Records worth timing for this input (never one with empty ``auto_devices``, such as the float64
+    reference), the one-pass kernels first: the expected winners set the pruning bound early, so slow
+    candidates cost two runs, not 2m + 1. Next to a one-pass kernel, a record is timed only where its
+    ``worth_timing(T, k)`` holds (``toeplitz``: T <= 4k)."""
+    T, k = x.shape[0], taps.shape[1]
+    usable = [r for r in backends.values() if _usable(r, op, x) and r.ready()]
+    one_pass = [r for r in usable if r.one_pass]
+    rest = [r for r in usable if not r.one_pass and (not one_pass or r.worth_timing(T, k))]
+    return [r.name for r in one_pass + rest]
 
 
 def static_choice(device_type: str, dtype: torch.dtype) -> str:
-    """The choice without timing (inside a ``torch.compile`` trace): ``triton`` on CUDA with Triton, ``fused``
-    on the CPU for float32/float64 when its library loads (built on first need), else ``shift_add``."""
-    if device_type == "cuda" and _triton_usable(torch.device("cuda")):
-        return "triton"
-    if device_type == "cpu" and dtype in fused_cpu.SUPPORTED_DTYPES and fused_cpu.prepare_for_auto():
-        return "fused"
-    return "shift_add"
+    """The choice without timing (inside a ``torch.compile`` trace): the first one-pass record of
+    :data:`BACKENDS` that can run on this device and dtype (``fused`` on the CPU, built on first need;
+    ``triton`` on CUDA with Triton), else :data:`STATIC_FALLBACK`."""
+    probe = torch.empty(1, 1, 1, dtype=dtype, device=device_type)
+    for r in BACKENDS.values():
+        if r.one_pass and _usable(r, "filter", probe) and (r.prepare() if r.prepare is not None else r.ready()):
+            return r.name
+    return STATIC_FALLBACK
 
 
 # What torch.compiler.assume_constant_result does (dynamo calls the function at trace time and keeps the result as
@@ -156,12 +161,10 @@ class AutoSelector:
         return (op, tuple(x.shape), str(x.device), str(x.dtype), int(taps.shape[1]), int(dilation), bool(grad))
 
     def _time(self, impl: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool, op: str,
-              bound_ms: float | None = None) -> float:
+              bound_ms: float | None = None, backends: BackendRegistry = BACKENDS) -> float:
         """Min (or mean) of the last m of 2m + 1 runs, in ms; the faster of the first two runs when both exceed
         ``bound_ms``."""
-        from mfpsn.functional.filter import FILTERS, spikes_via
-
-        fn = FILTERS[impl]
+        r = backends[impl]
         xs = x.detach().requires_grad_(grad)
         ws = taps.detach().requires_grad_(grad)
         upstream = torch.randn_like(xs) if grad else None
@@ -171,14 +174,15 @@ class AutoSelector:
             _sync(x.device)
             t0 = time.perf_counter()
             if op == "spikes":
-                spikes_via(impl, xs, ws, theta, dilation)
+                with torch.no_grad():
+                    r.ops["spikes"](xs, ws, theta, dilation, _ANY_SURROGATE)
             elif grad:
-                h = fn(xs, ws, dilation)
+                h = r.ops["filter"](xs, ws, dilation)
                 torch.autograd.backward(h, upstream)
                 xs.grad = ws.grad = None
             else:
                 with torch.no_grad():
-                    fn(xs, ws, dilation)
+                    r.ops["filter"](xs, ws, dilation)
             _sync(x.device)
             times.append(1e3 * (time.perf_counter() - t0))
             if bound_ms is not None and len(times) == 2 and min(times) > bound_ms:
@@ -186,8 +190,9 @@ class AutoSelector:
         last = times[-self.m:]
         return min(last) if self.stat == "min" else sum(last) / self.m
 
-    def choose(self, x: torch.Tensor, taps: torch.Tensor, dilation: int, op: str = "filter") -> str:
-        """Name of the fastest implementation for this call (timed on first sight of its key).
+    def choose(self, x: torch.Tensor, taps: torch.Tensor, dilation: int, op: str = "filter",
+               backends: BackendRegistry = BACKENDS) -> str:
+        """Name of the fastest backend for this call (timed on first sight of its key).
 
         op: ``"filter"`` (h, with a backward when a gradient is needed) or ``"spikes"`` (Θ(h − θ), forward only).
         """
@@ -202,19 +207,21 @@ class AutoSelector:
         with self._lock:
             if k in self._cache:  # another thread timed it while this one waited
                 return self._cache[k].impl
-            if x.device.type == "cpu" and x.dtype in fused_cpu.SUPPORTED_DTYPES:
-                fused_cpu.prepare_for_auto()
-            names = candidates_for(x, taps)
-            if names[0] in ("fused", "triton") and x.numel() >= ONE_PASS_MIN:
+            prepare(x, op, backends)
+            names = candidates_for(x, taps, op=op, backends=backends)
+            if not names:
+                raise RuntimeError(f"impl='auto': no backend can run op {op!r} on x {tuple(x.shape)} {x.dtype} "
+                                   f"on {x.device}")
+            if backends[names[0]].one_pass and x.numel() >= ONE_PASS_MIN:
                 self._cache[k] = Choice(names[0], {}, rule="cost model")
                 return names[0]
             xs = timing_slice(x)
             times: dict[str, float] = {}
             pruned = []
-            for name in candidates_for(xs, taps):
+            for name in candidates_for(xs, taps, op=op, backends=backends):
                 best = min(times.values(), default=None)
                 bound = None if self.prune is None or best is None else self.prune * best
-                times[name] = self._time(name, xs, taps, dilation, grad, op, bound)
+                times[name] = self._time(name, xs, taps, dilation, grad, op, bound, backends)
                 if bound is not None and times[name] > bound:
                     pruned.append(name)
             self._cache[k] = Choice(min(times, key=times.get), times, tuple(pruned), tuple(xs.shape))
