@@ -274,9 +274,11 @@ def render_readme(results: list[dict]) -> str:
             *shd,
             "",
         ]
+    from mfpsn import experiments_nmnist_sim
     from mfpsn.experiments_seq import render_section
 
     parts += render_section(results, "budget") + render_section(results, "full")
+    parts += experiments_nmnist_sim.render_section(results)
     return "\n".join(parts)
 
 

@@ -253,8 +253,8 @@ def _nmnist_sim(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
             "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[first event, last event]"},
             "simulator": {"module": "mfpsn.data.nmnist_sim", "version": GENERATOR_VERSION, "seed": NMNIST_SIM_SEED,
                           "saccades": NMNIST_SIM_CONFIG.as_dict()},
-            "digits": {"train": f"the first {NMNIST_SIM_TRAIN} of the train split",
-                       "test": f"the first {NMNIST_SIM_TEST} of the test split"},
+            "budget": {"train_digits": NMNIST_SIM_TRAIN, "test_digits": NMNIST_SIM_TEST,
+                       "rule": "the first N digits of each split (all of them when a split holds fewer)"},
             "source": f"MNIST IDX files in {root} through the saccade simulator (N-MNIST protocol)",
             "licence": "MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0"}
     return TaskData("nmnist-sim", tx, ty, vx, vy, DIGITS, spec, _nmnist_model(T))
