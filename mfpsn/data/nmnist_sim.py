@@ -217,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         p.error(str(err))
     for split, n in written.items():
-        print(f"wrote {n} files to {Path(args.out) / SPLIT_FOLDERS[split]}")
+        if n:
+            print(f"wrote {n} files to {Path(args.out) / SPLIT_FOLDERS[split]}")
     print(f"done in {time.perf_counter() - start:.1f} s; train on it with "
           f"python -m mfpsn.train --task nmnist --data-root {args.out}")
     return 0
