@@ -96,7 +96,7 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
         label = ROW_TEXT.get(r["neuron"], r["neuron"]).format(order=r["order"], dilations=r["dilations"])
         lines.append(f"| {label} | {100 * r['test_accuracy']:.2f} | {r['seed']} | {r['train_seconds_per_epoch']:.0f} | "
                      f"{r['n_parameters']:,} | {r['spikes_per_sample']:.0f} | {r['energy_nj_per_sample'] / 1e3:.2f} |")
-    return lines + [""]
+    return lines + ["", "One seed per neuron: a gap between these rows is not evidence of a ranking.", ""]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
