@@ -1,18 +1,20 @@
 """nmnist-sim results: rows of ``checkpoints/results.jsonl`` from trained checkpoints, and their README section.
 
-The shipped ``nmnist_sim_<neuron>`` checkpoints are trained with the training CLI (budget protocol: the
-first 6,000 MNIST training digits, all 10,000 test digits, see ``mfpsn.training.tasks``), one torch
-thread, a fixed backend per neuron, seed 0::
+Every run uses the training CLI (budget protocol: the first 6,000 MNIST training digits, all 10,000 test
+digits, see ``mfpsn.training.tasks``), one torch thread, a fixed backend per neuron; seed 0 is shipped as
+``nmnist_sim_<neuron>``, the other seeds go to ``runs/nmnist_sim_seeds`` as ``nmnist_sim_<neuron>_seed<s>``::
 
     python -m mfpsn.train --task nmnist-sim --data-root ../shared/data/mnist --neuron mfpsn \\
         --neuron-options '{"impl": "fused"}' --epochs 5 --eval-limit 1000 --subset 300 --threads 1 --out checkpoints
     python -m mfpsn.train ... --neuron lif --neuron-options '{"backend": "fused"}' ...
+    python -m mfpsn.train ... --seed 1 --name nmnist_sim_mfpsn_seed1 --out runs/nmnist_sim_seeds
 
-then ``python -m mfpsn.experiments_nmnist_sim record nmnist_sim_mfpsn nmnist_sim_lif --data-root
-../shared/data/mnist`` appends one row per checkpoint (accuracy and per-epoch times from its card; spikes
-and energy per sample measured on the first 256 test digits) and ``python -m mfpsn.experiments table``
-renders the README. ``--subset 300``: the card's fixed subset is the first 300 test digits, which
-``assets/mnist_subset`` holds, so the shipped-checkpoint test runs on a fresh clone.
+then ``python -m mfpsn.experiments_nmnist_sim record nmnist_sim_mfpsn
+runs/nmnist_sim_seeds/nmnist_sim_mfpsn_seed1.json ... --data-root ../shared/data/mnist`` writes one row per checkpoint (accuracy and per-epoch times from its card;
+spikes and energy per sample measured on the first 256 test digits; ``shipped`` when the card lies in
+``checkpoints/``) and ``python -m mfpsn.experiments table`` renders the README. ``--subset 300``: the card's
+fixed subset is the first 300 test digits, which ``assets/mnist_subset`` holds, so the shipped-checkpoint
+test runs on a fresh clone.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ ROW_TEXT = {"mfpsn": "MFPSN (k = {order}, {dilations})", "lif": "LIF (τ = 2, ha
 
 
 def card_row(name: str, *, data_root: str) -> dict[str, Any]:
-    """The results row of the shipped checkpoint ``name`` (its card plus the measured cost)."""
+    """The results row of the checkpoint ``name`` (a shipped name or a card path): its card plus the measured cost."""
     import torch
 
     from mfpsn.checkpoints import load
@@ -42,14 +44,17 @@ def card_row(name: str, *, data_root: str) -> dict[str, Any]:
 
     ckpt = load(name)
     card = ckpt.card
+    shipped = ckpt.card_path.resolve().parent == SHIPPED_DIR.resolve()
+    if shipped and card["seed"] != 0:
+        raise ValueError(f"checkpoint {name!r}: a shipped nmnist-sim checkpoint must be seed 0, found {card['seed']}")
     if card["task"] != GROUP:
         raise ValueError(f"checkpoint {name!r}: expected task {GROUP!r}, found {card['task']!r}")
     data = load_task(GROUP, T=int(card["input"]["T"]), data_root=data_root, test_only=True)
     model, train = card["model"], card["training"]
     hist = card["history"]
-    return {"key": f"{GROUP}/{name}/seed{card['seed']}", "group": GROUP, "task": GROUP, "neuron": model["neuron"],
+    return {"key": f"{GROUP}/{model['neuron']}/seed{card['seed']}", "group": GROUP, "task": GROUP, "neuron": model["neuron"],
             "order": model["order"], "dilations": model["dilations"], "options": model["neuron_options"],
-            "seed": card["seed"], "name": name, "shipped": True, "epochs": train["epochs"],
+            "seed": card["seed"], "name": card["name"], "shipped": shipped, "epochs": train["epochs"],
             "batch_size": train["batch_size"], "threads": 1, "test_accuracy": card["test_accuracy"],
             "test_samples": card["test_samples"], "train_samples": int(card["input"]["budget"]["train_digits"]),
             "train_seconds_per_epoch": statistics.mean(e["train_seconds"] for e in hist),
@@ -72,6 +77,8 @@ def record(names: Sequence[str], *, data_root: str, results: Path = RESULTS) -> 
 
 def render_section(results: list[dict[str, Any]]) -> list[str]:
     """The nmnist-sim part of ``checkpoints/README.md`` (empty when no such row exists)."""
+    from mfpsn.experiments import _mean_std
+
     rows = [r for r in results if r.get("group") == GROUP]
     if not rows:
         return []
@@ -89,21 +96,26 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
         f"{first['test_samples']:,} test digits. Energy: `mfpsn.energy` counts at the measured firing rates on "
         "the first 256 test digits.",
         "",
-        "| neuron | test accuracy % | seeds | train s / epoch | parameters | spikes / sample | energy / sample (µJ) |",
+        "| neuron | test accuracy % (mean ± std over seeds) | seeds | train s / epoch | parameters | spikes / sample "
+        "| energy / sample (µJ) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(rows, key=lambda r: (r["neuron"], r["seed"])):
-        label = ROW_TEXT.get(r["neuron"], r["neuron"]).format(order=r["order"], dilations=r["dilations"])
-        lines.append(f"| {label} | {100 * r['test_accuracy']:.2f} | {r['seed']} | {r['train_seconds_per_epoch']:.0f} | "
-                     f"{r['n_parameters']:,} | {r['spikes_per_sample']:.0f} | {r['energy_nj_per_sample'] / 1e3:.2f} |")
-    return lines + ["", "One seed per neuron: a gap between these rows is not evidence of a ranking.", ""]
+    for neuron in sorted({r["neuron"] for r in rows}):
+        mine = sorted((r for r in rows if r["neuron"] == neuron), key=lambda r: r["seed"])
+        label = ROW_TEXT.get(neuron, neuron).format(order=mine[0]["order"], dilations=mine[0]["dilations"])
+        lines.append(f"| {label} | {_mean_std([r['test_accuracy'] for r in mine])} | "
+                     f"{len(mine)} ({', '.join(str(r['seed']) for r in mine)}) | "
+                     f"{statistics.mean(r['train_seconds_per_epoch'] for r in mine):.0f} | {mine[0]['n_parameters']:,} | "
+                     f"{statistics.mean(r['spikes_per_sample'] for r in mine):.0f} | "
+                     f"{statistics.mean(r['energy_nj_per_sample'] for r in mine) / 1e3:.2f} |")
+    return lines + [""]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m mfpsn.experiments_nmnist_sim", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("record", help="append the rows of shipped nmnist-sim checkpoints to the results file")
-    r.add_argument("names", nargs="+")
+    r = sub.add_parser("record", help="write the rows of nmnist-sim checkpoints to the results file")
+    r.add_argument("names", nargs="+", help="shipped names or card paths")
     r.add_argument("--data-root", required=True, help="folder with the MNIST IDX files")
     args = p.parse_args(argv)
     try:
