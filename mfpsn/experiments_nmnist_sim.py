@@ -10,9 +10,9 @@ digits, see ``mfpsn.training.tasks``), one torch thread, a fixed backend per neu
     python -m mfpsn.train ... --seed 1 --name nmnist_sim_mfpsn_seed1 --out runs/nmnist_sim_seeds
 
 then ``python -m mfpsn.experiments_nmnist_sim record nmnist_sim_mfpsn
-runs/nmnist_sim_seeds/nmnist_sim_mfpsn_seed1.json ... --data-root ../shared/data/mnist`` writes one row per checkpoint (accuracy and per-epoch times from its card;
-spikes and energy per sample measured on the first 256 test digits; ``shipped`` when the card lies in
-``checkpoints/``) and ``python -m mfpsn.experiments table`` renders the README. ``--subset 300``: the card's
+runs/nmnist_sim_seeds/nmnist_sim_mfpsn_seed1.json ... --data-root ../shared/data/mnist`` writes one row per
+checkpoint (accuracy and per-epoch times from its card; spikes and energy per sample measured on the first
+256 test digits; ``shipped`` when the card lies in ``checkpoints/``) and ``python -m mfpsn.experiments table`` renders the README. ``--subset 300``: the card's
 fixed subset is the first 300 test digits, which ``assets/mnist_subset`` holds, so the shipped-checkpoint
 test runs on a fresh clone.
 """
@@ -52,8 +52,8 @@ def card_row(name: str, *, data_root: str) -> dict[str, Any]:
     data = load_task(GROUP, T=int(card["input"]["T"]), data_root=data_root, test_only=True)
     model, train = card["model"], card["training"]
     hist = card["history"]
-    return {"key": f"{GROUP}/{model['neuron']}/seed{card['seed']}", "group": GROUP, "task": GROUP, "neuron": model["neuron"],
-            "order": model["order"], "dilations": model["dilations"], "options": model["neuron_options"],
+    return {"key": f"{GROUP}/{model['neuron']}/seed{card['seed']}", "group": GROUP, "task": GROUP,
+            "neuron": model["neuron"], "order": model["order"], "dilations": model["dilations"], "options": model["neuron_options"],
             "seed": card["seed"], "name": card["name"], "shipped": shipped, "epochs": train["epochs"],
             "batch_size": train["batch_size"], "threads": 1, "test_accuracy": card["test_accuracy"],
             "test_samples": card["test_samples"], "train_samples": int(card["input"]["budget"]["train_digits"]),
@@ -105,7 +105,8 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
         label = ROW_TEXT.get(neuron, neuron).format(order=mine[0]["order"], dilations=mine[0]["dilations"])
         lines.append(f"| {label} | {_mean_std([r['test_accuracy'] for r in mine])} | "
                      f"{len(mine)} ({', '.join(str(r['seed']) for r in mine)}) | "
-                     f"{statistics.mean(r['train_seconds_per_epoch'] for r in mine):.0f} | {mine[0]['n_parameters']:,} | "
+                     f"{statistics.mean(r['train_seconds_per_epoch'] for r in mine):.0f} | "
+                     f"{mine[0]['n_parameters']:,} | "
                      f"{statistics.mean(r['spikes_per_sample'] for r in mine):.0f} | "
                      f"{statistics.mean(r['energy_nj_per_sample'] for r in mine) / 1e3:.2f} |")
     return lines + [""]

@@ -39,7 +39,8 @@ def cache(tmp_path, monkeypatch):
 
 
 def _same(a, b) -> bool:
-    return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in "txyp") and (a.width, a.height) == (b.width, b.height)
+    same_size = (a.width, a.height) == (b.width, b.height)
+    return same_size and all(np.array_equal(getattr(a, f), getattr(b, f)) for f in "txyp")
 
 
 def test_generation_is_seeded_per_sample(mnist):

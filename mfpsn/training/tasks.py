@@ -109,8 +109,8 @@ def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike |
     if T < 1:
         raise ValueError(f"T: expected a positive integer, found {T}")
     loader = {"dvs-digits": _dvs_digits, "seq-digits": _seq_digits, "spoken-digits": _spoken_digits,
-              "nmnist": _nmnist, "nmnist-sim": _nmnist_sim, "shd": _shd, "cifar10": _cifar10, "smnist": _pixel_task, "psmnist": _pixel_task,
-              "sfmnist": _pixel_task, "random": _random}[task]
+              "nmnist": _nmnist, "nmnist-sim": _nmnist_sim, "shd": _shd, "cifar10": _cifar10, "smnist": _pixel_task,
+              "psmnist": _pixel_task, "sfmnist": _pixel_task, "random": _random}[task]
     if loader is _pixel_task:
         return _pixel_task(task, T=T, data_root=data_root, test_only=test_only)
     return loader(T=T, data_root=data_root, allow_pickle=allow_pickle, seed=seed, test_only=test_only)
