@@ -59,8 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="only the first N held-out samples")
     p.add_argument("--json", default=None, help="also write the result as JSON to this path")
     p.add_argument("--data-root", default=None,
-                   help="folder of a real data set (MNIST IDX files for smnist/psmnist, FSDD recordings for fsdd, nmnist, "
-                        "shd, cifar10)")
+                   help="folder of a real data set (MNIST IDX files for smnist/psmnist/nmnist-sim, FSDD recordings "
+                        "for fsdd, nmnist, shd, cifar10)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--integer", type=int, default=None, metavar="FRAC_BITS",
                    help="run the MFPSN layers on the integer shift/add path with FRAC_BITS fractional bits")

@@ -274,12 +274,13 @@ def render_readme(results: list[dict]) -> str:
             *shd,
             "",
         ]
+    from mfpsn import experiments_nmnist_sim
     from mfpsn.experiments_fsdd import render_section as render_fsdd
     from mfpsn.experiments_integer import render_section as render_integer
     from mfpsn.experiments_seq import render_section
 
     parts += render_section(results, "budget") + render_section(results, "long") + render_section(results, "full")
-    parts += render_fsdd(results) + render_integer(results)
+    parts += experiments_nmnist_sim.render_section(results) + render_fsdd(results) + render_integer(results)
     return "\n".join(parts)
 
 

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--amp", choices=AMP_MODES, default=d.amp, help="mixed precision (GPU only; auto = bf16/fp16)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
-    p.add_argument("--data-root", default=None, help="real data set folder (nmnist, shd, cifar10) or cache folder")
+    p.add_argument("--data-root", default=None, help="real data set folder (nmnist, shd, cifar10; MNIST IDX files for smnist, psmnist, nmnist-sim) or cache folder")
     p.add_argument("--allow-cifar-pickle", action="store_true",
                    help="read CIFAR-10 python batches (pickles, restricted unpickler): only for files you trust")
     p.add_argument("--max-train", type=int, default=None, help="use only the first N training samples")

@@ -10,6 +10,7 @@ synthetic sets are generated locally and the real ones must already be on disk (
 | ``seq-digits`` | scikit-learn 8x8 digits, one column per step, DVS-digits split | ``[8, 1, 8]`` | ``seq_image_net`` |
 | ``spoken-digits`` | :func:`mfpsn.data.spoken_digits.load_spoken_digits` | ``[T, 140]`` | ``shd_net`` |
 | ``nmnist`` | ``data_root/{Train,Test}/<digit>/*.bin`` via ``read_events`` | ``[T, 2, 34, 34]`` | ``dvs_convnet`` |
+| ``nmnist-sim`` | MNIST IDX files in ``data_root`` through :mod:`mfpsn.data.nmnist_sim` (N-MNIST protocol); the first ``NMNIST_SIM_TRAIN`` train and ``NMNIST_SIM_TEST`` test digits | ``[T, 2, 34, 34]`` | ``dvs_convnet`` |
 | ``shd`` | ``data_root/shd_{train,test}.h5`` | ``[T, 140]`` | ``shd_net`` |
 | ``cifar10`` | ``data_root/{data_batch_1..5,test_batch}`` (pickles, opt-in) | ``[32, 3, 32]`` | ``seq_image_net`` |
 | ``smnist`` | MNIST IDX files in ``data_root``, one pixel per step (row-major) | ``[784, 1]`` | ``seq_fc_net`` |
@@ -28,13 +29,17 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["TASKS", "TaskData", "load_task", "default_T", "pixel_transform", "PSMNIST_SEED"]
+__all__ = ["TASKS", "TaskData", "load_task", "default_T", "pixel_transform", "PSMNIST_SEED", "NMNIST_SIM_TRAIN",
+           "NMNIST_SIM_TEST", "NMNIST_SIM_SEED"]
 
-TASKS = ("dvs-digits", "seq-digits", "spoken-digits", "nmnist", "shd", "cifar10", "smnist", "psmnist", "sfmnist",
-         "fsdd", "random")
-_DEFAULT_T = {"dvs-digits": 8, "seq-digits": 8, "spoken-digits": 100, "nmnist": 8, "shd": 100, "cifar10": 32,
-              "smnist": 784, "psmnist": 784, "sfmnist": 784, "fsdd": 100, "random": 4}
+TASKS = ("dvs-digits", "seq-digits", "spoken-digits", "nmnist", "nmnist-sim", "shd", "cifar10", "smnist", "psmnist",
+         "sfmnist", "fsdd", "random")
+_DEFAULT_T = {"dvs-digits": 8, "seq-digits": 8, "spoken-digits": 100, "nmnist": 8, "nmnist-sim": 8, "shd": 100,
+              "cifar10": 32, "smnist": 784, "psmnist": 784, "sfmnist": 784, "fsdd": 100, "random": 4}
 PSMNIST_SEED = 0
+NMNIST_SIM_TRAIN = 6_000  # budget: the first 6,000 of MNIST's 60,000 training digits
+NMNIST_SIM_TEST = 10_000  # all of MNIST's test digits
+NMNIST_SIM_SEED = 0  # simulator seed: fixed, the training seed does not change the data
 DIGITS = [str(i) for i in range(10)]
 SHD_CLASSES = [f"{lang}-{i}" for lang in ("english", "german") for i in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -92,12 +97,13 @@ def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike |
     Args:
         task: one of :data:`TASKS`.
         T: time steps (bins); ``None`` for the task default (fixed at 8 for ``seq-digits``, 32 for ``cifar10``).
-        data_root: directory of a real data set (``nmnist``, ``shd``, ``cifar10``) or the cache
-            directory of a synthetic one (``None``: its default cache).
+        data_root: directory of a real data set (``nmnist``, ``shd``, ``cifar10``; the MNIST IDX files for
+            ``smnist``, ``psmnist``, ``nmnist-sim``) or the cache directory of a synthetic one (``None``: its
+            default cache).
         allow_pickle: ``cifar10`` only: opt in to reading the CIFAR-10 python pickles (restricted).
         seed: seed of the ``random`` task's data.
         test_only: skip reading the training split where the loader can (``dvs-digits``,
-            ``spoken-digits``, ``nmnist``, ``shd``, ``fsdd``):
+            ``spoken-digits``, ``nmnist``, ``nmnist-sim``, ``shd``, ``fsdd``, the pixel tasks):
             ``train_x`` and ``train_y`` then hold 0 samples.
         options: task options (``fsdd`` only: ``split`` ``"official"`` or ``"speaker:NAME"``, ``augment`` copies
             per training recording, ``espeak`` synthetic utterances per espeak-ng voice and digit added to
@@ -109,8 +115,8 @@ def load_task(task: str, *, T: int | None = None, data_root: str | os.PathLike |
     if T < 1:
         raise ValueError(f"T: expected a positive integer, found {T}")
     loader = {"dvs-digits": _dvs_digits, "seq-digits": _seq_digits, "spoken-digits": _spoken_digits,
-              "nmnist": _nmnist, "shd": _shd, "cifar10": _cifar10, "smnist": _pixel_task, "psmnist": _pixel_task,
-              "sfmnist": _pixel_task, "fsdd": _fsdd, "random": _random}[task]
+              "nmnist": _nmnist, "nmnist-sim": _nmnist_sim, "shd": _shd, "cifar10": _cifar10, "smnist": _pixel_task,
+              "psmnist": _pixel_task, "sfmnist": _pixel_task, "fsdd": _fsdd, "random": _random}[task]
     options = dict(options or {})
     if task == "fsdd":
         return _fsdd(T=T, data_root=data_root, test_only=test_only, **options)
@@ -227,6 +233,11 @@ def _read_nmnist_split(folder: Path, T: int) -> tuple[torch.Tensor, torch.Tensor
     return torch.from_numpy(np.stack(frames)), torch.tensor(labels, dtype=torch.int64)
 
 
+def _nmnist_model(T: int) -> dict[str, Any]:
+    return {"arch": "dvs_convnet", "num_classes": 10, "T": T, "in_channels": 2, "input_size": 34,
+            "channels": [16, 32, 32], "input_pool": 1}
+
+
 def _nmnist(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
     root = _need_root("nmnist", data_root)
     vx, vy = _read_nmnist_split(root / "Test", T)
@@ -235,9 +246,29 @@ def _nmnist(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
             "polarity_channels": ["OFF", "ON"],
             "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[0, last event]"},
             "source": f"N-MNIST folders in {root}"}
-    model = {"arch": "dvs_convnet", "num_classes": 10, "T": T, "in_channels": 2, "input_size": 34,
-             "channels": [16, 32, 32], "input_pool": 1}
-    return TaskData("nmnist", tx, ty, vx, vy, DIGITS, spec, model)
+    return TaskData("nmnist", tx, ty, vx, vy, DIGITS, spec, _nmnist_model(T))
+
+
+def _nmnist_sim(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
+    from mfpsn.data.nmnist_sim import GENERATOR_VERSION, NMNIST_SIM_CONFIG, load_nmnist_sim
+
+    root = _need_root("nmnist-sim", data_root)
+    vx, vy = load_nmnist_sim(root, "test", T=T, limit=NMNIST_SIM_TEST, seed=NMNIST_SIM_SEED)
+    if test_only:
+        tx, ty = _empty_like(vx, vy)
+    else:
+        tx, ty = load_nmnist_sim(root, "train", T=T, limit=NMNIST_SIM_TRAIN, seed=NMNIST_SIM_SEED)
+    spec = {"layout": "[T, B, 2, 34, 34]", "shape": [T, 2, 34, 34], "T": T, "sensor_size": [34, 34],
+            "polarity_channels": ["OFF", "ON"],
+            # the events start at t = 0, so this is also the "[0, last event]" of the nmnist task
+            "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[first event, last event]"},
+            "simulator": {"module": "mfpsn.data.nmnist_sim", "version": GENERATOR_VERSION, "seed": NMNIST_SIM_SEED,
+                          "saccades": NMNIST_SIM_CONFIG.as_dict()},
+            "budget": {"train_digits": NMNIST_SIM_TRAIN, "test_digits": NMNIST_SIM_TEST,
+                       "rule": "the first N digits of each split (all of them when a split holds fewer)"},
+            "source": f"MNIST IDX files in {root} through the saccade simulator (N-MNIST protocol)",
+            "licence": "MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0"}
+    return TaskData("nmnist-sim", tx, ty, vx, vy, DIGITS, spec, _nmnist_model(T))
 
 
 def _cifar10(*, T: int, data_root, allow_pickle: bool, **_) -> TaskData:
