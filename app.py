@@ -108,7 +108,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     shd_index = gr.Number(value=0, precision=0, label="sample index inside an SHD .h5 file")
                     n_bins = gr.Slider(1, LIMITS.max_frames, value=20, step=1, label="time bins of the frame viewer")
                     load_btn = gr.Button("Load recording", variant="primary")
-                    ev_summary = gr.Markdown("Upload a file or pick a sample.", elem_id="events-summary")
+                    ev_summary = gr.Markdown(events_view.NOTHING_LOADED, elem_id="events-summary")
                 with gr.Column(scale=2):
                     ev_frame = gr.Plot(empty_figure("load a recording to see its frames"), label="frame viewer",
                                        elem_id="events-frame")
@@ -124,31 +124,42 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                 right_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model B (LIF suggested)")
                 neuron_idx = gr.Number(value=0, precision=0, label="neuron index for the membrane plot")
                 run_btn = gr.Button("Run the models", variant="primary")
-            run_summary = gr.Markdown(elem_id="models-summary")
+            run_summary = gr.Markdown(models_view.NO_RESULTS, elem_id="models-summary")
             with gr.Row():
                 m_probs = gr.Plot(label="class probabilities", elem_id="models-probs")
                 m_evidence = gr.Plot(label="per-time-step class evidence", elem_id="models-evidence")
             m_rates = gr.Plot(label="per-layer firing rates")
             m_raster = gr.Plot(label="first-layer spike raster")
             m_membranes = gr.Plot(label="membrane potentials", elem_id="models-membranes")
+            model_outputs = [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary]
             load_io = ([ev_upload, ev_sample, shd_index, n_bins],
                        [ev_summary, ev_frame, ev_cloud, ev_rate, events_state, frame_idx])
-            load, suggest = clean_errors(EV.load), clean_errors(EV.suggest)
-            load_btn.click(load, *load_io, api_name="load_events").then(
-                suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
-            ev_upload.upload(events_view.forget_choice, None, ev_sample, api_visibility="private").then(
-                load, *load_io, api_visibility="private").then(
-                suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
-            ev_sample.input(events_view.forget_choice, None, ev_upload, api_visibility="private").then(
-                load, *load_io, api_visibility="private").then(
-                suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+            load, reload, suggest = clean_errors(EV.load), clean_errors(EV.reload), clean_errors(EV.suggest)
+            reset = (clean_errors(EV.reset), [events_state], load_io[1] + model_outputs)
+
+            def then_load(event, fn=load, **visibility):
+                """Every load starts by clearing the previous recording and its model results (kept blank when
+                the load fails), then suggests the checkpoints that fit the new one."""
+                return event.then(*reset, api_visibility="private").then(fn, *load_io, **visibility).success(
+                    suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+
+            then_load(load_btn.click(None), api_name="load_events")
+            then_load(ev_upload.upload(events_view.forget_choice, None, ev_sample, api_visibility="private"),
+                      api_visibility="private")
+            then_load(ev_sample.input(events_view.forget_choice, None, ev_upload, api_visibility="private"),
+                      api_visibility="private")
+            then_load(shd_index.input(None, trigger_mode="always_last"), reload, api_visibility="private")
+            ev_upload.clear(*reset, api_visibility="private")
             frame_idx.change(clean_errors(EV.show_frame), [events_state, n_bins, frame_idx], [ev_frame],
                              api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-            n_bins.release(clean_errors(EV.rebin), [events_state, n_bins], [ev_frame, frame_idx],
-                           api_visibility="private")
-            run_btn.click(clean_errors(models_view.run_model),
-                          [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
-                          [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary], api_name="run_model")
+            n_bins.input(clean_errors(EV.rebin), [events_state, n_bins], [ev_frame, frame_idx],
+                         api_visibility="private", trigger_mode="always_last")
+            run_btn.click(clean_errors(EV.run), [events_state, left_ckpt, right_ckpt, neuron_idx], model_outputs,
+                          api_visibility="private")
+            # the same for API clients, who name the file instead of holding a session (no button on the page)
+            gr.Button(visible=False).click(clean_errors(models_view.run_model),
+                                           [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
+                                           model_outputs, api_name="run_model")
 
         # ------------------------------------------------------------------------------------ draw a digit
         with gr.Tab("Draw a digit", id="draw"):

@@ -2,7 +2,8 @@
 
 It opens the page and waits for the neuron lab's plots, moves the order-k slider and checks that the kernel plot
 gained a tap, switches to the event explorer, uploads a recording from ``assets/``, checks the summary and that the
-frame, point-cloud and rate plots rendered, moves the frame slider and checks that the frame changed, then visits
+frame, point-cloud and rate plots rendered, moves the frame slider and checks that the frame changed, runs the models, checks that a failed load and a new
+recording clear every model result of the previous one, then visits
 the speed race and model zoo tabs. Screenshots go to ``$MFPSN_SCREENSHOTS`` when set (else a temporary folder).
 Skipped, with the reason, when playwright or ``/usr/bin/chromium`` is missing.
 """
@@ -124,6 +125,32 @@ def test_event_explorer_runs_the_shipped_models(page, shots):
     page.screenshot(path=str(shots / "4b_event_explorer_models.png"), full_page=True)
 
 
+def models_shown(page) -> dict:
+    """What the model-result outputs show: the summary text and the bars and lines drawn."""
+    return page.evaluate("() => ({summary: document.querySelector('#models-summary').innerText,"
+                         " bars: document.querySelectorAll('#models-probs .barlayer .trace').length,"
+                         " lines: document.querySelectorAll('#models-membranes .scatterlayer .trace').length})")
+
+
+def test_a_failed_load_clears_the_previous_recording_and_its_results(page, shots, tmp_path):
+    """Issue 13.1: the camera results of the test before must not stay on screen under another file."""
+    from mfpsn.app.models_view import NO_RESULTS
+
+    junk = tmp_path / "not_a_recording.bin"
+    junk.write_bytes(b"\x01\x02 not events " * 10)
+    page.get_by_role("tab", name="Event explorer").click()
+    clear = page.locator("#events-upload button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    page.locator("#events-upload input[type=file]").set_input_files(str(junk))
+    page.wait_for_function("document.querySelector('#events-summary').innerText.includes('Upload a file')")
+    page.wait_for_function(f"document.querySelector('#models-summary').innerText.includes({NO_RESULTS[:20]!r})")
+    shown = models_shown(page)
+    assert shown["bars"] == 0 and shown["lines"] == 0 and "predicts" not in shown["summary"]
+    assert page.evaluate("document.querySelector('#events-frame .heatmaplayer image')") is None
+    page.screenshot(path=str(shots / "4b2_failed_load_cleared.png"), full_page=True)
+
+
 def test_spike_train_upload_and_models(page, shots):
     from mfpsn.app.events_view import ASSETS_DIR, read_recording
     from mfpsn.app.models_view import compatible_checkpoints
@@ -137,6 +164,8 @@ def test_spike_train_upload_and_models(page, shots):
     page.wait_for_function("document.querySelector('#events-summary').innerText.includes('spike train')")
     page.wait_for_function("document.querySelector('#events-cloud .js-plotly-plot').layout.title.text"
                            ".includes('700-channel spike raster')")
+    shown = models_shown(page)                                      # nothing computed for another file
+    assert shown["bars"] == 0 and "predicts" not in shown["summary"]
     names, left, right = compatible_checkpoints(read_recording(str(path)))
     if not names:
         page.screenshot(path=str(shots / "4c_spike_train.png"), full_page=True)
@@ -144,6 +173,7 @@ def test_spike_train_upload_and_models(page, shots):
     page.wait_for_function(f"document.querySelector('#models-a input').value === '{left}'")
     page.get_by_role("button", name="Run the models").click()
     page.wait_for_function(f"document.querySelector('#models-summary').innerText.includes('{left}')")
+    assert "Results for spoken_digits_sample.h5, sample 0" in models_shown(page)["summary"]
     page.wait_for_function("document.querySelectorAll('#models-evidence .scatterlayer .trace').length >= 4")
     page.screenshot(path=str(shots / "4c_spike_train_models.png"), full_page=True)
 

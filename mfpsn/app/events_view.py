@@ -19,11 +19,13 @@ from mfpsn.events.frames import events_to_frames
 from mfpsn.paths import data_dir
 
 __all__ = ["ASSETS_DIR", "bundled_samples", "resolve_source", "read_recording", "summary_markdown",
-           "subsample", "event_rate", "frame_at", "load_events", "show_frame", "rebin", "forget_choice", "EXTENSIONS"]
+           "subsample", "event_rate", "frame_at", "load_events", "show_frame", "rebin", "forget_choice", "cleared_recording",
+           "EXTENSIONS", "NOTHING_LOADED"]
 
 ASSETS_DIR = data_dir("assets")  # repository folder or $MFPSN_ASSETS (mfpsn.paths)
 EXTENSIONS = [".bin", ".aedat", ".aedat4", ".raw", ".dat", ".h5", ".hdf5", ".npy", ".npz"]
 _RATE_BINS = 200
+NOTHING_LOADED = "Upload a file or pick a sample."
 
 
 def bundled_samples(assets: Path = ASSETS_DIR) -> list[str]:
@@ -199,3 +201,10 @@ def rebin(events: Events | None, n_bins: float, limits: Limits = LIMITS) -> tupl
 def forget_choice() -> None:
     """Clear the other source when the user picks one (an upload clears the sample choice and vice versa)."""
     return None
+
+
+def cleared_recording() -> tuple[str, go.Figure, go.Figure, go.Figure, None, dict]:
+    """The outputs of :func:`load_events` with nothing loaded: a load clears the previous recording's plots first,
+    so a failed load leaves none of them on screen."""
+    blank = fe.empty_figure("load a recording to see this plot")
+    return NOTHING_LOADED, blank, blank, blank, None, gr.update(maximum=1, value=0)

@@ -30,9 +30,17 @@ from mfpsn.events import Events
 from mfpsn.card_inputs import CardInputError, events_input
 
 __all__ = ["model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint",
-           "run_model"]
+           "run_model", "run_on_recording", "cleared_results", "NO_RESULTS"]
 
 _RASTER_NEURONS = 64
+NO_RESULTS = "No model results yet for this recording: press **Run the models**."
+
+
+def cleared_results() -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
+    """The outputs of :func:`run_model` before it ran: blank figures and a summary saying so (a new recording,
+    or a failed load, clears the results computed for the previous one)."""
+    blank = empty_figure("run the models to see this plot")
+    return blank, blank, blank, blank, blank, NO_RESULTS
 
 
 def compatible(card: dict[str, Any], events: Events) -> bool:
@@ -122,12 +130,18 @@ def run_model(upload: str | None, sample: str | None, shd_index: float, left: st
     Returns: probabilities, per-layer firing rates, first-layer raster, membranes of neuron ``neuron`` per layer,
     per-step class evidence (spike-train models; a note otherwise), and a Markdown summary.
     """
+    path = resolve_source(upload, sample, limits=limits)
+    return run_on_recording(read_recording(path, shd_index, limits), left, right, neuron, directory)
+
+
+def run_on_recording(events: Events, left: str | None, right: str | None, neuron: float,
+                     directory: Path = SHIPPED_DIR) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
+    """:func:`run_model` on a recording already read (the event explorer passes the one it shows)."""
     names = [n for n in (left, right) if n]
     if not names:
-        raise gr.Error("checkpoints: pick at least one model (none are shipped yet if the lists are empty)")
+        raise gr.Error("checkpoints: pick at least one model in the lists above (when they are empty, no shipped "
+                       "checkpoint takes this kind of recording)")
     neuron = check_int("neuron index", neuron, 0, 10**6)
-    path = resolve_source(upload, sample, limits=limits)
-    events = read_recording(path, shd_index, limits)
     notes: list[str] = []
     runs, cards = {}, {}
     for name in dict.fromkeys(names):
@@ -159,7 +173,9 @@ def run_model(upload: str | None, sample: str | None, shd_index: float, left: st
         lines.append(f"- **{n}** ({c['model'].get('neuron', '?')}, card test accuracy "
                      f"{float(c['test_accuracy']) * 100:.1f} %): predicts **{classes[best]}** "
                      f"(p = {r['probs'][best]:.2f})")
-    md = "\n".join(lines) + (f"\n\nTrue class (from the file): **{true_label}**" if true_label else "")
+    source = Path(str(events.meta.get("source", "the recording"))).name + (f", sample {events.meta.get('index', 0)}" if events.meta.get("format") == "shd" else "")
+    md = f"Results for **{source}**:\n\n" + "\n".join(lines)
+    md += f"\n\nTrue class (from the file): **{true_label}**" if true_label else ""
     if notes:
         md += "\n\n" + "\n".join(f"⚠ {n}" for n in dict.fromkeys(notes))
     return (*figs, md)
