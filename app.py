@@ -200,12 +200,12 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     race_names = gr.CheckboxGroup(race.contenders(serve.compute_device()),
                                                   value=race.contenders(serve.compute_device()), label="contenders")
                     race_mode = gr.Radio(list(race.MODES), value=race.MODES[0], label="what to time")
-                    race_repeats = gr.Slider(1, 20, value=5, step=1, label="repeats (median)")
+                    race_repeats = gr.Slider(1, 20, value=5, step=1, label="repeats (median and spread)")
                     race_btn = gr.Button("Start the race", variant="primary")
                     race_device = gr.Markdown(race.device_markdown(serve.compute_device()))
                 with gr.Column(scale=2):
                     race_time = gr.Plot(label="time against T", elem_id="race-time")
-                    race_speedup = gr.Plot(label="speed-up")
+                    race_speedup = gr.Plot(label="speed-up", elem_id="race-speedup")
                     race_table = gr.Markdown(elem_id="race-table")
             recorded_md = gr.Markdown()
             recorded_plot = gr.Plot(label="recorded results")

@@ -401,10 +401,11 @@ def test_race_parses_and_times():
         with pytest.raises(gr.Error, match=match):
             race.parse_T_list(bad)
     names = ["MFPSN (shift_add)", "MFPSN (conv1d)", race.LIF_LOOP]
-    times = race.race([8, 20], 70, 3, 2, names, race.MODES[1], 1, torch.device("cpu"))
-    assert set(times) == set(names) and all(len(v) == 2 and all(t > 0 for t in v) for v in times.values())
-    assert math.isnan(race.race([1024], 64, 2, 1, ["MFPSN (toeplitz)"], race.MODES[0], 1,
-                                torch.device("cpu"))["MFPSN (toeplitz)"][0])   # C·T² too large: not run
+    times = race.race([8, 20], 70, 3, 2, names, race.MODES[1], 3, torch.device("cpu"))
+    assert set(times) == set(names) and all(len(v) == 2 for v in times.values())
+    assert all(0 < t.low <= t.q1 <= t.median <= t.q3 <= t.high and t.repeats == 3 for v in times.values() for t in v)
+    assert race.race([1024], 64, 2, 1, ["MFPSN (toeplitz)"], race.MODES[0], 1,
+                     torch.device("cpu"))["MFPSN (toeplitz)"] == [None]   # C·T² too large: not run
     with pytest.raises(gr.Error, match="T·N"):
         race.speed_race("4096", 4096, 2, 1, names, race.MODES[0], 1)
     with pytest.raises(gr.Error, match="contender"):
@@ -429,6 +430,7 @@ def test_recorded_results(tmp_path):
     assert len(recs) == 1 and recs[0]["machine"] == "NVIDIA H100" and recs[0]["date"] == "2026-11-27"
     md, fig = race.recorded_view(tmp_path)
     assert "NVIDIA H100, 2026-11-27" in md and list(fig.data[0].y) == [1.6, 6.4]
+    assert list(fig.layout.xaxis.ticktext) == ["16", "64"] and fig.layout.yaxis.dtick == 1  # ticks: the T raced
     (tmp_path / "cpu").mkdir()
     (tmp_path / "cpu" / "bench.json").write_text(json.dumps({"card": "old style", "date": "2026-01-01", "rows": rows}))
     (tmp_path / "cpu" / "cpu.json").write_text(json.dumps({"machine": {"cpu": "AMD EPYC", "cpu_count": 2, "gpu": None,
@@ -539,7 +541,16 @@ def test_endpoint_run_model_without_a_choice(client):
 
 
 def test_endpoint_speed_race(client):
-    fig_t, fig_s, table, device = client.predict("8, 16", 32, 2, 1, ["MFPSN (shift_add)", race.LIF_LOOP],
-                                                 race.MODES[0], 1, api_name="/speed_race")
-    assert len(json.loads(fig_t["plot"])["data"]) == 2
-    assert "LIF (Python loop)" in table and "T = 16" in table and "torch" in device
+    lifs = [n for n in (race.LIF_LOOP, race.LIF_FUSED_CPU) if n in race.contenders(torch.device("cpu"))]
+    fig_t, fig_s, table, device = client.predict("8, 16, 100", 32, 2, 1, ["MFPSN (shift_add)", *lifs],
+                                                 race.MODES[0], 3, api_name="/speed_race")
+    time_fig, speedup = json.loads(fig_t["plot"]), json.loads(fig_s["plot"])
+    assert len(time_fig["data"]) == 1 + len(lifs)
+    for fig in (time_fig, speedup):      # one tick per T raced, labelled with it (issue 13.2)
+        assert fig["layout"]["xaxis"]["type"] == "category"
+        assert fig["layout"]["xaxis"]["categoryarray"] == ["8", "16", "100"]
+    assert all(tr["error_y"]["array"] for tr in time_fig["data"])          # spread over the repeats
+    baseline = lifs[-1]                                                      # the fused C++ loop where it builds
+    assert f"over {baseline}" in speedup["layout"]["title"]["text"]
+    assert f"than {baseline}** (the fastest serial LIF raced) at T = 100" in table
+    assert "load average" in table and "LIF (Python loop)" in table and "T = 16" in table and "torch" in device

@@ -184,6 +184,10 @@ def test_speed_race_and_model_zoo_tabs(page, shots):
     page.get_by_role("button", name="Start the race").click()
     page.wait_for_function("document.querySelectorAll('#race-time .scatterlayer .trace').length >= 2")
     page.wait_for_function("document.querySelector('#race-table').innerText.includes('T = 32')")
+    ticks = page.evaluate("() => [...document.querySelectorAll('#race-time .xtick text')].map(t => t.textContent)")
+    assert ticks == ["8", "32"]                                     # categorical: the T values raced, nothing else
+    assert page.evaluate("document.querySelectorAll('#race-time .errorbar').length") > 0
+    assert "the fastest serial LIF raced" in page.locator("#race-table").inner_text()
     page.screenshot(path=str(shots / "5_speed_race.png"), full_page=True)
     page.get_by_role("tab", name="Model zoo").click()
     page.wait_for_function("document.querySelector('#zoo-table').innerText.length > 10")

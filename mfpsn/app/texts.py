@@ -37,9 +37,12 @@ the membrane potential of one chosen neuron per layer.
 
 RACE_HELP = """
 The MFPSN computes all time steps at once; the LIF must loop over them. This race times both on **this machine**
-for the sequence lengths T you choose (each time is the median of several runs after a warm-up). On a GPU the
-fused Triton kernels join the race. Below are the results recorded in the repository (`results/`), with the card
-or machine and the date they were measured on.
+for the sequence lengths T you choose: at each T the contenders take turns (two warm-up rounds, then the timed
+ones), so they share the machine's background load; each point is the median, its bar the interquartile range.
+The speed-up is taken over the fastest serial LIF raced: on a CPU with a C++ compiler the fused C++ loop
+(`LIF (fused CPU)`), so compiled code races compiled code; the Python loop is there to show the interpreter's
+cost. On a GPU the fused Triton kernels join the race. Below are the results recorded in the repository
+(`results/`), with the card or machine and the date they were measured on.
 """
 
 ZOO_HELP = """
