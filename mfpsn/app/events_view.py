@@ -144,7 +144,7 @@ def frame_at(events: Events, n_bins: int, index: int, limits: Limits = LIMITS) -
         return fe.spike_bin_figure(counts, title)
     frame = events_to_frames(part, n_bins=1, time_range=(lo, max(hi, lo + 1)),
                              downsample_to=_display_size(events, limits), max_bytes=limits.frame_max_bytes)[0]
-    return fe.frame_figure(frame, title)
+    return fe.frame_figure(frame, title, (events.width, events.height))
 
 
 def _cloud(events: Events, limits: Limits) -> go.Figure:
@@ -152,7 +152,8 @@ def _cloud(events: Events, limits: Limits) -> go.Figure:
     shown = f"{len(pts):,} of {len(events):,} events" if len(pts) < len(events) else f"{len(events):,} events"
     if events.height == 1:
         return fe.raster_figure(pts.t / 1000, pts.x, f"{events.width}-channel spike raster ({shown})")
-    return fe.scatter3d_figure(pts.t / 1000, pts.x, pts.y, pts.p, f"x-y-t point cloud ({shown})")
+    return fe.scatter3d_figure(pts.t / 1000, pts.x, pts.y, pts.p, f"x-y-t point cloud ({shown})", events.width,
+                               events.height)
 
 
 def load_events(upload: str | None, sample: str | None, shd_index: float = 0, n_bins: float = 20,

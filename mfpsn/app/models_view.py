@@ -175,7 +175,7 @@ def run_on_recording(events: Events, left: str | None, right: str | None, neuron
                      f"(p = {r['probs'][best]:.2f})")
     source = Path(str(events.meta.get("source", "the recording"))).name + (f", sample {events.meta.get('index', 0)}" if events.meta.get("format") == "shd" else "")
     md = f"Results for **{source}**:\n\n" + "\n".join(lines)
+    if notes:  # next to the predictions: what part of the recording the models saw
+        md += "\n\n" + "\n".join(f"⚠ **Model input:** {n}" for n in dict.fromkeys(notes))
     md += f"\n\nTrue class (from the file): **{true_label}**" if true_label else ""
-    if notes:
-        md += "\n\n" + "\n".join(f"⚠ {n}" for n in dict.fromkeys(notes))
     return (*figs, md)
