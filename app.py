@@ -33,8 +33,9 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                 with gr.Column(scale=1, min_width=330):
                     with gr.Accordion("1 · Input current X[t]", open=True):
                         signal = gr.Dropdown(list(SIGNALS), value=D.signal, label="signal")
-                        T = gr.Slider(8, LIMITS.lab_max_T, value=D.T, step=1, label="T (time steps)")
-                        channels = gr.Slider(1, LIMITS.lab_max_channels, value=D.channels, step=1, label="channels")
+                        T = gr.Slider(8, LIMITS.lab_max_T, value=D.T, step=1, label="T (time steps)", elem_id="lab-T")
+                        channels = gr.Slider(1, LIMITS.lab_max_channels, value=D.channels, step=1, label="channels",
+                                             elem_id="lab-channels")
                         amplitude = gr.Slider(-4, 4, value=D.amplitude, step=0.05, label="amplitude")
                         period = gr.Slider(1, 256, value=D.period, step=1, label="period (pulse train, sine)")
                         rate = gr.Slider(0, 1, value=D.rate, step=0.01,
@@ -88,11 +89,11 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                   + [signs.submit, signs.blur, exponents.submit, exponents.blur, float_weights.submit,
                      float_weights.blur],
                   clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_name="neuron_lab", trigger_mode="always_last",
-                  show_progress="hidden")
+                  show_progress="minimal")
             order.change(lab.fit_tap_texts, [order, signs, exponents, float_weights], [signs, exponents, float_weights],
                          api_visibility="private", show_progress="hidden").then(
                 clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_visibility="private",
-                show_progress="hidden")
+                show_progress="minimal")
 
         # ------------------------------------------------------------------------------------ event explorer
         with gr.Tab("Event explorer", id="events"):

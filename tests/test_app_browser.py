@@ -88,6 +88,26 @@ def test_lab_renders_and_follows_the_slider(page, shots):
     page.screenshot(path=str(shots / "2_neuron_lab_k4.png"), full_page=True)
 
 
+def test_lab_at_its_limits_keeps_the_page_responsive(page, shots):
+    """Issue 13.4: T = 4096 with 16 channels froze the page for 14–32 s; thinned traces draw in seconds."""
+    import time
+
+    for elem, value in (("#lab-channels", "16"), ("#lab-T", "4096")):
+        box = page.locator(f"{elem} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    start = time.monotonic()
+    page.wait_for_function("document.querySelector('#lab-summary').innerText.includes('T = 4096')")
+    page.wait_for_function("document.querySelector('#lab-membranes .js-plotly-plot').layout.title.text"
+                           ".includes('thinned')")
+    assert time.monotonic() - start < 10
+    points = page.evaluate("() => { const len = a => !a ? 0 : a.bdata ? atob(a.bdata).length / +a.dtype.slice(1)"
+                           " : a.length; return [...document.querySelectorAll('#lab-plots .js-plotly-plot')]"
+                           ".reduce((n, el) => n + el.data.reduce((m, t) => m + len(t.x), 0), 0); }")
+    assert points < 40_000
+    page.screenshot(path=str(shots / "2b_neuron_lab_T4096_16ch.png"), full_page=True)
+
+
 def test_event_explorer_upload_and_frame_slider(page, shots):
     from mfpsn.app.events_view import ASSETS_DIR
 

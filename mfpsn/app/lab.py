@@ -295,8 +295,10 @@ def _ops_rows(s: LabSettings, T: int, C: int, d: int) -> dict[str, tuple[float, 
     return {n: (o.mul * C, o.shift * C, o.add * C, o.energy_pj * C) for n, o in rows.items()}
 
 
-def lab_figures(s: LabSettings, r: LabResult) -> tuple[list[go.Figure], str]:
-    """The six lab figures (input, membranes, rasters, kernel, receptive field, ops) and the summary."""
+def lab_figures(s: LabSettings, r: LabResult, max_points: int = LIMITS.plot_max_points
+                ) -> tuple[list[go.Figure], str]:
+    """The six lab figures (input, membranes, rasters, kernel, receptive field, ops) and the summary; traces are
+    thinned to ``max_points`` per line for the browser."""
     T, C = r.x.shape
     ch = min(s.channel, C - 1)
     one = {n: (h[:, ch], sp[:, ch], th) for n, (h, sp, th) in r.traces.items()}
@@ -304,9 +306,9 @@ def lab_figures(s: LabSettings, r: LabResult) -> tuple[list[go.Figure], str]:
     if s.taps_from == "LIF kernel" or s.extra == "PSN":
         lif_kernel = lif_impulse_response(s.lif_tau, np.arange(max(r.lags) + 1))
     rows = _ops_rows(s, T, C, r.dilations[-1])
-    figs = [fl.input_figure(r.x, ch),
-            fl.membrane_figure(one, ch, (s.surrogate, r.surrogate_grad[:, ch])),
-            fl.raster_figure({n: sp for n, (h, sp, th) in r.traces.items()}),
+    figs = [fl.input_figure(r.x, ch, max_points),
+            fl.membrane_figure(one, ch, (s.surrogate, r.surrogate_grad[:, ch]), max_points),
+            fl.raster_figure({n: sp for n, (h, sp, th) in r.traces.items()}, max_points),
             fl.kernel_figure(r.lags, r.taps, [_tap_label(float(v)) for v in r.taps], r.float_taps, lif_kernel),
             fl.receptive_field_figure(s.order, r.dilations, r.reach),
             fl.ops_figure(rows, T, C)]
@@ -363,7 +365,7 @@ def neuron_lab(signal: str, T: float, channels: float, amplitude: float, period:
     result = simulate(s, limits)
     for note in result.notes:
         gr.Warning(note)
-    figs, md = lab_figures(s, result)
+    figs, md = lab_figures(s, result, limits.plot_max_points)
     return (*figs, md)
 
 
