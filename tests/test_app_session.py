@@ -37,3 +37,12 @@ def test_models_run_on_the_loaded_recording_and_name_it(session):
 def test_reload_without_a_file_keeps_the_outputs_blank(session):
     assert session.reload(None, None, 3, 10)[0] == events_view.NOTHING_LOADED
     assert "| sample | 3 of 6" in session.reload(None, "spoken_digits_sample.h5", 3, 10)[0]
+
+
+def test_a_file_whose_labels_are_not_the_models_classes_gets_no_true_class(session):
+    """Issue 13.5: shd_sweeps_3.h5 labels its sweeps 0–2, which are not SHD's english-0 … english-2."""
+    key = session.load(None, "shd_sweeps_3.h5", 0, 10)[4]
+    md = session.run(key, "spoken_digits_mfpsn", None, 0)[-1]
+    assert "True class" not in md and "'sweep_up'" in md and "not the model's class 'english-0'" in md
+    key = session.load(None, "spoken_digits_sample.h5", 3, 10)[4]
+    assert "True class (from the file): **german-1**" in session.run(key, "spoken_digits_mfpsn", None, 0)[-1]

@@ -30,10 +30,28 @@ from mfpsn.events import Events
 from mfpsn.card_inputs import CardInputError, events_input
 
 __all__ = ["model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint",
-           "run_model", "run_on_recording", "cleared_results", "NO_RESULTS"]
+           "run_model", "run_on_recording", "file_true_class", "cleared_results", "NO_RESULTS"]
 
 _RASTER_NEURONS = 64
 NO_RESULTS = "No model results yet for this recording: press **Run the models**."
+
+
+def file_true_class(meta: dict[str, Any], classes: list[str], notes: list[str]) -> str | None:
+    """The model's class that the file's label names, or None. A spike-train file that also names its class
+    (``key``, SHD's ``extra/keys[label]``) must name the word of that class in SHD's order (English 0–9, German
+    10–19), otherwise its labels count something else (e.g. the synthetic sweeps 0–2) and ``notes`` says so."""
+    from mfpsn.data.spoken_digits import KEYS
+
+    label = meta.get("label")
+    if label is None or not 0 <= int(label) < len(classes):
+        return None
+    key = meta.get("key")
+    if key is not None and len(classes) == len(KEYS) and str(key).replace("fuenf", "fünf") != KEYS[int(label)]:
+        notes.append(f"the file labels this sample {int(label)} ({key!r}), which is not the model's class "
+                     f"{classes[int(label)]!r} ({KEYS[int(label)]!r}): the file's classes are not the model's, so "
+                     "no true class is shown")
+        return None
+    return classes[int(label)]
 
 
 def cleared_results() -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
@@ -154,8 +172,8 @@ def run_on_recording(events: Events, left: str | None, right: str | None, neuron
     classes = list(first["classes"])
     if any(list(c["classes"]) != classes for c in cards.values()):
         raise gr.Error("checkpoints: the two models have different classes; pick two models of one task")
-    label = events.meta.get("label")
-    true_label = classes[int(label)] if label is not None and 0 <= int(label) < len(classes) else None
+    label_notes: list[str] = []
+    true_label = file_true_class(events.meta, classes, label_notes)
     layer0 = next(iter(runs[names[0]]["raster"]))
     figs = [fm.probabilities_figure(classes, {n: r["probs"] for n, r in runs.items()}, true_label),
             fm.layer_rates_figure({n: r["rates"] for n, r in runs.items()}),
@@ -178,4 +196,5 @@ def run_on_recording(events: Events, left: str | None, right: str | None, neuron
     if notes:  # next to the predictions: what part of the recording the models saw
         md += "\n\n" + "\n".join(f"⚠ **Model input:** {n}" for n in dict.fromkeys(notes))
     md += f"\n\nTrue class (from the file): **{true_label}**" if true_label else ""
+    md += "".join(f"\n\n⚠ {n}" for n in label_notes)
     return (*figs, md)
