@@ -107,6 +107,11 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     ev_sample = gr.Dropdown(events_view.bundled_samples(), value=None, label="or pick a bundled sample "
                                                                                           "(assets/)")
                     shd_index = gr.Number(value=0, precision=0, label="sample index inside an SHD .h5 file")
+                    with gr.Row():
+                        ev_format = gr.Dropdown(list(events_view.FORMAT_CHOICES), value=events_view.DETECT,
+                                                label="file format", elem_id="events-format")
+                        ev_sensor = gr.Textbox(value="", label="sensor size W x H (files without one: .npy, .bin)",
+                                               placeholder="from the events", elem_id="events-sensor")
                     n_bins = gr.Slider(1, LIMITS.max_frames, value=20, step=1, label="time bins of the frame viewer")
                     load_btn = gr.Button("Load recording", variant="primary")
                     ev_summary = gr.Markdown(events_view.NOTHING_LOADED, elem_id="events-summary")
@@ -133,7 +138,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             m_raster = gr.Plot(label="first-layer spike raster")
             m_membranes = gr.Plot(label="membrane potentials", elem_id="models-membranes")
             model_outputs = [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary]
-            load_io = ([ev_upload, ev_sample, shd_index, n_bins],
+            load_io = ([ev_upload, ev_sample, shd_index, n_bins, ev_format, ev_sensor],
                        [ev_summary, ev_frame, ev_cloud, ev_rate, events_state, frame_idx])
             load, reload, suggest = clean_errors(EV.load), clean_errors(EV.reload), clean_errors(EV.suggest)
             reset = (clean_errors(EV.reset), [events_state], load_io[1] + model_outputs)
@@ -149,7 +154,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                       api_visibility="private")
             then_load(ev_sample.input(events_view.forget_choice, None, ev_upload, api_visibility="private"),
                       api_visibility="private")
-            then_load(shd_index.input(None, trigger_mode="always_last"), reload, api_visibility="private")
+            for control in (shd_index.input, ev_format.input, ev_sensor.submit):
+                then_load(control(None), reload, api_visibility="private")
             ev_upload.clear(*reset, api_visibility="private")
             frame_idx.change(clean_errors(EV.show_frame), [events_state, n_bins, frame_idx], [ev_frame],
                              api_visibility="private", trigger_mode="always_last", show_progress="hidden")
@@ -159,8 +165,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                           api_visibility="private")
             # the same for API clients, who name the file instead of holding a session (no button on the page)
             gr.Button(visible=False).click(clean_errors(models_view.run_model),
-                                           [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
-                                           model_outputs, api_name="run_model")
+                                           [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx,
+                                            ev_format, ev_sensor], model_outputs, api_name="run_model")
 
         # ------------------------------------------------------------------------------------ draw a digit
         with gr.Tab("Draw a digit", id="draw"):

@@ -312,7 +312,7 @@ def test_event_count_limit(tmp_path):
     path = tmp_path / "many.npy"
     write_npy(path, synthetic_recording(5_000, 64, 48))
     with pytest.raises(gr.Error, match="exceed the limit max_events=1000"):
-        events_view.load_events(str(path), None, 0, 10, Limits(max_events=1000))
+        events_view.load_events(str(path), None, 0, 10, limits=Limits(max_events=1000))
 
 
 # ----------------------------------------------------------------------------------------------- models
@@ -341,7 +341,8 @@ def tiny_checkpoints(tmp_path_factory):
 def test_run_model_camera_side_by_side(tiny_checkpoints):
     from mfpsn.checkpoints import load
 
-    figs_md = models_view.run_model(None, "nmnist_digit3.bin", 0, "cam_mfpsn", "cam_lif", 5, tiny_checkpoints)
+    figs_md = models_view.run_model(None, "nmnist_digit3.bin", 0, "cam_mfpsn", "cam_lif", 5,
+                                    directory=tiny_checkpoints)
     probs, rates, raster, membranes, evidence, md = figs_md
     assert [t.name for t in probs.data] == ["cam_mfpsn", "cam_lif"]
     assert sum(probs.data[0].y) == pytest.approx(1.0, abs=1e-5)
@@ -358,7 +359,8 @@ def test_run_model_camera_side_by_side(tiny_checkpoints):
 
 
 def test_run_model_spike_train_evidence_and_binning(tiny_checkpoints):
-    out = models_view.run_model(None, "spoken_digits_sample.h5", 1, "shd_mfpsn", "shd_lif", 3, tiny_checkpoints)
+    out = models_view.run_model(None, "spoken_digits_sample.h5", 1, "shd_mfpsn", "shd_lif", 3,
+                                directory=tiny_checkpoints)
     evidence = out[4]
     assert len(evidence.data) == 8  # top 4 classes per model
     ev = read_events(ASSETS / "spoken_digits_sample.h5", index=1)
@@ -370,11 +372,12 @@ def test_run_model_spike_train_evidence_and_binning(tiny_checkpoints):
 
 def test_run_model_errors(tiny_checkpoints):
     with pytest.raises(gr.Error, match="takes camera recordings"):
-        models_view.run_model(None, "spoken_digits_sample.h5", 0, "cam_mfpsn", None, 0, tiny_checkpoints)
+        models_view.run_model(None, "spoken_digits_sample.h5", 0, "cam_mfpsn", None, 0,
+                              directory=tiny_checkpoints)
     with pytest.raises(gr.Error, match="pick at least one model"):
-        models_view.run_model(None, "nmnist_digit3.bin", 0, None, None, 0, tiny_checkpoints)
+        models_view.run_model(None, "nmnist_digit3.bin", 0, None, None, 0, directory=tiny_checkpoints)
     with pytest.raises(gr.Error, match="no model card found"):
-        models_view.run_model(None, "nmnist_digit3.bin", 0, "nope", None, 0, tiny_checkpoints)
+        models_view.run_model(None, "nmnist_digit3.bin", 0, "nope", None, 0, directory=tiny_checkpoints)
 
 
 def test_sensor_fitting_crops_the_centre():
@@ -390,7 +393,7 @@ def test_sensor_fitting_crops_the_centre():
 
 def test_suggested_checkpoints_fit_the_recording(tiny_checkpoints):
     ev = read_events(ASSETS / "spoken_digits_sample.h5")
-    names, left, right = models_view.compatible_checkpoints(ev, tiny_checkpoints)
+    names, left, right = models_view.compatible_checkpoints(ev, directory=tiny_checkpoints)
     assert names == ["shd_lif", "shd_mfpsn"] and (left, right) == ("shd_mfpsn", "shd_lif")
 
 
@@ -443,7 +446,7 @@ def test_zoo(tiny_checkpoints, tmp_path):
     assert "No checkpoints" in zoo.zoo_table(tmp_path)
     table = zoo.zoo_table(tiny_checkpoints)
     assert "`cam_mfpsn` | dvs-digits | mfpsn | 10.00 %" in table
-    card = zoo.card_markdown("shd_lif", tiny_checkpoints)
+    card = zoo.card_markdown("shd_lif", directory=tiny_checkpoints)
     assert "shd_net" in card and "sha256" in card
     assert "has not been written" in zoo.results_markdown(tmp_path)
 

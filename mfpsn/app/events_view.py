@@ -6,6 +6,7 @@ unit counts instead of camera frames and the x-y-t cloud.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -13,12 +14,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from mfpsn.app import figures_events as fe
-from mfpsn.app.limits import LIMITS, Limits, check_int, check_upload
+from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int, check_upload
 from mfpsn.events import EventFormatError, Events, detect_format, read_events, shd_info
+from mfpsn.events.io import FORMATS
 from mfpsn.events.frames import events_to_frames
 from mfpsn.paths import data_dir
 
-__all__ = ["ASSETS_DIR", "bundled_samples", "resolve_source", "read_recording", "summary_markdown",
+__all__ = ["ASSETS_DIR", "DETECT", "FORMAT_CHOICES", "bundled_samples", "resolve_source", "parse_sensor",
+           "read_recording", "summary_markdown",
            "subsample", "event_rate", "frame_at", "load_events", "show_frame", "rebin", "forget_choice", "cleared_recording",
            "EXTENSIONS", "NOTHING_LOADED"]
 
@@ -26,6 +29,8 @@ ASSETS_DIR = data_dir("assets")  # repository folder or $MFPSN_ASSETS (mfpsn.pat
 EXTENSIONS = [".bin", ".aedat", ".aedat4", ".raw", ".dat", ".h5", ".hdf5", ".npy", ".npz"]
 _RATE_BINS = 200
 NOTHING_LOADED = "Upload a file or pick a sample."
+DETECT = "detect"
+FORMAT_CHOICES = (DETECT, *FORMATS)
 
 
 def bundled_samples(assets: Path = ASSETS_DIR) -> list[str]:
@@ -55,21 +60,43 @@ def resolve_source(upload: str | None, sample: str | None, assets: Path = ASSETS
     raise gr.Error("No recording: upload a file or pick a bundled sample")
 
 
-def read_recording(path: str, shd_index: int | float | None = 0, limits: Limits = LIMITS) -> Events:
-    """Read ``path`` within the app's limits; ``shd_index`` picks the sample of an SHD ``.h5``.
+def parse_sensor(text: str | None) -> tuple[int, int] | None:
+    """``"34 x 34"`` (or ``34×34``, ``34, 34``) → ``(34, 34)``; empty → None; ``gr.Error`` otherwise."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    parts = re.split(r"\s*[x×,*]\s*|\s+", text.lower())
+    try:
+        w, h = (int(v) for v in parts)
+    except ValueError:
+        raise gr.Error(f"sensor size: expected width × height, e.g. 34 x 34, found {text!r}") from None
+    if not (1 <= w <= 65536 and 1 <= h <= 65536):
+        raise gr.Error(f"sensor size: expected width and height in [1, 65536], found {text!r}")
+    return w, h
+
+
+def read_recording(path: str, shd_index: int | float | None = 0, limits: Limits = LIMITS, fmt: str = DETECT,
+                   sensor: str | None = "") -> Events:
+    """Read ``path`` within the app's limits; ``shd_index`` picks the sample of an SHD ``.h5``, ``fmt`` names the
+    format (``DETECT``: from the file's header and extension), ``sensor`` the size ``"W x H"`` of a file that does
+    not store one (empty: the largest coordinates + 1).
 
     Camera recordings are shifted to start at t = 0; spike trains keep their times (0 = stimulus onset).
 
-    Reader errors become ``gr.Error`` with the reader's message (file, format, problem).
+    Reader errors become ``gr.Error`` with the reader's message (file, format, problem); a hint to pass
+    ``format=`` points to the app's format list instead.
     """
     name = Path(path).name
+    fmt = check_choice("file format", fmt or DETECT, FORMAT_CHOICES)
+    size = parse_sensor(sensor)
     try:
-        fmt = detect_format(path)
+        fmt = detect_format(path) if fmt == DETECT else fmt
         index = check_int("SHD sample index", shd_index or 0, 0, 10**9) if fmt == "shd" else None
         events = read_events(path, format=fmt, index=index, max_bytes=limits.max_upload_bytes,
-                             max_events=limits.max_events, relative=fmt != "shd")
+                             max_events=limits.max_events, relative=fmt != "shd", sensor_size=size)
     except EventFormatError as exc:
-        raise gr.Error(f"{name}: {exc.problem} (format tried: {exc.format or 'none detected'})") from None
+        problem = re.sub(r"pass format=.*$", "pick it under 'file format'", exc.problem)
+        raise gr.Error(f"{name}: {problem} (format tried: {exc.format or 'none detected'})") from None
     except ValueError as exc:
         raise gr.Error(f"{name}: {exc}") from None
     return events
@@ -80,9 +107,10 @@ def summary_markdown(events: Events, name: str, labels: np.ndarray | None = None
     index, its label, key and speaker, and ``labels`` (index: label of every sample in the file) when given."""
     n = len(events)
     dur_ms = events.duration_us / 1000
-    rate = n / (events.duration_us / 1e6) if events.duration_us else float("nan")
+    rate = (f"{n / (events.duration_us / 1e6):,.0f} events/s" if events.duration_us else
+            "– (all events at one instant)")
     rows = [("file", name), ("format", events.meta.get("format", "?")), ("events", f"{n:,}"),
-            ("duration", f"{dur_ms:,.1f} ms"), ("mean rate", f"{rate:,.0f} events/s")]
+            ("duration", f"{dur_ms:,.1f} ms"), ("mean rate", rate)]
     if events.height == 1:
         rows.append(("channels", f"{events.width} (spike train, SHD layout)"))
         m = events.meta
@@ -95,7 +123,10 @@ def summary_markdown(events: Events, name: str, labels: np.ndarray | None = None
             if key in m:
                 rows.append((key, str(m[key])))
     else:
-        rows.append(("sensor", f"{events.width} × {events.height} pixels"))
+        how = {"given": " (as set under 'sensor size')",
+               "largest coordinate + 1": " (the file stores no size: guessed from the largest coordinates; set "
+                                         "it under 'sensor size')"}.get(events.meta.get("sensor_from"), "")
+        rows.append(("sensor", f"{events.width} × {events.height} pixels{how}"))
         rows.append(("ON share", f"{events.p.mean() * 100:.1f} %" if n else "–"))
     return "| recording | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
@@ -157,7 +188,8 @@ def _cloud(events: Events, limits: Limits) -> go.Figure:
 
 
 def load_events(upload: str | None, sample: str | None, shd_index: float = 0, n_bins: float = 20,
-                limits: Limits = LIMITS) -> tuple[str, go.Figure, go.Figure, go.Figure, Events, dict]:
+                fmt: str = DETECT, sensor: str | None = "", limits: Limits = LIMITS
+                ) -> tuple[str, go.Figure, go.Figure, go.Figure, Events, dict]:
     """Read a recording and draw its first plots (the ``load_events`` endpoint).
 
     Args:
@@ -165,13 +197,14 @@ def load_events(upload: str | None, sample: str | None, shd_index: float = 0, n_
         sample: name of a bundled file in ``assets/`` or None.
         shd_index: sample index inside an SHD ``.h5`` (ignored for other formats).
         n_bins: number of equal time bins of the frame viewer.
+        fmt, sensor: the file format and the sensor size ``"W x H"`` (see :func:`read_recording`).
     Returns:
         summary Markdown, first frame, x-y-t cloud (raster for spike trains), event rate, the Events
         (kept in the session for the frame slider and the model run) and an update for the frame slider.
     """
     n_bins = check_int("time bins", n_bins, 1, limits.max_frames)
     path = resolve_source(upload, sample, limits=limits)
-    events = read_recording(path, shd_index, limits)
+    events = read_recording(path, shd_index, limits, fmt, sensor)
     if not len(events):
         raise gr.Error(f"{Path(path).name}: the recording holds no events")
     name = Path(sample).name if not upload and sample else Path(path).name

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import torch
 
 from mfpsn.app import figures_models as fm
-from mfpsn.app.events_view import read_recording, resolve_source
+from mfpsn.app.events_view import DETECT, read_recording, resolve_source
 from mfpsn.app.figures_events import empty_figure
 from mfpsn.app.limits import LIMITS, Limits, check_int
 from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError, load
@@ -141,7 +141,8 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
 
 
 def run_model(upload: str | None, sample: str | None, shd_index: float, left: str | None, right: str | None,
-              neuron: float, directory: Path = SHIPPED_DIR, limits: Limits = LIMITS
+              neuron: float, fmt: str = DETECT, sensor: str | None = "", directory: Path = SHIPPED_DIR,
+              limits: Limits = LIMITS
               ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
     """The ``run_model`` endpoint: run one or two checkpoints on the recording, side by side.
 
@@ -149,7 +150,7 @@ def run_model(upload: str | None, sample: str | None, shd_index: float, left: st
     per-step class evidence (spike-train models; a note otherwise), and a Markdown summary.
     """
     path = resolve_source(upload, sample, limits=limits)
-    return run_on_recording(read_recording(path, shd_index, limits), left, right, neuron, directory)
+    return run_on_recording(read_recording(path, shd_index, limits, fmt, sensor), left, right, neuron, directory)
 
 
 def run_on_recording(events: Events, left: str | None, right: str | None, neuron: float,

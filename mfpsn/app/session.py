@@ -4,8 +4,8 @@ the browser session (``gr.State``), so a session holds a 22-character string, no
 ``EventsSession(store)`` gives the callbacks ``app.py`` wires: ``reset`` (runs before every load: forgets the
 previous recording and clears its plots and every model result computed for it), ``load`` (the ``load_events``
 endpoint: summary, plots, the key, the frame-slider update), ``run`` (the models on the recording the plots show),
-``reload`` (a new SHD sample index of the file already
-chosen), ``show_frame``, ``rebin`` and ``suggest``. A key that the store has
+``reload`` (a new SHD sample index, format or sensor size for
+the file already chosen), ``show_frame``, ``rebin`` and ``suggest``. A key that the store has
 evicted or expired draws a figure asking to load the recording again.
 """
 from __future__ import annotations
@@ -33,17 +33,20 @@ class EventsSession:
         self.store.discard(key)
         return (*events_view.cleared_recording(), *models_view.cleared_results())
 
-    def load(self, upload: str | None, sample: str | None, shd_index: float = 0, n_bins: float = 20):
+    def load(self, upload: str | None, sample: str | None, shd_index: float = 0, n_bins: float = 20,
+             fmt: str = events_view.DETECT, sensor: str | None = ""):
         """Read and plot the recording (see :func:`events_view.load_events`); keep it in the store, return its key."""
-        summary, frame, cloud, rate, events, slider = events_view.load_events(upload, sample, shd_index, n_bins,
-                                                                              self.limits)
+        summary, frame, cloud, rate, events, slider = events_view.load_events(upload, sample, shd_index, n_bins, fmt,
+                                                                              sensor, self.limits)
         return summary, frame, cloud, rate, self.store.put(events), slider
 
-    def reload(self, upload: str | None, sample: str | None, shd_index: float = 0, n_bins: float = 20):
-        """:meth:`load` when a file is chosen; nothing to do (the outputs stay blank) when none is."""
+    def reload(self, upload: str | None, sample: str | None, shd_index: float = 0, n_bins: float = 20,
+               fmt: str = events_view.DETECT, sensor: str | None = ""):
+        """:meth:`load` when a file is chosen (after a new SHD index, format or sensor size); nothing to do (the
+        outputs stay blank) when none is."""
         if not upload and not sample:
             return events_view.cleared_recording()
-        return self.load(upload, sample, shd_index, n_bins)
+        return self.load(upload, sample, shd_index, n_bins, fmt, sensor)
 
     def show_frame(self, key: str | None, n_bins: float, index: float) -> go.Figure:
         events = self.store.get(key)

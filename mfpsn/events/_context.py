@@ -171,6 +171,8 @@ class ReadContext:
         if w > 65536 or h > 65536:
             raise self.error(f"sensor size {w}x{h} exceeds the 16-bit coordinate range (65536)")
         meta = dict(meta or {})
+        meta.setdefault("sensor_from", "given" if self.sensor_size is not None else
+                        "file" if width and height else "largest coordinate + 1")
         meta.setdefault("source", self.path)
         meta.setdefault("format", self.fmt)
         if n:
