@@ -112,13 +112,14 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                                 label="file format", elem_id="events-format")
                         ev_sensor = gr.Textbox(value="", label="sensor size W x H (files without one: .npy, .bin)",
                                                placeholder="from the events", elem_id="events-sensor")
-                    n_bins = gr.Slider(1, LIMITS.max_frames, value=20, step=1, label="time bins of the frame viewer")
+                    n_bins = gr.Slider(1, LIMITS.max_frames, value=20, step=1, label="time bins of the frame viewer",
+                                       elem_id="events-bins")
                     load_btn = gr.Button("Load recording", variant="primary")
                     ev_summary = gr.Markdown(events_view.NOTHING_LOADED, elem_id="events-summary")
                 with gr.Column(scale=2):
                     ev_frame = gr.Plot(empty_figure("load a recording to see its frames"), label="frame viewer",
                                        elem_id="events-frame")
-                    frame_idx = gr.Slider(0, 19, value=0, step=1, label="time bin (move to play through the recording)",
+                    frame_idx = gr.Slider(1, 20, value=1, step=1, label="time bin (move to play through the recording)",
                                           elem_id="events-frame-slider")
             with gr.Row():
                 ev_cloud = gr.Plot(label="x-y-t point cloud / spike raster", elem_id="events-cloud")

@@ -256,7 +256,9 @@ def test_frame_counts_equal_the_events_of_the_bin():
 def test_rebinning_updates_the_frame_slider():
     events = events_view.read_recording(str(ASSETS / "nmnist_digit3.bin"))
     fig, slider = events_view.rebin(events, 50)
-    assert slider["maximum"] == 49 and slider["value"] == 0 and fig.layout.title.text.startswith("bin 1 of 50")
+    assert (slider["minimum"], slider["maximum"], slider["value"]) == (1, 50, 1)     # 1-based, as the titles
+    assert fig.layout.title.text.startswith("bin 1 of 50")
+    assert events_view.show_frame(events, 50, 50).layout.title.text.startswith("bin 50 of 50")
     assert events_view.show_frame(None, 10, 0).layout.annotations[0].text == "load a recording first"
     with pytest.raises(gr.Error, match="time bins"):
         events_view.rebin(events, 0)

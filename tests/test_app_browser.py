@@ -128,6 +128,12 @@ def test_event_explorer_upload_and_frame_slider(page, shots):
     page.wait_for_function("document.querySelector('#events-frame .js-plotly-plot').layout.title.text"
                            ".startsWith('bin 6 of 20')")
     page.screenshot(path=str(shots / "4_event_explorer_bin6.png"), full_page=True)
+    box = page.locator("#events-bins input[type=number]")          # a typed bin count takes effect (issue 13.5)
+    box.fill("5")
+    box.press("Enter")
+    page.wait_for_function("document.querySelector('#events-frame .js-plotly-plot').layout.title.text"
+                           ".startsWith('bin 1 of 5')")
+    assert page.locator("#events-frame-slider input[type=number]").input_value() == "1"
 
 
 def test_event_explorer_runs_the_shipped_models(page, shots):

@@ -22,7 +22,7 @@ from mfpsn.paths import data_dir
 
 __all__ = ["ASSETS_DIR", "DETECT", "FORMAT_CHOICES", "bundled_samples", "resolve_source", "parse_sensor",
            "read_recording", "summary_markdown",
-           "subsample", "event_rate", "frame_at", "load_events", "show_frame", "rebin", "forget_choice", "cleared_recording",
+           "subsample", "event_rate", "frame_at", "load_events", "frame_slider", "show_frame", "rebin", "forget_choice", "cleared_recording",
            "EXTENSIONS", "NOTHING_LOADED"]
 
 ASSETS_DIR = data_dir("assets")  # repository folder or $MFPSN_ASSETS (mfpsn.paths)
@@ -215,21 +215,27 @@ def load_events(upload: str | None, sample: str | None, shd_index: float = 0, n_
         rate = fe.rate_figure(centres, on, off, "event rate over time")
     labels = shd_info(path)[1] if events.meta.get("format") == "shd" else None
     return (summary_markdown(events, name, labels), frame_at(events, n_bins, 0, limits), _cloud(events, limits), rate,
-            events, gr.update(maximum=n_bins - 1, value=0))
+            events, frame_slider(n_bins))
 
 
-def show_frame(events: Events | None, n_bins: float, index: float, limits: Limits = LIMITS) -> go.Figure:
-    """Redraw the frame viewer for slider position ``index`` (the recording comes from the session)."""
+def frame_slider(n_bins: int) -> dict:
+    """The frame slider for ``n_bins`` bins, at the first: positions 1 … n_bins, as the frame titles count."""
+    return gr.update(minimum=1, maximum=max(n_bins, 2), value=1)
+
+
+def show_frame(events: Events | None, n_bins: float, position: float, limits: Limits = LIMITS) -> go.Figure:
+    """Redraw the frame viewer for slider ``position`` (1-based, as the title "bin 1 of n"; the recording comes
+    from the session)."""
     if events is None:
         return fe.empty_figure("load a recording first")
     n_bins = check_int("time bins", n_bins, 1, limits.max_frames)
-    return frame_at(events, n_bins, min(int(index), n_bins - 1), limits)
+    return frame_at(events, n_bins, min(max(int(position), 1), n_bins) - 1, limits)
 
 
 def rebin(events: Events | None, n_bins: float, limits: Limits = LIMITS) -> tuple[go.Figure, dict]:
     """A new number of time bins: the first frame and the frame slider's new range."""
     n_bins = check_int("time bins", n_bins, 1, limits.max_frames)
-    return show_frame(events, n_bins, 0, limits), gr.update(maximum=n_bins - 1, value=0)
+    return show_frame(events, n_bins, 1, limits), frame_slider(n_bins)
 
 
 def forget_choice() -> None:
@@ -241,4 +247,4 @@ def cleared_recording() -> tuple[str, go.Figure, go.Figure, go.Figure, None, dic
     """The outputs of :func:`load_events` with nothing loaded: a load clears the previous recording's plots first,
     so a failed load leaves none of them on screen."""
     blank = fe.empty_figure("load a recording to see this plot")
-    return NOTHING_LOADED, blank, blank, blank, None, gr.update(maximum=1, value=0)
+    return NOTHING_LOADED, blank, blank, blank, None, frame_slider(2)
