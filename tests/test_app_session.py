@@ -46,3 +46,13 @@ def test_a_file_whose_labels_are_not_the_models_classes_gets_no_true_class(sessi
     assert "True class" not in md and "'sweep_up'" in md and "not the model's class 'english-0'" in md
     key = session.load(None, "spoken_digits_sample.h5", 3, 10)[4]
     assert "True class (from the file): **german-1**" in session.run(key, "spoken_digits_mfpsn", None, 0)[-1]
+
+
+def test_a_neuron_index_beyond_a_layer_is_not_wrapped_around(session):
+    """Issue 13.5: neuron 300 of a 256-neuron layer was drawn as neuron 44 (index modulo the layer size)."""
+    key = session.load(None, "spoken_digits_sample.h5", 0, 10)[4]
+    membranes, md = session.run(key, "spoken_digits_mfpsn", None, 255)[3:6:2]
+    assert {tr.name for tr in membranes.data if tr.name} >= {"fc0 H", "fc1 H"} and "no neuron" not in md
+    membranes, md = session.run(key, "spoken_digits_mfpsn", None, 300)[3:6:2]
+    assert not [tr for tr in membranes.data if tr.name and tr.name.endswith(" H")]
+    assert "no neuron 300 in fc0 (256 neurons), fc1 (256 neurons)" in md

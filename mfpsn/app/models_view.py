@@ -112,8 +112,8 @@ def _load(name: str, directory: Path) -> Checkpoint:
 
 def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[str]) -> dict[str, Any]:
     """Run one checkpoint on ``events``; returns probabilities, per-layer firing rates, rasters of the (at most 64)
-    most active neurons of each layer, the membrane of neuron ``neuron`` (modulo the layer size) per layer, and the
-    per-step class evidence where the network gives one."""
+    most active neurons of each layer, the membrane of neuron ``neuron`` in every layer that has it (``too_small``
+    names the others), and the per-step class evidence where the network gives one."""
     card = ckpt.card
     if not compatible(card, events):
         kind = "spike trains (SHD .h5)" if str(card["input"]["binning"].get("method", "")).startswith("spike") \
@@ -126,17 +126,19 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
         logits, traces = model(x, record=True)
         evidence = model.evidence(x)[:, 0].numpy() if hasattr(model, "evidence") else None
     out: dict[str, Any] = {"probs": torch.softmax(logits[0], dim=0).numpy(), "rates": {}, "raster": {},
-                           "membrane": {}, "evidence": evidence}
+                           "membrane": {}, "evidence": evidence, "too_small": []}
     for layer, tr in traces.items():
         T = tr.spikes.shape[0]
         s = tr.spikes[:, 0].reshape(T, -1).numpy()
         h = tr.h[:, 0].reshape(T, -1).numpy()
         th = torch.broadcast_to(tr.v_th, tr.h.shape)[:, 0].reshape(T, -1).numpy()
-        i = neuron % s.shape[1]
         out["rates"][layer] = s.mean(axis=1)
         busiest = np.sort(np.argsort(-s.sum(axis=0), kind="stable")[:_RASTER_NEURONS])
         out["raster"][layer] = s[:, busiest]
-        out["membrane"][layer] = (h[:, i], s[:, i], float(th[0, i]))
+        if neuron < s.shape[1]:
+            out["membrane"][layer] = (h[:, neuron], s[:, neuron], float(th[0, neuron]))
+        else:
+            out["too_small"].append(f"{layer} ({s.shape[1]} neurons)")
     return out
 
 
@@ -198,4 +200,6 @@ def run_on_recording(events: Events, left: str | None, right: str | None, neuron
         md += "\n\n" + "\n".join(f"⚠ **Model input:** {n}" for n in dict.fromkeys(notes))
     md += f"\n\nTrue class (from the file): **{true_label}**" if true_label else ""
     md += "".join(f"\n\n⚠ {n}" for n in label_notes)
+    md += "".join(f"\n\n⚠ **{n}**: no neuron {neuron} in {', '.join(r['too_small'])}, so no membrane is drawn there "
+                  "(pick a lower neuron index)" for n, r in runs.items() if r["too_small"])
     return (*figs, md)
