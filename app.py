@@ -71,7 +71,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                         channel = gr.Slider(0, LIMITS.lab_max_channels - 1, value=D.channel, step=1,
                                             label="channel to plot")
                 with gr.Column(scale=3, elem_id="lab-plots"):
-                    lab_summary = gr.Markdown(elem_id="lab-summary")
+                    lab_summary = gr.Markdown(elem_id="lab-summary", label="summary")
                     lab_input = gr.Plot(label="input")
                     lab_membrane = gr.Plot(label="membranes", elem_id="lab-membranes")
                     lab_raster = gr.Plot(label="spike rasters")
@@ -88,8 +88,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                       lif_reset, extra, channel, T, amplitude)]
                   + [signs.submit, signs.blur, exponents.submit, exponents.blur, float_weights.submit,
                      float_weights.blur],
-                  clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_name="neuron_lab", trigger_mode="always_last",
-                  show_progress="minimal")
+                  clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_name="neuron_lab",
+                  trigger_mode="always_last", show_progress="minimal")
             order.change(lab.fit_tap_texts, [order, signs, exponents, float_weights], [signs, exponents, float_weights],
                          api_visibility="private", show_progress="hidden").then(
                 clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_visibility="private",
@@ -115,7 +115,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     n_bins = gr.Slider(1, LIMITS.max_frames, value=20, step=1, label="time bins of the frame viewer",
                                        elem_id="events-bins")
                     load_btn = gr.Button("Load recording", variant="primary")
-                    ev_summary = gr.Markdown(events_view.NOTHING_LOADED, elem_id="events-summary")
+                    ev_summary = gr.Markdown(events_view.NOTHING_LOADED, elem_id="events-summary", label="summary")
                 with gr.Column(scale=2):
                     ev_frame = gr.Plot(empty_figure("load a recording to see its frames"), label="frame viewer",
                                        elem_id="events-frame")
@@ -131,7 +131,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                 right_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model B (LIF suggested)")
                 neuron_idx = gr.Number(value=0, precision=0, label="neuron index for the membrane plot")
                 run_btn = gr.Button("Run the models", variant="primary")
-            run_summary = gr.Markdown(models_view.NO_RESULTS, elem_id="models-summary")
+            run_summary = gr.Markdown(models_view.NO_RESULTS, elem_id="models-summary", label="summary")
             with gr.Row():
                 m_probs = gr.Plot(label="class probabilities", elem_id="models-probs")
                 m_evidence = gr.Plot(label="per-time-step class evidence", elem_id="models-evidence")
@@ -186,7 +186,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     draw_neuron = gr.Slider(0, 127, value=0, step=1, label="neuron to plot (same index in every layer)")
                     draw_btn = gr.Button("Classify", variant="primary", elem_id="draw-run")
                 with gr.Column(scale=2):
-                    draw_summary = gr.Markdown(elem_id="draw-summary")
+                    draw_summary = gr.Markdown(elem_id="draw-summary", label="summary")
                     draw_seq = gr.Plot(label="input sequence")
                     draw_prob = gr.Plot(label="probability over time")
                     draw_dyn = gr.Plot(label="membranes and spikes")
@@ -210,15 +210,15 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     race_mode = gr.Radio(list(race.MODES), value=race.MODES[0], label="what to time")
                     race_repeats = gr.Slider(1, 20, value=5, step=1, label="repeats (median and spread)")
                     race_btn = gr.Button("Start the race", variant="primary")
-                    race_device = gr.Markdown(race.device_markdown(serve.compute_device()))
+                    race_device = gr.Markdown(race.device_markdown(serve.compute_device()), label="device")
                 with gr.Column(scale=2):
                     race_time = gr.Plot(label="time against T", elem_id="race-time")
                     race_speedup = gr.Plot(label="speed-up", elem_id="race-speedup")
-                    race_table = gr.Markdown(elem_id="race-table")
+                    race_table = gr.Markdown(elem_id="race-table", label="summary and table")
             recorded_md = gr.Markdown()
             recorded_plot = gr.Plot(label="recorded results")
-            race_btn.click(clean_errors(race.speed_race), [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
-                           [race_time, race_speedup, race_table, race_device], api_name="speed_race",
+            race_btn.click(clean_errors(race.speed_race),
+                           [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats], [race_time, race_speedup, race_table, race_device], api_name="speed_race",
                            concurrency_limit=1)
 
         # ------------------------------------------------------------------------------------ model zoo

@@ -497,6 +497,16 @@ def test_api_lists_the_five_endpoints(client):
                                            "/speed_race"}
 
 
+def test_every_endpoint_names_its_outputs_and_needs_no_explicit_none(client):
+    """Issue 13.5: outputs were listed as value_39, and /neuron_lab failed without upload=None."""
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name, ep in api.items():
+        assert not [r["label"] for r in ep["returns"] if r["label"].startswith("value_")], name
+        assert [p["parameter_name"] for p in ep["parameters"] if not p["parameter_has_default"]] == [], name
+    out = client.predict(T=32, api_name="/neuron_lab")            # nothing else named: the lab's defaults
+    assert "T = 32" in out[6]
+
+
 def test_endpoint_classify_drawing_png(client, tmp_path):
     """The README's call: an MNIST test digit as PNG through the shipped sMNIST models; a clean error without one."""
     from gradio_client import handle_file

@@ -328,12 +328,20 @@ def lab_figures(s: LabSettings, r: LabResult, max_points: int = LIMITS.plot_max_
     return figs, md
 
 
-def neuron_lab(signal: str, T: float, channels: float, amplitude: float, period: float, rate: float, seed: float,
-               upload: str | None, order: float, dilation_mode: str, dilation: float, layer: float, taps_from: str,
-               signs: str, exponents: str, float_weights: str, quantize: bool, threshold: float, surrogate: str,
-               alpha: float, lif_tau: float, lif_v_th: float, lif_reset: str, extra: str, channel: float,
-               limits: Limits = LIMITS) -> tuple:
-    """The ``neuron_lab`` endpoint: validate every control, simulate, draw.
+_D = LabSettings()
+
+
+def neuron_lab(signal: str = _D.signal, T: float = _D.T, channels: float = _D.channels,
+               amplitude: float = _D.amplitude, period: float = _D.period, rate: float = _D.rate,
+               seed: float = _D.seed, upload: str | None = None, order: float = _D.order,
+               dilation_mode: str = _D.dilation_mode, dilation: float = _D.dilation, layer: float = _D.layer,
+               taps_from: str = _D.taps_from, signs: str = _D.signs, exponents: str = _D.exponents,
+               float_weights: str = _D.float_weights, quantize: bool = _D.quantize, threshold: float = _D.threshold,
+               surrogate: str = _D.surrogate, alpha: float = _D.alpha, lif_tau: float = _D.lif_tau,
+               lif_v_th: float = _D.lif_v_th, lif_reset: str = _D.lif_reset, extra: str = _D.extra,
+               channel: float = _D.channel, limits: Limits = LIMITS) -> tuple:
+    """The ``neuron_lab`` endpoint: validate every control, simulate, draw. Every setting defaults to
+    :class:`LabSettings` (so a client may name only the ones it changes; ``upload`` is optional).
 
     Returns: (input, membranes, rasters, kernel, receptive field, ops) figures and the Markdown summary.
     Bad settings raise ``gr.Error`` naming the control; mismatched tap lists are fitted with a ``gr.Warning``.

@@ -142,8 +142,8 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
     return out
 
 
-def run_model(upload: str | None, sample: str | None, shd_index: float, left: str | None, right: str | None,
-              neuron: float, fmt: str = DETECT, sensor: str | None = "", directory: Path = SHIPPED_DIR,
+def run_model(upload: str | None = None, sample: str | None = None, shd_index: float = 0, left: str | None = None,
+              right: str | None = None, neuron: float = 0, fmt: str = DETECT, sensor: str | None = "", directory: Path = SHIPPED_DIR,
               limits: Limits = LIMITS
               ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
     """The ``run_model`` endpoint: run one or two checkpoints on the recording, side by side.

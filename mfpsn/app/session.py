@@ -33,7 +33,7 @@ class EventsSession:
         self.store.discard(key)
         return (*events_view.cleared_recording(), *models_view.cleared_results())
 
-    def load(self, upload: str | None, sample: str | None, shd_index: float = 0, n_bins: float = 20,
+    def load(self, upload: str | None = None, sample: str | None = None, shd_index: float = 0, n_bins: float = 20,
              fmt: str = events_view.DETECT, sensor: str | None = ""):
         """Read and plot the recording (see :func:`events_view.load_events`); keep it in the store, return its key."""
         summary, frame, cloud, rate, events, slider = events_view.load_events(upload, sample, shd_index, n_bins, fmt,
