@@ -9,7 +9,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 import gradio as gr  # noqa: E402
 
 from mfpsn.app import drawing, events_view, lab, models_view, race, serve, zoo  # noqa: E402
-from mfpsn.app.errors import clean_errors  # noqa: E402
+from mfpsn.app.errors import clean_errors, keep_outputs_on_error  # noqa: E402
 from mfpsn.app.session import EventsSession  # noqa: E402
 from mfpsn.app.store import RecordingStore  # noqa: E402
 from mfpsn.app.figures_events import empty_figure  # noqa: E402
@@ -41,7 +41,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                         rate = gr.Slider(0, 1, value=D.rate, step=0.01,
                                          label="Poisson rate (spike probability per step)")
                         seed = gr.Number(value=D.seed, precision=0, label="seed")
-                        upload = gr.File(file_types=[".csv", ".npy"], type="filepath",
+                        upload = gr.File(file_types=[".csv", ".npy"], type="filepath", elem_id="lab-upload",
                                          label=f"or upload a sequence (replaces the signal above): .csv or .npy "
                                                f"of shape [T] or [T, C] (T ≤ {LIMITS.lab_max_T}, "
                                                f"C ≤ {LIMITS.lab_max_channels})")
@@ -83,17 +83,19 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                           layer, taps_from, signs, exponents, float_weights, quantize, threshold, surrogate, alpha,
                           lif_tau, lif_v_th, lif_reset, extra, channel]
             lab_outputs = [lab_input, lab_membrane, lab_raster, lab_kernel, lab_rf, lab_ops, lab_summary]
+            lab_update = keep_outputs_on_error(lab.neuron_lab, len(lab_outputs))  # a bad setting keeps the plots
             gr.on([c.change for c in (signal, channels, period, rate, seed, upload, dilation_mode, dilation, layer,
                                       taps_from, quantize, threshold, surrogate, alpha, lif_tau, lif_v_th,
                                       lif_reset, extra, channel, T, amplitude)]
                   + [signs.submit, signs.blur, exponents.submit, exponents.blur, float_weights.submit,
                      float_weights.blur],
-                  clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_name="neuron_lab",
-                  trigger_mode="always_last", show_progress="minimal")
+                  lab_update, lab_inputs, lab_outputs, api_visibility="private", trigger_mode="always_last",
+                  show_progress="minimal")
             order.change(lab.fit_tap_texts, [order, signs, exponents, float_weights], [signs, exponents, float_weights],
                          api_visibility="private", show_progress="hidden").then(
-                clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_visibility="private",
-                show_progress="minimal")
+                lab_update, lab_inputs, lab_outputs, api_visibility="private", show_progress="minimal")
+            # the endpoint for API clients, which raises on a bad setting (no button on the page)
+            gr.Button(visible=False).click(clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_name="neuron_lab")
 
         # ------------------------------------------------------------------------------------ event explorer
         with gr.Tab("Event explorer", id="events"):
@@ -218,7 +220,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             recorded_md = gr.Markdown()
             recorded_plot = gr.Plot(label="recorded results")
             race_btn.click(clean_errors(race.speed_race),
-                           [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats], [race_time, race_speedup, race_table, race_device], api_name="speed_race",
+                           [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
+                           [race_time, race_speedup, race_table, race_device], api_name="speed_race",
                            concurrency_limit=1)
 
         # ------------------------------------------------------------------------------------ model zoo
@@ -230,7 +233,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             results_md = gr.Markdown()
             card_pick.change(clean_errors(zoo.card_markdown), [card_pick], [card_md], api_visibility="private")
 
-    demo.load(clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
+    demo.load(lab_update, lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
     demo.load(clean_errors(race.recorded_view), None, [recorded_md, recorded_plot], api_visibility="private")
     demo.load(clean_errors(zoo.zoo_view), None, [zoo_md, results_md], api_visibility="private")
 

@@ -1,10 +1,12 @@
 """Real-browser test: Debian's chromium (headless) driven by playwright opens the app and uses it.
 
 It opens the page and waits for the neuron lab's plots, moves the order-k slider and checks that the kernel plot
-gained a tap, switches to the event explorer, uploads a recording from ``assets/``, checks the summary and that the
-frame, point-cloud and rate plots rendered, moves the frame slider and checks that the frame changed, runs the models, checks that a failed load and a new
-recording clear every model result of the previous one, then visits
-the speed race and model zoo tabs. Screenshots go to ``$MFPSN_SCREENSHOTS`` when set (else a temporary folder).
+gained a tap, sets the lab to its largest size and checks that it draws in seconds, that a bad setting keeps the
+plots; switches to the event explorer, uploads a recording from ``assets/``, checks the summary and that the
+frame, point-cloud and rate plots rendered, moves the frame slider and types a bin count and checks the frame,
+runs the models, checks that a failed load and a new recording clear every model result of the previous one, then
+races (categorical T axis, spread, the fastest serial LIF as baseline) and visits the model zoo. Screenshots go to
+``$MFPSN_SCREENSHOTS`` when set (else a temporary folder).
 Skipped, with the reason, when playwright or ``/usr/bin/chromium`` is missing.
 """
 from __future__ import annotations
@@ -106,6 +108,25 @@ def test_lab_at_its_limits_keeps_the_page_responsive(page, shots):
                            ".reduce((n, el) => n + el.data.reduce((m, t) => m + len(t.x), 0), 0); }")
     assert points < 40_000
     page.screenshot(path=str(shots / "2b_neuron_lab_T4096_16ch.png"), full_page=True)
+
+
+def test_a_bad_setting_keeps_the_valid_plots(page, shots):
+    """Issue 13.5: one bad input replaced every valid plot with a red 'Error' badge."""
+    box = page.locator("#lab-T input[type=number]")
+    box.fill("256")
+    box.press("Enter")
+    page.wait_for_function("document.querySelector('#lab-summary').innerText.includes('T = 256')")
+    bad = page.locator("#lab-upload input[type=file]")
+    path = shots / "bad_sequence.csv"
+    path.write_text("1,2\n3\n")
+    bad.set_input_files(str(path))
+    page.wait_for_selector(".toast-body:has-text('expected the same number of columns')")
+    assert "T = 256" in page.locator("#lab-summary").inner_text()
+    assert page.locator("#lab-plots .js-plotly-plot").count() >= 6
+    assert page.locator("#lab-plots :text-is('Error')").count() == 0
+    page.screenshot(path=str(shots / "2c_neuron_lab_bad_setting.png"), full_page=True)
+    page.locator("#lab-upload button[aria-label='Clear']").first.click()
+    page.wait_for_function("document.querySelector('#lab-summary').innerText.includes('T = 256')")
 
 
 def test_event_explorer_upload_and_frame_slider(page, shots):

@@ -51,3 +51,14 @@ def test_the_lab_at_its_largest_setting_stays_within_the_point_budget():
     assert "thinned" in figs[1].layout.title.text
     small = lab.neuron_lab(*[getattr(lab.LabSettings(), f) for f in lab.LabSettings.__dataclass_fields__])
     assert small[2].data[0].type == "scatter" and "thinned" not in small[1].layout.title.text
+
+
+def test_labels_do_not_collide_at_the_largest_order():
+    """Issue 13.5: tap labels overlapped at k = 16 and the largest energy label ran into the subplot title."""
+    s = replace(lab.LabSettings(), order=16, signs=" ".join("+" * 16), exponents=" ".join(["-1"] * 16), extra="PSN")
+    figs = lab.neuron_lab(*[getattr(s, f) for f in lab.LabSettings.__dataclass_fields__])
+    taps = next(tr for tr in figs[3].data if tr.name == "MFPSN taps used")
+    positions = list(taps.textposition)
+    assert all(a != b for a, b in zip(positions, positions[1:]))     # neighbours alternate above / below
+    energy = figs[5].data[-1]
+    assert figs[5].layout.yaxis2.range[1] >= np.log10(max(energy.y)) + 0.8

@@ -22,7 +22,8 @@ from mfpsn.paths import data_dir
 
 __all__ = ["ASSETS_DIR", "DETECT", "FORMAT_CHOICES", "bundled_samples", "resolve_source", "parse_sensor",
            "read_recording", "summary_markdown",
-           "subsample", "event_rate", "frame_at", "load_events", "frame_slider", "show_frame", "rebin", "forget_choice", "cleared_recording",
+           "subsample", "event_rate", "frame_at", "load_events", "frame_slider", "show_frame", "rebin", "forget_choice",
+           "cleared_recording",
            "EXTENSIONS", "NOTHING_LOADED"]
 
 ASSETS_DIR = data_dir("assets")  # repository folder or $MFPSN_ASSETS (mfpsn.paths)

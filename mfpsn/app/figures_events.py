@@ -53,7 +53,8 @@ def frame_figure(frame: np.ndarray, title: str, sensor: tuple[int, int] | None =
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", title="y (sensor pixel)")
     fig.update_xaxes(constrain="domain", title="x (sensor pixel)")
     if pooled:
-        title += f"<br><sup>{W} × {H} sensor pooled to {w} × {h} for display ({dx:.3g} × {dy:.3g} pixels per cell)</sup>"
+        title += (f"<br><sup>{W} × {H} sensor pooled to {w} × {h} for display ({dx:.3g} × {dy:.3g} pixels per "
+                  "cell)</sup>")
     fig.update_layout(title=title, height=440, **BASE_LAYOUT)
     return style(fig)
 

@@ -116,6 +116,14 @@ def raster_figure(spikes: Mapping[str, np.ndarray], max_points: int) -> go.Figur
                    showgrid=False)))
 
 
+def _label_positions(k: int) -> list[str]:
+    """Tap labels above their markers; above and below in turn for more than 8 taps, so neighbours do not
+    overlap."""
+    if k <= 8:
+        return ["top center"] * k
+    return ["top center" if i % 2 else "bottom center" for i in range(k)]
+
+
 def kernel_figure(lags: Sequence[int], taps: np.ndarray, labels: Sequence[str], float_taps: np.ndarray | None,
                   lif_kernel: np.ndarray | None) -> go.Figure:
     """The MFPSN's effective kernel: tap ``i`` at lag ``lags[i]`` with value ``taps[i]`` (labelled ±2^e).
@@ -133,8 +141,9 @@ def kernel_figure(lags: Sequence[int], taps: np.ndarray, labels: Sequence[str], 
     stems_x[2::3] = np.nan
     data = [go.Scatter(x=stems_x, y=stems_y, mode="lines", line=dict(color="#d62728", width=2), hoverinfo="skip",
                        showlegend=False),
-            go.Scatter(x=lags, y=taps, mode="markers+text", text=list(labels), textposition="top center",
-                       marker=dict(color="#d62728", size=10), name="MFPSN taps used")]
+            go.Scatter(x=lags, y=taps, mode="markers+text", text=list(labels), textposition=_label_positions(len(lags)),
+                       textfont=dict(size=11 if len(lags) <= 8 else 9), marker=dict(color="#d62728", size=10),
+                       name="MFPSN taps used")]
     if float_taps is not None:
         data.append(go.Scatter(x=lags, y=float_taps, mode="markers", name="float weights before quantization",
                                marker=dict(color="#333", size=10, symbol="circle-open")))
@@ -193,6 +202,6 @@ def ops_figure(rows: Mapping[str, tuple[float, float, float, float]], T: int, ch
     g = grid(1, 2, ("operations per sequence (log scale)", "energy estimate in pJ, 45 nm constants (log scale)"),
              gap=0.12)
     g["yaxis"].update(type="log", dtick=1)
-    g["yaxis2"].update(type="log", dtick=1, range=[0, math.log10(max(max(energy), 10.0)) + 0.4])
+    g["yaxis2"].update(type="log", dtick=1, range=[0, math.log10(max(max(energy), 10.0)) + 0.9])  # room for labels
     return go.Figure(data, layout(f"cost of one sequence: T = {T}, {channels} neuron(s)", 320, barmode="group",
                                   legend=dict(orientation="h", y=-0.2), **g))

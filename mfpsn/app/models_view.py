@@ -143,7 +143,8 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
 
 
 def run_model(upload: str | None = None, sample: str | None = None, shd_index: float = 0, left: str | None = None,
-              right: str | None = None, neuron: float = 0, fmt: str = DETECT, sensor: str | None = "", directory: Path = SHIPPED_DIR,
+              right: str | None = None, neuron: float = 0, fmt: str = DETECT, sensor: str | None = "",
+              directory: Path = SHIPPED_DIR,
               limits: Limits = LIMITS
               ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
     """The ``run_model`` endpoint: run one or two checkpoints on the recording, side by side.
@@ -156,7 +157,8 @@ def run_model(upload: str | None = None, sample: str | None = None, shd_index: f
 
 
 def run_on_recording(events: Events, left: str | None, right: str | None, neuron: float,
-                     directory: Path = SHIPPED_DIR) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
+                     directory: Path = SHIPPED_DIR
+                     ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
     """:func:`run_model` on a recording already read (the event explorer passes the one it shows)."""
     names = [n for n in (left, right) if n]
     if not names:
@@ -194,7 +196,8 @@ def run_on_recording(events: Events, left: str | None, right: str | None, neuron
         lines.append(f"- **{n}** ({c['model'].get('neuron', '?')}, card test accuracy "
                      f"{float(c['test_accuracy']) * 100:.1f} %): predicts **{classes[best]}** "
                      f"(p = {r['probs'][best]:.2f})")
-    source = Path(str(events.meta.get("source", "the recording"))).name + (f", sample {events.meta.get('index', 0)}" if events.meta.get("format") == "shd" else "")
+    source = Path(str(events.meta.get("source", "the recording"))).name
+    source += f", sample {events.meta.get('index', 0)}" if events.meta.get("format") == "shd" else ""
     md = f"Results for **{source}**:\n\n" + "\n".join(lines)
     if notes:  # next to the predictions: what part of the recording the models saw
         md += "\n\n" + "\n".join(f"⚠ **Model input:** {n}" for n in dict.fromkeys(notes))

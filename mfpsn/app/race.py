@@ -182,7 +182,8 @@ def _cell(t: Timing | None) -> str:
 def _table(T_values: list[int], times: dict[str, list[Timing | None]]) -> str:
     head = "| contender: median (min–max) | " + " | ".join(f"T = {t}" for t in T_values) + " |\n"
     head += "|---|" + "---|" * len(T_values) + "\n"
-    return head + "\n".join(f"| {name} | " + " | ".join(_cell(c) for c in cells) + " |" for name, cells in times.items())
+    return head + "\n".join(f"| {name} | " + " | ".join(_cell(c) for c in cells) + " |"
+                            for name, cells in times.items())
 
 
 def _load() -> str:
