@@ -51,3 +51,25 @@ def test_a_single_event_has_no_rate_instead_of_nan(tmp_path):
     write_npy(path, Events(np.array([5]), np.array([3]), np.array([4]), np.array([1]), 34, 34))
     summary = events_view.load_events(str(path), None, 0, 4)[0]
     assert "nan" not in summary.lower() and "– (all events at one instant)" in summary
+
+
+def test_a_csv_header_is_reported_and_a_time_column_flagged(tmp_path):
+    """Issue 13.5: a CSV's header and time column silently became the input of channel 0."""
+    from mfpsn.app import inputs, lab
+
+    path = tmp_path / "current.csv"
+    path.write_text("time_ms,current\n0,0.5\n1,0\n2,1.5\n3,0\n")
+    notes: list[str] = []
+    x = inputs.load_sequence(path, notes=notes)
+    assert x.shape == (4, 2)
+    assert "'time_ms' → channel 0, 'current' → channel 1" in notes[0] and "looks like time stamps" in notes[1]
+    summary = lab.neuron_lab(upload=str(path))[6]
+    assert "looks like time stamps" in summary
+    plain = tmp_path / "plain.csv"
+    plain.write_text("0.5\n0\n1.5\n")
+    notes = []
+    inputs.load_sequence(plain, notes=notes)
+    assert notes == []
+    (tmp_path / "short.csv").write_text("a,b,c\n1,2\n")
+    with pytest.raises(gr.Error, match="header row names 3 columns, the rows hold 2"):
+        inputs.load_sequence(tmp_path / "short.csv")

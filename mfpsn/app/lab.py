@@ -255,7 +255,7 @@ def simulate(s: LabSettings, limits: Limits = LIMITS) -> LabResult:
     """Run the lab's neurons on the settings' input (CPU, float32, batch of one)."""
     notes: list[str] = []
     if s.upload:
-        x = load_sequence(s.upload, limits)
+        x = load_sequence(s.upload, limits, notes)
     else:
         x = generate_input(s.signal, s.T, s.channels, s.amplitude, s.period, s.rate, s.seed)
     T, C = x.shape
