@@ -9,7 +9,8 @@ The recording is turned into the model's input exactly as its card's ``input.bin
   neighbouring channels summed (700 → 140).
 
 The models run on the CPU with ``record=True``, which returns one :class:`~mfpsn.neurons.NeuronTrace` per
-neuron layer; spike-train networks also give their per-time-step class evidence (``evidence``).
+neuron layer; spike-train networks also give their per-time-step class evidence (``evidence``). Under each
+prediction, :func:`mfpsn.app.ood.ood_notes` says how the recording differs from the model's training data.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from mfpsn.app import figures_models as fm
 from mfpsn.app.events_view import DETECT, read_recording, resolve_source
 from mfpsn.app.figures_events import empty_figure
 from mfpsn.app.limits import LIMITS, Limits, check_int
+from mfpsn.app.ood import ood_notes, training_stats
 from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError, load
 from mfpsn.events import Events
 from mfpsn.card_inputs import CardInputError, events_input
@@ -125,8 +127,9 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
     with torch.no_grad():
         logits, traces = model(x, record=True)
         evidence = model.evidence(x)[:, 0].numpy() if hasattr(model, "evidence") else None
-    out: dict[str, Any] = {"probs": torch.softmax(logits[0], dim=0).numpy(), "rates": {}, "raster": {},
-                           "membrane": {}, "evidence": evidence, "too_small": []}
+    probs = torch.softmax(logits[0], dim=0).numpy()
+    out: dict[str, Any] = {"probs": probs, "rates": {}, "raster": {}, "membrane": {}, "evidence": evidence,
+                           "too_small": [], "ood": ood_notes(events, card, x, probs, training_stats(card["task"]))}
     for layer, tr in traces.items():
         T = tr.spikes.shape[0]
         s = tr.spikes[:, 0].reshape(T, -1).numpy()
@@ -196,6 +199,8 @@ def run_on_recording(events: Events, left: str | None, right: str | None, neuron
         lines.append(f"- **{n}** ({c['model'].get('neuron', '?')}, card test accuracy "
                      f"{float(c['test_accuracy']) * 100:.1f} %): predicts **{classes[best]}** "
                      f"(p = {r['probs'][best]:.2f})")
+        if r["ood"]:  # right under the prediction it qualifies
+            lines.append(f"  - ⚠ **Unlike its training data, so this answer means little:** {'; '.join(r['ood'])}.")
     source = Path(str(events.meta.get("source", "the recording"))).name
     source += f", sample {events.meta.get('index', 0)}" if events.meta.get("format") == "shd" else ""
     md = f"Results for **{source}**:\n\n" + "\n".join(lines)
