@@ -18,6 +18,7 @@ from mfpsn.app.limits import LIMITS  # noqa: E402
 from mfpsn.app.texts import DRAW_HELP, EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, ZOO_HELP  # noqa: E402
 
 D = lab.LabSettings()
+PLOTS_MIN_WIDTH = 560  # a narrower window (800 px) puts the plots under the controls, full width, titles whole
 # the one store of loaded recordings, owned by this app: sessions hold a key into it (see mfpsn.app.store)
 STORE = RecordingStore(LIMITS.store_max_items, LIMITS.store_max_bytes, LIMITS.session_ttl_s)
 EV = EventsSession(STORE, LIMITS)
@@ -70,7 +71,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                         extra = gr.Radio(list(lab.EXTRAS), value=D.extra, label="third neuron")
                         channel = gr.Slider(0, LIMITS.lab_max_channels - 1, value=D.channel, step=1,
                                             label="channel to plot")
-                with gr.Column(scale=3, elem_id="lab-plots"):
+                with gr.Column(scale=3, min_width=PLOTS_MIN_WIDTH, elem_id="lab-plots"):
                     lab_summary = gr.Markdown(elem_id="lab-summary", label="summary")
                     lab_input = gr.Plot(label="input")
                     lab_membrane = gr.Plot(label="membranes", elem_id="lab-membranes")
@@ -118,7 +119,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                        elem_id="events-bins")
                     load_btn = gr.Button("Load recording", variant="primary")
                     ev_summary = gr.Markdown(events_view.NOTHING_LOADED, elem_id="events-summary", label="summary")
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=PLOTS_MIN_WIDTH):
                     ev_frame = gr.Plot(empty_figure("load a recording to see its frames"), label="frame viewer",
                                        elem_id="events-frame")
                     frame_idx = gr.Slider(1, 20, value=1, step=1, label="time bin (move to play through the recording)",
@@ -187,7 +188,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                                                       None), label="model B")
                     draw_neuron = gr.Slider(0, 127, value=0, step=1, label="neuron to plot (same index in every layer)")
                     draw_btn = gr.Button("Classify", variant="primary", elem_id="draw-run")
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=PLOTS_MIN_WIDTH):
                     draw_summary = gr.Markdown(elem_id="draw-summary", label="summary")
                     draw_seq = gr.Plot(label="input sequence")
                     draw_prob = gr.Plot(label="probability over time")
@@ -213,7 +214,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     race_repeats = gr.Slider(1, 20, value=5, step=1, label="repeats (median and spread)")
                     race_btn = gr.Button("Start the race", variant="primary")
                     race_device = gr.Markdown(race.device_markdown(serve.compute_device()), label="device")
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=PLOTS_MIN_WIDTH):
                     race_time = gr.Plot(label="time against T", elem_id="race-time")
                     race_speedup = gr.Plot(label="speed-up", elem_id="race-speedup")
                     race_table = gr.Markdown(elem_id="race-table", label="summary and table")

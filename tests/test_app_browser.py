@@ -239,3 +239,25 @@ def test_speed_race_and_model_zoo_tabs(page, shots):
     page.get_by_role("tab", name="Model zoo").click()
     page.wait_for_function("document.querySelector('#zoo-table').innerText.length > 10")
     page.screenshot(path=str(shots / "6_model_zoo.png"), full_page=True)
+
+
+def test_titles_fit_their_plots_in_an_800_pixel_window(page, shots):
+    """Issue 13.5: the 800 px layout clipped plot titles; the plots now go under the controls there."""
+    narrow = page.context.browser.new_page(viewport={"width": 800, "height": 1000})
+    try:
+        narrow.set_default_timeout(60_000)
+        narrow.goto(page.url)
+        narrow.wait_for_function("document.querySelectorAll('#lab-plots .js-plotly-plot').length >= 6")
+        narrow.wait_for_timeout(1000)
+        clipped = narrow.evaluate("""() => [...document.querySelectorAll('#lab-plots .js-plotly-plot')]
+            .flatMap(el => { const box = el.closest('.block').getBoundingClientRect();
+                const svg = el.querySelector('svg').getBoundingClientRect();
+                const parts = [...el.querySelectorAll('.gtitle, .annotation-text')];
+                return (svg.right > box.right + 1 ? ['the plot itself'] : []).concat(parts
+                    .filter(t => { const r = t.getBoundingClientRect();
+                                   return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1); })
+                    .map(t => t.textContent)); })""")
+        assert clipped == []
+        narrow.screenshot(path=str(shots / "7_neuron_lab_800px.png"), full_page=True)
+    finally:
+        narrow.close()

@@ -199,8 +199,7 @@ def ops_figure(rows: Mapping[str, tuple[float, float, float, float]], T: int, ch
     data.append(go.Bar(x=names, y=energy, marker_color=[NEURON_COLOURS.get(n, "#444") for n in names],
                        text=[f"{e:,.0f}" for e in energy], textposition="outside", showlegend=False, xaxis=xa2,
                        yaxis=ya2, cliponaxis=False))
-    g = grid(1, 2, ("operations per sequence (log scale)", "energy estimate in pJ, 45 nm constants (log scale)"),
-             gap=0.12)
+    g = grid(1, 2, ("operations per sequence (log)", "energy in pJ, 45 nm estimate (log)"), gap=0.12)
     g["yaxis"].update(type="log", dtick=1)
     g["yaxis2"].update(type="log", dtick=1, range=[0, math.log10(max(max(energy), 10.0)) + 0.9])  # room for labels
     return go.Figure(data, layout(f"cost of one sequence: T = {T}, {channels} neuron(s)", 320, barmode="group",

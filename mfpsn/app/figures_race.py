@@ -41,7 +41,8 @@ def time_figure(T_values: Sequence[int], times: Mapping[str, Sequence[Timing | N
         fig.add_trace(go.Scatter(x=x, y=med, mode="lines+markers", name=name,
                                  error_y=dict(type="data", symmetric=False, array=up, arrayminus=down),
                                  line=dict(dash="dot" if name.startswith("LIF") else "solid")))
-    fig.update_layout(title=f"time per call, N = {N} neurons, {mode} (median; bars: IQR of {repeats} repeats)",
+    fig.update_layout(title=f"time per call, N = {N} neurons<br><sup>{mode}; median, bars: IQR of {repeats} "
+                            "repeats</sup>",
                       xaxis=_t_axis(T_values), yaxis=log_axis("time per call (ms)"), height=420, legend=_LEGEND,
                       **BASE_LAYOUT)
     return style(fig)
@@ -76,7 +77,8 @@ def speedup_figure(T_values: Sequence[int], times: Mapping[str, Sequence[Timing 
     ratios = [v for tr in fig.data for v in tr.y if v]
     top = np.log10(max(ratios + [1.0])) + 0.5
     bottom = np.log10(min(ratios + [1.0])) - 0.3
-    fig.update_layout(title=f"speed-up over {baseline} (× faster; above the dashed line = faster than it)",
+    fig.update_layout(title=f"speed-up over {baseline}<br><sup>× faster; above the dashed line = faster than "
+                            "it</sup>",
                       xaxis=_t_axis(T_values), yaxis=dict(log_axis("speed-up (×)"), range=[bottom, top]),
                       barmode="group", height=420, legend=_LEGEND, **BASE_LAYOUT)
     return style(fig)
