@@ -450,6 +450,8 @@ def test_zoo(tiny_checkpoints, tmp_path):
     assert "`cam_mfpsn` | dvs-digits | mfpsn | 10.00 %" in table
     card = zoo.card_markdown("shd_lif", directory=tiny_checkpoints)
     assert "shd_net" in card and "sha256" in card
+    assert "```" not in card and "{" not in card              # tables, not raw JSON (issue 13.5)
+    assert "| arch | shd_net |" in card and "| input › binning › pool | 5 |" in card
     assert "has not been written" in zoo.results_markdown(tmp_path)
 
 
