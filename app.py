@@ -14,6 +14,7 @@ from mfpsn.app.session import EventsSession  # noqa: E402
 from mfpsn.app.store import RecordingStore  # noqa: E402
 from mfpsn.app.figures_events import empty_figure  # noqa: E402
 from mfpsn.app.inputs import SIGNALS  # noqa: E402
+from mfpsn.app.lab_controls import CONTROLS, active_controls  # noqa: E402
 from mfpsn.app.limits import LIMITS  # noqa: E402
 from mfpsn.app.texts import DRAW_HELP, EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP, RACE_HELP, ZOO_HELP  # noqa: E402
 
@@ -51,9 +52,10 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                           elem_id="lab-order")
                         dilation_mode = gr.Radio(list(lab.DILATION_MODES), value=D.dilation_mode, label="dilation")
                         dilation = gr.Slider(1, LIMITS.lab_max_dilation, value=D.dilation, step=1,
-                                             label="dilation d (manual)")
+                                             label="dilation d (manual)", elem_id="lab-dilation")
                         layer = gr.Slider(1, 12, value=D.layer, step=1,
-                                          label="layer index in a sawtooth stack (d = 1, 2, 3, 1, 2, 3, …)")
+                                          label="layer index in a sawtooth stack (d = 1, 2, 3, 1, 2, 3, …)",
+                                          elem_id="lab-layer")
                         taps_from = gr.Radio(list(lab.TAP_SOURCES), value=D.taps_from, label="taps from")
                         signs = gr.Textbox(value=D.signs, label="tap signs, oldest → newest (+, −, 0)")
                         exponents = gr.Textbox(value=D.exponents,
@@ -92,6 +94,13 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                      float_weights.blur],
                   lab_update, lab_inputs, lab_outputs, api_visibility="private", trigger_mode="always_last",
                   show_progress="minimal")
+            controls = {"signal": signal, "T": T, "channels": channels, "amplitude": amplitude, "period": period,
+                        "rate": rate, "seed": seed, "dilation": dilation, "layer": layer, "signs": signs,
+                        "exponents": exponents, "float_weights": float_weights, "quantize": quantize,
+                        "channel": channel}
+            gr.on([signal.change, upload.change, dilation_mode.change, taps_from.change, channels.change, demo.load],
+                  active_controls, [signal, upload, dilation_mode, taps_from, channels, channel],
+                  [controls[name] for name in CONTROLS], api_visibility="private", show_progress="hidden")
             order.change(lab.fit_tap_texts, [order, signs, exponents, float_weights], [signs, exponents, float_weights],
                          api_visibility="private", show_progress="hidden").then(
                 lab_update, lab_inputs, lab_outputs, api_visibility="private", show_progress="minimal")

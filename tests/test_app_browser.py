@@ -129,6 +129,17 @@ def test_a_bad_setting_keeps_the_valid_plots(page, shots):
     page.wait_for_function("document.querySelector('#lab-summary').innerText.includes('T = 256')")
 
 
+def test_controls_that_do_not_apply_are_greyed_out(page):
+    """Issue 13.5: inactive controls kept their values and looked active."""
+    enabled = "document.querySelector('{} input[type=number]').disabled === {}"
+    page.wait_for_function(enabled.format("#lab-layer", "true"))          # manual dilation: no sawtooth layer
+    page.get_by_role("radio", name="sawtooth layer").check()
+    page.wait_for_function(enabled.format("#lab-dilation", "true"))
+    page.wait_for_function(enabled.format("#lab-layer", "false"))
+    page.get_by_role("radio", name="manual", exact=True).check()
+    page.wait_for_function(enabled.format("#lab-dilation", "false"))
+
+
 def test_event_explorer_upload_and_frame_slider(page, shots):
     from mfpsn.app.events_view import ASSETS_DIR
 
