@@ -507,6 +507,9 @@ def test_every_endpoint_names_its_outputs_and_needs_no_explicit_none(client):
         assert [p["parameter_name"] for p in ep["parameters"] if not p["parameter_has_default"]] == [], name
     out = client.predict(T=32, api_name="/neuron_lab")            # nothing else named: the lab's defaults
     assert "T = 32" in out[6]
+    *_, summary = client.predict(None, "nmnist_digit3.bin", left="dvs_digits_mfpsn", right="dvs_digits_lif",
+                                 api_name="/run_model")            # the README's call
+    assert summary.startswith("Results for **nmnist_digit3.bin**") and "dvs_digits_lif" in summary
 
 
 def test_endpoint_classify_drawing_png(client, tmp_path):
