@@ -92,8 +92,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                       lif_reset, extra, channel, T, amplitude)]
                   + [signs.submit, signs.blur, exponents.submit, exponents.blur, float_weights.submit,
                      float_weights.blur],
-                  lab_update, lab_inputs, lab_outputs, api_visibility="private", trigger_mode="always_last",
-                  show_progress="minimal")
+                  lab_update, lab_inputs, lab_outputs, api_name="lab_update", api_visibility="private",
+                  trigger_mode="always_last", show_progress="minimal")
             controls = {"signal": signal, "T": T, "channels": channels, "amplitude": amplitude, "period": period,
                         "rate": rate, "seed": seed, "dilation": dilation, "layer": layer, "signs": signs,
                         "exponents": exponents, "float_weights": float_weights, "quantize": quantize,
@@ -103,7 +103,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                   [controls[name] for name in CONTROLS], api_visibility="private", show_progress="hidden")
             order.change(lab.fit_tap_texts, [order, signs, exponents, float_weights], [signs, exponents, float_weights],
                          api_visibility="private", show_progress="hidden").then(
-                lab_update, lab_inputs, lab_outputs, api_visibility="private", show_progress="minimal")
+                lab_update, lab_inputs, lab_outputs, api_name="lab_update", api_visibility="private",
+                show_progress="minimal")
             # the endpoint for API clients, which raises on a bad setting (no button on the page)
             gr.Button(visible=False).click(clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_name="neuron_lab")
 
