@@ -228,11 +228,13 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     race_time = gr.Plot(label="time against T", elem_id="race-time")
                     race_speedup = gr.Plot(label="speed-up", elem_id="race-speedup")
                     race_table = gr.Markdown(elem_id="race-table", label="summary and table")
+                    race_files = gr.File(label="the table as JSON and CSV", file_count="multiple",
+                                         elem_id="race-files")
             recorded_md = gr.Markdown()
             recorded_plot = gr.Plot(label="recorded results")
             race_btn.click(clean_errors(race.speed_race),
                            [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
-                           [race_time, race_speedup, race_table, race_device], api_name="speed_race",
+                           [race_time, race_speedup, race_table, race_device, race_files], api_name="speed_race",
                            concurrency_limit=1)
 
         # ------------------------------------------------------------------------------------ model zoo

@@ -562,8 +562,11 @@ def test_endpoint_run_model_without_a_choice(client):
 
 def test_endpoint_speed_race(client):
     lifs = [n for n in (race.LIF_LOOP, race.LIF_FUSED_CPU) if n in race.contenders(torch.device("cpu"))]
-    fig_t, fig_s, table, device = client.predict("8, 16, 100", 32, 2, 1, ["MFPSN (shift_add)", *lifs],
-                                                 race.MODES[0], 3, api_name="/speed_race")
+    fig_t, fig_s, table, device, files = client.predict("8, 16, 100", 32, 2, 1, ["MFPSN (shift_add)", *lifs],
+                                                        race.MODES[0], 3, api_name="/speed_race")
+    exported = json.loads(Path(files[0]).read_text())                       # the table, exported
+    assert len(exported["rows"]) == 3 * (1 + len(lifs)) and "load average" in exported["load_after"]
+    assert Path(files[1]).read_text().startswith("contender,T,N,repeats,median_ms")
     time_fig, speedup = json.loads(fig_t["plot"]), json.loads(fig_s["plot"])
     assert len(time_fig["data"]) == 1 + len(lifs)
     for fig in (time_fig, speedup):      # one tick per T raced, labelled with it (issue 13.2)
@@ -574,3 +577,4 @@ def test_endpoint_speed_race(client):
     assert f"over {baseline}" in speedup["layout"]["title"]["text"]
     assert f"than {baseline}** (the fastest serial LIF raced) at T = 100" in table
     assert "load average" in table and "LIF (Python loop)" in table and "T = 16" in table and "torch" in device
+    assert "neuron-steps per second" in table

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -33,11 +34,11 @@ from mfpsn.app import figures_race
 from mfpsn.app.budget import check_budget, race_cost_s
 from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int
 from mfpsn.app.plotstyle import BASE_LAYOUT, log_axis, style
-from mfpsn.app.race_stats import Timing, fastest, headline, spread_warning, summarise
+from mfpsn.app.race_stats import Timing, fastest, headline, result_rows, spread_warning, summarise
 from mfpsn.app.serve import compute_device
 from mfpsn.paths import data_dir
 
-__all__ = ["MODES", "RESULTS_DIR", "contenders", "parse_T_list", "race", "WARMUP", "speed_race",
+__all__ = ["MODES", "RESULTS_DIR", "contenders", "parse_T_list", "race", "export", "WARMUP", "speed_race",
            "device_markdown", "load_recorded", "recorded_markdown", "recorded_figure", "recorded_view", "LIF_LOOP",
            "LIF_FUSED", "LIF_FUSED_CPU"]
 
@@ -201,12 +202,29 @@ def _machine(device: torch.device) -> str:
     return f"{facts['cpu']}, {facts['cpu_count']} cores, {torch.get_num_threads()} torch threads"
 
 
+def export(rows: list[dict], meta: dict) -> list[str]:
+    """The race's table written as ``speed_race.json`` (``meta`` and the rows) and ``speed_race.csv`` in a new
+    temporary folder (Gradio serves and later sweeps them); their paths."""
+    import csv
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="mfpsn-race-"))
+    (folder / "speed_race.json").write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
+    with open(folder / "speed_race.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return [str(folder / "speed_race.json"), str(folder / "speed_race.csv")]
+
+
 def speed_race(T_text: str, N: float, order: float, dilation: float, names: list[str], mode: str, repeats: float,
-               progress: gr.Progress = gr.Progress(), limits: Limits = LIMITS) -> tuple[go.Figure, go.Figure, str, str]:
+               progress: gr.Progress = gr.Progress(), limits: Limits = LIMITS
+               ) -> tuple[go.Figure, go.Figure, str, str, list[str]]:
     """The ``speed_race`` endpoint: time the chosen contenders over the T values.
 
     Returns the time-against-T figure, the speed-up figure (over the fastest serial LIF raced), a Markdown
-    summary (headline sentence, spread warning, table of medians with min–max) and the device description."""
+    summary (headline sentence, spread warning, table of medians with min–max), the device description and the
+    table as JSON and CSV files (:func:`mfpsn.app.race_stats.result_rows`)."""
     device = compute_device()
     T_values = parse_T_list(T_text, limits)
     N = check_int("N (neurons)", N, 1, limits.race_max_elements)
@@ -237,8 +255,12 @@ def speed_race(T_text: str, N: float, order: float, dilation: float, names: list
           + f"{note}k = {order}, d = {dilation}, {repeats} repeats per contender taken round-robin after "
           f"{WARMUP} warm-up rounds, float32. Machine load: {load_before} before, {load_after} after.\n\n"
           + _table(T_values, times))
+    meta = {"machine": _machine(device), "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "mode": mode, "k": order, "d": dilation, "warmup_rounds": WARMUP, "load_before": load_before,
+            "load_after": load_after, "versions": _versions()}
     return (figures_race.time_figure(T_values, times, n_real, mode, repeats),
-            figures_race.speedup_figure(T_values, times, fastest(times, "LIF")), md, device_markdown(device))
+            figures_race.speedup_figure(T_values, times, fastest(times, "LIF")), md, device_markdown(device),
+            export(result_rows(T_values, times, n_real), meta))
 
 
 # ------------------------------------------------------------------------------------------ recorded results

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Timing", "summarise", "fastest", "headline", "spread_warning", "SPREAD_WARN"]
+__all__ = ["Timing", "summarise", "fastest", "headline", "spread_warning", "result_rows", "SPREAD_WARN"]
 
 SPREAD_WARN = 0.25  # an interquartile range above this fraction of the median is flagged
 
@@ -62,8 +62,10 @@ def headline(T_values: Sequence[int], times: Mapping[str, Sequence[Timing | None
     i = both[-1]
     ratio = times[lif][i].median / times[mf][i].median
     verdict = f"{ratio:.1f}× faster than" if ratio >= 1 else f"{1 / ratio:.1f}× slower than"
+    steps = T_values[i] * N * 1e3
     return (f"**{mf} is {verdict} {lif}** (the fastest serial LIF raced) at T = {T_values[i]}, N = {N}, "
-            f"on this machine ({machine}).")
+            f"on this machine ({machine}): {steps / times[mf][i].median:.3g} against "
+            f"{steps / times[lif][i].median:.3g} neuron-steps per second.")
 
 
 def spread_warning(T_values: Sequence[int], times: Mapping[str, Sequence[Timing | None]], load: str) -> str:
@@ -75,3 +77,18 @@ def spread_warning(T_values: Sequence[int], times: Mapping[str, Sequence[Timing 
     shown = ", ".join(wide[:6]) + (f" and {len(wide) - 6} more" if len(wide) > 6 else "")
     return (f"⚠ Large spread (interquartile range over {SPREAD_WARN:.0%} of the median): {shown}. The machine "
             f"is busy ({load}); rerun with more repeats, or when it is idle, before trusting these ratios.")
+
+
+def result_rows(T_values: Sequence[int], times: Mapping[str, Sequence[Timing | None]], N: int
+                ) -> list[dict[str, float | int | str | None]]:
+    """One record per contender and T (times in ms, throughput in neuron-steps per second; None: not run), the
+    table a race exports as CSV and JSON."""
+    rows = []
+    for name, cells in times.items():
+        for T, c in zip(T_values, cells):
+            rows.append({"contender": name, "T": int(T), "N": int(N), "repeats": c.repeats if c else None,
+                         "median_ms": c.median if c else None, "q1_ms": c.q1 if c else None,
+                         "q3_ms": c.q3 if c else None, "min_ms": c.low if c else None,
+                         "max_ms": c.high if c else None,
+                         "neuron_steps_per_s": T * N * 1e3 / c.median if c else None})
+    return rows
