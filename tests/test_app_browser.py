@@ -110,14 +110,14 @@ def test_lab_at_its_limits_keeps_the_page_responsive(page, shots):
     page.screenshot(path=str(shots / "2b_neuron_lab_T4096_16ch.png"), full_page=True)
 
 
-def test_a_bad_setting_keeps_the_valid_plots(page, shots):
+def test_a_bad_setting_keeps_the_valid_plots(page, shots, tmp_path):
     """Issue 13.5: one bad input replaced every valid plot with a red 'Error' badge."""
     box = page.locator("#lab-T input[type=number]")
     box.fill("256")
     box.press("Enter")
     page.wait_for_function("document.querySelector('#lab-summary').innerText.includes('T = 256')")
     bad = page.locator("#lab-upload input[type=file]")
-    path = shots / "bad_sequence.csv"
+    path = tmp_path / "bad_sequence.csv"
     path.write_text("1,2\n3\n")
     bad.set_input_files(str(path))
     page.wait_for_selector(".toast-body:has-text('expected the same number of columns')")

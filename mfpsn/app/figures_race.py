@@ -58,6 +58,7 @@ def speedup_figure(T_values: Sequence[int], times: Mapping[str, Sequence[Timing 
         return fig
     x = [str(t) for t in T_values]
     base = times[baseline]
+    labelled = len(times) <= 5  # values written on the bars while they are wide enough; hover shows them always
     for name, cells in times.items():
         if name == baseline:
             continue
@@ -70,7 +71,8 @@ def speedup_figure(T_values: Sequence[int], times: Mapping[str, Sequence[Timing 
             ratio.append(r)
             up.append(b.q3 / c.q1 - r)
             down.append(r - b.q1 / c.q3)
-        fig.add_trace(go.Bar(x=x, y=ratio, name=name, text=[f"{r:.3g}×" if r else "" for r in ratio],
+        fig.add_trace(go.Bar(x=x, y=ratio, name=name, text=[f"{r:.3g}×" if r and labelled else "" for r in ratio],
+                             hovertemplate="T = %{x}: %{y:.3g}× " + f"({name})<extra></extra>",
                              textposition="outside", textangle=-90, textfont=dict(size=10), cliponaxis=False,
                              error_y=dict(type="data", symmetric=False, array=up, arrayminus=down)))
     fig.add_hline(y=1, line=dict(color="#555", dash="dash"))
