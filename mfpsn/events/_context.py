@@ -162,6 +162,8 @@ class ReadContext:
 
         ``t, x, y, p``: [N] integer arrays of any signed or unsigned dtype.
         ``width``/``height``: the stored sensor size, or None when the file has none.
+        ``meta["sensor_from"]`` says where the size came from: ``"given"`` (``sensor_size=``), ``"file"`` or
+        ``"largest coordinate + 1"`` (a guess).
         """
         n = int(t.shape[0])
         self.check_count(n)
