@@ -53,3 +53,20 @@ def test_the_note_stands_under_the_prediction(tmp_path):
     first = next(i for i, ln in enumerate(lines) if "dvs_digits_mfpsn" in ln and "predicts" in ln)
     assert lines[first + 1].startswith("  - ⚠ **Unlike its training data, so this answer means little:** recorded on "
                                        "a 640×480 sensor")
+
+
+def test_spike_trains_are_compared_with_the_spoken_digits_training_data():
+    from mfpsn.events import read_events
+
+    card = load("spoken_digits_mfpsn").card
+    stats = training_stats("spoken-digits")
+    assert stats["n"] >= 200
+
+    def notes(path: str, index: int) -> list[str]:
+        ev = read_events(path, index=index)
+        return ood_notes(ev, card, models_view.model_input(ev, card, []), np.array([0.9] + [0.1 / 19] * 19), stats)
+
+    assets = models_view.SHIPPED_DIR.parent / "assets"
+    assert notes(str(assets / "spoken_digits_sample.h5"), 0) == []          # the generator's own kind
+    sweep = notes(str(assets / "shd_sweeps_3.h5"), 0)
+    assert any("1,200 spikes reach the model; its 240 training inputs held" in s for s in sweep)

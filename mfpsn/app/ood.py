@@ -95,17 +95,34 @@ def _dvs_digits_training() -> tuple[list[Events], str]:
     return [archive.events(int(i)) for i in index], f"mfpsn.data.dvs_digits training split ({len(index)} recordings)"
 
 
+def _spoken_digits_training(every: int = 4) -> tuple[list[Events], str]:
+    """Every ``every``-th recording of the spoken-digits training split, rendered by its generator (espeak-ng)."""
+    from mfpsn.data.spoken_digits import GeneratorConfig, _to_events, generate_split, plan_split
+
+    cfg = GeneratorConfig()
+    specs = plan_split(cfg, "train")
+    chosen = specs[::every]
+    recordings = [_to_events(times, units) for times, units in generate_split(chosen, cfg)]
+    return recordings, (f"mfpsn.data.spoken_digits training split, every {every}th recording ({len(chosen)} of "
+                        f"{len(specs)})")
+
+
+_TASKS = {"dvs-digits": (_dvs_digits_training, "dvs_digits_mfpsn"),
+          "spoken-digits": (_spoken_digits_training, "spoken_digits_mfpsn")}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m mfpsn.app.ood [--out checkpoints/input_stats.json]``: write the training statistics of the
-    tasks whose training data this machine can build (dvs-digits)."""
+    dvs-digits and spoken-digits tasks (their generators build the training recordings)."""
     from mfpsn.checkpoints import load
 
     parser = argparse.ArgumentParser(prog="python -m mfpsn.app.ood", description=main.__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=STATS_FILE)
     args = parser.parse_args(argv)
-    recordings, source = _dvs_digits_training()
-    card = load(SHIPPED_DIR / "dvs_digits_mfpsn.json").card
-    out = {"dvs-digits": build_stats("dvs-digits", recordings, card, source)}
+    out = {}
+    for task, (training, checkpoint) in _TASKS.items():
+        recordings, source = training()
+        out[task] = build_stats(task, recordings, load(SHIPPED_DIR / f"{checkpoint}.json").card, source)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     return 0
