@@ -94,6 +94,9 @@ def test_lab_at_its_limits_keeps_the_page_responsive(page, shots):
     """Issue 13.4: T = 4096 with 16 channels froze the page for 14–32 s; thinned traces draw in seconds."""
     import time
 
+    page.evaluate("() => { window.labBusy = false; new MutationObserver(() => { if (document.querySelector("
+                  "'#lab-plots .progress-text')) window.labBusy = true; }).observe(document.body,"
+                  " {subtree: true, childList: true, attributes: true}); }")
     for elem, value in (("#lab-channels", "16"), ("#lab-T", "4096")):
         box = page.locator(f"{elem} input[type=number]")
         box.fill(value)
@@ -103,6 +106,7 @@ def test_lab_at_its_limits_keeps_the_page_responsive(page, shots):
     page.wait_for_function("document.querySelector('#lab-membranes .js-plotly-plot').layout.title.text"
                            ".includes('thinned')")
     assert time.monotonic() - start < 10
+    assert page.evaluate("window.labBusy")                           # a busy indicator showed meanwhile
     points = page.evaluate("() => { const len = a => !a ? 0 : a.bdata ? atob(a.bdata).length / +a.dtype.slice(1)"
                            " : a.length; return [...document.querySelectorAll('#lab-plots .js-plotly-plot')]"
                            ".reduce((n, el) => n + el.data.reduce((m, t) => m + len(t.x), 0), 0); }")
