@@ -32,7 +32,10 @@ MODELS_HELP = """
 Pick two checkpoints (after loading, the lists show the models that fit the recording: camera models for camera
 recordings, spike-train models for SHD files) and press **Run**. The same network trained with the MFPSN and with
 the LIF neuron is compared side by side: class probabilities, how many neurons fire in each layer over time, and
-the membrane potential of one chosen neuron per layer.
+the membrane potential of one chosen neuron per layer. The camera models see a 34 × 34 input: a bigger sensor is
+centre-cropped, and the summary says which pixels were kept. Under each answer a warning appears when the
+recording is unlike the model's training data (another sensor, far more or fewer events, another duration).
+Loading another recording clears these results.
 """
 
 RACE_HELP = """
