@@ -9,16 +9,18 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 import gradio as gr  # noqa: E402
 
 from mfpsn.app import drawing, event_neurons, events_view, lab, models_view, race, serve, speaking, zoo  # noqa: E402
-from mfpsn.app.errors import clean_errors  # noqa: E402
+from mfpsn.app.errors import clean_errors, keep_outputs_on_error  # noqa: E402
 from mfpsn.app.session import EventsSession  # noqa: E402
 from mfpsn.app.store import RecordingStore  # noqa: E402
 from mfpsn.app.figures_events import empty_figure  # noqa: E402
 from mfpsn.app.inputs import SIGNALS  # noqa: E402
+from mfpsn.app.lab_controls import CONTROLS, active_controls  # noqa: E402
 from mfpsn.app.limits import LIMITS  # noqa: E402
 from mfpsn.app.texts import (DRAW_HELP, EVENT_NEURONS_HELP, EVENTS_HELP, INTRO, LAB_HELP, MODELS_HELP,  # noqa: E402
                              RACE_HELP, SPEAK_HELP, ZOO_HELP)
 
 D = lab.LabSettings()
+PLOTS_MIN_WIDTH = 560  # a narrower window (800 px) puts the plots under the controls, full width, titles whole
 # the one store of loaded recordings, owned by this app: sessions hold a key into it (see mfpsn.app.store)
 STORE = RecordingStore(LIMITS.store_max_items, LIMITS.store_max_bytes, LIMITS.session_ttl_s)
 EV = EventsSession(STORE, LIMITS)
@@ -34,14 +36,15 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                 with gr.Column(scale=1, min_width=330):
                     with gr.Accordion("1 · Input current X[t]", open=True):
                         signal = gr.Dropdown(list(SIGNALS), value=D.signal, label="signal")
-                        T = gr.Slider(8, LIMITS.lab_max_T, value=D.T, step=1, label="T (time steps)")
-                        channels = gr.Slider(1, LIMITS.lab_max_channels, value=D.channels, step=1, label="channels")
+                        T = gr.Slider(8, LIMITS.lab_max_T, value=D.T, step=1, label="T (time steps)", elem_id="lab-T")
+                        channels = gr.Slider(1, LIMITS.lab_max_channels, value=D.channels, step=1, label="channels",
+                                             elem_id="lab-channels")
                         amplitude = gr.Slider(-4, 4, value=D.amplitude, step=0.05, label="amplitude")
                         period = gr.Slider(1, 256, value=D.period, step=1, label="period (pulse train, sine)")
                         rate = gr.Slider(0, 1, value=D.rate, step=0.01,
                                          label="Poisson rate (spike probability per step)")
                         seed = gr.Number(value=D.seed, precision=0, label="seed")
-                        upload = gr.File(file_types=[".csv", ".npy"], type="filepath",
+                        upload = gr.File(file_types=[".csv", ".npy"], type="filepath", elem_id="lab-upload",
                                          label=f"or upload a sequence (replaces the signal above): .csv or .npy "
                                                f"of shape [T] or [T, C] (T ≤ {LIMITS.lab_max_T}, "
                                                f"C ≤ {LIMITS.lab_max_channels})")
@@ -50,9 +53,10 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                           elem_id="lab-order")
                         dilation_mode = gr.Radio(list(lab.DILATION_MODES), value=D.dilation_mode, label="dilation")
                         dilation = gr.Slider(1, LIMITS.lab_max_dilation, value=D.dilation, step=1,
-                                             label="dilation d (manual)")
+                                             label="dilation d (manual)", elem_id="lab-dilation")
                         layer = gr.Slider(1, 12, value=D.layer, step=1,
-                                          label="layer index in a sawtooth stack (d = 1, 2, 3, 1, 2, 3, …)")
+                                          label="layer index in a sawtooth stack (d = 1, 2, 3, 1, 2, 3, …)",
+                                          elem_id="lab-layer")
                         taps_from = gr.Radio(list(lab.TAP_SOURCES), value=D.taps_from, label="taps from")
                         signs = gr.Textbox(value=D.signs, label="tap signs, oldest → newest (+, −, 0)")
                         exponents = gr.Textbox(value=D.exponents,
@@ -70,8 +74,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                         extra = gr.Radio(list(lab.EXTRAS), value=D.extra, label="third neuron")
                         channel = gr.Slider(0, LIMITS.lab_max_channels - 1, value=D.channel, step=1,
                                             label="channel to plot")
-                with gr.Column(scale=3, elem_id="lab-plots"):
-                    lab_summary = gr.Markdown(elem_id="lab-summary")
+                with gr.Column(scale=3, min_width=PLOTS_MIN_WIDTH, elem_id="lab-plots"):
+                    lab_summary = gr.Markdown(elem_id="lab-summary", label="summary")
                     lab_input = gr.Plot(label="input")
                     lab_membrane = gr.Plot(label="membranes", elem_id="lab-membranes")
                     lab_raster = gr.Plot(label="spike rasters")
@@ -83,17 +87,27 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                           layer, taps_from, signs, exponents, float_weights, quantize, threshold, surrogate, alpha,
                           lif_tau, lif_v_th, lif_reset, extra, channel]
             lab_outputs = [lab_input, lab_membrane, lab_raster, lab_kernel, lab_rf, lab_ops, lab_summary]
+            lab_update = keep_outputs_on_error(lab.neuron_lab, len(lab_outputs))  # a bad setting keeps the plots
             gr.on([c.change for c in (signal, channels, period, rate, seed, upload, dilation_mode, dilation, layer,
                                       taps_from, quantize, threshold, surrogate, alpha, lif_tau, lif_v_th,
                                       lif_reset, extra, channel, T, amplitude)]
                   + [signs.submit, signs.blur, exponents.submit, exponents.blur, float_weights.submit,
                      float_weights.blur],
-                  clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_name="neuron_lab", trigger_mode="always_last",
-                  show_progress="hidden")
+                  lab_update, lab_inputs, lab_outputs, api_name="lab_update", api_visibility="private",
+                  trigger_mode="always_last", show_progress="minimal")
+            controls = {"signal": signal, "T": T, "channels": channels, "amplitude": amplitude, "period": period,
+                        "rate": rate, "seed": seed, "dilation": dilation, "layer": layer, "signs": signs,
+                        "exponents": exponents, "float_weights": float_weights, "quantize": quantize,
+                        "channel": channel}
+            gr.on([signal.change, upload.change, dilation_mode.change, taps_from.change, channels.change, demo.load],
+                  active_controls, [signal, upload, dilation_mode, taps_from, channels, channel],
+                  [controls[name] for name in CONTROLS], api_visibility="private", show_progress="hidden")
             order.change(lab.fit_tap_texts, [order, signs, exponents, float_weights], [signs, exponents, float_weights],
                          api_visibility="private", show_progress="hidden").then(
-                clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_visibility="private",
-                show_progress="hidden")
+                lab_update, lab_inputs, lab_outputs, api_name="lab_update", api_visibility="private",
+                show_progress="minimal")
+            # the endpoint for API clients, which raises on a bad setting (no button on the page)
+            gr.Button(visible=False).click(clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_name="neuron_lab")
 
         # ------------------------------------------------------------------------------------ event explorer
         with gr.Tab("Event explorer", id="events"):
@@ -107,13 +121,19 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     ev_sample = gr.Dropdown(events_view.bundled_samples(), value=None, label="or pick a bundled sample "
                                                                                           "(assets/)")
                     shd_index = gr.Number(value=0, precision=0, label="sample index inside an SHD .h5 file")
-                    n_bins = gr.Slider(1, LIMITS.max_frames, value=20, step=1, label="time bins of the frame viewer")
+                    with gr.Row():
+                        ev_format = gr.Dropdown(list(events_view.FORMAT_CHOICES), value=events_view.DETECT,
+                                                label="file format", elem_id="events-format")
+                        ev_sensor = gr.Textbox(value="", label="sensor size W x H (files without one: .npy, .bin)",
+                                               placeholder="from the events", elem_id="events-sensor")
+                    n_bins = gr.Slider(1, LIMITS.max_frames, value=20, step=1, label="time bins of the frame viewer",
+                                       elem_id="events-bins")
                     load_btn = gr.Button("Load recording", variant="primary")
-                    ev_summary = gr.Markdown("Upload a file or pick a sample.", elem_id="events-summary")
-                with gr.Column(scale=2):
+                    ev_summary = gr.Markdown(events_view.NOTHING_LOADED, elem_id="events-summary", label="summary")
+                with gr.Column(scale=2, min_width=PLOTS_MIN_WIDTH):
                     ev_frame = gr.Plot(empty_figure("load a recording to see its frames"), label="frame viewer",
                                        elem_id="events-frame")
-                    frame_idx = gr.Slider(0, 19, value=0, step=1, label="time bin (move to play through the recording)",
+                    frame_idx = gr.Slider(1, 20, value=1, step=1, label="time bin (move to play through the recording)",
                                           elem_id="events-frame-slider")
             with gr.Row():
                 ev_cloud = gr.Plot(label="x-y-t point cloud / spike raster", elem_id="events-cloud")
@@ -125,31 +145,43 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                 right_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model B (LIF suggested)")
                 neuron_idx = gr.Number(value=0, precision=0, label="neuron index for the membrane plot")
                 run_btn = gr.Button("Run the models", variant="primary")
-            run_summary = gr.Markdown(elem_id="models-summary")
+            run_summary = gr.Markdown(models_view.NO_RESULTS, elem_id="models-summary", label="summary")
             with gr.Row():
                 m_probs = gr.Plot(label="class probabilities", elem_id="models-probs")
                 m_evidence = gr.Plot(label="per-time-step class evidence", elem_id="models-evidence")
             m_rates = gr.Plot(label="per-layer firing rates")
             m_raster = gr.Plot(label="first-layer spike raster")
             m_membranes = gr.Plot(label="membrane potentials", elem_id="models-membranes")
-            load_io = ([ev_upload, ev_sample, shd_index, n_bins],
+            model_outputs = [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary]
+            load_io = ([ev_upload, ev_sample, shd_index, n_bins, ev_format, ev_sensor],
                        [ev_summary, ev_frame, ev_cloud, ev_rate, events_state, frame_idx])
-            load, suggest = clean_errors(EV.load), clean_errors(EV.suggest)
-            load_btn.click(load, *load_io, api_name="load_events").then(
-                suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
-            ev_upload.upload(events_view.forget_choice, None, ev_sample, api_visibility="private").then(
-                load, *load_io, api_visibility="private").then(
-                suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
-            ev_sample.input(events_view.forget_choice, None, ev_upload, api_visibility="private").then(
-                load, *load_io, api_visibility="private").then(
-                suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+            load, reload, suggest = clean_errors(EV.load), clean_errors(EV.reload), clean_errors(EV.suggest)
+            reset = (clean_errors(EV.reset), [events_state], load_io[1] + model_outputs)
+
+            def then_load(event, fn=load, **visibility):
+                """Every load starts by clearing the previous recording and its model results (kept blank when
+                the load fails), then suggests the checkpoints that fit the new one."""
+                return event.then(*reset, api_visibility="private").then(fn, *load_io, **visibility).success(
+                    suggest, [events_state], [left_ckpt, right_ckpt], api_visibility="private")
+
+            then_load(load_btn.click(None), api_name="load_events")
+            then_load(ev_upload.upload(events_view.forget_choice, None, ev_sample, api_visibility="private"),
+                      api_visibility="private")
+            then_load(ev_sample.input(events_view.forget_choice, None, ev_upload, api_visibility="private"),
+                      api_visibility="private")
+            for control in (shd_index.input, ev_format.input, ev_sensor.submit):
+                then_load(control(None), reload, api_visibility="private")
+            ev_upload.clear(*reset, api_visibility="private")
             frame_idx.change(clean_errors(EV.show_frame), [events_state, n_bins, frame_idx], [ev_frame],
                              api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-            n_bins.release(clean_errors(EV.rebin), [events_state, n_bins], [ev_frame, frame_idx],
-                           api_visibility="private")
-            run_btn.click(clean_errors(models_view.run_model),
-                          [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx],
-                          [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary], api_name="run_model")
+            n_bins.input(clean_errors(EV.rebin), [events_state, n_bins], [ev_frame, frame_idx],
+                         api_visibility="private", trigger_mode="always_last")
+            run_btn.click(clean_errors(EV.run), [events_state, left_ckpt, right_ckpt, neuron_idx], model_outputs,
+                          api_visibility="private")
+            # the same for API clients, who name the file instead of holding a session (no button on the page)
+            gr.Button(visible=False).click(clean_errors(models_view.run_model),
+                                           [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx,
+                                            ev_format, ev_sensor], model_outputs, api_name="run_model")
 
         # ------------------------------------------------------------------------------------ event neurons
         with gr.Tab("Neurons on events", id="event-neurons"):
@@ -204,8 +236,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                                                       None), label="model B")
                     draw_neuron = gr.Slider(0, 127, value=0, step=1, label="neuron to plot (same index in every layer)")
                     draw_btn = gr.Button("Classify", variant="primary", elem_id="draw-run")
-                with gr.Column(scale=2):
-                    draw_summary = gr.Markdown(elem_id="draw-summary")
+                with gr.Column(scale=2, min_width=PLOTS_MIN_WIDTH):
+                    draw_summary = gr.Markdown(elem_id="draw-summary", label="summary")
                     draw_seq = gr.Plot(label="input sequence")
                     draw_prob = gr.Plot(label="probability over time")
                     draw_dyn = gr.Plot(label="membranes and spikes")
@@ -251,17 +283,20 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     race_names = gr.CheckboxGroup(race.contenders(serve.compute_device()),
                                                   value=race.contenders(serve.compute_device()), label="contenders")
                     race_mode = gr.Radio(list(race.MODES), value=race.MODES[0], label="what to time")
-                    race_repeats = gr.Slider(1, 20, value=5, step=1, label="repeats (median)")
+                    race_repeats = gr.Slider(1, 20, value=5, step=1, label="repeats (median and spread)")
                     race_btn = gr.Button("Start the race", variant="primary")
-                    race_device = gr.Markdown(race.device_markdown(serve.compute_device()))
-                with gr.Column(scale=2):
+                    race_device = gr.Markdown(race.device_markdown(serve.compute_device()), label="device")
+                with gr.Column(scale=2, min_width=PLOTS_MIN_WIDTH):
                     race_time = gr.Plot(label="time against T", elem_id="race-time")
-                    race_speedup = gr.Plot(label="speed-up")
-                    race_table = gr.Markdown(elem_id="race-table")
+                    race_speedup = gr.Plot(label="speed-up", elem_id="race-speedup")
+                    race_table = gr.Markdown(elem_id="race-table", label="summary and table")
+                    race_files = gr.File(label="the table as JSON and CSV", file_count="multiple",
+                                         elem_id="race-files")
             recorded_md = gr.Markdown()
             recorded_plot = gr.Plot(label="recorded results")
-            race_btn.click(clean_errors(race.speed_race), [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
-                           [race_time, race_speedup, race_table, race_device], api_name="speed_race",
+            race_btn.click(clean_errors(race.speed_race),
+                           [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
+                           [race_time, race_speedup, race_table, race_device, race_files], api_name="speed_race",
                            concurrency_limit=1)
 
         # ------------------------------------------------------------------------------------ model zoo
@@ -273,7 +308,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             results_md = gr.Markdown()
             card_pick.change(clean_errors(zoo.card_markdown), [card_pick], [card_md], api_visibility="private")
 
-    demo.load(clean_errors(lab.neuron_lab), lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
+    demo.load(lab_update, lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
     demo.load(clean_errors(race.recorded_view), None, [recorded_md, recorded_plot], api_visibility="private")
     demo.load(clean_errors(zoo.zoo_view), None, [zoo_md, results_md], api_visibility="private")
 

@@ -178,12 +178,13 @@ def fitted_frames(events, T: int, time_range: tuple[int, int], size: tuple[int, 
     h2, w2 = size
     if (H, W) == (h2, w2):
         return events_to_frames(events, n_bins=T, time_range=time_range, max_bytes=max_bytes)
-    notes.append(f"the {W}×{H} sensor was centre-{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
-                 f"model's {w2}×{h2} input")
     sy, sx = max(0, (H - h2) // 2), max(0, (W - w2) // 2)
     dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
     hh, ww = min(H, h2), min(W, w2)
     keep = (events.x >= sx) & (events.x < sx + ww) & (events.y >= sy) & (events.y < sy + hh)
+    notes.append(f"the {W}×{H} sensor was centre-{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
+                 f"model's {w2}×{h2} input: it sees sensor x {sx}–{sx + ww - 1}, y {sy}–{sy + hh - 1} only, "
+                 f"{int(keep.sum()):,} of {len(events):,} events")
     window = Events(events.t[keep], events.x[keep] - sx, events.y[keep] - sy, events.p[keep], ww, hh)
     frames = events_to_frames(window, n_bins=T, time_range=time_range, max_bytes=max_bytes)
     out = np.zeros((frames.shape[0], 2, h2, w2), dtype=frames.dtype)

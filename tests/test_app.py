@@ -233,7 +233,7 @@ def test_bundled_samples_load_and_summaries_count_the_events():
         ref = read_events(ASSETS / name)
         assert len(events) == len(ref)
         assert f"{len(ref):,}" in summary
-        assert slider["maximum"] == 9
+        assert (slider["minimum"], slider["maximum"]) == (1, 10)   # 1-based, as the frame titles
         on = np.asarray(rate.data[0].y)
         total = on.sum() + (np.asarray(rate.data[1].y).sum() if len(rate.data) > 1 else 0)
         span_ms = (events.duration_us + 1) / 1000
@@ -256,7 +256,9 @@ def test_frame_counts_equal_the_events_of_the_bin():
 def test_rebinning_updates_the_frame_slider():
     events = events_view.read_recording(str(ASSETS / "nmnist_digit3.bin"))
     fig, slider = events_view.rebin(events, 50)
-    assert slider["maximum"] == 49 and slider["value"] == 0 and fig.layout.title.text.startswith("bin 1 of 50")
+    assert (slider["minimum"], slider["maximum"], slider["value"]) == (1, 50, 1)     # 1-based, as the titles
+    assert fig.layout.title.text.startswith("bin 1 of 50")
+    assert events_view.show_frame(events, 50, 50).layout.title.text.startswith("bin 50 of 50")
     assert events_view.show_frame(None, 10, 0).layout.annotations[0].text == "load a recording first"
     with pytest.raises(gr.Error, match="time bins"):
         events_view.rebin(events, 0)
@@ -312,7 +314,7 @@ def test_event_count_limit(tmp_path):
     path = tmp_path / "many.npy"
     write_npy(path, synthetic_recording(5_000, 64, 48))
     with pytest.raises(gr.Error, match="exceed the limit max_events=1000"):
-        events_view.load_events(str(path), None, 0, 10, Limits(max_events=1000))
+        events_view.load_events(str(path), None, 0, 10, limits=Limits(max_events=1000))
 
 
 # ----------------------------------------------------------------------------------------------- models
@@ -341,7 +343,8 @@ def tiny_checkpoints(tmp_path_factory):
 def test_run_model_camera_side_by_side(tiny_checkpoints):
     from mfpsn.checkpoints import load
 
-    figs_md = models_view.run_model(None, "nmnist_digit3.bin", 0, "cam_mfpsn", "cam_lif", 5, tiny_checkpoints)
+    figs_md = models_view.run_model(None, "nmnist_digit3.bin", 0, "cam_mfpsn", "cam_lif", 5,
+                                    directory=tiny_checkpoints)
     probs, rates, raster, membranes, evidence, md = figs_md
     assert [t.name for t in probs.data] == ["cam_mfpsn", "cam_lif"]
     assert sum(probs.data[0].y) == pytest.approx(1.0, abs=1e-5)
@@ -358,7 +361,8 @@ def test_run_model_camera_side_by_side(tiny_checkpoints):
 
 
 def test_run_model_spike_train_evidence_and_binning(tiny_checkpoints):
-    out = models_view.run_model(None, "spoken_digits_sample.h5", 1, "shd_mfpsn", "shd_lif", 3, tiny_checkpoints)
+    out = models_view.run_model(None, "spoken_digits_sample.h5", 1, "shd_mfpsn", "shd_lif", 3,
+                                directory=tiny_checkpoints)
     evidence = out[4]
     assert len(evidence.data) == 8  # top 4 classes per model
     ev = read_events(ASSETS / "spoken_digits_sample.h5", index=1)
@@ -370,11 +374,12 @@ def test_run_model_spike_train_evidence_and_binning(tiny_checkpoints):
 
 def test_run_model_errors(tiny_checkpoints):
     with pytest.raises(gr.Error, match="takes camera recordings"):
-        models_view.run_model(None, "spoken_digits_sample.h5", 0, "cam_mfpsn", None, 0, tiny_checkpoints)
+        models_view.run_model(None, "spoken_digits_sample.h5", 0, "cam_mfpsn", None, 0,
+                              directory=tiny_checkpoints)
     with pytest.raises(gr.Error, match="pick at least one model"):
-        models_view.run_model(None, "nmnist_digit3.bin", 0, None, None, 0, tiny_checkpoints)
+        models_view.run_model(None, "nmnist_digit3.bin", 0, None, None, 0, directory=tiny_checkpoints)
     with pytest.raises(gr.Error, match="no model card found"):
-        models_view.run_model(None, "nmnist_digit3.bin", 0, "nope", None, 0, tiny_checkpoints)
+        models_view.run_model(None, "nmnist_digit3.bin", 0, "nope", None, 0, directory=tiny_checkpoints)
 
 
 def test_sensor_fitting_crops_the_centre():
@@ -390,7 +395,7 @@ def test_sensor_fitting_crops_the_centre():
 
 def test_suggested_checkpoints_fit_the_recording(tiny_checkpoints):
     ev = read_events(ASSETS / "spoken_digits_sample.h5")
-    names, left, right = models_view.compatible_checkpoints(ev, tiny_checkpoints)
+    names, left, right = models_view.compatible_checkpoints(ev, directory=tiny_checkpoints)
     assert names == ["shd_lif", "shd_mfpsn"] and (left, right) == ("shd_mfpsn", "shd_lif")
 
 
@@ -401,10 +406,11 @@ def test_race_parses_and_times():
         with pytest.raises(gr.Error, match=match):
             race.parse_T_list(bad)
     names = ["MFPSN (shift_add)", "MFPSN (conv1d)", race.LIF_LOOP]
-    times = race.race([8, 20], 70, 3, 2, names, race.MODES[1], 1, torch.device("cpu"))
-    assert set(times) == set(names) and all(len(v) == 2 and all(t > 0 for t in v) for v in times.values())
-    assert math.isnan(race.race([1024], 64, 2, 1, ["MFPSN (toeplitz)"], race.MODES[0], 1,
-                                torch.device("cpu"))["MFPSN (toeplitz)"][0])   # C·T² too large: not run
+    times = race.race([8, 20], 70, 3, 2, names, race.MODES[1], 3, torch.device("cpu"))
+    assert set(times) == set(names) and all(len(v) == 2 for v in times.values())
+    assert all(0 < t.low <= t.q1 <= t.median <= t.q3 <= t.high and t.repeats == 3 for v in times.values() for t in v)
+    assert race.race([1024], 64, 2, 1, ["MFPSN (toeplitz)"], race.MODES[0], 1,
+                     torch.device("cpu"))["MFPSN (toeplitz)"] == [None]   # C·T² too large: not run
     with pytest.raises(gr.Error, match="T·N"):
         race.speed_race("4096", 4096, 2, 1, names, race.MODES[0], 1)
     with pytest.raises(gr.Error, match="contender"):
@@ -429,6 +435,7 @@ def test_recorded_results(tmp_path):
     assert len(recs) == 1 and recs[0]["machine"] == "NVIDIA H100" and recs[0]["date"] == "2026-11-27"
     md, fig = race.recorded_view(tmp_path)
     assert "NVIDIA H100, 2026-11-27" in md and list(fig.data[0].y) == [1.6, 6.4]
+    assert list(fig.layout.xaxis.ticktext) == ["16", "64"] and fig.layout.yaxis.dtick == 1  # ticks: the T raced
     (tmp_path / "cpu").mkdir()
     (tmp_path / "cpu" / "bench.json").write_text(json.dumps({"card": "old style", "date": "2026-01-01", "rows": rows}))
     (tmp_path / "cpu" / "cpu.json").write_text(json.dumps({"machine": {"cpu": "AMD EPYC", "cpu_count": 2, "gpu": None,
@@ -441,8 +448,10 @@ def test_zoo(tiny_checkpoints, tmp_path):
     assert "No checkpoints" in zoo.zoo_table(tmp_path)
     table = zoo.zoo_table(tiny_checkpoints)
     assert "`cam_mfpsn` | dvs-digits | mfpsn | 10.00 %" in table
-    card = zoo.card_markdown("shd_lif", tiny_checkpoints)
+    card = zoo.card_markdown("shd_lif", directory=tiny_checkpoints)
     assert "shd_net" in card and "sha256" in card
+    assert "```" not in card and "{" not in card              # tables, not raw JSON (issue 13.5)
+    assert "| arch | shd_net |" in card and "| input › binning › pool | 5 |" in card
     assert "has not been written" in zoo.results_markdown(tmp_path)
 
 
@@ -489,6 +498,19 @@ def test_api_lists_the_seven_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")
     assert set(api["named_endpoints"]) == {"/neuron_lab", "/load_events", "/run_model", "/classify_drawing",
                                            "/classify_audio", "/event_neurons", "/speed_race"}
+
+
+def test_every_endpoint_names_its_outputs_and_needs_no_explicit_none(client):
+    """Issue 13.5: outputs were listed as value_39, and /neuron_lab failed without upload=None."""
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name, ep in api.items():
+        assert not [r["label"] for r in ep["returns"] if r["label"].startswith("value_")], name
+        assert [p["parameter_name"] for p in ep["parameters"] if not p["parameter_has_default"]] == [], name
+    out = client.predict(T=32, api_name="/neuron_lab")            # nothing else named: the lab's defaults
+    assert "T = 32" in out[6]
+    *_, summary = client.predict(None, "nmnist_digit3.bin", left="dvs_digits_mfpsn", right="dvs_digits_lif",
+                                 api_name="/run_model")            # the README's call
+    assert summary.startswith("Results for **nmnist_digit3.bin**") and "dvs_digits_lif" in summary
 
 
 def test_endpoint_classify_drawing_png(client, tmp_path):
@@ -553,7 +575,20 @@ def test_endpoint_run_model_without_a_choice(client):
 
 
 def test_endpoint_speed_race(client):
-    fig_t, fig_s, table, device = client.predict("8, 16", 32, 2, 1, ["MFPSN (shift_add)", race.LIF_LOOP],
-                                                 race.MODES[0], 1, api_name="/speed_race")
-    assert len(json.loads(fig_t["plot"])["data"]) == 2
-    assert "LIF (Python loop)" in table and "T = 16" in table and "torch" in device
+    lifs = [n for n in (race.LIF_LOOP, race.LIF_FUSED_CPU) if n in race.contenders(torch.device("cpu"))]
+    fig_t, fig_s, table, device, files = client.predict("8, 16, 100", 32, 2, 1, ["MFPSN (shift_add)", *lifs],
+                                                        race.MODES[0], 3, api_name="/speed_race")
+    exported = json.loads(Path(files[0]).read_text())                       # the table, exported
+    assert len(exported["rows"]) == 3 * (1 + len(lifs)) and "load average" in exported["load_after"]
+    assert Path(files[1]).read_text().startswith("contender,T,N,repeats,median_ms")
+    time_fig, speedup = json.loads(fig_t["plot"]), json.loads(fig_s["plot"])
+    assert len(time_fig["data"]) == 1 + len(lifs)
+    for fig in (time_fig, speedup):      # one tick per T raced, labelled with it (issue 13.2)
+        assert fig["layout"]["xaxis"]["type"] == "category"
+        assert fig["layout"]["xaxis"]["categoryarray"] == ["8", "16", "100"]
+    assert all(tr["error_y"]["array"] for tr in time_fig["data"])          # spread over the repeats
+    baseline = lifs[-1]                                                      # the fused C++ loop where it builds
+    assert f"over {baseline}" in speedup["layout"]["title"]["text"]
+    assert f"than {baseline}** (the fastest serial LIF raced) at T = 100" in table
+    assert "load average" in table and "LIF (Python loop)" in table and "T = 16" in table and "torch" in device
+    assert "neuron-steps per second" in table

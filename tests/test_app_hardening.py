@@ -67,7 +67,7 @@ def test_session_state_holds_a_key_not_the_recording():
     assert isinstance(key, str) and len(key) == 22
     assert len(app.STORE.get(key)) > 1000
     fig = app.EV.show_frame(key, 10, 3)
-    assert fig.layout.title.text.startswith("bin 4 of 10")
+    assert fig.layout.title.text.startswith("bin 3 of 10")
     assert "load it again" in app.EV.show_frame("no-such-key-000000000000", 10, 3).layout.annotations[0].text
     app.STORE.discard(key)
 

@@ -15,9 +15,10 @@ NS_PER_ELEMENT = 4.0    # one tap/element of a vectorised CPU op (float32), gene
 US_PER_PY_STEP = 60.0   # one time step of a Python-loop neuron (LIF loop), forward; x3 with backward
 
 
-def race_cost_s(T_values: list[int], N: int, order: int, names: list[str], train: bool, repeats: int) -> float:
-    """Estimated seconds of a speed race: every T x contender, one warm-up plus ``repeats`` timed calls."""
-    calls = repeats + 1
+def race_cost_s(T_values: list[int], N: int, order: int, names: list[str], train: bool, repeats: int,
+                warmup: int = 2) -> float:
+    """Estimated seconds of a speed race: every T x contender, ``warmup`` untimed plus ``repeats`` timed calls."""
+    calls = repeats + warmup
     factor = 3.0 if train else 1.0
     total = 0.0
     C = min(N, 64)

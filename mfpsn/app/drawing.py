@@ -260,7 +260,8 @@ def mnist_digit(image: np.ndarray) -> np.ndarray:
     return image_to_mnist(image)
 
 
-def classify_drawing_ui(sketch: Any, upload: Any, left: str | None, right: str | None, neuron: float = 0):
+def classify_drawing_ui(sketch: Any = None, upload: Any = None, left: str | None = None, right: str | None = None,
+                        neuron: float = 0):
     """:func:`classify_drawing` for the app: a bad input becomes a clean ``gr.Error`` message."""
     import gradio as gr
 

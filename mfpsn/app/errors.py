@@ -14,7 +14,7 @@ from typing import Callable, TypeVar
 
 import gradio as gr
 
-__all__ = ["clean_errors", "LOG"]
+__all__ = ["clean_errors", "keep_outputs_on_error", "LOG"]
 
 LOG = logging.getLogger("mfpsn.app")
 F = TypeVar("F", bound=Callable)
@@ -35,5 +35,22 @@ def clean_errors(fn: F) -> F:
             what = "out of memory" if isinstance(exc, MemoryError) else "internal error"
             raise gr.Error(f"{what} while handling this request (reference {ref}); the server log has the "
                            "details") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def keep_outputs_on_error(fn: F, n_outputs: int) -> F:
+    """:func:`clean_errors` of ``fn`` for an event of the page: its message becomes a warning toast and the
+    ``n_outputs`` outputs keep what they show (one bad setting must not replace every valid plot with an error
+    badge). API endpoints keep raising (wire ``clean_errors(fn)`` there)."""
+    cleaned = clean_errors(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return cleaned(*args, **kwargs)
+        except gr.Error as exc:
+            gr.Warning(exc.message)
+            return tuple(gr.skip() for _ in range(n_outputs))
 
     return wrapper  # type: ignore[return-value]

@@ -6,6 +6,7 @@ unit counts instead of camera frames and the x-y-t cloud.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -13,17 +14,24 @@ import numpy as np
 import plotly.graph_objects as go
 
 from mfpsn.app import figures_events as fe
-from mfpsn.app.limits import LIMITS, Limits, check_int, check_upload
+from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int, check_upload
 from mfpsn.events import EventFormatError, Events, detect_format, read_events, shd_info
+from mfpsn.events.io import FORMATS
 from mfpsn.events.frames import events_to_frames
 from mfpsn.paths import data_dir
 
-__all__ = ["ASSETS_DIR", "bundled_samples", "resolve_source", "read_recording", "summary_markdown",
-           "subsample", "event_rate", "frame_at", "load_events", "show_frame", "rebin", "forget_choice", "EXTENSIONS"]
+__all__ = ["ASSETS_DIR", "DETECT", "FORMAT_CHOICES", "bundled_samples", "resolve_source", "parse_sensor",
+           "read_recording", "summary_markdown",
+           "subsample", "event_rate", "frame_at", "load_events", "frame_slider", "show_frame", "rebin", "forget_choice",
+           "cleared_recording",
+           "EXTENSIONS", "NOTHING_LOADED"]
 
 ASSETS_DIR = data_dir("assets")  # repository folder or $MFPSN_ASSETS (mfpsn.paths)
 EXTENSIONS = [".bin", ".aedat", ".aedat4", ".raw", ".dat", ".h5", ".hdf5", ".npy", ".npz"]
 _RATE_BINS = 200
+NOTHING_LOADED = "Upload a file or pick a sample."
+DETECT = "detect"
+FORMAT_CHOICES = (DETECT, *FORMATS)
 
 
 def bundled_samples(assets: Path = ASSETS_DIR) -> list[str]:
@@ -53,21 +61,43 @@ def resolve_source(upload: str | None, sample: str | None, assets: Path = ASSETS
     raise gr.Error("No recording: upload a file or pick a bundled sample")
 
 
-def read_recording(path: str, shd_index: int | float | None = 0, limits: Limits = LIMITS) -> Events:
-    """Read ``path`` within the app's limits; ``shd_index`` picks the sample of an SHD ``.h5``.
+def parse_sensor(text: str | None) -> tuple[int, int] | None:
+    """``"34 x 34"`` (or ``34×34``, ``34, 34``) → ``(34, 34)``; empty → None; ``gr.Error`` otherwise."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    parts = re.split(r"\s*[x×,*]\s*|\s+", text.lower())
+    try:
+        w, h = (int(v) for v in parts)
+    except ValueError:
+        raise gr.Error(f"sensor size: expected width × height, e.g. 34 x 34, found {text!r}") from None
+    if not (1 <= w <= 65536 and 1 <= h <= 65536):
+        raise gr.Error(f"sensor size: expected width and height in [1, 65536], found {text!r}")
+    return w, h
+
+
+def read_recording(path: str, shd_index: int | float | None = 0, limits: Limits = LIMITS, fmt: str = DETECT,
+                   sensor: str | None = "") -> Events:
+    """Read ``path`` within the app's limits; ``shd_index`` picks the sample of an SHD ``.h5``, ``fmt`` names the
+    format (``DETECT``: from the file's header and extension), ``sensor`` the size ``"W x H"`` of a file that does
+    not store one (empty: the largest coordinates + 1).
 
     Camera recordings are shifted to start at t = 0; spike trains keep their times (0 = stimulus onset).
 
-    Reader errors become ``gr.Error`` with the reader's message (file, format, problem).
+    Reader errors become ``gr.Error`` with the reader's message (file, format, problem); a hint to pass
+    ``format=`` points to the app's format list instead.
     """
     name = Path(path).name
+    fmt = check_choice("file format", fmt or DETECT, FORMAT_CHOICES)
+    size = parse_sensor(sensor)
     try:
-        fmt = detect_format(path)
+        fmt = detect_format(path) if fmt == DETECT else fmt
         index = check_int("SHD sample index", shd_index or 0, 0, 10**9) if fmt == "shd" else None
         events = read_events(path, format=fmt, index=index, max_bytes=limits.max_upload_bytes,
-                             max_events=limits.max_events, relative=fmt != "shd")
+                             max_events=limits.max_events, relative=fmt != "shd", sensor_size=size)
     except EventFormatError as exc:
-        raise gr.Error(f"{name}: {exc.problem} (format tried: {exc.format or 'none detected'})") from None
+        problem = re.sub(r"pass format=.*$", "pick it under 'file format'", exc.problem)
+        raise gr.Error(f"{name}: {problem} (format tried: {exc.format or 'none detected'})") from None
     except ValueError as exc:
         raise gr.Error(f"{name}: {exc}") from None
     return events
@@ -78,9 +108,10 @@ def summary_markdown(events: Events, name: str, labels: np.ndarray | None = None
     index, its label, key and speaker, and ``labels`` (index: label of every sample in the file) when given."""
     n = len(events)
     dur_ms = events.duration_us / 1000
-    rate = n / (events.duration_us / 1e6) if events.duration_us else float("nan")
+    rate = (f"{n / (events.duration_us / 1e6):,.0f} events/s" if events.duration_us else
+            "– (all events at one instant)")
     rows = [("file", name), ("format", events.meta.get("format", "?")), ("events", f"{n:,}"),
-            ("duration", f"{dur_ms:,.1f} ms"), ("mean rate", f"{rate:,.0f} events/s")]
+            ("duration", f"{dur_ms:,.1f} ms"), ("mean rate", rate)]
     if events.height == 1:
         rows.append(("channels", f"{events.width} (spike train, SHD layout)"))
         m = events.meta
@@ -93,7 +124,10 @@ def summary_markdown(events: Events, name: str, labels: np.ndarray | None = None
             if key in m:
                 rows.append((key, str(m[key])))
     else:
-        rows.append(("sensor", f"{events.width} × {events.height} pixels"))
+        how = {"given": " (as set under 'sensor size')",
+               "largest coordinate + 1": " (the file stores no size: guessed from the largest coordinates; set "
+                                         "it under 'sensor size')"}.get(events.meta.get("sensor_from"), "")
+        rows.append(("sensor", f"{events.width} × {events.height} pixels{how}"))
         rows.append(("ON share", f"{events.p.mean() * 100:.1f} %" if n else "–"))
     return "| recording | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
@@ -142,7 +176,7 @@ def frame_at(events: Events, n_bins: int, index: int, limits: Limits = LIMITS) -
         return fe.spike_bin_figure(counts, title)
     frame = events_to_frames(part, n_bins=1, time_range=(lo, max(hi, lo + 1)),
                              downsample_to=_display_size(events, limits), max_bytes=limits.frame_max_bytes)[0]
-    return fe.frame_figure(frame, title)
+    return fe.frame_figure(frame, title, (events.width, events.height))
 
 
 def _cloud(events: Events, limits: Limits) -> go.Figure:
@@ -150,11 +184,13 @@ def _cloud(events: Events, limits: Limits) -> go.Figure:
     shown = f"{len(pts):,} of {len(events):,} events" if len(pts) < len(events) else f"{len(events):,} events"
     if events.height == 1:
         return fe.raster_figure(pts.t / 1000, pts.x, f"{events.width}-channel spike raster ({shown})")
-    return fe.scatter3d_figure(pts.t / 1000, pts.x, pts.y, pts.p, f"x-y-t point cloud ({shown})")
+    return fe.scatter3d_figure(pts.t / 1000, pts.x, pts.y, pts.p, f"x-y-t point cloud ({shown})", events.width,
+                               events.height)
 
 
 def load_events(upload: str | None, sample: str | None, shd_index: float = 0, n_bins: float = 20,
-                limits: Limits = LIMITS) -> tuple[str, go.Figure, go.Figure, go.Figure, Events, dict]:
+                fmt: str = DETECT, sensor: str | None = "", limits: Limits = LIMITS
+                ) -> tuple[str, go.Figure, go.Figure, go.Figure, Events, dict]:
     """Read a recording and draw its first plots (the ``load_events`` endpoint).
 
     Args:
@@ -162,13 +198,14 @@ def load_events(upload: str | None, sample: str | None, shd_index: float = 0, n_
         sample: name of a bundled file in ``assets/`` or None.
         shd_index: sample index inside an SHD ``.h5`` (ignored for other formats).
         n_bins: number of equal time bins of the frame viewer.
+        fmt, sensor: the file format and the sensor size ``"W x H"`` (see :func:`read_recording`).
     Returns:
         summary Markdown, first frame, x-y-t cloud (raster for spike trains), event rate, the Events
         (kept in the session for the frame slider and the model run) and an update for the frame slider.
     """
     n_bins = check_int("time bins", n_bins, 1, limits.max_frames)
     path = resolve_source(upload, sample, limits=limits)
-    events = read_recording(path, shd_index, limits)
+    events = read_recording(path, shd_index, limits, fmt, sensor)
     if not len(events):
         raise gr.Error(f"{Path(path).name}: the recording holds no events")
     name = Path(sample).name if not upload and sample else Path(path).name
@@ -179,23 +216,36 @@ def load_events(upload: str | None, sample: str | None, shd_index: float = 0, n_
         rate = fe.rate_figure(centres, on, off, "event rate over time")
     labels = shd_info(path)[1] if events.meta.get("format") == "shd" else None
     return (summary_markdown(events, name, labels), frame_at(events, n_bins, 0, limits), _cloud(events, limits), rate,
-            events, gr.update(maximum=n_bins - 1, value=0))
+            events, frame_slider(n_bins))
 
 
-def show_frame(events: Events | None, n_bins: float, index: float, limits: Limits = LIMITS) -> go.Figure:
-    """Redraw the frame viewer for slider position ``index`` (the recording comes from the session)."""
+def frame_slider(n_bins: int) -> dict:
+    """The frame slider for ``n_bins`` bins, at the first: positions 1 … n_bins, as the frame titles count."""
+    return gr.update(minimum=1, maximum=max(n_bins, 2), value=1)
+
+
+def show_frame(events: Events | None, n_bins: float, position: float, limits: Limits = LIMITS) -> go.Figure:
+    """Redraw the frame viewer for slider ``position`` (1-based, as the title "bin 1 of n"; the recording comes
+    from the session)."""
     if events is None:
         return fe.empty_figure("load a recording first")
     n_bins = check_int("time bins", n_bins, 1, limits.max_frames)
-    return frame_at(events, n_bins, min(int(index), n_bins - 1), limits)
+    return frame_at(events, n_bins, min(max(int(position), 1), n_bins) - 1, limits)
 
 
 def rebin(events: Events | None, n_bins: float, limits: Limits = LIMITS) -> tuple[go.Figure, dict]:
     """A new number of time bins: the first frame and the frame slider's new range."""
     n_bins = check_int("time bins", n_bins, 1, limits.max_frames)
-    return show_frame(events, n_bins, 0, limits), gr.update(maximum=n_bins - 1, value=0)
+    return show_frame(events, n_bins, 1, limits), frame_slider(n_bins)
 
 
 def forget_choice() -> None:
     """Clear the other source when the user picks one (an upload clears the sample choice and vice versa)."""
     return None
+
+
+def cleared_recording() -> tuple[str, go.Figure, go.Figure, go.Figure, None, dict]:
+    """The outputs of :func:`load_events` with nothing loaded: a load clears the previous recording's plots first,
+    so a failed load leaves none of them on screen."""
+    blank = fe.empty_figure("load a recording to see this plot")
+    return NOTHING_LOADED, blank, blank, blank, None, frame_slider(2)

@@ -26,26 +26,36 @@ def empty_figure(message: str) -> go.Figure:
     return fig
 
 
-def frame_figure(frame: np.ndarray, title: str) -> go.Figure:
-    """One time bin of a camera recording.
+def frame_figure(frame: np.ndarray, title: str, sensor: tuple[int, int] | None = None) -> go.Figure:
+    """One time bin of a camera recording, its axes in sensor pixels.
 
     Args:
-        frame: ``[2, H, W]`` event counts, channel 0 = OFF, channel 1 = ON.
+        frame: ``[2, H', W']`` event counts, channel 0 = OFF, channel 1 = ON.
         title: figure title.
+        sensor: the sensor's ``(width, height)`` when the frame was pooled down from it for display
+            (``x' = x·W'//W``): each drawn cell sits over the block of sensor pixels it sums, so a 1280 × 720
+            recording spans x 0–1279 whatever its display size; None when the frame is the sensor itself.
     The colour is ON − OFF per pixel: red where brightness rose, blue where it fell, white where nothing
     (or as much of both) happened.
     """
     diff = frame[1] - frame[0]
     lim = float(max(1.0, np.abs(diff).max()))
     h, w = diff.shape
+    W, H = sensor or (w, h)
+    dx, dy = W / w, H / h
+    pooled = sensor is not None and (W, H) != (w, h)
     fig = go.Figure(go.Heatmap(
-        z=diff, zmin=-lim, zmax=lim, zmid=0,
+        z=diff, zmin=-lim, zmax=lim, zmid=0, x0=dx / 2 - 0.5, dx=dx, y0=dy / 2 - 0.5, dy=dy,
         colorscale=[[0.0, OFF_COLOUR], [0.5, "#ffffff"], [1.0, ON_COLOUR]],
         colorbar=dict(title="ON − OFF", thickness=12),
-        hovertemplate="x=%{x}, y=%{y}<br>ON − OFF = %{z}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", title="y (row)")
-    fig.update_xaxes(constrain="domain", title="x (column)")
-    fig.update_layout(title=title, height=420, **BASE_LAYOUT)
+        hovertemplate=("x≈%{x:.0f}, y≈%{y:.0f}" if pooled else "x=%{x}, y=%{y}")
+        + "<br>ON − OFF = %{z}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", title="y (sensor pixel)")
+    fig.update_xaxes(constrain="domain", title="x (sensor pixel)")
+    if pooled:
+        title += (f"<br><sup>{W} × {H} sensor pooled to {w} × {h} for display ({dx:.3g} × {dy:.3g} pixels per "
+                  "cell)</sup>")
+    fig.update_layout(title=title, height=440, **BASE_LAYOUT)
     return style(fig)
 
 
@@ -58,16 +68,18 @@ def spike_bin_figure(counts: np.ndarray, title: str) -> go.Figure:
     return style(fig)
 
 
-def scatter3d_figure(t_ms: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, title: str) -> go.Figure:
-    """x-y-t point cloud of (already subsampled) events; ON red, OFF blue. Rendered with WebGL."""
+def scatter3d_figure(t_ms: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, title: str, width: int,
+                     height: int) -> go.Figure:
+    """x-y-t point cloud of (already subsampled) events on a ``width × height`` sensor, whose full extent the x and
+    y axes span; ON red, OFF blue. Rendered with WebGL."""
     fig = go.Figure()
     for pol, name, colour in ((1, "ON", ON_COLOUR), (0, "OFF", OFF_COLOUR)):
         m = p == pol
         fig.add_trace(go.Scatter3d(x=x[m], y=t_ms[m], z=y[m], mode="markers", name=name,
                                    marker=dict(size=1.5, color=colour, opacity=0.6)))
     fig.update_layout(title=title, height=420, legend=dict(itemsizing="constant"),
-                      scene=dict(xaxis_title="x", yaxis_title="t (ms)", zaxis_title="y",
-                                 zaxis=dict(autorange="reversed"), aspectmode="manual",
+                      scene=dict(xaxis=dict(title="x (sensor pixel)", range=[0, width - 1]), yaxis_title="t (ms)",
+                                 zaxis=dict(title="y (sensor pixel)", range=[height - 1, 0]), aspectmode="manual",
                                  aspectratio=dict(x=1, y=2, z=1)),
                       **BASE_LAYOUT)
     return style(fig)

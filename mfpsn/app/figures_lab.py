@@ -2,7 +2,8 @@
 
 Every figure shares the time axis convention ``t`` = step index 0 … T−1; lags count steps into the past.
 Built with :mod:`mfpsn.app.plotstyle` (no named template, no ``make_subplots``) so that one lab update with all
-six figures stays well inside its time budget.
+six figures stays well inside its time budget. Long traces are thinned to ``max_points`` per line
+(:mod:`mfpsn.app.decimate`), so what the browser draws stays bounded at every size the lab allows.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from mfpsn.app.decimate import envelope, spike_image, thin_events
 from mfpsn.app.plotstyle import axis, axis_ref, grid, layout
 from mfpsn.neurons.registry import NEURONS
 
@@ -22,26 +24,34 @@ __all__ = ["NEURON_COLOURS", "input_figure", "membrane_figure", "raster_figure",
 NEURON_COLOURS = {r.label: r.colour for r in NEURONS.values()}
 
 
-def input_figure(x: np.ndarray, channel: int) -> go.Figure:
-    """The input current ``x: [T, C]``; the plotted channel in black, the others faint."""
+def _thinned(T: int, max_points: int) -> str:
+    return f" · thinned to {max_points:,} points per line for display" if T > max_points else ""
+
+
+def input_figure(x: np.ndarray, channel: int, max_points: int) -> go.Figure:
+    """The input current ``x: [T, C]``; the plotted channel in black, the others faint (and thinner still)."""
     T, C = x.shape
-    t = np.arange(T)
-    data = [go.Scatter(x=t, y=x[:, c], mode="lines", line=dict(width=1, color="#c8c8c8"), hoverinfo="skip")
-            for c in range(C) if c != channel]
-    data.append(go.Scatter(x=t, y=x[:, channel], mode="lines", line=dict(width=1.5, color="#222"),
-                           name=f"channel {channel}"))
-    return go.Figure(data, layout(f"input current X[t] (channel {channel} of {C}; others grey)", 230,
-                                  showlegend=False, xaxis=axis(title="time step t"), yaxis=axis(title="X")))
+    data = []
+    for c in range(C):
+        if c != channel:
+            t, y = envelope(x[:, c], max(64, max_points // 4))
+            data.append(go.Scatter(x=t, y=y, mode="lines", line=dict(width=1, color="#c8c8c8"), hoverinfo="skip"))
+    t, y = envelope(x[:, channel], max_points)
+    data.append(go.Scatter(x=t, y=y, mode="lines", line=dict(width=1.5, color="#222"), name=f"channel {channel}"))
+    return go.Figure(data, layout(f"input current X[t] (channel {channel} of {C}; others grey)"
+                                  f"{_thinned(T, max_points)}", 230, showlegend=False,
+                                  xaxis=axis(title="time step t", range=[0, max(T - 1, 1)]), yaxis=axis(title="X")))
 
 
 def membrane_figure(traces: Mapping[str, tuple[np.ndarray, np.ndarray, float]], channel: int,
-                    surrogate: tuple[str, np.ndarray] | None = None) -> go.Figure:
+                    surrogate: tuple[str, np.ndarray] | None, max_points: int) -> go.Figure:
     """One row per neuron: membrane ``H[t]`` of ``channel``, its threshold (dashed) and spikes (circles).
 
     Args:
         traces: neuron name → ``(h [T], spikes [T], threshold)`` for the plotted channel.
         channel: the channel shown (for the title).
         surrogate: optional ``(name, σ'(H − θ) [T])`` of the MFPSN, drawn as a last row.
+        max_points: most points per line (its envelope) and spike markers (one per bucket) drawn.
     """
     names = list(traces)
     rows = len(names) + (surrogate is not None)
@@ -49,48 +59,69 @@ def membrane_figure(traces: Mapping[str, tuple[np.ndarray, np.ndarray, float]], 
     if surrogate is not None:
         titles.append(f"<b>MFPSN surrogate gradient</b> σ'(H − θ), {surrogate[0]}: where training signal flows")
     data = []
+    T = 1
     for r, name in enumerate(names, start=1):
         xa, ya = axis_ref(r, 1, 1)
         h, s, th = traces[name]
-        t = np.arange(h.shape[0])
+        T = h.shape[0]
         colour = NEURON_COLOURS.get(name, "#444")
-        data.append(go.Scatter(x=t, y=h, mode="lines", name=f"{name} H", line=dict(color=colour), xaxis=xa, yaxis=ya))
-        data.append(go.Scatter(x=[0, max(t[-1], 1)], y=[th, th], mode="lines", name=f"θ = {th:g}", xaxis=xa, yaxis=ya,
-                               line=dict(color="#555", dash="dash", width=1)))
-        on = s > 0
-        data.append(go.Scatter(x=t[on], y=h[on], mode="markers", name=f"{name} spikes", xaxis=xa, yaxis=ya,
+        t, y = envelope(h, max_points)
+        data.append(go.Scatter(x=t, y=y, mode="lines", name=f"{name} H", line=dict(color=colour), xaxis=xa, yaxis=ya))
+        data.append(go.Scatter(x=[0, max(T - 1, 1)], y=[th, th], mode="lines", name=f"θ = {th:g}", xaxis=xa,
+                               yaxis=ya, line=dict(color="#555", dash="dash", width=1)))
+        on = thin_events(np.nonzero(s > 0)[0], T, max_points)
+        data.append(go.Scatter(x=on, y=h[on], mode="markers", name=f"{name} spikes", xaxis=xa, yaxis=ya,
                                marker=dict(color=colour, size=7, symbol="circle-open", line=dict(width=1.5))))
     if surrogate is not None:
         xa, ya = axis_ref(rows, 1, 1)
-        g = surrogate[1]
-        data.append(go.Scatter(x=np.arange(g.shape[0]), y=g, mode="lines", name="σ'(H − θ)", xaxis=xa, yaxis=ya,
+        t, y = envelope(surrogate[1], max_points)
+        data.append(go.Scatter(x=t, y=y, mode="lines", name="σ'(H − θ)", xaxis=xa, yaxis=ya,
                                line=dict(color="#ff7f0e")))
     g = grid(rows, 1, titles, gap=0.1 if rows > 1 else 0.0, shared_x=True)
     g[f"xaxis{rows}" if rows > 1 else "xaxis"]["title"] = "time step t"
-    return go.Figure(data, layout(f"membrane potentials, channel {channel}", 175 * rows + 80, showlegend=False,
-                                  **g))
+    return go.Figure(data, layout(f"membrane potentials, channel {channel}{_thinned(T, max_points)}",
+                                  175 * rows + 80, showlegend=False, **g))
 
 
-def raster_figure(spikes: Mapping[str, np.ndarray]) -> go.Figure:
+def raster_figure(spikes: Mapping[str, np.ndarray], max_points: int) -> go.Figure:
     """Spike raster: one row per (neuron, channel), ``spikes[name]: [T, C]`` of 0/1; row labels give the
-    firing rate (spikes per step)."""
+    firing rate (spikes per step). One marker per spike while there are at most ``max_points`` of them and
+    T ≤ ``max_points``; beyond that one image per neuron, a column per bucket of steps (dark: a spike in it)."""
     data = []
     labels: list[str] = []
+    T = next(iter(spikes.values())).shape[0]
+    total = sum(int(s.sum()) for s in spikes.values())
+    as_image = T > max_points or total > max_points
+    size = 1
     for name, s in spikes.items():
-        T, C = s.shape
-        tt, cc = np.nonzero(s)
+        C = s.shape[1]
         base = len(labels)
         labels += [f"{name}{f' c{c}' if C > 1 else ''} ({s[:, c].mean() * 100:.1f} %)" for c in range(C)]
+        colour = NEURON_COLOURS.get(name, "#444")
+        if as_image:
+            z, size = spike_image(s, max_points)
+            data.append(go.Heatmap(z=z, x0=(size - 1) / 2, dx=size, y0=base, dy=1, zmin=0, zmax=1, showscale=False,
+                                   colorscale=[[0, "rgba(255,255,255,0)"], [1, colour]], name=name,
+                                   hovertemplate=f"{name}, t≈%{{x:.0f}}: %{{z}}<extra></extra>"))
+            continue
+        tt, cc = np.nonzero(s)
         data.append(go.Scatter(x=tt, y=base + cc, mode="markers", name=name,
-                               marker=dict(symbol="line-ns-open", size=10, line=dict(width=2),
-                                           color=NEURON_COLOURS.get(name, "#444")),
+                               marker=dict(symbol="line-ns-open", size=10, line=dict(width=2), color=colour),
                                hovertemplate=f"{name}, t=%{{x}}<extra></extra>"))
-    T = next(iter(spikes.values())).shape[0]
+    what = f" · one column per {size} steps" if size > 1 else ""
     return go.Figure(data, layout(
-        "spike rasters (row label: firing rate, spikes per step)", max(190, 24 * len(labels) + 110),
+        f"spike rasters (row label: firing rate, spikes per step){what}", max(190, 24 * len(labels) + 110),
         showlegend=False, xaxis=axis(title="time step t", range=[-0.5, T - 0.5]),
         yaxis=axis(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, autorange="reversed",
                    showgrid=False)))
+
+
+def _label_positions(k: int) -> list[str]:
+    """Tap labels above their markers; above and below in turn for more than 8 taps, so neighbours do not
+    overlap."""
+    if k <= 8:
+        return ["top center"] * k
+    return ["top center" if i % 2 else "bottom center" for i in range(k)]
 
 
 def kernel_figure(lags: Sequence[int], taps: np.ndarray, labels: Sequence[str], float_taps: np.ndarray | None,
@@ -110,8 +141,9 @@ def kernel_figure(lags: Sequence[int], taps: np.ndarray, labels: Sequence[str], 
     stems_x[2::3] = np.nan
     data = [go.Scatter(x=stems_x, y=stems_y, mode="lines", line=dict(color="#d62728", width=2), hoverinfo="skip",
                        showlegend=False),
-            go.Scatter(x=lags, y=taps, mode="markers+text", text=list(labels), textposition="top center",
-                       marker=dict(color="#d62728", size=10), name="MFPSN taps used")]
+            go.Scatter(x=lags, y=taps, mode="markers+text", text=list(labels), textposition=_label_positions(len(lags)),
+                       textfont=dict(size=11 if len(lags) <= 8 else 9), marker=dict(color="#d62728", size=10),
+                       name="MFPSN taps used")]
     if float_taps is not None:
         data.append(go.Scatter(x=lags, y=float_taps, mode="markers", name="float weights before quantization",
                                marker=dict(color="#333", size=10, symbol="circle-open")))
@@ -167,9 +199,8 @@ def ops_figure(rows: Mapping[str, tuple[float, float, float, float]], T: int, ch
     data.append(go.Bar(x=names, y=energy, marker_color=[NEURON_COLOURS.get(n, "#444") for n in names],
                        text=[f"{e:,.0f}" for e in energy], textposition="outside", showlegend=False, xaxis=xa2,
                        yaxis=ya2, cliponaxis=False))
-    g = grid(1, 2, ("operations per sequence (log scale)", "energy estimate in pJ, 45 nm constants (log scale)"),
-             gap=0.12)
+    g = grid(1, 2, ("operations per sequence (log)", "energy in pJ, 45 nm estimate (log)"), gap=0.12)
     g["yaxis"].update(type="log", dtick=1)
-    g["yaxis2"].update(type="log", dtick=1, range=[0, math.log10(max(max(energy), 10.0)) + 0.4])
+    g["yaxis2"].update(type="log", dtick=1, range=[0, math.log10(max(max(energy), 10.0)) + 0.9])  # room for labels
     return go.Figure(data, layout(f"cost of one sequence: T = {T}, {channels} neuron(s)", 320, barmode="group",
                                   legend=dict(orientation="h", y=-0.2), **g))

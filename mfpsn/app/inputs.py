@@ -52,10 +52,11 @@ def generate_input(kind: str, T: int, channels: int = 1, amplitude: float = 1.0,
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def load_sequence(path: str | Path, limits: Limits = LIMITS) -> np.ndarray:
+def load_sequence(path: str | Path, limits: Limits = LIMITS, notes: list[str] | None = None) -> np.ndarray:
     """Read an uploaded ``.csv`` or ``.npy`` sequence of shape ``[T]`` or ``[T, C]`` as ``[T, C]`` float32.
 
-    CSV: numbers separated by commas, one time step per row, an optional header row of names.
+    CSV: numbers separated by commas, one time step per row, an optional header row of names; ``notes`` then
+    receives which name became which channel, and a warning when the first column looks like time stamps.
     NPY: a numeric array, parsed without pickle and without trusting its header (the declared size is checked
     against the bytes present). The file size is checked (``limits.lab_max_upload_kb``) before anything is
     parsed, and a CSV stops at the first row past ``limits.lab_max_T``, so memory stays proportional to the
@@ -76,7 +77,9 @@ def load_sequence(path: str | Path, limits: Limits = LIMITS) -> np.ndarray:
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
             raise gr.Error(f"{name}: expected a numeric array, found dtype {arr.dtype}")
     else:
-        arr = _read_csv(path, name, limits)
+        arr, header = _read_csv(path, name, limits)
+        if header is not None and notes is not None:
+            notes.extend(_header_notes(name, header, arr))
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -122,7 +125,22 @@ def _read_npy(path: str | Path, name: str, size: int, limits: Limits) -> np.ndar
         raise gr.Error(f"{name}: cannot read the file") from None
 
 
-def _read_csv(path: str | Path, name: str, limits: Limits = LIMITS) -> np.ndarray:
+_TIME_NAMES = ("t", "time", "step", "index", "idx", "timestamp", "time_ms", "time_s", "time_us", "t_ms", "t_us")
+
+
+def _header_notes(name: str, header: list[str], arr: np.ndarray) -> list[str]:
+    """Say which header name became which channel; flag a first column that looks like time stamps."""
+    mapping = ", ".join(f"{h!r} → channel {c}" for c, h in enumerate(header))
+    out = [f"{name}: header row skipped; columns become channels: {mapping}"]
+    first = arr[:, 0]
+    if header[0].strip().lower() in _TIME_NAMES or (len(first) > 2 and np.all(np.diff(first) > 0)):
+        out.append(f"{name}: column {header[0]!r} looks like time stamps (it only increases), yet it is used as the "
+                   "input current of channel 0: remove it from the file if the rows are already the time steps")
+    return out
+
+
+def _read_csv(path: str | Path, name: str, limits: Limits = LIMITS) -> tuple[np.ndarray, list[str] | None]:
+    """The numbers ``[rows, columns]`` float64 and the header names (None without a header row)."""
     lines = []
     with open(path, "r", encoding="utf-8", errors="replace") as f:
         for i, ln in enumerate(f):
@@ -133,10 +151,12 @@ def _read_csv(path: str | Path, name: str, limits: Limits = LIMITS) -> np.ndarra
                     raise gr.Error(f"{name}: expected 1 to {limits.lab_max_T} time steps (rows), found more")
     if not lines:
         raise gr.Error(f"{name}: the CSV file holds no rows")
+    header = None
     try:
         [float(v) for v in lines[0][1].split(",")]
     except ValueError:
-        lines = lines[1:]  # a header row of names
+        header = [v.strip() for v in lines[0][1].split(",")]  # a header row of names
+        lines = lines[1:]
     rows = []
     for lineno, ln in lines:
         try:
@@ -151,4 +171,6 @@ def _read_csv(path: str | Path, name: str, limits: Limits = LIMITS) -> np.ndarra
         raise gr.Error(f"{name}: expected the same number of columns in every row, found {sorted(widths)}")
     if not rows:
         raise gr.Error(f"{name}: the CSV file holds a header but no numbers")
-    return np.asarray(rows, dtype=np.float64)
+    if header is not None and len(header) != len(rows[0]):
+        raise gr.Error(f"{name}: the header row names {len(header)} columns, the rows hold {len(rows[0])}")
+    return np.asarray(rows, dtype=np.float64), header

@@ -255,7 +255,7 @@ def simulate(s: LabSettings, limits: Limits = LIMITS) -> LabResult:
     """Run the lab's neurons on the settings' input (CPU, float32, batch of one)."""
     notes: list[str] = []
     if s.upload:
-        x = load_sequence(s.upload, limits)
+        x = load_sequence(s.upload, limits, notes)
     else:
         x = generate_input(s.signal, s.T, s.channels, s.amplitude, s.period, s.rate, s.seed)
     T, C = x.shape
@@ -295,8 +295,10 @@ def _ops_rows(s: LabSettings, T: int, C: int, d: int) -> dict[str, tuple[float, 
     return {n: (o.mul * C, o.shift * C, o.add * C, o.energy_pj * C) for n, o in rows.items()}
 
 
-def lab_figures(s: LabSettings, r: LabResult) -> tuple[list[go.Figure], str]:
-    """The six lab figures (input, membranes, rasters, kernel, receptive field, ops) and the summary."""
+def lab_figures(s: LabSettings, r: LabResult, max_points: int = LIMITS.plot_max_points
+                ) -> tuple[list[go.Figure], str]:
+    """The six lab figures (input, membranes, rasters, kernel, receptive field, ops) and the summary; traces are
+    thinned to ``max_points`` per line for the browser."""
     T, C = r.x.shape
     ch = min(s.channel, C - 1)
     one = {n: (h[:, ch], sp[:, ch], th) for n, (h, sp, th) in r.traces.items()}
@@ -304,9 +306,9 @@ def lab_figures(s: LabSettings, r: LabResult) -> tuple[list[go.Figure], str]:
     if s.taps_from == "LIF kernel" or s.extra == "PSN":
         lif_kernel = lif_impulse_response(s.lif_tau, np.arange(max(r.lags) + 1))
     rows = _ops_rows(s, T, C, r.dilations[-1])
-    figs = [fl.input_figure(r.x, ch),
-            fl.membrane_figure(one, ch, (s.surrogate, r.surrogate_grad[:, ch])),
-            fl.raster_figure({n: sp for n, (h, sp, th) in r.traces.items()}),
+    figs = [fl.input_figure(r.x, ch, max_points),
+            fl.membrane_figure(one, ch, (s.surrogate, r.surrogate_grad[:, ch]), max_points),
+            fl.raster_figure({n: sp for n, (h, sp, th) in r.traces.items()}, max_points),
             fl.kernel_figure(r.lags, r.taps, [_tap_label(float(v)) for v in r.taps], r.float_taps, lif_kernel),
             fl.receptive_field_figure(s.order, r.dilations, r.reach),
             fl.ops_figure(rows, T, C)]
@@ -326,12 +328,20 @@ def lab_figures(s: LabSettings, r: LabResult) -> tuple[list[go.Figure], str]:
     return figs, md
 
 
-def neuron_lab(signal: str, T: float, channels: float, amplitude: float, period: float, rate: float, seed: float,
-               upload: str | None, order: float, dilation_mode: str, dilation: float, layer: float, taps_from: str,
-               signs: str, exponents: str, float_weights: str, quantize: bool, threshold: float, surrogate: str,
-               alpha: float, lif_tau: float, lif_v_th: float, lif_reset: str, extra: str, channel: float,
-               limits: Limits = LIMITS) -> tuple:
-    """The ``neuron_lab`` endpoint: validate every control, simulate, draw.
+_D = LabSettings()
+
+
+def neuron_lab(signal: str = _D.signal, T: float = _D.T, channels: float = _D.channels,
+               amplitude: float = _D.amplitude, period: float = _D.period, rate: float = _D.rate,
+               seed: float = _D.seed, upload: str | None = None, order: float = _D.order,
+               dilation_mode: str = _D.dilation_mode, dilation: float = _D.dilation, layer: float = _D.layer,
+               taps_from: str = _D.taps_from, signs: str = _D.signs, exponents: str = _D.exponents,
+               float_weights: str = _D.float_weights, quantize: bool = _D.quantize, threshold: float = _D.threshold,
+               surrogate: str = _D.surrogate, alpha: float = _D.alpha, lif_tau: float = _D.lif_tau,
+               lif_v_th: float = _D.lif_v_th, lif_reset: str = _D.lif_reset, extra: str = _D.extra,
+               channel: float = _D.channel, limits: Limits = LIMITS) -> tuple:
+    """The ``neuron_lab`` endpoint: validate every control, simulate, draw. Every setting defaults to
+    :class:`LabSettings` (so a client may name only the ones it changes; ``upload`` is optional).
 
     Returns: (input, membranes, rasters, kernel, receptive field, ops) figures and the Markdown summary.
     Bad settings raise ``gr.Error`` naming the control; mismatched tap lists are fitted with a ``gr.Warning``.
@@ -363,7 +373,7 @@ def neuron_lab(signal: str, T: float, channels: float, amplitude: float, period:
     result = simulate(s, limits)
     for note in result.notes:
         gr.Warning(note)
-    figs, md = lab_figures(s, result)
+    figs, md = lab_figures(s, result, limits.plot_max_points)
     return (*figs, md)
 
 

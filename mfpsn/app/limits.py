@@ -39,6 +39,8 @@ class Limits:
         frame_max_bytes: most bytes the frames of one model input or frame view may take.
         store_max_items, store_max_bytes: recordings kept server-side (:class:`mfpsn.app.store.RecordingStore`).
         session_ttl_s: seconds a session's state and a kept recording live after their last use.
+        plot_max_points: most points one line of a lab figure sends to the browser (longer ones are thinned,
+            :mod:`mfpsn.app.decimate`).
         upload_ttl_s: seconds an uploaded file is kept (``delete_cache``); the sweep runs every
             ``cache_sweep_s`` seconds.
         max_sessions: most sessions whose state the server keeps (Gradio's ``state_session_capacity``).
@@ -65,6 +67,7 @@ class Limits:
     store_max_items: int = 16
     store_max_bytes: int = 256 << 20
     session_ttl_s: int = 300
+    plot_max_points: int = 1500
     upload_ttl_s: int = 300
     cache_sweep_s: int = 60
     max_sessions: int = 256

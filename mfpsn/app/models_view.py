@@ -9,7 +9,8 @@ The recording is turned into the model's input exactly as its card's ``input.bin
   neighbouring channels summed (700 → 140).
 
 The models run on the CPU with ``record=True``, which returns one :class:`~mfpsn.neurons.NeuronTrace` per
-neuron layer; spike-train networks also give their per-time-step class evidence (``evidence``).
+neuron layer; spike-train networks also give their per-time-step class evidence (``evidence``). Under each
+prediction, :func:`mfpsn.app.ood.ood_notes` says how the recording differs from the model's training data.
 """
 from __future__ import annotations
 
@@ -22,17 +23,44 @@ import plotly.graph_objects as go
 import torch
 
 from mfpsn.app import figures_models as fm
-from mfpsn.app.events_view import read_recording, resolve_source
+from mfpsn.app.events_view import DETECT, read_recording, resolve_source
 from mfpsn.app.figures_events import empty_figure
 from mfpsn.app.limits import LIMITS, Limits, check_int
+from mfpsn.app.ood import ood_notes, training_stats
 from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError, load
 from mfpsn.events import Events
 from mfpsn.card_inputs import CardInputError, events_input
 
 __all__ = ["model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint",
-           "run_model"]
+           "run_model", "run_on_recording", "file_true_class", "cleared_results", "NO_RESULTS"]
 
 _RASTER_NEURONS = 64
+NO_RESULTS = "No model results yet for this recording: press **Run the models**."
+
+
+def file_true_class(meta: dict[str, Any], classes: list[str], notes: list[str]) -> str | None:
+    """The model's class that the file's label names, or None. A spike-train file that also names its class
+    (``key``, SHD's ``extra/keys[label]``) must name the word of that class in SHD's order (English 0–9, German
+    10–19), otherwise its labels count something else (e.g. the synthetic sweeps 0–2) and ``notes`` says so."""
+    from mfpsn.data.spoken_digits import KEYS
+
+    label = meta.get("label")
+    if label is None or not 0 <= int(label) < len(classes):
+        return None
+    key = meta.get("key")
+    if key is not None and len(classes) == len(KEYS) and str(key).replace("fuenf", "fünf") != KEYS[int(label)]:
+        notes.append(f"the file labels this sample {int(label)} ({key!r}), which is not the model's class "
+                     f"{classes[int(label)]!r} ({KEYS[int(label)]!r}): the file's classes are not the model's, so "
+                     "no true class is shown")
+        return None
+    return classes[int(label)]
+
+
+def cleared_results() -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
+    """The outputs of :func:`run_model` before it ran: blank figures and a summary saying so (a new recording,
+    or a failed load, clears the results computed for the previous one)."""
+    blank = empty_figure("run the models to see this plot")
+    return blank, blank, blank, blank, blank, NO_RESULTS
 
 
 def compatible(card: dict[str, Any], events: Events) -> bool:
@@ -86,8 +114,8 @@ def _load(name: str, directory: Path) -> Checkpoint:
 
 def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[str]) -> dict[str, Any]:
     """Run one checkpoint on ``events``; returns probabilities, per-layer firing rates, rasters of the (at most 64)
-    most active neurons of each layer, the membrane of neuron ``neuron`` (modulo the layer size) per layer, and the
-    per-step class evidence where the network gives one."""
+    most active neurons of each layer, the membrane of neuron ``neuron`` in every layer that has it (``too_small``
+    names the others), and the per-step class evidence where the network gives one."""
     card = ckpt.card
     if not compatible(card, events):
         kind = "spike trains (SHD .h5)" if str(card["input"]["binning"].get("method", "")).startswith("spike") \
@@ -99,35 +127,47 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
     with torch.no_grad():
         logits, traces = model(x, record=True)
         evidence = model.evidence(x)[:, 0].numpy() if hasattr(model, "evidence") else None
-    out: dict[str, Any] = {"probs": torch.softmax(logits[0], dim=0).numpy(), "rates": {}, "raster": {},
-                           "membrane": {}, "evidence": evidence}
+    probs = torch.softmax(logits[0], dim=0).numpy()
+    out: dict[str, Any] = {"probs": probs, "rates": {}, "raster": {}, "membrane": {}, "evidence": evidence,
+                           "too_small": [], "ood": ood_notes(events, card, x, probs, training_stats(card["task"]))}
     for layer, tr in traces.items():
         T = tr.spikes.shape[0]
         s = tr.spikes[:, 0].reshape(T, -1).numpy()
         h = tr.h[:, 0].reshape(T, -1).numpy()
         th = torch.broadcast_to(tr.v_th, tr.h.shape)[:, 0].reshape(T, -1).numpy()
-        i = neuron % s.shape[1]
         out["rates"][layer] = s.mean(axis=1)
         busiest = np.sort(np.argsort(-s.sum(axis=0), kind="stable")[:_RASTER_NEURONS])
         out["raster"][layer] = s[:, busiest]
-        out["membrane"][layer] = (h[:, i], s[:, i], float(th[0, i]))
+        if neuron < s.shape[1]:
+            out["membrane"][layer] = (h[:, neuron], s[:, neuron], float(th[0, neuron]))
+        else:
+            out["too_small"].append(f"{layer} ({s.shape[1]} neurons)")
     return out
 
 
-def run_model(upload: str | None, sample: str | None, shd_index: float, left: str | None, right: str | None,
-              neuron: float, directory: Path = SHIPPED_DIR, limits: Limits = LIMITS
+def run_model(upload: str | None = None, sample: str | None = None, shd_index: float = 0, left: str | None = None,
+              right: str | None = None, neuron: float = 0, fmt: str = DETECT, sensor: str | None = "",
+              directory: Path = SHIPPED_DIR,
+              limits: Limits = LIMITS
               ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
     """The ``run_model`` endpoint: run one or two checkpoints on the recording, side by side.
 
     Returns: probabilities, per-layer firing rates, first-layer raster, membranes of neuron ``neuron`` per layer,
     per-step class evidence (spike-train models; a note otherwise), and a Markdown summary.
     """
+    path = resolve_source(upload, sample, limits=limits)
+    return run_on_recording(read_recording(path, shd_index, limits, fmt, sensor), left, right, neuron, directory)
+
+
+def run_on_recording(events: Events, left: str | None, right: str | None, neuron: float,
+                     directory: Path = SHIPPED_DIR
+                     ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
+    """:func:`run_model` on a recording already read (the event explorer passes the one it shows)."""
     names = [n for n in (left, right) if n]
     if not names:
-        raise gr.Error("checkpoints: pick at least one model (none are shipped yet if the lists are empty)")
+        raise gr.Error("checkpoints: pick at least one model in the lists above (when they are empty, no shipped "
+                       "checkpoint takes this kind of recording)")
     neuron = check_int("neuron index", neuron, 0, 10**6)
-    path = resolve_source(upload, sample, limits=limits)
-    events = read_recording(path, shd_index, limits)
     notes: list[str] = []
     runs, cards = {}, {}
     for name in dict.fromkeys(names):
@@ -140,8 +180,8 @@ def run_model(upload: str | None, sample: str | None, shd_index: float, left: st
     classes = list(first["classes"])
     if any(list(c["classes"]) != classes for c in cards.values()):
         raise gr.Error("checkpoints: the two models have different classes; pick two models of one task")
-    label = events.meta.get("label")
-    true_label = classes[int(label)] if label is not None and 0 <= int(label) < len(classes) else None
+    label_notes: list[str] = []
+    true_label = file_true_class(events.meta, classes, label_notes)
     layer0 = next(iter(runs[names[0]]["raster"]))
     figs = [fm.probabilities_figure(classes, {n: r["probs"] for n, r in runs.items()}, true_label),
             fm.layer_rates_figure({n: r["rates"] for n, r in runs.items()}),
@@ -159,7 +199,15 @@ def run_model(upload: str | None, sample: str | None, shd_index: float, left: st
         lines.append(f"- **{n}** ({c['model'].get('neuron', '?')}, card test accuracy "
                      f"{float(c['test_accuracy']) * 100:.1f} %): predicts **{classes[best]}** "
                      f"(p = {r['probs'][best]:.2f})")
-    md = "\n".join(lines) + (f"\n\nTrue class (from the file): **{true_label}**" if true_label else "")
-    if notes:
-        md += "\n\n" + "\n".join(f"⚠ {n}" for n in dict.fromkeys(notes))
+        if r["ood"]:  # right under the prediction it qualifies
+            lines.append(f"  - ⚠ **Unlike its training data, so this answer means little:** {'; '.join(r['ood'])}.")
+    source = Path(str(events.meta.get("source", "the recording"))).name
+    source += f", sample {events.meta.get('index', 0)}" if events.meta.get("format") == "shd" else ""
+    md = f"Results for **{source}**:\n\n" + "\n".join(lines)
+    if notes:  # next to the predictions: what part of the recording the models saw
+        md += "\n\n" + "\n".join(f"⚠ **Model input:** {n}" for n in dict.fromkeys(notes))
+    md += f"\n\nTrue class (from the file): **{true_label}**" if true_label else ""
+    md += "".join(f"\n\n⚠ {n}" for n in label_notes)
+    md += "".join(f"\n\n⚠ **{n}**: no neuron {neuron} in {', '.join(r['too_small'])}, so no membrane is drawn there "
+                  "(pick a lower neuron index)" for n, r in runs.items() if r["too_small"])
     return (*figs, md)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-__all__ = ["FONT", "axis", "layout", "grid", "axis_ref", "BASE_LAYOUT", "style"]
+__all__ = ["FONT", "axis", "log_axis", "layout", "grid", "axis_ref", "BASE_LAYOUT", "style"]
 
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 
@@ -17,6 +17,11 @@ def axis(**kw) -> dict:
     """An axis with a light grid and a visible base line; ``kw`` overrides."""
     return {"gridcolor": "#e8e8e8", "zeroline": False, "showline": True, "linecolor": "#bbb", "ticks": "outside",
             "tickcolor": "#bbb", "automargin": True, **kw}
+
+
+def log_axis(title: str) -> dict:
+    """A log axis labelled at the powers of ten only (0.1, 1, 10, …), never at the 2, 3, … in between."""
+    return {"type": "log", "dtick": 1, "title": title, "exponentformat": "none"}
 
 
 def layout(title: str, height: int, **kw) -> dict:

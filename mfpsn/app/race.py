@@ -1,8 +1,9 @@
 """The speed race: MFPSN implementations against the serial LIF on this machine, and recorded results.
 
 Each contender runs on ``x: [T, B, C]`` float32 with ``N = B·C`` neurons (``C = min(N, 64)``) on the app's
-compute device; the time is the median of ``repeats`` calls after one warm-up call (the GPU is synchronised
-around every call). Contenders:
+compute device; at each T the contenders run round-robin, ``repeats`` timed rounds after two warm-up rounds (the
+GPU is synchronised around every call), and each gives its median with quartiles, min and max
+(:mod:`mfpsn.app.race_stats`). Speed-ups are taken over the fastest serial LIF raced. Contenders:
 
 - ``MFPSN (<impl>)`` for every implementation of :func:`mfpsn.functional.temporal_filter` that can run here
   (the float64 ``reference`` is left out; ``triton`` only on a GPU), MFPSN in eval mode (one folded filter
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import platform
-import statistics
 import time
 from pathlib import Path
 from typing import Callable
@@ -30,13 +30,15 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from mfpsn.app import figures_race
 from mfpsn.app.budget import check_budget, race_cost_s
 from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int
-from mfpsn.app.plotstyle import BASE_LAYOUT, style
+from mfpsn.app.plotstyle import BASE_LAYOUT, log_axis, style
+from mfpsn.app.race_stats import Timing, fastest, headline, result_rows, spread_warning, summarise
 from mfpsn.app.serve import compute_device
 from mfpsn.paths import data_dir
 
-__all__ = ["MODES", "RESULTS_DIR", "contenders", "parse_T_list", "time_call", "race", "speed_race",
+__all__ = ["MODES", "RESULTS_DIR", "contenders", "parse_T_list", "race", "export", "WARMUP", "speed_race",
            "device_markdown", "load_recorded", "recorded_markdown", "recorded_figure", "recorded_view", "LIF_LOOP",
            "LIF_FUSED", "LIF_FUSED_CPU"]
 
@@ -45,6 +47,7 @@ RESULTS_DIR = data_dir("results")  # repository folder or $MFPSN_RESULTS (mfpsn.
 LIF_LOOP = "LIF (Python loop)"
 LIF_FUSED = "LIF (fused kernel)"
 LIF_FUSED_CPU = "LIF (fused CPU)"
+WARMUP = 2  # untimed rounds before the timed ones (first calls build kernels, caches and allocator pools)
 _TOEPLITZ_MAX = 1 << 24  # C·T² entries of the toeplitz path's banded matrices (64 MiB in float32)
 
 
@@ -94,25 +97,6 @@ def parse_T_list(text: str, limits: Limits = LIMITS) -> list[int]:
     return values
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_call(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """Median wall time of ``fn()`` in milliseconds over ``repeats`` calls after one warm-up call."""
-    fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
-
-
 def _make_neuron(name: str, C: int, order: int, dilation: int) -> torch.nn.Module:
     from mfpsn.neurons import LIF, MFPSN
 
@@ -143,27 +127,28 @@ def _runner(neuron: torch.nn.Module, x: torch.Tensor, train: bool) -> Callable[[
 
 
 def race(T_values: list[int], N: int, order: int, dilation: int, names: list[str], mode: str, repeats: int,
-         device: torch.device, progress: Callable[[float, str], None] | None = None) -> dict[str, list[float]]:
-    """Median ms per contender and T: ``{name: [ms for T in T_values]}``; NaN where the ``toeplitz`` path's C
-    banded T×T matrices would exceed ``_TOEPLITZ_MAX`` entries (not run)."""
+         device: torch.device, progress: Callable[[float, str], None] | None = None
+         ) -> dict[str, list[Timing | None]]:
+    """Timings per contender and T: ``{name: [Timing for T in T_values]}``. At each T the contenders run
+    round-robin (:func:`mfpsn.bench.timing.interleaved_ms`: :data:`WARMUP` untimed rounds, then ``repeats`` timed
+    ones), so all of them see the same background load. None where the ``toeplitz`` path's C banded T×T matrices
+    would exceed ``_TOEPLITZ_MAX`` entries (not run)."""
+    from mfpsn.bench.timing import interleaved_ms
+
     C = min(N, 64)
     B = math.ceil(N / C)
     train = mode == MODES[1]
-    out: dict[str, list[float]] = {name: [] for name in names}
-    total = len(T_values) * len(names)
+    out: dict[str, list[Timing | None]] = {name: [] for name in names}
     gen = torch.Generator().manual_seed(0)
-    done = 0
-    for T in T_values:
+    for i, T in enumerate(T_values):
+        if progress is not None:
+            progress(i / len(T_values), f"T = {T}: {len(names)} contenders, {repeats} rounds")
         x = torch.randn(T, B, C, generator=gen).to(device)
+        runs = {name: _runner(_make_neuron(name, C, order, dilation).to(device), x, train) for name in names
+                if not (name == "MFPSN (toeplitz)" and C * T * T > _TOEPLITZ_MAX)}
+        ms = interleaved_ms(runs, device, repeats, warmup=WARMUP)
         for name in names:
-            if progress is not None:
-                progress(done / total, f"{name}, T = {T}")
-            done += 1
-            if name == "MFPSN (toeplitz)" and C * T * T > _TOEPLITZ_MAX:
-                out[name].append(float("nan"))  # C banded T×T matrices would not fit in memory
-                continue
-            neuron = _make_neuron(name, C, order, dilation).to(device)
-            out[name].append(time_call(_runner(neuron, x, train), device, repeats))
+            out[name].append(summarise(ms[name]) if name in ms else None)
     return out
 
 
@@ -191,40 +176,55 @@ def device_markdown(device: torch.device) -> str:
     return f"**Device:** {name}  \n**Versions:** {vers}"
 
 
-def _race_figures(T_values: list[int], times: dict[str, list[float]], N: int, mode: str) -> tuple[go.Figure, go.Figure]:
-    fig_t = go.Figure()
-    for name, ms in times.items():
-        fig_t.add_trace(go.Scatter(x=T_values, y=ms, mode="lines+markers", name=name,
-                                   line=dict(dash="dot" if name.startswith("LIF") else "solid")))
-    fig_t.update_xaxes(type="log", title="time steps T")
-    fig_t.update_yaxes(type="log", title="median time (ms)", dtick=1)
-    fig_t.update_layout(title=f"time per call, N = {N} neurons, {mode}", height=380, **BASE_LAYOUT)
-    fig_s = go.Figure()
-    base = np.asarray(times[LIF_LOOP]) if LIF_LOOP in times else None
-    if base is not None:
-        for name, ms in times.items():
-            if name != LIF_LOOP:
-                fig_s.add_trace(go.Bar(x=[str(t) for t in T_values], y=base / np.asarray(ms), name=name))
-        fig_s.add_hline(y=1, line=dict(color="#555", dash="dash"))
-        fig_s.update_layout(title="speed-up over the LIF Python loop (× faster; above the dashed line = faster)",
-                            xaxis_title="time steps T", yaxis_title="speed-up (×)", yaxis_type="log", yaxis_dtick=1,
-                            barmode="group", height=380, **BASE_LAYOUT)
-    else:
-        fig_s.update_layout(title="speed-up: include the LIF Python loop to compare against it", height=380,
-                            **BASE_LAYOUT)
-    return style(fig_t), style(fig_s)
+def _cell(t: Timing | None) -> str:
+    return "not run (T×T too large)" if t is None else f"{t.median:.3f} ms ({t.low:.3f}–{t.high:.3f})"
 
 
-def _table(T_values: list[int], times: dict[str, list[float]]) -> str:
-    head = "| contender | " + " | ".join(f"T = {t}" for t in T_values) + " |\n"
+def _table(T_values: list[int], times: dict[str, list[Timing | None]]) -> str:
+    head = "| contender: median (min–max) | " + " | ".join(f"T = {t}" for t in T_values) + " |\n"
     head += "|---|" + "---|" * len(T_values) + "\n"
-    return head + "\n".join(f"| {name} | " + " | ".join("not run (T×T too large)" if math.isnan(v) else f"{v:.3f} ms"
-                                                     for v in ms) + " |" for name, ms in times.items())
+    return head + "\n".join(f"| {name} | " + " | ".join(_cell(c) for c in cells) + " |"
+                            for name, cells in times.items())
+
+
+def _load() -> str:
+    import os
+
+    return "load average {:.1f} / {:.1f} / {:.1f} over 1 / 5 / 15 min".format(*os.getloadavg())
+
+
+def _machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    from mfpsn.bench.timing import machine_facts
+
+    facts = machine_facts(device)
+    return f"{facts['cpu']}, {facts['cpu_count']} cores, {torch.get_num_threads()} torch threads"
+
+
+def export(rows: list[dict], meta: dict) -> list[str]:
+    """The race's table written as ``speed_race.json`` (``meta`` and the rows) and ``speed_race.csv`` in a new
+    temporary folder (Gradio serves and later sweeps them); their paths."""
+    import csv
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="mfpsn-race-"))
+    (folder / "speed_race.json").write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
+    with open(folder / "speed_race.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return [str(folder / "speed_race.json"), str(folder / "speed_race.csv")]
 
 
 def speed_race(T_text: str, N: float, order: float, dilation: float, names: list[str], mode: str, repeats: float,
-               progress: gr.Progress = gr.Progress(), limits: Limits = LIMITS) -> tuple[go.Figure, go.Figure, str, str]:
-    """The ``speed_race`` endpoint: time the chosen contenders over the T values; figures, table, device."""
+               progress: gr.Progress = gr.Progress(), limits: Limits = LIMITS
+               ) -> tuple[go.Figure, go.Figure, str, str, list[str]]:
+    """The ``speed_race`` endpoint: time the chosen contenders over the T values.
+
+    Returns the time-against-T figure, the speed-up figure (over the fastest serial LIF raced), a Markdown
+    summary (headline sentence, spread warning, table of medians with min–max), the device description and the
+    table as JSON and CSV files (:func:`mfpsn.app.race_stats.result_rows`)."""
     device = compute_device()
     T_values = parse_T_list(T_text, limits)
     N = check_int("N (neurons)", N, 1, limits.race_max_elements)
@@ -242,15 +242,25 @@ def speed_race(T_text: str, N: float, order: float, dilation: float, names: list
     if too_big:
         raise gr.Error(f"T·N: at most {limits.race_max_elements:,} elements per call; T = {too_big} with N = {N} "
                        "is over it: lower N or T")
-    check_budget("speed race", race_cost_s(T_values, N, order, names, mode == MODES[1], repeats),
+    check_budget("speed race", race_cost_s(T_values, N, order, names, mode == MODES[1], repeats, WARMUP),
                  limits.race_max_seconds, "s", "lower the T values, N, the repeats or the contenders")
+    load_before = _load()
     times = race(T_values, N, order, dilation, names, mode, repeats, device,
                  progress=lambda f, d: progress(f, desc=d))
-    fig_t, fig_s = _race_figures(T_values, times, N, mode)
+    load_after = _load()
     n_real = math.ceil(N / min(N, 64)) * min(N, 64)
     note = f"N rounded up to {n_real} (B × C with C = {min(N, 64)}). " if n_real != N else ""
-    md = (f"{note}k = {order}, d = {dilation}, {repeats} repeats (median), float32.\n\n" + _table(T_values, times))
-    return fig_t, fig_s, md, device_markdown(device)
+    warning = spread_warning(T_values, times, load_after)
+    md = (headline(T_values, times, n_real, _machine(device)) + "\n\n" + (warning + "\n\n" if warning else "")
+          + f"{note}k = {order}, d = {dilation}, {repeats} repeats per contender taken round-robin after "
+          f"{WARMUP} warm-up rounds, float32. Machine load: {load_before} before, {load_after} after.\n\n"
+          + _table(T_values, times))
+    meta = {"machine": _machine(device), "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "mode": mode, "k": order, "d": dilation, "warmup_rounds": WARMUP, "load_before": load_before,
+            "load_after": load_after, "versions": _versions()}
+    return (figures_race.time_figure(T_values, times, n_real, mode, repeats),
+            figures_race.speedup_figure(T_values, times, fastest(times, "LIF")), md, device_markdown(device),
+            export(result_rows(T_values, times, n_real), meta))
 
 
 # ------------------------------------------------------------------------------------------ recorded results
@@ -346,14 +356,15 @@ def recorded_figure(records: list[dict]) -> go.Figure:
                                  text=[f"{by_impl[name][0][1]:.3g} ms" for name in labels],
                                  textposition="outside"), row=j, col=1)
             what = "forward" if key == "fwd_ms" else "forward + backward"
-            fig.update_xaxes(type="log", title_text=f"{what} time (ms) at T = {t}", row=j, col=1)
+            fig.update_xaxes(log_axis(f"{what} time (ms) at T = {t}"), row=j, col=1)
             continue
         for label, pts in by_impl.items():
             pts.sort()
             fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
                                      name=label, legendgroup=label, showlegend=j == 1), row=j, col=1)
-        fig.update_xaxes(type="log", title_text="T", row=j, col=1)
-        fig.update_yaxes(type="log", title_text=f"{key} (ms)", row=j, col=1)
+        ts = sorted({t for pts in by_impl.values() for t, _ in pts})
+        fig.update_xaxes(type="log", title_text="T", tickvals=ts, ticktext=[str(t) for t in ts], row=j, col=1)
+        fig.update_yaxes(log_axis(f"{key} (ms)"), row=j, col=1)
     fig.update_layout(title="recorded benchmark results (from results/)", height=120 + 360 * len(shown),
                       **BASE_LAYOUT)
     return style(fig)

@@ -32,14 +32,20 @@ MODELS_HELP = """
 Pick two checkpoints (after loading, the lists show the models that fit the recording: camera models for camera
 recordings, spike-train models for SHD files) and press **Run**. The same network trained with the MFPSN and with
 the LIF neuron is compared side by side: class probabilities, how many neurons fire in each layer over time, and
-the membrane potential of one chosen neuron per layer.
+the membrane potential of one chosen neuron per layer. The camera models see a 34 × 34 input: a bigger sensor is
+centre-cropped, and the summary says which pixels were kept. Under each answer a warning appears when the
+recording is unlike the model's training data (another sensor, far more or fewer events, another duration).
+Loading another recording clears these results.
 """
 
 RACE_HELP = """
 The MFPSN computes all time steps at once; the LIF must loop over them. This race times both on **this machine**
-for the sequence lengths T you choose (each time is the median of several runs after a warm-up). On a GPU the
-fused Triton kernels join the race. Below are the results recorded in the repository (`results/`), with the card
-or machine and the date they were measured on.
+for the sequence lengths T you choose: at each T the contenders take turns (two warm-up rounds, then the timed
+ones), so they share the machine's background load; each point is the median, its bar the interquartile range.
+The speed-up is taken over the fastest serial LIF raced: on a CPU with a C++ compiler the fused C++ loop
+(`LIF (fused CPU)`), so compiled code races compiled code; the Python loop is there to show the interpreter's
+cost. On a GPU the fused Triton kernels join the race. Below are the results recorded in the repository
+(`results/`), with the card or machine and the date they were measured on.
 """
 
 ZOO_HELP = """

@@ -1,8 +1,8 @@
 """Model zoo tab: the shipped checkpoints, their model cards and the accuracy table of ``checkpoints/README.md``."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 from mfpsn.checkpoints import SHIPPED_DIR, CheckpointError, available, read_card
 
@@ -26,26 +26,39 @@ def zoo_table(directory: Path = SHIPPED_DIR) -> str:
     return "| checkpoint | task | neuron | test accuracy |\n|---|---|---|---|\n" + rows
 
 
+def _rows(value: Any, key: str = "") -> list[tuple[str, str]]:
+    """(field, value) rows of a card section: nested fields as ``outer › inner`` (spaces, so a narrow column
+    wraps between names, never inside one), lists of plain values joined by commas."""
+    if isinstance(value, dict):
+        return [row for k, v in value.items() for row in _rows(v, f"{key} › {k}" if key else str(k))]
+    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        return [(key, ", ".join(str(v) for v in value) or "–")]
+    if isinstance(value, list):
+        return [row for i, v in enumerate(value) for row in _rows(v, f"{key} › {i}")]
+    if isinstance(value, float):
+        return [(key, f"{value:.6g}")]
+    return [(key, "–" if value is None else str(value))]
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> list[str]:
+    return [f"**{title}**", "", "| field | value |", "|---|---|",
+            *(f"| {k} | {v.replace('|', '/')} |" for k, v in rows), ""]
+
+
 def card_markdown(name: str | None, directory: Path = SHIPPED_DIR) -> str:
-    """The model card of ``name`` as Markdown (architecture config and every card field)."""
+    """The model card of ``name`` as Markdown tables: architecture and neuron, card fields, training."""
     if not name:
         return "Pick a checkpoint to see its model card."
     try:
         card = read_card(directory / f"{Path(name).name}.json")
     except CheckpointError as exc:
         return f"**Cannot read the card:** {exc}"
-    lines = [f"### `{card['name']}`", "", "**Architecture and neuron configuration**", "",
-             "```json", json.dumps(card["model"], indent=1), "```", "", "| field | value |", "|---|---|"]
-    for key in _CARD_FIELDS:
-        if key in card:
-            value = card[key]
-            if key == "test_accuracy":
-                value = f"{float(value) * 100:.2f} %"
-            elif isinstance(value, (dict, list)):
-                value = "`" + json.dumps(value)[:300] + "`"
-            lines.append(f"| {key} | {value} |")
-    lines += ["", "**Training configuration**", "", "```json", json.dumps(card["training"], indent=1)[:3000], "```",
-              "", f"weights sha256 `{card['weights_sha256']}` (verified when the model is loaded)"]
+    fields = {k: card[k] for k in _CARD_FIELDS if k in card}
+    if "test_accuracy" in fields:
+        fields["test_accuracy"] = f"{float(fields['test_accuracy']) * 100:.2f} %"
+    lines = [f"### `{card['name']}`", "", *_table("Architecture and neuron configuration", _rows(card["model"])),
+             *_table("Card", _rows(fields)), *_table("Training configuration", _rows(card["training"])),
+             f"weights sha256 `{card['weights_sha256']}` (verified when the model is loaded)"]
     return "\n".join(lines)
 
 

@@ -162,6 +162,8 @@ class ReadContext:
 
         ``t, x, y, p``: [N] integer arrays of any signed or unsigned dtype.
         ``width``/``height``: the stored sensor size, or None when the file has none.
+        ``meta["sensor_from"]`` says where the size came from: ``"given"`` (``sensor_size=``), ``"file"`` or
+        ``"largest coordinate + 1"`` (a guess).
         """
         n = int(t.shape[0])
         self.check_count(n)
@@ -171,6 +173,8 @@ class ReadContext:
         if w > 65536 or h > 65536:
             raise self.error(f"sensor size {w}x{h} exceeds the 16-bit coordinate range (65536)")
         meta = dict(meta or {})
+        meta.setdefault("sensor_from", "given" if self.sensor_size is not None else
+                        "file" if width and height else "largest coordinate + 1")
         meta.setdefault("source", self.path)
         meta.setdefault("format", self.fmt)
         if n:

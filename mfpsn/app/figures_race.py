@@ -1,0 +1,86 @@
+"""Plotly figures of a live speed race (pure: timings in, figures out).
+
+Both figures put T on a categorical axis (one evenly spaced tick per T raced, labelled with that T) and time or
+speed-up on a log axis with ticks at the powers of ten. Markers and bars are medians; error bars span the
+interquartile range of the repeats (for a speed-up: the ratio of the two ranges, best and worst case).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from mfpsn.app.plotstyle import BASE_LAYOUT, log_axis, style
+from mfpsn.app.race_stats import Timing
+
+__all__ = ["time_figure", "speedup_figure"]
+
+_LEGEND = dict(orientation="h", x=0, y=-0.22, yanchor="top")
+
+
+def _t_axis(T_values: Sequence[int]) -> dict:
+    labels = [str(t) for t in T_values]
+    return dict(type="category", categoryorder="array", categoryarray=labels, title="time steps T")
+
+
+def _median_and_bars(cells: Sequence[Timing | None]) -> tuple[list, list, list]:
+    med = [c.median if c else None for c in cells]
+    up = [c.q3 - c.median if c else None for c in cells]
+    down = [c.median - c.q1 if c else None for c in cells]
+    return med, up, down
+
+
+def time_figure(T_values: Sequence[int], times: Mapping[str, Sequence[Timing | None]], N: int, mode: str,
+                repeats: int) -> go.Figure:
+    """Median time per call against T, one line per contender (dotted: serial LIF), IQR error bars."""
+    fig = go.Figure()
+    x = [str(t) for t in T_values]
+    for name, cells in times.items():
+        med, up, down = _median_and_bars(cells)
+        fig.add_trace(go.Scatter(x=x, y=med, mode="lines+markers", name=name,
+                                 error_y=dict(type="data", symmetric=False, array=up, arrayminus=down),
+                                 line=dict(dash="dot" if name.startswith("LIF") else "solid")))
+    fig.update_layout(title=f"time per call, N = {N} neurons<br><sup>{mode}; median, bars: IQR of {repeats} "
+                            "repeats</sup>",
+                      xaxis=_t_axis(T_values), yaxis=log_axis("time per call (ms)"), height=420, legend=_LEGEND,
+                      **BASE_LAYOUT)
+    return style(fig)
+
+
+def speedup_figure(T_values: Sequence[int], times: Mapping[str, Sequence[Timing | None]], baseline: str | None
+                   ) -> go.Figure:
+    """Speed-up of every other contender over ``baseline`` (a serial LIF) per T, grouped bars with range bars."""
+    fig = go.Figure()
+    if baseline is None:
+        fig.update_layout(title="speed-up: include a serial LIF contender to compare against it", height=420,
+                          **BASE_LAYOUT)
+        return fig
+    x = [str(t) for t in T_values]
+    base = times[baseline]
+    labelled = len(times) <= 5  # values written on the bars while they are wide enough; hover shows them always
+    for name, cells in times.items():
+        if name == baseline:
+            continue
+        ratio, up, down = [], [], []
+        for b, c in zip(base, cells):
+            if b is None or c is None:
+                ratio.append(None), up.append(None), down.append(None)
+                continue
+            r = b.median / c.median
+            ratio.append(r)
+            up.append(b.q3 / c.q1 - r)
+            down.append(r - b.q1 / c.q3)
+        fig.add_trace(go.Bar(x=x, y=ratio, name=name, text=[f"{r:.3g}×" if r and labelled else "" for r in ratio],
+                             hovertemplate="T = %{x}: %{y:.3g}× " + f"({name})<extra></extra>",
+                             textposition="outside", textangle=-90, textfont=dict(size=10), cliponaxis=False,
+                             error_y=dict(type="data", symmetric=False, array=up, arrayminus=down)))
+    fig.add_hline(y=1, line=dict(color="#555", dash="dash"))
+    ratios = [v for tr in fig.data for v in tr.y if v]
+    top = np.log10(max(ratios + [1.0])) + 0.5
+    bottom = np.log10(min(ratios + [1.0])) - 0.3
+    fig.update_layout(title=f"speed-up over {baseline}<br><sup>× faster; above the dashed line = faster than "
+                            "it</sup>",
+                      xaxis=_t_axis(T_values), yaxis=dict(log_axis("speed-up (×)"), range=[bottom, top]),
+                      barmode="group", height=420, legend=_LEGEND, **BASE_LAYOUT)
+    return style(fig)

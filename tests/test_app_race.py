@@ -1,0 +1,54 @@
+"""Speed race statistics and figures (issue 13.2): spread, the fastest serial LIF as baseline, a headline from the
+measured run, categorical T axes labelled with the T values raced."""
+from __future__ import annotations
+
+import pytest
+
+from mfpsn.app import figures_race
+from mfpsn.app.race_stats import Timing, fastest, headline, spread_warning, summarise
+
+
+def cell(ms: float, spread: float = 0.0) -> Timing:
+    return Timing(ms, ms * (1 - spread / 2), ms * (1 + spread / 2), ms * 0.9, ms * 1.1, 5)
+
+
+TIMES = {"MFPSN (shift_add)": [cell(1.0), cell(2.0)], "MFPSN (conv1d)": [cell(3.0), cell(1.0)],
+         "LIF (Python loop)": [cell(10.0), cell(40.0)], "LIF (fused CPU)": [cell(2.0), cell(5.0, spread=0.6)]}
+
+
+def test_summarise_gives_median_quartiles_and_range():
+    t = summarise([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (t.median, t.q1, t.q3, t.low, t.high, t.repeats) == (3.0, 2.0, 4.0, 1.0, 5.0, 5)
+    assert t.spread == pytest.approx(2 / 3)
+
+
+def test_headline_compares_the_fastest_mfpsn_with_the_fastest_serial_lif():
+    assert fastest(TIMES, "LIF") == "LIF (fused CPU)" and fastest(TIMES, "MFPSN") == "MFPSN (conv1d)"
+    text = headline([16, 64], TIMES, 1024, "AMD EPYC, 2 cores")
+    assert text.startswith("**MFPSN (conv1d) is 5.0× faster than LIF (fused CPU)** (the fastest serial LIF raced) "
+                           "at T = 64, N = 1024, on this machine (AMD EPYC, 2 cores)")
+    slow = {"MFPSN (fft)": [cell(4.0)], "LIF (fused CPU)": [cell(1.0)]}
+    assert "4.0× slower than LIF (fused CPU)" in headline([8], slow, 64, "x")
+    assert "at least one MFPSN and one serial LIF" in headline([8], {"MFPSN (fft)": [cell(1.0)]}, 64, "x")
+
+
+def test_spread_warning_names_the_noisy_timings():
+    text = spread_warning([16, 64], TIMES, "load average 3.0")
+    assert "LIF (fused CPU) at T = 64" in text and "load average 3.0" in text and "T = 16" not in text
+    assert spread_warning([16], {"LIF (fused CPU)": [cell(2.0)]}, "idle") == ""
+
+
+def test_figures_use_a_categorical_T_axis_with_error_bars():
+    T = [16, 64]
+    fig = figures_race.time_figure(T, TIMES, 1024, "forward", 5)
+    assert fig.layout.xaxis.type == "category" and list(fig.layout.xaxis.categoryarray) == ["16", "64"]
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1
+    first = fig.data[0]
+    assert list(first.x) == ["16", "64"] and list(first.error_y.array) == [0.0, 0.0]
+    sp = figures_race.speedup_figure(T, TIMES, "LIF (fused CPU)")
+    assert "over LIF (fused CPU)" in sp.layout.title.text and sp.layout.xaxis.type == "category"
+    bars = {b.name: list(b.y) for b in sp.data}
+    assert "LIF (fused CPU)" not in bars and bars["LIF (Python loop)"] == [0.2, 0.125]
+    assert bars["MFPSN (shift_add)"] == [2.0, 2.5] and all(b.error_y.array is not None for b in sp.data)
+    lo, hi = sp.layout.yaxis.range
+    assert 10 ** lo < 0.125 and 5.0 < 10 ** hi                               # no clipped group
