@@ -35,6 +35,7 @@ from typing import Any, Sequence
 import torch
 
 from mfpsn.checkpoints import SHIPPED_DIR
+from mfpsn.report import mean_std
 from mfpsn.training.loop import TrainConfig, fit
 
 __all__ = ["EPOCHS_DVS", "EPOCHS_SHD", "EPOCHS_SEQ", "Run", "plan", "run_plan", "read_results", "render_readme", "main"]
@@ -145,15 +146,6 @@ def run_plan(runs: Sequence[Run], *, out: Path = SHIPPED_DIR, results: Path = RE
               f"{wall:.0f} s", flush=True)
 
 
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "–"
-    mean = 100 * statistics.mean(values)
-    if len(values) == 1:
-        return f"{mean:.2f} (1 seed)"
-    return f"{mean:.2f} ± {100 * statistics.stdev(values):.2f}"
-
-
 def _rows(results: list[dict], group: str, keys: Sequence[tuple]) -> list[str]:
     lines = []
     for label, match in keys:
@@ -162,7 +154,7 @@ def _rows(results: list[dict], group: str, keys: Sequence[tuple]) -> list[str]:
             continue
         accs = [r["test_accuracy"] for r in hits]
         secs = [r["train_seconds_per_epoch"] for r in hits]
-        lines.append(f"| {label} | {_mean_std(accs)} | {len(hits)} ({', '.join(str(r['seed']) for r in hits)}) | "
+        lines.append(f"| {label} | {mean_std(accs)} | {len(hits)} ({', '.join(str(r['seed']) for r in hits)}) | "
                      f"{statistics.mean(secs):.1f} | {hits[0]['n_parameters']:,} |")
     return lines
 

@@ -77,7 +77,7 @@ def record(names: Sequence[str], *, data_root: str, results: Path = RESULTS) -> 
 
 def render_section(results: list[dict[str, Any]]) -> list[str]:
     """The nmnist-sim part of ``checkpoints/README.md`` (empty when no such row exists)."""
-    from mfpsn.experiments import _mean_std
+    from mfpsn.report import mean_std
 
     rows = [r for r in results if r.get("group") == GROUP]
     if not rows:
@@ -103,7 +103,7 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
     for neuron in sorted({r["neuron"] for r in rows}):
         mine = sorted((r for r in rows if r["neuron"] == neuron), key=lambda r: r["seed"])
         label = ROW_TEXT.get(neuron, neuron).format(order=mine[0]["order"], dilations=mine[0]["dilations"])
-        lines.append(f"| {label} | {_mean_std([r['test_accuracy'] for r in mine])} | "
+        lines.append(f"| {label} | {mean_std([r['test_accuracy'] for r in mine])} | "
                      f"{len(mine)} ({', '.join(str(r['seed']) for r in mine)}) | "
                      f"{statistics.mean(r['train_seconds_per_epoch'] for r in mine):.0f} | "
                      f"{mine[0]['n_parameters']:,} | "

@@ -133,7 +133,7 @@ def bin_region(events: Events, roi: tuple[int, int, int, int], window: tuple[int
 
 def _layers(x: np.ndarray, s: EventNeuronSettings, pixel: tuple[int, int]):
     from mfpsn.functional.lif import lif_multistep
-    from mfpsn.functional.mfpsn import mfpsn_trace
+    from mfpsn.backends import mfpsn_trace
     from mfpsn.functional.surrogate import get_surrogate
 
     T, h, w = x.shape
