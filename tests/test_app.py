@@ -393,6 +393,12 @@ def test_sensor_fitting_crops_the_centre():
     assert np.array_equal(pad[:, :, 1:7, 1:9], frames) and pad.sum() == frames.sum()
 
 
+def test_real_data_models_are_suggested_first_for_a_camera_recording():
+    names, left, right = models_view.compatible_checkpoints(read_events(ASSETS / "nmnist_digit3.bin"))
+    assert (left, right) == ("nmnist_sim_mfpsn", "nmnist_sim_lif")
+    assert names.index("nmnist_sim_lif") < names.index("dvs_digits_mfpsn")
+
+
 def test_suggested_checkpoints_fit_the_recording(tiny_checkpoints):
     ev = read_events(ASSETS / "spoken_digits_sample.h5")
     names, left, right = models_view.compatible_checkpoints(ev, directory=tiny_checkpoints)

@@ -79,8 +79,14 @@ def model_input(events: Events, card: dict[str, Any], notes: list[str], limits: 
         raise gr.Error(str(exc)) from None
 
 
+# Models trained on real data first (real N-MNIST, MNIST digits through the saccade simulator, SHD), then the
+# synthetic sets (scikit-learn 8x8 digits as events, espeak-ng voices).
+TASK_PREFERENCE = ("nmnist", "nmnist-sim", "shd", "fsdd", "dvs-digits", "spoken-digits")
+
+
 def compatible_checkpoints(events: Events, directory: Path = SHIPPED_DIR) -> tuple[list[str], str | None, str | None]:
-    """Checkpoints that fit ``events``: (all names, the suggested MFPSN one, the suggested LIF one)."""
+    """Checkpoints that fit ``events``: (all names, real-data tasks first (:data:`TASK_PREFERENCE`), the suggested
+    MFPSN one, the suggested LIF one)."""
     from mfpsn.checkpoints import available, read_card
 
     fits = []
@@ -90,6 +96,8 @@ def compatible_checkpoints(events: Events, directory: Path = SHIPPED_DIR) -> tup
                 fits.append(info)
         except CheckpointError:
             continue
+    fits.sort(key=lambda i: (TASK_PREFERENCE.index(i.task) if i.task in TASK_PREFERENCE else len(TASK_PREFERENCE),
+                             i.name))
     names = [i.name for i in fits]
     left = next((i.name for i in fits if i.neuron == "mfpsn"), names[0] if names else None)
     right = next((i.name for i in fits if i.neuron == "lif"), names[-1] if names else None)
