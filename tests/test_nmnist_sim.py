@@ -167,3 +167,24 @@ def test_bad_inputs_raise_naming_the_problem(mnist, folder, tmp_path, capsys):
     assert "expected an empty or missing folder" in capsys.readouterr().err
     with pytest.raises(ValueError, match="pass data_root"):
         load_task("nmnist-sim")
+
+
+def test_nmnist_task_bins_from_the_first_event_as_a_card_input_does(tmp_path):
+    """A real N-MNIST file need not start at t = 0: the task and the card path must still agree bit for bit."""
+    import numpy as np
+
+    from mfpsn.card_inputs import events_input
+    from mfpsn.events import Events, read_events, write_events
+    from mfpsn.training.tasks import load_task
+
+    rng = np.random.default_rng(0)
+    for split in ("Train", "Test"):
+        (tmp_path / split / "3").mkdir(parents=True)
+        t = np.sort(rng.integers(5_000, 300_000, 500))
+        ev = Events(t, rng.integers(0, 34, 500), rng.integers(0, 34, 500), rng.integers(0, 2, 500), 34, 34)
+        write_events(tmp_path / split / "3" / "00000.bin", ev, format="nmnist")
+    data = load_task("nmnist", data_root=tmp_path, T=8)
+    path = tmp_path / "Test" / "3" / "00000.bin"
+    card = {"name": "nmnist_x", "input": data.input_spec}
+    x = events_input(read_events(path, format="nmnist", sensor_size=(34, 34)), card)
+    np.testing.assert_array_equal(x[:, 0].numpy(), data.test_x[0].numpy())

@@ -2,8 +2,8 @@
 
 The recording is turned into the model's input exactly as its card's ``input.binning`` says:
 
-- ``events_to_frames n_bins`` (camera tasks): ``n_bins = T`` equal bins over ``time_range_us`` (a list) or over
-  ``[0, last event]``; a sensor bigger than the model's input is centre-cropped to it (the bundled DVS128 and
+- ``events_to_frames n_bins`` (camera tasks): ``n_bins = T`` equal bins over ``time_range_us`` (a list, from the
+  first event) or over ``[first event, last event]``; a sensor bigger than the model's input is centre-cropped to it (the bundled DVS128 and
   DAVIS346 samples hold a centred 34×34 digit), a smaller one is centred on a zero canvas; both with a warning.
 - ``spike_train_to_bins`` (spike-train tasks): ``n_bins`` bins of ``bin_us`` from ``t_start_us``, ``pool``
   neighbouring channels summed (700 → 140).

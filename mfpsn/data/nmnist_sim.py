@@ -9,8 +9,8 @@ mismatch of σ = 0.02, and 0.2 Hz background noise per pixel: :data:`NMNIST_SIM_
 Determinism: digit ``i`` of the train split draws its randomness from ``SeedSequence([seed, 2 i])``,
 digit ``i`` of the test split from ``SeedSequence([seed, 2 i + 1])``, so a digit's events depend on
 neither the batch it is simulated in nor how many digits are generated. Timestamps are µs, shifted so
-that every sample's first event is at ``t = 0`` (the N-MNIST reader of ``--task nmnist`` bins
-``[0, last event]``, a card input ``[first event, last event]``: with ``t[0] = 0`` both agree).
+that every sample's first event is at ``t = 0`` (``--task nmnist`` and a card input both bin
+``[first event, last event]``).
 
 Frames (:func:`load_nmnist_sim`): ``events_to_frames(events, n_bins=T)`` over each sample's own span
 ``[0, last event + 1)``, channel 0 = OFF, 1 = ON, exactly what ``--task nmnist`` computes from the

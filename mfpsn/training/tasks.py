@@ -225,7 +225,9 @@ def _read_nmnist_split(folder: Path, T: int) -> tuple[torch.Tensor, torch.Tensor
     for digit in range(10):
         for path in sorted((folder / str(digit)).glob("*.bin")):
             ev = read_events(path, format="nmnist", sensor_size=(34, 34))
-            frames.append(events_to_frames(ev, n_bins=T, time_range=(0, max(int(ev.t[-1]) + 1, 1))
+            # first to last event, as mfpsn.card_inputs.events_input bins a user's file (N-MNIST files need not
+            # start at t = 0)
+            frames.append(events_to_frames(ev, n_bins=T, time_range=(int(ev.t[0]), int(ev.t[-1]) + 1)
                                            if len(ev) else (0, 1)))
             labels.append(digit)
     if not frames:
@@ -244,7 +246,7 @@ def _nmnist(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
     tx, ty = _empty_like(vx, vy) if test_only else _read_nmnist_split(root / "Train", T)
     spec = {"layout": "[T, B, 2, 34, 34]", "shape": [T, 2, 34, 34], "T": T, "sensor_size": [34, 34],
             "polarity_channels": ["OFF", "ON"],
-            "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[0, last event]"},
+            "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[first event, last event]"},
             "source": f"N-MNIST folders in {root}"}
     return TaskData("nmnist", tx, ty, vx, vy, DIGITS, spec, _nmnist_model(T))
 
@@ -260,7 +262,6 @@ def _nmnist_sim(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
         tx, ty = load_nmnist_sim(root, "train", T=T, limit=NMNIST_SIM_TRAIN, seed=NMNIST_SIM_SEED)
     spec = {"layout": "[T, B, 2, 34, 34]", "shape": [T, 2, 34, 34], "T": T, "sensor_size": [34, 34],
             "polarity_channels": ["OFF", "ON"],
-            # the events start at t = 0, so this is also the "[0, last event]" of the nmnist task
             "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[first event, last event]"},
             "simulator": {"module": "mfpsn.data.nmnist_sim", "version": GENERATOR_VERSION, "seed": NMNIST_SIM_SEED,
                           "saccades": NMNIST_SIM_CONFIG.as_dict()},
