@@ -539,6 +539,24 @@ def test_endpoint_classify_drawing_png(client, tmp_path):
         client.predict(None, None, "smnist_mfpsn", "smnist_lif", 0, api_name="/classify_drawing")
 
 
+def test_endpoint_classify_audio(client):
+    """The README's call: a real FSDD recording through the shipped FSDD models, as an upload and as a sample."""
+    from gradio_client import handle_file
+
+    from mfpsn.predict import predict_files
+
+    path = Path(__file__).resolve().parent.parent / "assets" / "fsdd_subset" / "3_jackson_0.wav"
+    summary, waveform, prob = client.predict(handle_file(str(path)), None, "fsdd_mfpsn", "fsdd_lif",
+                                             api_name="/classify_audio")
+    expected = predict_files("fsdd_mfpsn", [str(path)])[0]
+    assert f"| fsdd_mfpsn | mfpsn | **{expected['class']}** |" in summary and "fsdd_lif" in summary
+    assert json.loads(waveform["plot"])["data"] and len(json.loads(prob["plot"])["data"]) == 4
+    sample, *_ = client.predict(None, "3_jackson_0.wav", "fsdd_mfpsn", None, api_name="/classify_audio")
+    assert f"**{expected['class']}**" in sample
+    with pytest.raises(Exception, match="record or upload"):
+        client.predict(None, None, "fsdd_mfpsn", None, api_name="/classify_audio")
+
+
 def test_endpoint_event_neurons(client):
     """Both layers on a bundled camera recording through the client, and a clean error for a spike train."""
     summary, player, membrane = client.predict(None, "nmnist_digit3.bin", 32, -1, -1, 0, 0, 0, "both", 0, 4, 1, 0,
