@@ -265,16 +265,17 @@ def player_figure(r: EventNeuronsResult) -> go.Figure:
                                                          "x" if j == 0 else f"x{j + 1}", title="y" if j == 0 else None,
                                                          anchor="x" if j == 0 else f"x{j + 1}")
     fig.update_layout(**layout(f"region x {x0}–{x0 + w - 1}, y {y0}–{y0 + h - 1} of the sensor; each frame sums "
-                               f"{max(1, r.x.shape[0] // max(1, len(starts)))} bins of {r.bin_us / 1000:g} ms", 420,
-                               margin={"l": 50, "r": 20, "t": 50, "b": 120}, **kw),
-                      updatemenus=[{"type": "buttons", "x": 0, "y": -0.22, "xanchor": "left", "showactive": False,
+                               f"{max(1, r.x.shape[0] // max(1, len(starts)))} bins of {r.bin_us / 1000:g} ms", 470,
+                               margin={"l": 50, "r": 20, "t": 50, "b": 150}, **kw),
+                      updatemenus=[{"type": "buttons", "x": 0, "y": -0.42, "xanchor": "left", "yanchor": "top",
+                                    "direction": "left", "showactive": False,
                                     "buttons": [{"label": "play", "method": "animate",
                                                  "args": [None, {"frame": {"duration": 150, "redraw": True},
                                                                  "fromcurrent": True}]},
                                                 {"label": "pause", "method": "animate",
                                                  "args": [[None], {"mode": "immediate",
                                                                    "frame": {"duration": 0, "redraw": False}}]}]}],
-                      sliders=[{"x": 0.12, "y": -0.15, "len": 0.88, "currentvalue": {"prefix": "from "},
+                      sliders=[{"x": 0.16, "y": -0.3, "len": 0.84, "yanchor": "top", "currentvalue": {"prefix": "from "},
                                 "steps": [{"label": ms[i], "method": "animate",
                                            "args": [[str(i)], {"mode": "immediate", "frame": {"redraw": True}}]}
                                           for i in range(len(starts))]}])
@@ -295,12 +296,12 @@ def membrane_figure(r: EventNeuronsResult, s: EventNeuronSettings) -> go.Figure:
         fig.add_trace(go.Scatter(x=t[fired], y=np.full(fired.size, th), mode="markers", name=f"{name} spikes",
                                  marker=dict(symbol="line-ns-open", size=10, color=colour)))
     x0, y0 = r.roi[:2]
-    fig.update_layout(**layout(f"pixel x {x0 + px}, y {y0 + py}: membranes (thresholds dashed) and spikes", 340,
+    fig.update_layout(**layout(f"pixel x {x0 + px}, y {y0 + py}: membranes (thresholds dashed) and spikes", 380,
                                xaxis=axis(title="time (ms from the first event)"),
                                yaxis=axis(title="membrane H"),
                                yaxis2=axis(title="events", overlaying="y", side="right", showgrid=False),
-                               legend=dict(orientation="h", x=0, y=-0.25, yanchor="top"),
-                               margin={"l": 60, "r": 60, "t": 50, "b": 100}))
+                               legend=dict(orientation="h", x=0, y=-0.42, yanchor="top"),
+                               margin={"l": 60, "r": 60, "t": 50, "b": 140}))
     return fig
 
 

@@ -9,8 +9,9 @@ run all time steps in parallel. The **MFPSN** (Xue, Fang et al., NeurIPS 2025) i
 dilation d, which runs over all time steps at once. Its taps are powers of two, **wᵢ = ±2^eᵢ**, so every
 product is a bit shift and the neuron needs no multiplication.
 **Neuron lab**: shape the neuron and watch it fire. **Event explorer**: open event-camera or spike-train
-recordings and run the trained networks. **Draw a digit**: a sketch or photo through the sequential-MNIST models. **Speed race**: time it against the serial LIF. **Model zoo**: the
-shipped networks.
+recordings and run the trained networks. **Neurons on events**: an MFPSN and a LIF layer on any camera recording.
+**Draw a digit**: a sketch or photo through the sequential-MNIST models. **Speak a digit**: your voice through the
+spoken-digit models. **Speed race**: time it against the serial LIF. **Model zoo**: the shipped networks.
 """
 
 LAB_HELP = """
