@@ -212,7 +212,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                         en_vth = gr.Number(1.0, label="LIF threshold")
                     en_btn = gr.Button("Run both layers", variant="primary", elem_id="event-neurons-run")
                 with gr.Column(scale=2):
-                    en_summary = gr.Markdown(elem_id="event-neurons-summary")
+                    en_summary = gr.Markdown(elem_id="event-neurons-summary", label="summary")
                     en_player = gr.Plot(label="input and output spike frames")
                     en_membrane = gr.Plot(label="membranes of one pixel")
             en_btn.click(clean_errors(event_neurons.event_neurons_ui),
@@ -263,7 +263,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                               label="model B")
                     speak_btn = gr.Button("Classify", variant="primary", elem_id="speak-run")
                 with gr.Column(scale=2):
-                    speak_summary = gr.Markdown(elem_id="speak-summary")
+                    speak_summary = gr.Markdown(elem_id="speak-summary", label="summary")
                     speak_input = gr.Plot(label="waveform and cochlea spikes")
                     speak_prob = gr.Plot(label="probability over time")
             speak_btn.click(clean_errors(speaking.classify_audio_ui), [speak_audio, speak_sample, speak_left, speak_right],

@@ -344,7 +344,7 @@ def settings_from_controls(roi_size: float, x0: float, y0: float, t_start_ms: fl
                                lif_v_th=float(lif_v_th))
 
 
-def event_neurons_ui(upload: str | None, sample: str | None, roi_size: float = 32, x0: float = -1, y0: float = -1,
+def event_neurons_ui(upload: str | None = None, sample: str | None = None, roi_size: float = 32, x0: float = -1, y0: float = -1,
                      t_start_ms: float = 0, t_end_ms: float = 0, bin_ms: float = 0, polarity: str = "both",
                      denoise_us: float = 0, order: float = 4, dilation: float = 1, tap_exponent: float = 0,
                      theta: float = 2.0, lif_tau: float = 2.0, lif_v_th: float = 1.0):

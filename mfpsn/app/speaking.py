@@ -194,7 +194,8 @@ def classify_audio(recording: Any, sample: str | None, left: str | None, right: 
             probability_figure(runs, front.bin_us / 1000.0))
 
 
-def classify_audio_ui(recording: Any, sample: str | None, left: str | None, right: str | None):
+def classify_audio_ui(recording: Any = None, sample: str | None = None, left: str | None = "fsdd_mfpsn",
+                      right: str | None = "fsdd_lif"):
     """:func:`classify_audio` for the app: a bad input becomes a clean ``gr.Error`` message."""
     import gradio as gr
 
