@@ -174,8 +174,8 @@ def render_readme(results: list[dict]) -> str:
     seq_ablation = _rows(results, ("seq", "seq-ablation"), grid)
     shd = _rows(results, ("shd",), [(names[n], {"neuron": n}) for n in SHD_NEURONS])
     seq = _rows(results, ("seq",), [(names[n], {"neuron": n}) for n in every])
-    shipped = sorted(r["name"] for r in results if r["shipped"])
-    threads = sorted({r["threads"] for r in results})
+    shipped = sorted(r["name"] for r in results if r.get("shipped"))
+    threads = sorted({r["threads"] for r in results if "threads" in r})
     parts = [
         "# Shipped checkpoints and measured results",
         "",
