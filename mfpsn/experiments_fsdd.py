@@ -21,7 +21,7 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -55,7 +55,6 @@ class FsddRun:
     seed: int = 0
     group: str = "loso"
     ship: bool = False
-    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def neuron(self) -> str:
@@ -120,7 +119,7 @@ def run_one(run: FsddRun, *, data_root: str, results: Path = RESULTS, out: Path 
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     neuron, order, dilations, opts = ROWS[run.label]
-    task_options = {"split": run.split, "augment": run.augment, "espeak": run.espeak, "espeak": run.espeak}
+    task_options = {"split": run.split, "augment": run.augment, "espeak": run.espeak}
     cfg = TrainConfig(task="fsdd", task_options=task_options, neuron=neuron, order=order, dilations=dilations,
                       neuron_options={**opts, **_backend_options(neuron, device)}, epochs=epochs_of(run, data_root),
                       batch_size=BUDGET["batch_size"], lr=BUDGET["lr"], weight_decay=BUDGET["weight_decay"],

@@ -23,7 +23,7 @@ import torch
 from mfpsn.app.plotstyle import axis, layout
 from mfpsn.card_inputs import image_input
 from mfpsn.checkpoints import SHIPPED_DIR, available, load
-from mfpsn.data.pixels import STEPS, PixelSequence, image_to_mnist
+from mfpsn.data.pixels import STEPS, PixelSequence
 
 __all__ = ["DrawingRun", "drawing_checkpoints", "classify_image", "sketch_to_array", "classify_drawing",
            "probability_figure", "sequence_figure", "dynamics_figure"]
@@ -253,11 +253,6 @@ def classify_drawing(sketch: Any, upload: Any, left: str | None, right: str | No
     image28 = first.image_of(torch.from_numpy(runs[0].sequence)).numpy()
     return (_summary(runs), sequence_figure(image28, runs[0]), probability_figure(runs),
             dynamics_figure(runs, int(neuron)))
-
-
-def mnist_digit(image: np.ndarray) -> np.ndarray:
-    """The 28x28 digit an image becomes (for previews): :func:`mfpsn.data.pixels.image_to_mnist`."""
-    return image_to_mnist(image)
 
 
 def classify_drawing_ui(sketch: Any = None, upload: Any = None, left: str | None = None, right: str | None = None,
