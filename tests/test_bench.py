@@ -191,7 +191,10 @@ def test_first_call_measures_in_this_process_and_in_a_fresh_one(capsys):
     assert r["second_shape_first_ms"] > 0 and len(r["second_shape_times_ms"]) == 3
     assert any(key.startswith("filter (8, 4, 16)") for key in r["choices"])
     assert first_call.main(["--T", "6", "--N", "32", "--C", "8", "--k", "2", "--repeats", "1"]) == 0
-    assert "first/steady forward+backward, T=6 N=32" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "first/steady forward+backward, T=6 N=32" in out and "torch warm" in out
+    assert '"torch_warm": false' in out and '"torch_warm": true' in out
+    assert first_call.measure(T=8, N=64, C=16, k=2, d=1, repeats=1, torch_warm=True)["torch_warm"] is True
 
 
 def test_skip_leaves_out_named_subjects(tmp_path):

@@ -23,13 +23,15 @@ requires_cxx = pytest.mark.skipif(not HAVE_CXX,
 IMPLS_CPU = ["conv1d", "shift_add", "toeplitz", "blocked", pytest.param("fused", marks=requires_cxx)]
 
 # (shape of x, k, d): odd C, T not a power of two, B = 1, k·d > T, k = 1, 5-D input, columns that cross the
-# fused kernel's 64-column blocks with a remainder (3·70 = 210 columns), lags longer than T.
+# fused kernel's 256-column blocks with a remainder (4·70 = 280: one 16-column vector pair and 8 scalar columns
+# past the block; 3·101 = 303), fewer columns than one vector pair (67), lags longer than T.
 CASES = [
     ((13, 2, 5), 3, 2),
     ((7, 1, 3), 4, 3),
     ((9, 2, 3), 1, 1),
     ((10, 2, 3, 2, 3), 3, 1),
-    ((6, 3, 70), 2, 5),
+    ((6, 4, 70), 2, 5),
+    ((5, 3, 101), 3, 2),
     ((11, 1, 67), 5, 2),
 ]
 CASE_IDS = [f"{'x'.join(map(str, s))}-k{k}-d{d}" for s, k, d in CASES]

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is No
 
 CASES = [((9, 2, 5), 3, 2, torch.float64, ATan()), ((1, 3, 4), 2, 1, torch.float64, Sigmoid()),
          ((20, 2, 3, 2, 3), 4, 3, torch.float64, Rational()), ((30, 3, 7), 8, 2, torch.float32, ATan()),
-         ((40, 5, 33), 2, 5, torch.float32, Sigmoid(alpha=3.0))]
+         ((40, 5, 33), 2, 5, torch.float32, Sigmoid(alpha=3.0)),
+         ((12, 4, 75), 3, 2, torch.float64, ATan())]  # 300 columns: past one 256-column block
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-12), torch.float32: dict(rtol=2e-4, atol=2e-5)}
 
 

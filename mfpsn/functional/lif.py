@@ -21,9 +21,12 @@ Two multi-step forms with the same forward values (bit for bit, up to the sign o
 
 - :func:`lif_multistep_ref`: the plain loop, autograd records every step (the reference for gradients);
 - :func:`lif_multistep`: the same loop run without a graph into preallocated outputs, with a hand-written
-  BPTT backward (a custom ``autograd.Function``). The surrogate derivative and the elementwise parts run once
-  over all of ``[T, N]``; only the recurrence ``g_H[t] = a[t] + b[t]·g_V[t]``, ``g_V[t−1] = (1 − r)·g_H[t]``
-  is a loop over t (two elementwise ops per step). Backward (``u = H − V_th``, σ' the surrogate derivative):
+  BPTT backward (a custom ``autograd.Function``). Forward and backward walk the steps with a few reused
+  ``[B, C, *]`` buffers; only the outputs (spikes, H, dX) are ``[T, ...]``-sized. Whole-sequence temporaries (the
+  surrogate's σ'(u) over all of ``[T, N]`` and its intermediates) cost one fresh allocation each, and at
+  N = 65,536, T = 256 the page faults of those 64 MiB buffers took longer than the loop itself (the backward then
+  ran 2× slower than SpikingJelly's per-step autograd loop, whose step-sized tensors the allocator reuses).
+  Backward (``u = H − V_th``, σ' the surrogate derivative):
 
 .. math::
     a[t] = g_S[t]\\,\\sigma'(u[t]) + g_H^{ext}[t], \\qquad
@@ -110,10 +113,12 @@ def _reset_all(h: torch.Tensor, fired: torch.Tensor, v_th: float, v_reset: float
 
 
 def _loop_forward(x: torch.Tensor, rate: Rate, v_th: float, v_reset: float | None, decay_input: bool,
-                  v0: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(h [T, B, C, *], v after the last step [B, C, *]) without a graph, written into one preallocated h."""
+                  v0: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(spikes [T, B, C, *], h [T, B, C, *], v after the last step [B, C, *]) without a graph, written step by step
+    into preallocated outputs (S[t] = [H[t] ≥ V_th], the same comparison as ``Θ(H − V_th)``)."""
     T = x.shape[0]
     h = torch.empty_like(x, memory_format=torch.contiguous_format)
+    spikes = torch.empty_like(h)
     v = torch.zeros_like(h[0]) if v0 is None else v0.detach().to(x.dtype).clone()
     rest = 0.0 if v_reset is None else v_reset
     tmp = torch.empty_like(v)
@@ -133,11 +138,12 @@ def _loop_forward(x: torch.Tensor, rate: Rate, v_th: float, v_reset: float | Non
             torch.sub(v, tmp, out=h_t)
             h_t.add_(x[t])
         torch.ge(h_t, v_th, out=fired)
+        spikes[t].copy_(fired)
         if v_reset is None:
-            torch.sub(h_t, fired.to(h.dtype) * v_th, out=v)
+            torch.sub(h_t, spikes[t] * v_th, out=v)
         else:
             torch.where(fired, v_rest, h_t, out=v)
-    return h, v
+    return spikes, h, v
 
 
 class _LIFLoop(torch.autograd.Function):
@@ -146,8 +152,7 @@ class _LIFLoop(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, rate, v0, v_th, v_reset, detach_reset, surrogate, decay_input):
         with torch.no_grad():
-            h, v = _loop_forward(x, rate, v_th, v_reset, decay_input, v0)
-            spikes = (h - v_th >= 0).to(h.dtype)
+            spikes, h, v = _loop_forward(x, rate, v_th, v_reset, decay_input, v0)
         ctx.cfg = (v_th, v_reset, detach_reset, surrogate, decay_input)
         ctx.rate_is_tensor = isinstance(rate, torch.Tensor)
         ctx.has_v0 = v0 is not None
@@ -163,34 +168,48 @@ class _LIFLoop(torch.autograd.Function):
         v_th, v_reset, detach_reset, surrogate, decay_input = ctx.cfg
         rate = rate_t.detach() if ctx.rate_is_tensor else ctx.rate_value
         T = h.shape[0]
-        u = h - v_th
-        sg = surrogate.derivative(u)                               # σ'(u) [T, N]
-        fired = u >= 0
-        a = torch.zeros_like(h) if g_s is None else g_s * sg       # becomes g_H in place
-        if g_h is not None:
-            a.add_(g_h)
-        if v_reset is None:
-            b = torch.ones_like(h) if detach_reset else 1.0 - v_th * sg
-        else:
-            b = (~fired).to(h.dtype)
-            if not detach_reset:
-                b.addcmul_(v_reset - h, sg)
         keep = 1.0 - rate                                          # ∂H[t]/∂V[t−1]
         gv = torch.zeros_like(h[0]) if g_v is None else g_v.to(h.dtype).clone()
+        want_rate = ctx.rate_is_tensor and ctx.needs_input_grad[1]
+        rest = 0.0 if v_reset is None else v_reset
+        d_rate = torch.zeros((), dtype=h.dtype, device=h.device) if want_rate else None
+        g_hh = torch.empty_like(h)                                 # g_H [T, N]; becomes dX
+        b_t = torch.empty_like(gv)
         for t in range(T - 1, -1, -1):
-            a[t].addcmul_(b[t], gv)                                # g_H[t] = a[t] + b[t]·g_V[t]
-            torch.mul(a[t], keep, out=gv)                          # g_V[t−1]
-        dx = a * rate if decay_input else a
-        d_rate = None
-        if ctx.rate_is_tensor and ctx.needs_input_grad[1]:
-            rest = 0.0 if v_reset is None else v_reset
-            v_prev = torch.empty_like(h)
-            v_prev[0] = 0.0 if v0 is None else v0
-            v_prev[1:] = _reset_all(h[:-1], fired[:-1], v_th, v_reset)
-            drive = (x - (v_prev - rest)) if decay_input else -(v_prev - rest)
-            d_rate = (a * drive).sum().reshape(rate_t.shape).to(rate_t.dtype)
+            h_t = h[t]
+            u = h_t - v_th
+            sg = surrogate.derivative(u)                           # σ'(u[t])
+            a_t = g_hh[t]
+            if g_s is None:
+                a_t.zero_()
+            else:
+                torch.mul(g_s[t], sg, out=a_t)
+            if g_h is not None:
+                a_t.add_(g_h[t])
+            if v_reset is None:
+                if detach_reset:
+                    b_t.fill_(1.0)
+                else:
+                    torch.mul(sg, -v_th, out=b_t).add_(1.0)        # 1 − V_th σ'
+            else:
+                b_t.copy_((u >= 0).logical_not_())                 # 1 − S[t] (S = [u ≥ 0])
+                if not detach_reset:
+                    b_t.addcmul_(v_reset - h_t, sg)
+            a_t.addcmul_(b_t, gv)                                  # g_H[t] = a[t] + b[t]·g_V[t]
+            torch.mul(a_t, keep, out=gv)                           # g_V[t−1]
+            if want_rate:
+                if t == 0:
+                    v_prev = torch.zeros_like(h_t) if v0 is None else v0.detach().to(h.dtype)
+                else:
+                    v_prev = _reset_all(h[t - 1], h[t - 1] >= v_th, v_th, v_reset)
+                drive = (x[t] - (v_prev - rest)) if decay_input else -(v_prev - rest)
+                d_rate += (a_t * drive).sum()
+        if decay_input:
+            g_hh.mul_(rate)                                        # dX = r·g_H
+        if want_rate:
+            d_rate = d_rate.reshape(rate_t.shape).to(rate_t.dtype)
         d_v0 = gv if ctx.has_v0 and ctx.needs_input_grad[2] else None
-        return (dx if ctx.needs_input_grad[0] else None), d_rate, d_v0, None, None, None, None, None
+        return (g_hh if ctx.needs_input_grad[0] else None), d_rate, d_v0, None, None, None, None, None
 
 
 def lif_multistep(x: torch.Tensor, rate: Rate, v_th: float, v_reset: float | None, detach_reset: bool,
