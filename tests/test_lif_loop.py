@@ -6,6 +6,7 @@ import itertools
 import pytest
 import torch
 
+from mfpsn.functional import lif as lif_module
 from mfpsn.functional.lif import lif_multistep, lif_multistep_ref
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid
 
@@ -26,7 +27,11 @@ def _grads(fn, x, rate, v0, ups):
 @pytest.mark.parametrize("shape", SHAPES, ids=[str(s) for s in SHAPES])
 @pytest.mark.parametrize("v_reset,detach,decay_input", CONFIGS)
 @pytest.mark.parametrize("surrogate", [ATan(), Sigmoid(), Rational()], ids=["atan", "sigmoid", "rational"])
-def test_fast_loop_matches_reference_forward_and_backward(shape, v_reset, detach, decay_input, surrogate):
+@pytest.mark.parametrize("chunk_values", [1 << 18, 11], ids=["one-chunk", "chunks"])
+def test_fast_loop_matches_reference_forward_and_backward(shape, v_reset, detach, decay_input, surrogate,
+                                                          chunk_values, monkeypatch):
+    """chunk_values = 11: the backward's chunks hold 1 to 3 steps (several chunks, an uneven first one)."""
+    monkeypatch.setattr(lif_module, "_CHUNK_VALUES", chunk_values)
     gen = torch.Generator().manual_seed(hash((shape, v_reset, detach, decay_input)) % 2**31)
     x = torch.rand(shape, generator=gen, dtype=torch.float64) * 2.0
     ups = [torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2)]

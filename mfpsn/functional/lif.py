@@ -21,11 +21,14 @@ Two multi-step forms with the same forward values (bit for bit, up to the sign o
 
 - :func:`lif_multistep_ref`: the plain loop, autograd records every step (the reference for gradients);
 - :func:`lif_multistep`: the same loop run without a graph into preallocated outputs, with a hand-written
-  BPTT backward (a custom ``autograd.Function``). Forward and backward walk the steps with a few reused
-  ``[B, C, *]`` buffers; only the outputs (spikes, H, dX) are ``[T, ...]``-sized. Whole-sequence temporaries (the
-  surrogate's σ'(u) over all of ``[T, N]`` and its intermediates) cost one fresh allocation each, and at
-  N = 65,536, T = 256 the page faults of those 64 MiB buffers took longer than the loop itself (the backward then
-  ran 2× slower than SpikingJelly's per-step autograd loop, whose step-sized tensors the allocator reuses).
+  BPTT backward (a custom ``autograd.Function``). The forward writes spikes and H step by step into preallocated
+  outputs; the backward runs the surrogate derivative and the elementwise parts over chunks of steps of about
+  2^18 values (all of ``[T, N]`` at once when it is that small), and only the recurrence
+  ``g_H[t] = a[t] + b[t]·g_V[t]``, ``g_V[t−1] = (1 − r)·g_H[t]`` is a loop over t (two elementwise ops per step).
+  Only the outputs (spikes, H, dX) are ``[T, ...]``-sized: whole-sequence temporaries cost one fresh allocation
+  each, and at N = 65,536, T = 256 the page faults of those 64 MiB buffers took longer than the loop itself (the
+  backward then ran 2× slower than SpikingJelly's per-step autograd loop, whose step-sized tensors the
+  allocator reuses).
   Backward (``u = H − V_th``, σ' the surrogate derivative):
 
 .. math::
@@ -50,6 +53,8 @@ from mfpsn.functional.surrogate import Surrogate
 __all__ = ["lif_charge", "lif_fire_reset", "lif_step", "lif_multistep", "lif_multistep_ref"]
 
 Rate = Union[float, torch.Tensor]
+
+_CHUNK_VALUES = 1 << 18  # the backward's elementwise work runs over chunks of about this many values (1 MiB float32)
 
 
 def lif_charge(v: torch.Tensor, x_t: torch.Tensor, rate: Rate, v_reset: float | None,
@@ -174,36 +179,37 @@ class _LIFLoop(torch.autograd.Function):
         rest = 0.0 if v_reset is None else v_reset
         d_rate = torch.zeros((), dtype=h.dtype, device=h.device) if want_rate else None
         g_hh = torch.empty_like(h)                                 # g_H [T, N]; becomes dX
-        b_t = torch.empty_like(gv)
-        for t in range(T - 1, -1, -1):
-            h_t = h[t]
-            u = h_t - v_th
-            sg = surrogate.derivative(u)                           # σ'(u[t])
-            a_t = g_hh[t]
+        chunk = max(1, _CHUNK_VALUES // max(1, h[0].numel()))     # steps whose temporaries stay cache-sized
+        for t1 in range(T, 0, -chunk):
+            t0 = max(0, t1 - chunk)
+            hc = h[t0:t1]
+            u = hc - v_th
+            sg = surrogate.derivative(u)                           # σ'(u) over the chunk
+            a = g_hh[t0:t1]
             if g_s is None:
-                a_t.zero_()
+                a.zero_()
             else:
-                torch.mul(g_s[t], sg, out=a_t)
+                torch.mul(g_s[t0:t1], sg, out=a)
             if g_h is not None:
-                a_t.add_(g_h[t])
+                a.add_(g_h[t0:t1])
             if v_reset is None:
-                if detach_reset:
-                    b_t.fill_(1.0)
-                else:
-                    torch.mul(sg, -v_th, out=b_t).add_(1.0)        # 1 − V_th σ'
+                b = torch.ones_like(hc) if detach_reset else 1.0 - v_th * sg
             else:
-                b_t.copy_((u >= 0).logical_not_())                 # 1 − S[t] (S = [u ≥ 0])
+                b = (u >= 0).logical_not_().to(h.dtype)            # 1 − S
                 if not detach_reset:
-                    b_t.addcmul_(v_reset - h_t, sg)
-            a_t.addcmul_(b_t, gv)                                  # g_H[t] = a[t] + b[t]·g_V[t]
-            torch.mul(a_t, keep, out=gv)                           # g_V[t−1]
+                    b.addcmul_(v_reset - hc, sg)
+            for t in range(t1 - t0 - 1, -1, -1):
+                a[t].addcmul_(b[t], gv)                            # g_H[t] = a[t] + b[t]·g_V[t]
+                torch.mul(a[t], keep, out=gv)                      # g_V[t−1]
             if want_rate:
-                if t == 0:
-                    v_prev = torch.zeros_like(h_t) if v0 is None else v0.detach().to(h.dtype)
+                v_prev = torch.empty_like(hc)
+                if t0 == 0:
+                    v_prev[0] = 0.0 if v0 is None else v0.detach().to(h.dtype)
                 else:
-                    v_prev = _reset_all(h[t - 1], h[t - 1] >= v_th, v_th, v_reset)
-                drive = (x[t] - (v_prev - rest)) if decay_input else -(v_prev - rest)
-                d_rate += (a_t * drive).sum()
+                    v_prev[0] = _reset_all(h[t0 - 1], h[t0 - 1] >= v_th, v_th, v_reset)
+                v_prev[1:] = _reset_all(hc[:-1], hc[:-1] >= v_th, v_th, v_reset)
+                drive = (x[t0:t1] - (v_prev - rest)) if decay_input else -(v_prev - rest)
+                d_rate += (a * drive).sum()
         if decay_input:
             g_hh.mul_(rate)                                        # dX = r·g_H
         if want_rate:
