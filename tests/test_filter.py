@@ -306,3 +306,31 @@ def test_fused_multithreaded_matches_reference(monkeypatch):
     temporal_filter_ref(xr, wr, 2).backward(g.double())
     torch.testing.assert_close(dx, xr.grad.float(), **TOL[torch.float32])
     torch.testing.assert_close(dtaps, wr.grad, **TOL[torch.float32])
+
+
+@requires_cxx
+@pytest.mark.parametrize("shape", [(9, 2, 300), (7, 3, 37), (6, 2, 3, 5, 7)], ids=["aligned", "odd", "5d"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_non_temporal_stores_give_the_same_values(shape, dtype, monkeypatch):
+    """Outputs past fused_cpu._STREAM_MIN are written with streaming stores (where a row is 32-byte aligned; the
+    odd width puts rows on both sides of that): h, spikes, the filter backward and both gradient passes equal the
+    ordinary-store results exactly."""
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(shape, generator=gen, dtype=dtype)
+    C = shape[2]
+    taps, theta = torch.randn(C, 3, generator=gen, dtype=dtype), torch.randn(C, generator=gen, dtype=dtype)
+    g = torch.randn(shape, generator=gen, dtype=dtype)
+    ab = torch.randn(C, generator=gen, dtype=torch.float64), torch.randn(C, generator=gen, dtype=torch.float64)
+
+    def run():
+        return (fused_cpu.fused_forward(x, taps, 2), fused_cpu.fused_forward(x, taps, 2, theta),
+                *fused_cpu.fused_backward(g, x, taps, 2, True, True),
+                *fused_cpu.fused_grad_pass(x, taps, 2, grad_s=g, theta=theta)[:2],
+                *fused_cpu.fused_grad_pass(x, taps, 2, alpha_c=ab[0], beta_c=ab[1])[:2])
+
+    monkeypatch.setattr(fused_cpu, "_STREAM_MIN", 1 << 62)
+    plain = run()
+    monkeypatch.setattr(fused_cpu, "_STREAM_MIN", 0)
+    assert fused_cpu._stream(x) == 1
+    for a, b in zip(run(), plain):
+        assert torch.equal(a, b)

@@ -69,6 +69,9 @@ _SOURCE = r"""
 #include <vector>
 #include <algorithm>
 #include <sys/mman.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 
 namespace {
 constexpr int64_t BW = 256;      // columns per block
@@ -117,9 +120,44 @@ inline void taps_at(const F* __restrict src, const F* __restrict wl, F* __restri
   lag_sum<F>(src + t * g.M + j0, sign * g.d * g.M, wl + (g.k - 1) * BW, -BW, nt, acc, w);
 }
 
+#ifdef __AVX__
+inline void stream_vec(float* p, __m256 v) { _mm256_stream_ps(p, v); }
+inline void stream_vec(double* p, __m256d v) { _mm256_stream_pd(p, v); }
+#endif
+
+// o[0:w] = acc (th null) or [acc >= th]. stream: non-temporal stores (an output larger than the caches is not read
+// back soon; skipping the read-for-ownership of each line saves a third of the memory traffic), where the row is
+// 32-byte aligned and AVX is there; otherwise ordinary stores. The values are the same either way.
+template <typename F>
+inline void store_row(F* __restrict o, const F* __restrict acc, const F* __restrict th, int64_t w, bool stream) {
+  int64_t jj = 0;
+#ifdef __AVX__
+  typedef F vec __attribute__((vector_size(32)));
+  constexpr int64_t V = int64_t(32 / sizeof(F));
+  if (stream && reinterpret_cast<uintptr_t>(o) % 32 == 0) {
+    const vec one = vec{} + F(1), zero = vec{};
+    for (; jj + V <= w; jj += V) {
+      vec a;
+      std::memcpy(&a, acc + jj, sizeof(vec));
+      if (th) {
+        vec t;
+        std::memcpy(&t, th + jj, sizeof(vec));
+        a = a >= t ? one : zero;
+      }
+      stream_vec(o + jj, a);
+    }
+  }
+#endif
+  if (th) {
+    for (; jj < w; ++jj) o[jj] = acc[jj] >= th[jj] ? F(1) : F(0);
+  } else {
+    for (; jj < w; ++jj) o[jj] = acc[jj];
+  }
+}
+
 template <typename F>
 void fwd_block(const F* __restrict x, const F* __restrict wl, const F* __restrict th, F* __restrict out,
-               const Geo& g, int64_t j0, int64_t w) {
+               const Geo& g, int64_t j0, int64_t w, bool stream) {
   F acc[BW];
   for (int64_t t = 0; t < g.T; ++t) {
     if (t + PF < g.T)
@@ -127,17 +165,13 @@ void fwd_block(const F* __restrict x, const F* __restrict wl, const F* __restric
     int64_t ntap = 1;
     while (ntap < g.k && ntap * g.d <= t) ++ntap;  // taps whose lag <= t
     taps_at<F>(x, wl, acc, g, t, -1, ntap, j0, w);
-    F* __restrict o = out + t * g.M + j0;
-    if (th) {
-      for (int64_t jj = 0; jj < w; ++jj) o[jj] = acc[jj] >= th[jj] ? F(1) : F(0);
-    } else {
-      for (int64_t jj = 0; jj < w; ++jj) o[jj] = acc[jj];
-    }
+    store_row<F>(out + t * g.M + j0, acc, th, w, stream);
   }
 }
 
 template <typename F>
-void fwd_blocks(const F* x, const F* taps, const F* theta, F* out, const Geo g, int64_t b0, int64_t b1) {
+void fwd_blocks(const F* x, const F* taps, const F* theta, F* out, const Geo g, int64_t b0, int64_t b1,
+                bool stream) {
   std::vector<F> wv(g.k * BW, F(0)), th(BW, F(0));
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t j0 = b * BW, w = std::min(BW, g.M - j0);
@@ -146,14 +180,18 @@ void fwd_blocks(const F* x, const F* taps, const F* theta, F* out, const Geo g, 
       for (int64_t i = 0; i < g.k; ++i) wv[i * BW + jj] = taps[c * g.k + i];
       if (theta) th[jj] = theta[c];
     }
-    fwd_block<F>(x, wv.data(), theta ? th.data() : nullptr, out, g, j0, w);
+    fwd_block<F>(x, wv.data(), theta ? th.data() : nullptr, out, g, j0, w, stream);
   }
+#ifdef __AVX__
+  if (stream) _mm_sfence();  // the streamed lines are visible before this thread is joined
+#endif
 }
 
 // dx[t] = sum_i w_i g[t + lag_i] (anti-causal) and dw[i, col] += g[t] x[t - lag_i], walking t backwards.
 template <typename F>
 void bwd_block(const F* __restrict gr, const F* __restrict x, const F* __restrict wl, F* __restrict dx,
-               F* __restrict dw, double* __restrict dwd, const Geo& g, int64_t j0, int64_t w) {
+               F* __restrict dw, double* __restrict dwd, const Geo& g, int64_t j0, int64_t w, bool stream) {
+  F acc[BW];
   int64_t steps = 0;
   for (int64_t t = g.T - 1; t >= 0; --t) {
     if (t >= PF)
@@ -165,7 +203,12 @@ void bwd_block(const F* __restrict gr, const F* __restrict x, const F* __restric
     if (dx) {
       int64_t nfwd = 1;
       while (nfwd < g.k && t + nfwd * g.d < g.T) ++nfwd;  // taps whose t + lag < T
-      taps_at<F>(gr, wl, dx + t * g.M + j0, g, t, +1, nfwd, j0, w);
+      if (stream) {
+        taps_at<F>(gr, wl, acc, g, t, +1, nfwd, j0, w);
+        store_row<F>(dx + t * g.M + j0, acc, nullptr, w, true);
+      } else {
+        taps_at<F>(gr, wl, dx + t * g.M + j0, g, t, +1, nfwd, j0, w);
+      }
     }
     if (dw) {
       int64_t ntap = 1;
@@ -184,7 +227,8 @@ void bwd_block(const F* __restrict gr, const F* __restrict x, const F* __restric
 }
 
 template <typename F>
-void bwd_blocks(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, const Geo g, int64_t b0, int64_t b1) {
+void bwd_blocks(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, const Geo g, int64_t b0, int64_t b1,
+                bool stream) {
   std::vector<F> wv(g.k * BW, F(0)), dw(g.k * BW, F(0));
   std::vector<double> dwd(g.k * BW, 0.0);
   for (int64_t b = b0; b < b1; ++b) {
@@ -195,7 +239,7 @@ void bwd_blocks(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, co
     }
     std::fill(dw.begin(), dw.end(), F(0));
     std::fill(dwd.begin(), dwd.end(), 0.0);
-    bwd_block<F>(gr, x, wv.data(), dx, dtaps ? dw.data() : nullptr, dwd.data(), g, j0, w);
+    bwd_block<F>(gr, x, wv.data(), dx, dtaps ? dw.data() : nullptr, dwd.data(), g, j0, w, stream);
     if (dtaps) {
       for (int64_t jj = 0; jj < w; ++jj) {
         const int64_t c = chan(g, j0 + jj);
@@ -203,6 +247,9 @@ void bwd_blocks(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, co
       }
     }
   }
+#ifdef __AVX__
+  if (stream) _mm_sfence();
+#endif
 }
 
 template <typename Fn>
@@ -220,18 +267,19 @@ void parallel_blocks(int64_t nblocks, int nthreads, Fn fn) {
 }
 
 template <typename F>
-void fwd(const F* x, const F* taps, const F* theta, F* out, Geo g, int nthreads) {
+void fwd(const F* x, const F* taps, const F* theta, F* out, Geo g, int nthreads, bool stream) {
   const int64_t nb = (g.M + BW - 1) / BW;
-  parallel_blocks(nb, nthreads, [&](int, int64_t b0, int64_t b1) { fwd_blocks<F>(x, taps, theta, out, g, b0, b1); });
+  parallel_blocks(nb, nthreads, [&](int, int64_t b0, int64_t b1) {
+    fwd_blocks<F>(x, taps, theta, out, g, b0, b1, stream); });
 }
 
 template <typename F>
-void bwd(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, Geo g, int nthreads) {
+void bwd(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, Geo g, int nthreads, bool stream) {
   const int64_t nb = (g.M + BW - 1) / BW;
   const int nt = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nb)));
   std::vector<std::vector<double>> part(nt, std::vector<double>(dtaps ? g.C * g.k : 0, 0.0));
   parallel_blocks(nb, nt, [&](int r, int64_t b0, int64_t b1) {
-    bwd_blocks<F>(gr, x, taps, dx, dtaps ? part[r].data() : nullptr, g, b0, b1);
+    bwd_blocks<F>(gr, x, taps, dx, dtaps ? part[r].data() : nullptr, g, b0, b1, stream && dx != nullptr);
   });
   if (dtaps) {
     for (int64_t q = 0; q < g.C * g.k; ++q) {
@@ -284,7 +332,7 @@ void moments_blocks(const F* x, const F* taps, double* s1, double* s2, const Geo
 // are d rows apart from slot t mod L on, as lag_sum wants.
 template <typename F>
 void grad_blocks(int mode, const F* gs, const F* x, const F* taps, const F* p0, const F* p1, int kind, F alpha,
-                 F* dx, double* dtaps, double* dtheta, const Geo g, int64_t b0, int64_t b1) {
+                 F* dx, double* dtaps, double* dtheta, const Geo g, int64_t b0, int64_t b1, bool stream) {
   const int64_t L = (g.k - 1) * g.d + 1;
   const F cst = F(1.5707963267948966 * double(alpha));
   std::vector<F> wv(g.k * BW, F(0)), q0(BW, F(0)), q1(BW, F(0)), acc(BW), ring(2 * L * BW, F(0)),
@@ -322,7 +370,12 @@ void grad_blocks(int mode, const F* gs, const F* x, const F* taps, const F* p0, 
       std::memcpy(gt + L * BW, gt, size_t(w) * sizeof(F));
       int64_t nfwd = 1;
       while (nfwd < g.k && t + nfwd * g.d < g.T) ++nfwd;
-      lag_sum<F>(gt, g.d * BW, wv.data() + (g.k - 1) * BW, -BW, nfwd, dx + t * g.M + j0, w);
+      if (stream) {
+        lag_sum<F>(gt, g.d * BW, wv.data() + (g.k - 1) * BW, -BW, nfwd, acc.data(), w);
+        store_row<F>(dx + t * g.M + j0, acc.data(), nullptr, w, true);
+      } else {
+        lag_sum<F>(gt, g.d * BW, wv.data() + (g.k - 1) * BW, -BW, nfwd, dx + t * g.M + j0, w);
+      }
       int64_t ntap = 1;
       while (ntap < g.k && ntap * g.d <= t) ++ntap;
       for (int64_t l = 0; l < ntap; ++l) {
@@ -341,6 +394,9 @@ void grad_blocks(int mode, const F* gs, const F* x, const F* taps, const F* p0, 
       if (dtheta) dtheta[c] += dth[jj];
     }
   }
+#ifdef __AVX__
+  if (stream) _mm_sfence();
+#endif
 }
 
 template <typename Fn>
@@ -359,10 +415,10 @@ void moments(const F* x, const F* taps, double* out /* [2, C] */, Geo g, int nth
 
 template <typename F>
 void grad_pass(int mode, const F* gs, const F* x, const F* taps, const F* p0, const F* p1, int kind, double alpha,
-               F* dx, double* out /* dtaps [C, k] then dtheta [C] */, Geo g, int nthreads) {
+               F* dx, double* out /* dtaps [C, k] then dtheta [C] */, Geo g, int nthreads, bool stream) {
   with_partials((g.M + BW - 1) / BW, nthreads, g.C * g.k + g.C, out, [&](double* p, int64_t b0, int64_t b1) {
     grad_blocks<F>(mode, gs, x, taps, p0, p1, kind, F(alpha), dx, p, mode == 1 ? p + g.C * g.k : nullptr, g,
-                   b0, b1); });
+                   b0, b1, stream); });
 }
 }  // namespace
 
@@ -380,20 +436,20 @@ int mfpsn_advise_huge(void* p, int64_t bytes) {
 #endif
 }
 void mfpsn_fwd_f32(const float* x, const float* taps, const float* theta, float* out, int64_t T, int64_t M,
-                   int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
-  fwd<float>(x, taps, theta, out, Geo{T, M, C, S, k, d}, nthreads);
+                   int64_t C, int64_t S, int64_t k, int64_t d, int nthreads, int stream) {
+  fwd<float>(x, taps, theta, out, Geo{T, M, C, S, k, d}, nthreads, stream != 0);
 }
 void mfpsn_fwd_f64(const double* x, const double* taps, const double* theta, double* out, int64_t T, int64_t M,
-                   int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
-  fwd<double>(x, taps, theta, out, Geo{T, M, C, S, k, d}, nthreads);
+                   int64_t C, int64_t S, int64_t k, int64_t d, int nthreads, int stream) {
+  fwd<double>(x, taps, theta, out, Geo{T, M, C, S, k, d}, nthreads, stream != 0);
 }
 void mfpsn_bwd_f32(const float* g, const float* x, const float* taps, float* dx, double* dtaps, int64_t T,
-                   int64_t M, int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
-  bwd<float>(g, x, taps, dx, dtaps, Geo{T, M, C, S, k, d}, nthreads);
+                   int64_t M, int64_t C, int64_t S, int64_t k, int64_t d, int nthreads, int stream) {
+  bwd<float>(g, x, taps, dx, dtaps, Geo{T, M, C, S, k, d}, nthreads, stream != 0);
 }
 void mfpsn_bwd_f64(const double* g, const double* x, const double* taps, double* dx, double* dtaps, int64_t T,
-                   int64_t M, int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
-  bwd<double>(g, x, taps, dx, dtaps, Geo{T, M, C, S, k, d}, nthreads);
+                   int64_t M, int64_t C, int64_t S, int64_t k, int64_t d, int nthreads, int stream) {
+  bwd<double>(g, x, taps, dx, dtaps, Geo{T, M, C, S, k, d}, nthreads, stream != 0);
 }
 void mfpsn_moments_f32(const float* x, const float* taps, double* out, int64_t T, int64_t M, int64_t C, int64_t S,
                        int64_t k, int64_t d, int nthreads) {
@@ -405,13 +461,13 @@ void mfpsn_moments_f64(const double* x, const double* taps, double* out, int64_t
 }
 void mfpsn_grad_f32(int mode, const float* gs, const float* x, const float* taps, const float* p0, const float* p1,
                     int kind, double alpha, float* dx, double* out, int64_t T, int64_t M, int64_t C, int64_t S,
-                    int64_t k, int64_t d, int nthreads) {
-  grad_pass<float>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads);
+                    int64_t k, int64_t d, int nthreads, int stream) {
+  grad_pass<float>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads, stream != 0);
 }
 void mfpsn_grad_f64(int mode, const double* gs, const double* x, const double* taps, const double* p0,
                     const double* p1, int kind, double alpha, double* dx, double* out, int64_t T, int64_t M,
-                    int64_t C, int64_t S, int64_t k, int64_t d, int nthreads) {
-  grad_pass<double>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads);
+                    int64_t C, int64_t S, int64_t k, int64_t d, int nthreads, int stream) {
+  grad_pass<double>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads, stream != 0);
 }
 }
 """
@@ -419,6 +475,7 @@ void mfpsn_grad_f64(int mode, const double* gs, const double* x, const double* t
 _FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread")
 _SMALL = 1 << 20  # values: below this one thread (no thread start, no join on a busy machine) is as fast or faster
 _HUGE_MIN = 8 << 20  # bytes: outputs at least this large are advised to use huge pages
+_STREAM_MIN = 16 << 20  # bytes: outputs (h, spikes, dx) at least this large are written with non-temporal stores
 _LOCK = threading.Lock()
 
 
@@ -437,19 +494,19 @@ def _build(target: Path) -> None:
 def _configure(lib: ctypes.CDLL) -> None:
     p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
     for name in ("mfpsn_fwd_f32", "mfpsn_fwd_f64"):
-        getattr(lib, name).argtypes = [p, p, p, p, i64, i64, i64, i64, i64, i64, i32]
+        getattr(lib, name).argtypes = [p, p, p, p, i64, i64, i64, i64, i64, i64, i32, i32]
         getattr(lib, name).restype = None
     lib.mfpsn_advise_huge.argtypes = [p, i64]
     lib.mfpsn_advise_huge.restype = i32
     for name in ("mfpsn_bwd_f32", "mfpsn_bwd_f64"):
-        getattr(lib, name).argtypes = [p, p, p, p, p, i64, i64, i64, i64, i64, i64, i32]
+        getattr(lib, name).argtypes = [p, p, p, p, p, i64, i64, i64, i64, i64, i64, i32, i32]
         getattr(lib, name).restype = None
     for name in ("mfpsn_moments_f32", "mfpsn_moments_f64"):
         getattr(lib, name).argtypes = [p, p, p, i64, i64, i64, i64, i64, i64, i32]
         getattr(lib, name).restype = None
     for name in ("mfpsn_grad_f32", "mfpsn_grad_f64"):
         getattr(lib, name).argtypes = [i32, p, p, p, p, p, i32, ctypes.c_double, p, p, i64, i64, i64, i64, i64,
-                                       i64, i32]
+                                       i64, i32, i32]
         getattr(lib, name).restype = None
 
 
@@ -462,16 +519,16 @@ def _selftest(lib: ctypes.CDLL) -> None:
         h_want = x * taps[:, 1]
         h_want[1:] += x[:-1] * taps[:, 0]
         h = torch.empty_like(x)
-        fwd(x.data_ptr(), taps.data_ptr(), None, h.data_ptr(), 5, 2, 2, 1, 2, 1, 1)
+        fwd(x.data_ptr(), taps.data_ptr(), None, h.data_ptr(), 5, 2, 2, 1, 2, 1, 1, 0)
         theta = torch.tensor([1.0, 0.0], dtype=dtype)
         s = torch.empty_like(x)
-        fwd(x.data_ptr(), taps.data_ptr(), theta.data_ptr(), s.data_ptr(), 5, 2, 2, 1, 2, 1, 1)
+        fwd(x.data_ptr(), taps.data_ptr(), theta.data_ptr(), s.data_ptr(), 5, 2, 2, 1, 2, 1, 1, 0)
         g = torch.tensor([[1.0, 0.5], [2.0, -1.0], [0.0, 1.0], [1.0, 2.0], [-1.0, 0.5]], dtype=dtype)
         dx_want = g * taps[:, 1]
         dx_want[:-1] += g[1:] * taps[:, 0]
         dt_want = torch.stack([(g[1:] * x[:-1]).sum(0), (g * x).sum(0)], dim=1).double()
         dx, dt = torch.empty_like(x), torch.zeros(2, 2, dtype=torch.float64)
-        bwd(g.data_ptr(), x.data_ptr(), taps.data_ptr(), dx.data_ptr(), dt.data_ptr(), 5, 2, 2, 1, 2, 1, 1)
+        bwd(g.data_ptr(), x.data_ptr(), taps.data_ptr(), dx.data_ptr(), dt.data_ptr(), 5, 2, 2, 1, 2, 1, 1, 0)
         if not (torch.equal(h, h_want) and torch.equal(s, (h_want >= theta).to(dtype))
                 and torch.equal(dx, dx_want) and torch.equal(dt, dt_want)):
             raise RuntimeError(f"wrong results in {dtype}")
@@ -539,6 +596,11 @@ def _geometry(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> tuple[int, 
     return T, B * C * S, C, S, taps.shape[1], dilation
 
 
+def _stream(out: torch.Tensor | None) -> int:
+    """1 when the kernel should write ``out`` with non-temporal stores (large outputs), else 0."""
+    return int(out is not None and out.numel() * out.element_size() >= _STREAM_MIN)
+
+
 def _threads(x: torch.Tensor) -> int:
     return 1 if x.numel() < _SMALL else torch.get_num_threads()
 
@@ -584,7 +646,7 @@ def fused_forward(x: torch.Tensor, taps: torch.Tensor, dilation: int, theta: tor
     out = _fresh(lib, xc)
     fn = lib.mfpsn_fwd_f32 if x.dtype == torch.float32 else lib.mfpsn_fwd_f64
     fn(xc.data_ptr(), w.data_ptr(), None if th is None else th.data_ptr(), out.data_ptr(),
-       *_geometry(xc, w, dilation), _threads(xc))
+       *_geometry(xc, w, dilation), _threads(xc), _stream(out))
     return out
 
 
@@ -600,7 +662,7 @@ def fused_backward(g: torch.Tensor, x: torch.Tensor, taps: torch.Tensor, dilatio
     dtaps = torch.zeros(w.shape, dtype=torch.float64) if need_taps else None
     fn = lib.mfpsn_bwd_f32 if x.dtype == torch.float32 else lib.mfpsn_bwd_f64
     fn(gc.data_ptr(), xc.data_ptr(), w.data_ptr(), None if dx is None else dx.data_ptr(),
-       None if dtaps is None else dtaps.data_ptr(), *_geometry(xc, w, dilation), _threads(xc))
+       None if dtaps is None else dtaps.data_ptr(), *_geometry(xc, w, dilation), _threads(xc), _stream(dx))
     return dx, dtaps
 
 
@@ -644,5 +706,5 @@ def fused_grad_pass(x: torch.Tensor, taps: torch.Tensor, dilation: int, *, alpha
     fn = lib.mfpsn_grad_f32 if x.dtype == torch.float32 else lib.mfpsn_grad_f64
     fn(int(spike), None if gs is None else gs.data_ptr(), xc.data_ptr(), w.data_ptr(), p0.data_ptr(),
        None if p1 is None else p1.data_ptr(), int(surrogate_code), float(surrogate_alpha), dx.data_ptr(),
-       out.data_ptr(), *_geometry(xc, w, dilation), _threads(xc))
+       out.data_ptr(), *_geometry(xc, w, dilation), _threads(xc), _stream(dx))
     return dx, out[: C * k].reshape(C, k), (out[C * k:] if spike else None)
