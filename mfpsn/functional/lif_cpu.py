@@ -11,7 +11,8 @@ the time axis with the block's membrane in cache (one read of x, one write of S,
 need it). Backward walks each block up the time axis: ``g_H[t] = a[t] + b[t]·g_V[t]``, ``dX[t] = g_H[t]·r``
 (``decay_input``), ``g_V[t−1] = (1 − r)·g_H[t]``, with S and V[t−1] recomputed from the saved H, and, for a
 tensor rate (PLIF), ``dr = Σ g_H[t]·(X[t] − (V[t−1] − V_reset))`` accumulated in float64 per thread.
-Threads: ``std::thread``, ``torch.get_num_threads()`` of them for 2^20 values or more, one below.
+Threads: OpenMP on torch's own pool (as in :mod:`mfpsn.functional.fused_cpu`), ``torch.get_num_threads()`` of
+them for 2^14 values or more, one below.
 
 Supported: float32 and float64; hard reset (any V_reset) and soft reset; ``detach_reset`` either way;
 ``decay_input`` either way; the surrogates ``ATan``, ``Sigmoid`` and ``Rational`` (any α). Anything else raises
@@ -39,7 +40,6 @@ _SURROGATE_CODES = {ATan: 0, Sigmoid: 1, Rational: 2}
 _SOURCE = r"""
 #include <cstdint>
 #include <cmath>
-#include <thread>
 #include <vector>
 #include <algorithm>
 
@@ -140,18 +140,18 @@ void bwd_blocks(const F* gs, const F* gh, const F* gvl, const F* h, const F* x, 
   if (dr) *dr = acc;
 }
 
+// Thread r of nthreads runs blocks [r per, (r + 1) per), on torch's OpenMP pool (see fused_cpu: the loaded
+// libgomp.so.1 is reused, so no thread start per call and no second pool competing for the cores).
 template <typename Fn>
 void parallel_blocks(int64_t nblocks, int nthreads, Fn fn) {
   nthreads = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nblocks)));
   if (nthreads == 1) { fn(0, int64_t(0), nblocks); return; }
-  std::vector<std::thread> pool;
   const int64_t per = (nblocks + nthreads - 1) / nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
   for (int r = 0; r < nthreads; ++r) {
     const int64_t b0 = r * per, b1 = std::min(nblocks, b0 + per);
-    if (b0 >= b1) break;
-    pool.emplace_back([=] { fn(r, b0, b1); });
+    if (b0 < b1) fn(r, b0, b1);
   }
-  for (auto& th : pool) th.join();
 }
 
 // blocks small enough that every thread gets one when the neurons are few
@@ -205,8 +205,8 @@ void mfpsn_lif_bwd_f64(const double* gs, const double* gh, const double* gv, con
 }
 """
 
-_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-std=c++17", "-shared", "-fPIC", "-pthread")
-_SMALL = 1 << 20  # values: below this one thread
+_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-std=c++17", "-shared", "-fPIC", "-pthread", "-fopenmp")
+_SMALL = 1 << 14  # values: below this one thread
 _WHAT = "the fused CPU LIF kernel (LIF backend='fused')"
 _LOCK = threading.Lock()
 
