@@ -175,11 +175,13 @@ def test_issue14_targets_read_their_rows():
 
     rows = [row("SpikingJelly LIFNode", 65536, 50.0, 175.0), row("LIF loop", 65536, 40.0, 150.0),
             row("LIF fused CPU", 65536, 10.0, 30.0), row("MFPSN train auto", 65536, 20.0, 70.0),
-            row("copy", 65536, 5.0, 10.0), row("MFPSN auto", 65536, 9.0, 40.0)]
+            row("copy", 65536, 5.0, 10.0), row("copy (preallocated)", 65536, 4.0, None),
+            row("MFPSN auto", 65536, 9.0, 40.0)]
     got = {v.target: v.met for v in check_issue14_targets(rows)}
     assert got["T=256 N=65536 LIF loop fwd+bwd no slower than SpikingJelly LIFNode"] is True
     assert got["T=256 N=65536 MFPSN training fwd+bwd ≥ 3× SpikingJelly LIFNode"] is False   # 2.5×
     assert got["T=256 N=65536 MFPSN eval fwd ≤ 2× the copy floor"] is True
+    assert got["T=256 N=65536 MFPSN eval fwd ≤ 2× the copy into a preallocated buffer"] is False   # 2.25×
     assert got["T=256 N=1024 MFPSN training fwd+bwd ≥ 3× SpikingJelly LIFNode"] is None
 
 

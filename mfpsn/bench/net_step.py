@@ -205,8 +205,8 @@ def verdicts(rows: list[NetRow]) -> list[str]:
         for name, r in cell.items():
             if name == m.name or r.median_ms is None:
                 continue
-            out.append(f"{shape} (T={r.T}): {name} {r.median_ms:.1f} ms / MFPSN {m.median_ms:.1f} ms = "
-                       f"{r.median_ms / m.median_ms:.2f}× MFPSN's speed")
+            out.append(f"{shape} (T={r.T}): {name} / MFPSN = {r.median_ms / m.median_ms:.2f} ({r.median_ms:.1f} / "
+                       f"{m.median_ms:.1f} ms; above 1: MFPSN's step is faster)")
         psn = cell.get("PSN")
         if m.T == 32 and psn is not None and psn.median_ms is not None:
             ratio = m.median_ms / psn.median_ms

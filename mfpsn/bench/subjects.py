@@ -79,6 +79,16 @@ def _copy(x, gy, taps, d) -> Closures:
     return fwd, fwdbwd
 
 
+def _copy_preallocated(x, gy, taps, d) -> Closures:
+    """The copy floor as issue 14 defines it: x copied into one buffer allocated once (no fresh pages per call)."""
+    out = torch.empty_like(x)
+
+    def fwd():
+        return out.copy_(x)
+
+    return fwd, None
+
+
 def _copy_huge(x, gy, taps, d) -> Closures:
     if x.device.type != "cpu" or x.dtype not in fused_cpu.SUPPORTED_DTYPES:
         raise Unavailable("the huge-page copy floor is measured on the CPU for float32/float64 only")
@@ -241,7 +251,8 @@ def subjects_for(impls: list[str], mfpsn_impls: list[str], baselines: bool = Tru
     for name in [*impls, *mfpsn_impls]:
         if name not in IMPLS:
             raise ValueError(f"mfpsn.bench: expected impl names from {IMPLS}, found {name!r}")
-    subjects = [Subject("copy", _copy), Subject("copy (huge pages)", _copy_huge), Subject("LIF loop", _lif("loop"))]
+    subjects = [Subject("copy", _copy), Subject("copy (preallocated)", _copy_preallocated),
+                Subject("copy (huge pages)", _copy_huge), Subject("LIF loop", _lif("loop"))]
     subjects += [Subject(f"filter {impl}", _filter(impl)) for impl in impls]
     subjects += [Subject(f"MFPSN {impl}", _mfpsn(impl)) for impl in mfpsn_impls]
     subjects += [Subject(f"MFPSN train {impl}", _mfpsn_train(impl)) for impl in train_impls]

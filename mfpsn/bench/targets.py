@@ -73,6 +73,8 @@ def check_issue14_targets(rows: list[dict]) -> list[Verdict]:
                "T=256 N=1024 MFPSN training fwd+bwd ≥ 3× SpikingJelly LIFNode"),
         _ratio(rows, 256, 65536, "copy", "MFPSN auto", "fwd_ms", 0.5,
                "T=256 N=65536 MFPSN eval fwd ≤ 2× the copy floor"),
+        _ratio(rows, 256, 65536, "copy (preallocated)", "MFPSN auto", "fwd_ms", 0.5,
+               "T=256 N=65536 MFPSN eval fwd ≤ 2× the copy into a preallocated buffer"),
     ]
 
 
