@@ -205,3 +205,15 @@ def test_skip_leaves_out_named_subjects(tmp_path):
                  "--skip", "copy (huge pages)", "--repeats", "1", "--json", str(out)]) == 0
     impls = {r["impl"] for r in json.loads(out.read_text())["rows"]}
     assert "copy (huge pages)" not in impls and "copy" in impls
+
+
+def test_interleaved_settle_runs_untimed_calls_right_before_each_timed_one():
+    import torch
+
+    from mfpsn.bench.timing import interleaved_ms
+
+    order = []
+    fns = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    times = interleaved_ms(fns, torch.device("cpu"), repeats=2, warmup=1, settle=2)
+    assert [len(v) for v in times.values()] == [2, 2]
+    assert order == ["a", "b"] + ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3

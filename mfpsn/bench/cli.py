@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--d", type=int, default=2, help="dilation")
     p.add_argument("--dtype", default="float32", choices=sorted(_DTYPES))
     p.add_argument("--repeats", type=int, default=7, help="timed runs per cell (median reported)")
+    p.add_argument("--settle", type=int, default=1,
+                   help="untimed calls of a subject right before each timed one (0: strictly alternating)")
     p.add_argument("--forward-only", action="store_true", help="time the forward pass only (fwdbwd_ms null)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write machine facts and rows here")
@@ -111,7 +113,7 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
         except RuntimeError as err:
             log(f"fused CPU kernel unavailable: {err}")
     result["config"].update({"T": args.T, "N": args.N, "C": args.C, "k": args.k, "d": args.d, "dtype": args.dtype,
-                             "repeats": args.repeats, "forward_only": args.forward_only,
+                             "repeats": args.repeats, "settle": args.settle, "forward_only": args.forward_only,
                              "threads": torch.get_num_threads(), "impl": args.impl, "mfpsn_impl": args.mfpsn_impl})
     subjects = subjects_for(args.impl, args.mfpsn_impl, baselines=not args.no_baselines,
                             train_impls=tuple(getattr(args, "train_impl", ())), peers=getattr(args, "peers", False))
@@ -143,9 +145,9 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
                 log(f"  ERROR {name} (T={T}, N={N}): {type(err).__name__}: {err}")
 
             log(f"  T={T} N={N}: timing {len(fwds)} forwards and {len(bwds)} forward+backwards, interleaved")
-            fwd_times = interleaved_ms(fwds, device, args.repeats, on_error=on_error)
+            fwd_times = interleaved_ms(fwds, device, args.repeats, on_error=on_error, settle=args.settle)
             bwd_times = interleaved_ms({n: f for n, f in bwds.items() if n in fwd_times}, device, args.repeats,
-                                       on_error=on_error)
+                                       on_error=on_error, settle=args.settle)
             del fwds, bwds
             gc.collect()
             if device.type == "cuda":

@@ -15,7 +15,7 @@ backend) in the same network (Linear - BatchNorm1d - neuron; state reset after e
 cannot run here is reported as skipped with the reason, never estimated.
 
 Protocol: ``--warmup`` untimed steps of each subject, then ``--repeats`` rounds, one timed step of every subject
-per round (round-robin, so all see the same background load); min, upper median and max per subject; machine
+per round (round-robin, so all see the same background load), each right after ``--settle`` untimed ones; min, upper median and max per subject; machine
 facts and load with the results. The verdict line checks issue 14's short-T target (the MFPSN step no slower than
 PSN's at T = 32) from the measured rows only.
 """
@@ -147,9 +147,27 @@ def _step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, reset) -> Calla
     return step
 
 
+def _timed_call(name: str, live: dict, row: NetRow, device: torch.device, timed: bool) -> None:
+    """One step of ``live[name]``; its time appended to ``row`` when ``timed``; a failure recorded, the subject
+    dropped (never filled in)."""
+    try:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        live[name]()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if timed:
+            row.times_ms.append(round(1e3 * (time.perf_counter() - t0), 3))
+    except Exception as err:  # noqa: BLE001 - recorded, never filled in
+        row.error = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+        del live[name]
+
+
 def run(shape: str, subject_list: list[NetSubject], warmup: int = 2, repeats: int = 5,
-        device: torch.device = torch.device("cpu"), progress: bool = True) -> list[NetRow]:
-    """Time every subject's training step on ``SHAPES[shape]``, interleaved. Rows keep every time (ms)."""
+        device: torch.device = torch.device("cpu"), progress: bool = True, settle: int = 1) -> list[NetRow]:
+    """Time every subject's training step on ``SHAPES[shape]``, interleaved (``settle`` untimed steps of a subject
+    right before each of its timed ones; see :func:`mfpsn.bench.timing.interleaved_ms`). Rows keep every time."""
     T, B, Fin = SHAPES[shape]
     gen = torch.Generator().manual_seed(T)
     x = torch.rand(T, B, Fin, generator=gen).to(device)
@@ -167,23 +185,15 @@ def run(shape: str, subject_list: list[NetSubject], warmup: int = 2, repeats: in
             row.error = f"{type(err).__name__}: {err}".splitlines()[0][:300]
     by_name = {r.name: r for r in rows}
     live = dict(steps)
-    total = (warmup + repeats) * len(live)
+    total = (warmup + repeats * (1 + settle)) * len(live)
     with tqdm(total=total, desc=f"net step {shape} T={T}", unit="step", disable=not progress) as bar:
         for rnd in range(warmup + repeats):
+            calls = 1 if rnd < warmup else 1 + settle
             for name in list(live):
-                try:
-                    if device.type == "cuda":
-                        torch.cuda.synchronize(device)
-                    t0 = time.perf_counter()
-                    live[name]()
-                    if device.type == "cuda":
-                        torch.cuda.synchronize(device)
-                    if rnd >= warmup:
-                        by_name[name].times_ms.append(round(1e3 * (time.perf_counter() - t0), 3))
-                except Exception as err:  # noqa: BLE001 - recorded, never filled in
-                    by_name[name].error = f"{type(err).__name__}: {err}".splitlines()[0][:300]
-                    del live[name]
-                bar.update(1)
+                for call in range(calls):
+                    if name in live:
+                        _timed_call(name, live, by_name[name], device, rnd >= warmup and call == calls - 1)
+                    bar.update(1)
     for r in rows:
         if r.times_ms and r.error is None:
             ts = sorted(r.times_ms)
@@ -233,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", nargs="*", default=[], metavar="NAME", help="leave out subjects with these names")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--settle", type=int, default=1, help="untimed steps of a subject right before each timed one")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None)
@@ -243,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(a.device)
     chosen = [s for s in subjects(a.peers) if s.name not in set(a.skip)]
     facts_before = machine_facts(device)
-    rows = [r for shape in a.shape for r in run(shape, chosen, a.warmup, a.repeats, device)]
+    rows = [r for shape in a.shape for r in run(shape, chosen, a.warmup, a.repeats, device, settle=a.settle)]
     facts = {**facts_before, "loadavg_after": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     text = markdown(rows, facts)
     print(text)

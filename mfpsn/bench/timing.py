@@ -45,9 +45,14 @@ def upper_median(times: list[float]) -> float:
 
 
 def interleaved_ms(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 2,
-                   on_error: Callable[[str, Exception], None] | None = None) -> dict[str, list[float]]:
+                   on_error: Callable[[str, Exception], None] | None = None, settle: int = 0
+                   ) -> dict[str, list[float]]:
     """Wall times in ms of every ``fns[name]()``, ``repeats`` each, taken round-robin (one run of each subject per
     round) after ``warmup`` untimed runs of each, so that all subjects see the same background load.
+
+    ``settle``: untimed calls of a subject right before each of its timed calls, so the timed call does not pay for
+    the state the previous subject left (caches filled with its data, torch's OpenMP workers put to sleep by a
+    long serial loop: measured, a 1 MiB copy ran 3× slower right after the LIF loop than after itself).
 
     A subject that raises is dropped from the rounds and reported through ``on_error(name, exc)`` (re-raised
     when ``on_error`` is None). Returns {name: [ms, ...]} for the subjects that completed.
@@ -76,7 +81,11 @@ def interleaved_ms(fns: dict[str, Callable[[], object]], device: torch.device, r
             run(name, timed=False)
     for _ in range(repeats):
         for name in list(live):
-            run(name, timed=True)
+            for _ in range(settle):
+                if name in live:
+                    run(name, timed=False)
+            if name in live:
+                run(name, timed=True)
     return times
 
 
