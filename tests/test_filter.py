@@ -334,3 +334,15 @@ def test_fused_non_temporal_stores_give_the_same_values(shape, dtype, monkeypatc
     assert fused_cpu._stream(x) == 1
     for a, b in zip(run(), plain):
         assert torch.equal(a, b)
+
+
+@requires_cxx
+def test_fused_spikes_eager_and_compiled_agree():
+    """Eager calls the kernel directly; a torch.compile(fullgraph=True) trace goes through the custom op (no break),
+    with the same spikes."""
+    from mfpsn.functional.filter import fused_filter_spikes
+
+    x, taps, theta = torch.randn(9, 2, 5), torch.randn(5, 3), torch.randn(5)
+    f = torch.compile(lambda a, b, c: fused_filter_spikes(a, b, c, 2) * 1.0, fullgraph=True, backend="eager")
+    assert torch.equal(f(x, taps, theta), fused_filter_spikes(x, taps, theta, 2))
+    assert torch.equal(fused_filter_spikes(x, taps, theta, 2), temporal_filter_spikes(x, taps, theta, 2, impl="fused"))

@@ -295,14 +295,25 @@ _fused_filter_op.register_autograd(_fused_backward, setup_context=_fused_setup_c
 
 
 @torch.library.custom_op("mfpsn::fused_filter_spikes", mutates_args=())
-def fused_filter_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int) -> torch.Tensor:
-    """S = Θ(filter(x, taps) − θ) in one pass of the fused CPU kernel (h never written; no gradient)."""
+def _fused_filter_spikes_op(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int) -> torch.Tensor:
     return fused_cpu.fused_forward(x, taps, dilation, theta)
 
 
-@fused_filter_spikes.register_fake
+@_fused_filter_spikes_op.register_fake
 def _(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int) -> torch.Tensor:
     return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+def fused_filter_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int) -> torch.Tensor:
+    """S = Θ(filter(x, taps) − θ) in one pass of the fused CPU kernel (h never written; no gradient).
+
+    Inside a torch.compile trace this is the custom op ``mfpsn::fused_filter_spikes`` (traced, no graph break); in
+    eager mode the kernel is called directly: the custom op's Python dispatch cost about 0.1 ms a call, a third
+    of the whole forward at T = 256, N = 1,024.
+    """
+    if torch.compiler.is_compiling():
+        return _fused_filter_spikes_op(x, taps, theta, dilation)
+    return fused_cpu.fused_forward(x, taps, dilation, theta)
 
 
 def filter_fused(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
