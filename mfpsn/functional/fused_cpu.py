@@ -10,10 +10,11 @@ What it computes (the same maths as :func:`mfpsn.functional.filter.temporal_filt
     h[t, j] = \\sum_{i=0}^{k-1} \\mathrm{taps}[c(j), i]\\; x[t - (k-1-i) d,\\, j]
     \\qquad s[t, j] = \\Theta(h[t, j] - \\theta[c(j)])
 
-How: the columns are cut into blocks of 64; each thread owns a range of blocks and walks each block down the
-time axis, keeping the block's taps and accumulator in L1 (the ``(k−1)·d + 1`` most recent input rows of the block
-are still in cache when a lagged tap reads them). So ``x`` is read from memory once and ``h`` (or the spikes) written
-once: one pass, like a copy. Variants:
+How: the columns are cut into blocks of 256; each thread owns a range of blocks and walks each block down the
+time axis (the ``(k−1)·d + 1`` most recent input rows of the block are still in cache when a lagged tap reads them).
+At each step the k lagged products of 16 columns (two 32-byte vectors) are summed in registers and stored once
+(``lag_sum``). So ``x`` is read from memory once and ``h`` (or the spikes) written once: one pass, like a copy; an
+output of 16 MiB or more is written with non-temporal stores (no read-for-ownership). Variants:
 
 - forward: ``h`` (``theta`` null) or the spikes ``Θ(h − θ)`` directly (``theta`` given: filter, threshold and
   spike in one pass, for inference);
