@@ -281,7 +281,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     race_k = gr.Slider(1, 16, value=8, step=1, label="MFPSN order k")
                     race_d = gr.Slider(1, 8, value=2, step=1, label="MFPSN dilation d")
                     race_names = gr.CheckboxGroup(race.contenders(serve.compute_device()),
-                                                  value=race.contenders(serve.compute_device()), label="contenders")
+                                                  value=race.default_contenders(serve.compute_device()),
+                                                  label="contenders (SpikingJelly, snnTorch, norse: where installed)")
                     race_mode = gr.Radio(list(race.MODES), value=race.MODES[0], label="what to time")
                     race_repeats = gr.Slider(1, 20, value=5, step=1, label="repeats (median and spread)")
                     race_btn = gr.Button("Start the race", variant="primary")

@@ -427,6 +427,19 @@ def test_race_contenders_on_cpu():
     names = race.contenders(torch.device("cpu"))
     assert race.LIF_LOOP in names and "MFPSN (auto)" in names
     assert race.LIF_FUSED not in names and "MFPSN (triton)" not in names and "MFPSN (reference)" not in names
+    default = race.default_contenders(torch.device("cpu"))
+    assert not set(default) & set(race.PEER_NAMES) and set(default) <= set(names)
+
+
+@pytest.mark.parametrize("peer,package", [("SpikingJelly LIFNode", "spikingjelly"), ("snnTorch Leaky", "snntorch"),
+                                          ("norse LIF", "norse")])
+def test_race_peer_contenders_when_installed(peer, package):
+    """An installed peer LIF is offered (not ticked by default) and raced in both modes like the others."""
+    pytest.importorskip(package)
+    assert peer in race.contenders(torch.device("cpu"))
+    for mode in race.MODES:
+        times = race.race([8], 64, 2, 1, [peer, race.LIF_LOOP], mode, 2, torch.device("cpu"))
+        assert times[peer][0] is not None and times[peer][0].median > 0
 
 
 def test_recorded_results(tmp_path):

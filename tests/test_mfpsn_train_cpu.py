@@ -1,6 +1,7 @@
 """The fused CPU training layer (statistics and spikes without materialising Y or H) against the reference path."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 
@@ -118,3 +119,51 @@ def test_eval_forward_with_gradient_uses_the_fused_spike_pass_and_matches():
     torch.testing.assert_close(xa.grad, xb.grad)
     for p, q in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(p.grad, q.grad)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_shared_dx_equals_the_two_separate_gradients_bit_for_bit(dtype, monkeypatch):
+    """With the shared buffer (the default when the statistics carry a gradient) dX is one buffer that the
+    statistics pass adds into; it equals the separate passes' dX summed by autograd exactly, and the other
+    gradients are unchanged. Also when x feeds a second layer (gradients from both accumulate; up to rounding)."""
+    from mfpsn.backends import registry
+
+    gen = torch.Generator().manual_seed(5)
+    shape, k, d, sur = (23, 3, 70), 3, 2, ATan()
+    x = torch.randn(shape, generator=gen, dtype=dtype) + 0.3
+    W = torch.randn(70, k, generator=gen, dtype=dtype)
+    g, b = torch.rand(70, generator=gen, dtype=dtype) + 0.5, torch.randn(70, generator=gen, dtype=dtype) * 0.3
+    up = torch.randn(shape, generator=gen, dtype=dtype)
+
+    def grads(backends, two_layers):
+        leaves = [t.clone().requires_grad_() for t in (x, W, g, b)]
+        kw = dict(dilation=d, eps=1e-5, surrogate=sur, impl="fused", need_h=False, backends=backends)
+        loss = (mfpsn_train_forward(*leaves, **kw).spikes * up).sum()
+        if two_layers:
+            loss = loss + (mfpsn_train_forward(leaves[0] * 2.0, *leaves[1:], **kw).spikes * up.flip(0)).sum()
+        return torch.autograd.grad(loss, leaves)
+
+    fused = registry.BACKENDS.record("fused", "stats")
+    assert "share" in fused.ops
+    without = dataclasses.replace(fused, ops={n: f for n, f in fused.ops.items() if n != "share"})
+    separate_registry = registry.BackendRegistry([without if r.name == "fused" else r
+                                                  for r in registry.BACKENDS.values()])
+    for a, r in zip(grads(registry.BACKENDS, False), grads(separate_registry, False)):
+        assert torch.equal(a, r)      # one layer: the same two dX terms added once
+    for a, r in zip(grads(registry.BACKENDS, True), grads(separate_registry, True)):
+        torch.testing.assert_close(a, r, **TOL[dtype])   # four dX terms: autograd's summation order may differ
+
+
+def test_accumulate_into_adds_and_checks_its_buffer():
+    x = torch.randn(9, 2, 5, dtype=torch.float64)
+    W = torch.randn(5, 3, dtype=torch.float64)
+    a, b = torch.randn(5, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    dx, dw, _ = fused_cpu.fused_grad_pass(x, W, 2, alpha_c=a, beta_c=b)
+    base = torch.randn_like(x)
+    into = base.clone()
+    dx2, dw2, _ = fused_cpu.fused_grad_pass(x, W, 2, alpha_c=a, beta_c=b, accumulate_into=into)
+    assert dx2 is into and torch.equal(into, base + dx) and torch.equal(dw2, dw)
+    with pytest.raises(ValueError, match="accumulate_into"):
+        fused_cpu.fused_grad_pass(x, W, 2, alpha_c=a, beta_c=b, accumulate_into=base.float())
+    with pytest.raises(ValueError, match="accumulate_into"):
+        fused_cpu.fused_grad_pass(x, W, 2, alpha_c=a, beta_c=b, accumulate_into=torch.zeros(9, 5, 2).transpose(1, 2))

@@ -15,6 +15,9 @@ NS_PER_ELEMENT = 4.0    # one tap/element of a vectorised CPU op (float32), gene
 US_PER_PY_STEP = 60.0   # one time step of a Python-loop neuron (LIF loop), forward; x3 with backward
 
 
+_PEER_LOOPS = {"SpikingJelly LIFNode": 3.0, "snnTorch Leaky": 5.0, "norse LIF": 5.0}  # × our loop's step cost
+
+
 def race_cost_s(T_values: list[int], N: int, order: int, names: list[str], train: bool, repeats: int,
                 warmup: int = 2) -> float:
     """Estimated seconds of a speed race: every T x contender, ``warmup`` untimed plus ``repeats`` timed calls."""
@@ -30,6 +33,8 @@ def race_cost_s(T_values: list[int], N: int, order: int, names: list[str], train
             seconds = elements * NS_PER_ELEMENT * 1e-9
             if "Python loop" in name:
                 seconds += T * US_PER_PY_STEP * 1e-6
+            elif name in _PEER_LOOPS:     # the peers' LIFs loop over t in Python too, with more ops per step
+                seconds += T * _PEER_LOOPS[name] * US_PER_PY_STEP * 1e-6
             total += calls * factor * seconds
     return total
 

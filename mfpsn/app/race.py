@@ -38,7 +38,7 @@ from mfpsn.app.race_stats import Timing, fastest, headline, result_rows, spread_
 from mfpsn.app.serve import compute_device
 from mfpsn.paths import data_dir
 
-__all__ = ["MODES", "RESULTS_DIR", "contenders", "parse_T_list", "race", "export", "WARMUP", "speed_race",
+__all__ = ["MODES", "RESULTS_DIR", "contenders", "default_contenders", "PEER_NAMES", "parse_T_list", "race", "export", "WARMUP", "speed_race",
            "device_markdown", "load_recorded", "recorded_markdown", "recorded_figure", "recorded_view", "LIF_LOOP",
            "LIF_FUSED", "LIF_FUSED_CPU"]
 
@@ -64,7 +64,30 @@ def contenders(device: torch.device) -> list[str]:
         names.append(LIF_FUSED_CPU)
     if device.type == "cuda" and _has_triton():
         names.append(LIF_FUSED)
+    names += [name for name, _ in _peers() if _installed(name)]
     return names
+
+
+_PEER_PACKAGES = {"SpikingJelly LIFNode": "spikingjelly", "snnTorch Leaky": "snntorch", "norse LIF": "norse"}
+PEER_NAMES = tuple(_PEER_PACKAGES)
+
+
+def default_contenders(device: torch.device) -> list[str]:
+    """The contenders ticked when the app opens: this package's (the optional peers are there to tick)."""
+    return [n for n in contenders(device) if n not in PEER_NAMES]
+
+
+def _peers():
+    """The benchmark's optional peer LIFs ((name, closure builder) from :data:`mfpsn.bench.subjects.PEERS`)."""
+    from mfpsn.bench.subjects import PEERS
+
+    return PEERS
+
+
+def _installed(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(_PEER_PACKAGES[name]) is not None
 
 
 def _has_cxx() -> bool:
@@ -144,8 +167,16 @@ def race(T_values: list[int], N: int, order: int, dilation: int, names: list[str
         if progress is not None:
             progress(i / len(T_values), f"T = {T}: {len(names)} contenders, {repeats} rounds")
         x = torch.randn(T, B, C, generator=gen).to(device)
-        runs = {name: _runner(_make_neuron(name, C, order, dilation).to(device), x, train) for name in names
-                if not (name == "MFPSN (toeplitz)" and C * T * T > _TOEPLITZ_MAX)}
+        peers = dict(_peers())
+        runs = {}
+        for name in names:
+            if name == "MFPSN (toeplitz)" and C * T * T > _TOEPLITZ_MAX:
+                continue
+            if name in peers:   # the benchmark's closures: forward under no_grad, or forward + backward(ones)
+                fwd, fwdbwd = peers[name](x, torch.ones_like(x), None, dilation)
+                runs[name] = fwdbwd if train else fwd
+            else:
+                runs[name] = _runner(_make_neuron(name, C, order, dilation).to(device), x, train)
         ms = interleaved_ms(runs, device, repeats, warmup=WARMUP)
         for name in names:
             out[name].append(summarise(ms[name]) if name in ms else None)

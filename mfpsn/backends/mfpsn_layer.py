@@ -93,8 +93,11 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
     r = resolve_filter(impl, x, weight, dilation, backends=backends)
     fused_stats = (stats == "materialize" and not need_h and r.implements("stats")
                    and (r.surrogates is None or type(surrogate) in r.surrogates))
+    share = None
     if fused_stats:
-        mean, var = r.ops["stats"](x, weight, dilation)
+        # one dX buffer for both backward passes when the statistics carry a gradient (see mfpsn_train_cpu)
+        share = r.ops["share"]() if bn_grad and "share" in r.ops else None
+        mean, var = r.ops["stats"](x, weight, dilation, share)
     else:
         mean, var, _ = batch_stats(x, weight, dilation, r.name, stats, backends=backends)
     if not bn_grad:
@@ -103,7 +106,9 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
     if need_h:
         spikes, h = mfpsn_trace(x, taps, theta, dilation, surrogate, r.name, backends=backends)
     else:
-        spikes, h = r.ops["spikes"](x, taps, theta, dilation, surrogate), None
+        spikes = (r.ops["spikes"](x, taps, theta, dilation, surrogate) if share is None
+                  else r.ops["spikes"](x, taps, theta, dilation, surrogate, share))
+        h = None
     return MFPSNTrainOutput(spikes, h, theta, taps, mean, var)
 
 

@@ -20,7 +20,10 @@ Ops (:data:`OPS`) and their calling conventions (``x: [T, B, C, *]``, ``taps: [C
   differentiable through ``surrogate`` when an input needs a gradient, exactly Θ otherwise;
 - ``"moments"``: ``(x, order, d) → (m [C, k], M [C, k, k])`` float64 lagged moments (the BN statistics of
   MFPSN's ``stats="moments"``);
-- ``"stats"``: ``(x, weight, d) → (mean [C], var [C])`` of Y = filter(x, weight) without writing Y;
+- ``"stats"``: ``(x, weight, d, share=None) → (mean [C], var [C])`` of Y = filter(x, weight) without writing Y;
+- ``"share"``: ``() → holder``, given as ``share`` to ``"stats"`` and then ``"spikes"`` of one training layer so
+  that their two backward passes write one dX (a backend with ``"stats"`` may have it; its ``"spikes"`` then
+  takes ``share`` as a sixth argument);
 - ``"lif"``: ``(x, rate, v_th, v_reset, detach_reset, surrogate, decay_input) → spikes`` (the LIF time loop).
 """
 from __future__ import annotations
@@ -39,7 +42,7 @@ from mfpsn.functional.surrogate import ATan, Rational, Sigmoid
 
 __all__ = ["OPS", "TOEPLITZ_MAX", "BackendRecord", "BackendRegistry", "BACKENDS", "IMPLS", "LIF_BACKENDS"]
 
-OPS = ("filter", "spikes", "moments", "stats", "lif")
+OPS = ("filter", "spikes", "moments", "stats", "share", "lif")
 TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
 
 
@@ -147,7 +150,8 @@ _RECORDS = (
                   worth_timing=lambda T, k: T <= 4 * k),   # T multiply-adds per output where a filter does k
     BackendRecord("blocked", _eager(f.filter_blocked)),
     BackendRecord("fused", {"filter": f.filter_fused, "spikes": a.fused_spikes, "moments": a.eager_moments,
-                            "stats": mfpsn_train_cpu.fused_batch_stats, "lif": a.fused_lif},
+                            "stats": mfpsn_train_cpu.fused_batch_stats, "share": mfpsn_train_cpu.SharedDx,
+                            "lif": a.fused_lif},
                   available=a.fused_available, auto_devices=("cpu",), one_pass=True,
                   ready=lambda: fused_cpu.ready(), prepare=lambda: fused_cpu.prepare_for_auto(), warmup=a.fused_warmup,
                   surrogates=_FUSED_SURROGATES, features=_LIF_OPTIONS),

@@ -338,7 +338,8 @@ void moments_blocks(const F* x, const F* taps, double* s1, double* s2, const Geo
 // KIND: -1 statistics mode, else the surrogate (spike mode).
 template <typename F, int KIND>
 void grad_blocks(const F* gs, const F* x, const F* taps, const F* p0, const F* p1, F alpha,
-                 F* dx, double* dtaps, double* dtheta, const Geo g, int64_t b0, int64_t b1, bool stream) {
+                 F* dx, double* dtaps, double* dtheta, const Geo g, int64_t b0, int64_t b1, bool stream,
+                 bool accum) {
   const int64_t L = (g.k - 1) * g.d + 1;
   const F cst = F(1.5707963267948966 * double(alpha));
   std::vector<F> wv(g.k * BW, F(0)), q0(BW, F(0)), q1(BW, F(0)), acc(BW), ring(2 * L * BW, F(0)),
@@ -376,7 +377,11 @@ void grad_blocks(const F* gs, const F* x, const F* taps, const F* p0, const F* p
       std::memcpy(gt + L * BW, gt, size_t(w) * sizeof(F));
       int64_t nfwd = 1;
       while (nfwd < g.k && t + nfwd * g.d < g.T) ++nfwd;
-      if (stream) {
+      if (accum) {  // dx += this pass's dX (the other pass's dX already there: one buffer, no later add)
+        lag_sum<F>(gt, g.d * BW, wv.data() + (g.k - 1) * BW, -BW, nfwd, acc.data(), w);
+        F* __restrict o = dx + t * g.M + j0;
+        for (int64_t jj = 0; jj < w; ++jj) o[jj] += acc[jj];
+      } else if (stream) {
         lag_sum<F>(gt, g.d * BW, wv.data() + (g.k - 1) * BW, -BW, nfwd, acc.data(), w);
         store_row<F>(dx + t * g.M + j0, acc.data(), nullptr, w, true);
       } else {
@@ -421,14 +426,15 @@ void moments(const F* x, const F* taps, double* out /* [2, C] */, Geo g, int nth
 
 template <typename F>
 void grad_pass(int mode, const F* gs, const F* x, const F* taps, const F* p0, const F* p1, int kind, double alpha,
-               F* dx, double* out /* dtaps [C, k] then dtheta [C] */, Geo g, int nthreads, bool stream) {
+               F* dx, double* out /* dtaps [C, k] then dtheta [C] */, Geo g, int nthreads, int flags) {
+  const bool stream = flags & 1, accum = flags & 2;  // bit 0: non-temporal dx stores; bit 1: dx += (not =)
   with_partials((g.M + BW - 1) / BW, nthreads, g.C * g.k + g.C, out, [&](double* p, int64_t b0, int64_t b1) {
     double* dth = mode == 1 ? p + g.C * g.k : nullptr;
     const F a = F(alpha);
-    if (mode == 0) grad_blocks<F, -1>(gs, x, taps, p0, p1, a, dx, p, dth, g, b0, b1, stream);
-    else if (kind == 0) grad_blocks<F, 0>(gs, x, taps, p0, p1, a, dx, p, dth, g, b0, b1, stream);
-    else if (kind == 1) grad_blocks<F, 1>(gs, x, taps, p0, p1, a, dx, p, dth, g, b0, b1, stream);
-    else grad_blocks<F, 2>(gs, x, taps, p0, p1, a, dx, p, dth, g, b0, b1, stream); });
+    if (mode == 0) grad_blocks<F, -1>(gs, x, taps, p0, p1, a, dx, p, dth, g, b0, b1, stream, accum);
+    else if (kind == 0) grad_blocks<F, 0>(gs, x, taps, p0, p1, a, dx, p, dth, g, b0, b1, stream, accum);
+    else if (kind == 1) grad_blocks<F, 1>(gs, x, taps, p0, p1, a, dx, p, dth, g, b0, b1, stream, accum);
+    else grad_blocks<F, 2>(gs, x, taps, p0, p1, a, dx, p, dth, g, b0, b1, stream, accum); });
 }
 }  // namespace
 
@@ -471,13 +477,13 @@ void mfpsn_moments_f64(const double* x, const double* taps, double* out, int64_t
 }
 void mfpsn_grad_f32(int mode, const float* gs, const float* x, const float* taps, const float* p0, const float* p1,
                     int kind, double alpha, float* dx, double* out, int64_t T, int64_t M, int64_t C, int64_t S,
-                    int64_t k, int64_t d, int nthreads, int stream) {
-  grad_pass<float>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads, stream != 0);
+                    int64_t k, int64_t d, int nthreads, int flags) {
+  grad_pass<float>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads, flags);
 }
 void mfpsn_grad_f64(int mode, const double* gs, const double* x, const double* taps, const double* p0,
                     const double* p1, int kind, double alpha, double* dx, double* out, int64_t T, int64_t M,
-                    int64_t C, int64_t S, int64_t k, int64_t d, int nthreads, int stream) {
-  grad_pass<double>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads, stream != 0);
+                    int64_t C, int64_t S, int64_t k, int64_t d, int nthreads, int flags) {
+  grad_pass<double>(mode, gs, x, taps, p0, p1, kind, alpha, dx, out, Geo{T, M, C, S, k, d}, nthreads, flags);
 }
 }
 """
@@ -693,14 +699,16 @@ def fused_moments(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> tuple[t
 
 def fused_grad_pass(x: torch.Tensor, taps: torch.Tensor, dilation: int, *, alpha_c: torch.Tensor | None = None,
                     beta_c: torch.Tensor | None = None, grad_s: torch.Tensor | None = None,
-                    theta: torch.Tensor | None = None, surrogate_code: int = 0, surrogate_alpha: float = 2.0
+                    theta: torch.Tensor | None = None, surrogate_code: int = 0, surrogate_alpha: float = 2.0,
+                    accumulate_into: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One backward pass that recomputes Y = filter(x, taps) (or H) instead of reading it.
 
     Statistics mode (``alpha_c``, ``beta_c`` [C]): G = α_c + β_c·Y. Spike mode (``grad_s`` [T, B, C, *],
     ``theta`` [C], the surrogate's code and α): G = grad_s·σ'(H − θ_c). Returns (dx [T, B, C, *] = the
     anti-causal filter of G, dtaps [C, k] float64 = Σ G[t]·x[t − lag_i], Σ G per channel [C] float64 in spike
-    mode, else None).
+    mode, else None). ``accumulate_into``: a contiguous tensor like x (the other pass's dX); this pass's dX is
+    added into it in place and it is returned as dx (one buffer instead of two and a later add).
     """
     _check(x)
     lib = _load()
@@ -711,10 +719,18 @@ def fused_grad_pass(x: torch.Tensor, taps: torch.Tensor, dilation: int, *, alpha
     p0 = (theta if spike else alpha_c).detach().to(x.dtype).contiguous()
     p1 = None if spike else beta_c.detach().to(x.dtype).contiguous()
     gs = grad_s.detach().to(x.dtype).contiguous() if spike else None
-    dx = _fresh(lib, xc)
+    if accumulate_into is None:
+        dx, flags = _fresh(lib, xc), _stream(xc)
+    else:
+        if (accumulate_into.shape != xc.shape or accumulate_into.dtype != xc.dtype
+                or not accumulate_into.is_contiguous() or accumulate_into.device.type != "cpu"):
+            raise ValueError(f"fused_grad_pass: accumulate_into must be a contiguous CPU tensor of shape "
+                             f"{tuple(xc.shape)} and dtype {xc.dtype}, found {tuple(accumulate_into.shape)} "
+                             f"{accumulate_into.dtype}")
+        dx, flags = accumulate_into, 2
     out = torch.zeros(C * k + C, dtype=torch.float64)
     fn = lib.mfpsn_grad_f32 if x.dtype == torch.float32 else lib.mfpsn_grad_f64
     fn(int(spike), None if gs is None else gs.data_ptr(), xc.data_ptr(), w.data_ptr(), p0.data_ptr(),
        None if p1 is None else p1.data_ptr(), int(surrogate_code), float(surrogate_alpha), dx.data_ptr(),
-       out.data_ptr(), *_geometry(xc, w, dilation), _threads(xc), _stream(dx))
+       out.data_ptr(), *_geometry(xc, w, dilation), _threads(xc), flags)
     return dx, out[: C * k].reshape(C, k), (out[C * k:] if spike else None)
