@@ -5,7 +5,7 @@
 # with the default (spinning) wait policy an OpenMP region stalls whenever one of its threads is descheduled.
 # Writes results/cpu/bench_<TAG>_N1024.{json,md}, bench_<TAG>_N65536.{json,md} and targets_<TAG>.md.
 # N = 1,024 times forward and forward+backward of every subject; N = 65,536 times the forward pass only (the
-# target there is a forward target; the serial LIF loop's backward at that size takes seconds per call).
+# target there is a forward target; run_issue14.sh times both).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 threads="${1:?threads}"
