@@ -217,3 +217,25 @@ def test_interleaved_settle_runs_untimed_calls_right_before_each_timed_one():
     times = interleaved_ms(fns, torch.device("cpu"), repeats=2, warmup=1, settle=2)
     assert [len(v) for v in times.values()] == [2, 2]
     assert order == ["a", "b"] + ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
+
+
+def test_the_bench_shows_a_progress_bar_with_a_total(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert main(["--quick", "--impl", "shift_add", "--mfpsn-impl", "--train-impl", "--no-baselines",
+                 "--repeats", "1", "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "mfpsn.bench: 100%|" in err and "call" in err     # the bar, finished, with its unit
+    assert main(["--quick", "--impl", "shift_add", "--mfpsn-impl", "--train-impl", "--no-baselines",
+                 "--repeats", "1", "--no-progress", "--json", str(out)]) == 0
+    assert "%|" not in capsys.readouterr().err
+
+
+def test_interleaved_on_call_ticks_once_per_call():
+    import torch
+
+    from mfpsn.bench.timing import interleaved_ms
+
+    ticks = []
+    interleaved_ms({"a": lambda: None, "b": lambda: None}, torch.device("cpu"), repeats=3, warmup=2, settle=1,
+                   on_call=lambda: ticks.append(1))
+    assert len(ticks) == 2 * (2 + 3 * 2)

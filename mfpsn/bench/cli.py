@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from mfpsn.bench.subjects import FILTER_DEFAULT, Unavailable, random_pow2_taps, subjects_for
 from mfpsn.bench.timing import interleaved_ms, machine_facts, upper_median
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--d", type=int, default=2, help="dilation")
     p.add_argument("--dtype", default="float32", choices=sorted(_DTYPES))
     p.add_argument("--repeats", type=int, default=7, help="timed runs per cell (median reported)")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar (it goes to stderr, with an ETA)")
     p.add_argument("--settle", type=int, default=1,
                    help="untimed calls of a subject right before each timed one (0: strictly alternating)")
     p.add_argument("--forward-only", action="store_true", help="time the forward pass only (fwdbwd_ms null)")
@@ -119,6 +122,9 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
                             train_impls=tuple(getattr(args, "train_impl", ())), peers=getattr(args, "peers", False))
     subjects = [s for s in subjects if s.name not in set(getattr(args, "skip", ()))]
     gen = torch.Generator().manual_seed(0)
+    # one tick per call; the total grows cell by cell (a cell's count is known once its subjects are built)
+    bar = tqdm(total=0, desc="mfpsn.bench", unit="call", disable=not getattr(args, "progress", True))
+    per_subject = 2 + args.repeats * (1 + args.settle)      # interleaved_ms: warmup 2, then repeats × (settle + 1)
     for T in args.T:
         for N in args.N:
             C = min(args.C, N)
@@ -145,9 +151,13 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
                 log(f"  ERROR {name} (T={T}, N={N}): {type(err).__name__}: {err}")
 
             log(f"  T={T} N={N}: timing {len(fwds)} forwards and {len(bwds)} forward+backwards, interleaved")
-            fwd_times = interleaved_ms(fwds, device, args.repeats, on_error=on_error, settle=args.settle)
+            bar.total += per_subject * (len(fwds) + len(bwds))
+            bar.set_postfix_str(f"T={T} N={N}")
+            bar.refresh()
+            fwd_times = interleaved_ms(fwds, device, args.repeats, on_error=on_error, settle=args.settle,
+                                       on_call=lambda: bar.update(1))
             bwd_times = interleaved_ms({n: f for n, f in bwds.items() if n in fwd_times}, device, args.repeats,
-                                       on_error=on_error, settle=args.settle)
+                                       on_error=on_error, settle=args.settle, on_call=lambda: bar.update(1))
             del fwds, bwds
             gc.collect()
             if device.type == "cuda":
@@ -171,6 +181,7 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
                                                 or lif["fwdbwd_ms"] is None
                                                 else _sig(lif["fwdbwd_ms"] / row["fwdbwd_ms"]))
             result["rows"].extend(cell_rows)
+    bar.close()
     if hasattr(os, "getloadavg"):
         result["machine"]["loadavg_end"] = list(os.getloadavg())
     return result

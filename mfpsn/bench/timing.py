@@ -45,14 +45,16 @@ def upper_median(times: list[float]) -> float:
 
 
 def interleaved_ms(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 2,
-                   on_error: Callable[[str, Exception], None] | None = None, settle: int = 0
-                   ) -> dict[str, list[float]]:
+                   on_error: Callable[[str, Exception], None] | None = None, settle: int = 0,
+                   on_call: Callable[[], None] | None = None) -> dict[str, list[float]]:
     """Wall times in ms of every ``fns[name]()``, ``repeats`` each, taken round-robin (one run of each subject per
     round) after ``warmup`` untimed runs of each, so that all subjects see the same background load.
 
     ``settle``: untimed calls of a subject right before each of its timed calls, so the timed call does not pay for
     the state the previous subject left (caches filled with its data, torch's OpenMP workers put to sleep by a
     long serial loop: measured, a 1 MiB copy ran 3× slower right after the LIF loop than after itself).
+
+    ``on_call()`` runs after every call, timed or not (a progress bar's tick).
 
     A subject that raises is dropped from the rounds and reported through ``on_error(name, exc)`` (re-raised
     when ``on_error`` is None). Returns {name: [ms, ...]} for the subjects that completed.
@@ -75,6 +77,8 @@ def interleaved_ms(fns: dict[str, Callable[[], object]], device: torch.device, r
                 raise
             on_error(name, err)
             del live[name], times[name]
+        if on_call is not None:
+            on_call()
 
     for _ in range(warmup):
         for name in list(live):
