@@ -171,7 +171,9 @@ def render_readme(results: list[dict]) -> str:
     grid = [(f"k = {k}, {dil}", {"neuron": "mfpsn", "order": k, "dilations": dil})
             for k in ORDERS for dil in ("sawtooth", "none")]
     ablation = _rows(results, ("main", "ablation"), grid)
-    seq_ablation = _rows(results, ("seq", "seq-ablation"), grid)
+    # the psMNIST/sMNIST ablations (experiments_seq) share the group name "seq-ablation": match the task too
+    seq_ablation = _rows(results, ("seq", "seq-ablation"),
+                         [(label, {**match, "task": "seq-digits"}) for label, match in grid])
     shd = _rows(results, ("shd",), [(names[n], {"neuron": n}) for n in SHD_NEURONS])
     seq = _rows(results, ("seq",), [(names[n], {"neuron": n}) for n in every])
     shipped = sorted(r["name"] for r in results if r.get("shipped"))
