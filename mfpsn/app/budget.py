@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import gradio as gr
 
+from mfpsn.bench.subjects import PEER_NAMES
+
 __all__ = ["NS_PER_ELEMENT", "US_PER_PY_STEP", "race_cost_s", "lab_cost", "frames_bytes", "check_budget"]
 
 NS_PER_ELEMENT = 4.0    # one tap/element of a vectorised CPU op (float32), generous
 US_PER_PY_STEP = 60.0   # one time step of a Python-loop neuron (LIF loop), forward; x3 with backward
 
 
-_PEER_LOOPS = {"SpikingJelly LIFNode": 3.0, "snnTorch Leaky": 5.0, "norse LIF": 5.0}  # × our loop's step cost
+# a peer LIF's step against our loop's (measured forward at N = 1,024, T = 256: SpikingJelly 2.8×, norse 4.9×,
+# snnTorch 6.1×; results/cpu/issue14_N1024.md): the budget takes the largest
+PEER_STEP_FACTOR = 6.0
 
 
 def race_cost_s(T_values: list[int], N: int, order: int, names: list[str], train: bool, repeats: int,
@@ -33,8 +37,8 @@ def race_cost_s(T_values: list[int], N: int, order: int, names: list[str], train
             seconds = elements * NS_PER_ELEMENT * 1e-9
             if "Python loop" in name:
                 seconds += T * US_PER_PY_STEP * 1e-6
-            elif name in _PEER_LOOPS:     # the peers' LIFs loop over t in Python too, with more ops per step
-                seconds += T * _PEER_LOOPS[name] * US_PER_PY_STEP * 1e-6
+            elif name in PEER_NAMES:      # the peers' LIFs loop over t in Python too, with more ops per step
+                seconds += T * PEER_STEP_FACTOR * US_PER_PY_STEP * 1e-6
             total += calls * factor * seconds
     return total
 

@@ -22,6 +22,7 @@ import json
 import math
 import platform
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable
 
@@ -38,7 +39,7 @@ from mfpsn.app.race_stats import Timing, fastest, headline, result_rows, spread_
 from mfpsn.app.serve import compute_device
 from mfpsn.paths import data_dir
 
-__all__ = ["MODES", "RESULTS_DIR", "contenders", "default_contenders", "PEER_NAMES", "parse_T_list", "race", "export", "WARMUP", "speed_race",
+__all__ = ["MODES", "RESULTS_DIR", "contenders", "default_contenders", "parse_T_list", "race", "export", "WARMUP", "speed_race",
            "device_markdown", "load_recorded", "recorded_markdown", "recorded_figure", "recorded_view", "LIF_LOOP",
            "LIF_FUSED", "LIF_FUSED_CPU"]
 
@@ -64,30 +65,22 @@ def contenders(device: torch.device) -> list[str]:
         names.append(LIF_FUSED_CPU)
     if device.type == "cuda" and _has_triton():
         names.append(LIF_FUSED)
-    names += [name for name, _ in _peers() if _installed(name)]
+    names += [p.name for p in _peers() if find_spec(p.package) is not None]
     return names
 
 
-_PEER_PACKAGES = {"SpikingJelly LIFNode": "spikingjelly", "snnTorch Leaky": "snntorch", "norse LIF": "norse"}
-PEER_NAMES = tuple(_PEER_PACKAGES)
-
-
-def default_contenders(device: torch.device) -> list[str]:
-    """The contenders ticked when the app opens: this package's (the optional peers are there to tick)."""
-    return [n for n in contenders(device) if n not in PEER_NAMES]
-
-
 def _peers():
-    """The benchmark's optional peer LIFs ((name, closure builder) from :data:`mfpsn.bench.subjects.PEERS`)."""
+    """The benchmark's optional peer LIFs (:data:`mfpsn.bench.subjects.PEERS`: name, closure builder, package)."""
     from mfpsn.bench.subjects import PEERS
 
     return PEERS
 
 
-def _installed(name: str) -> bool:
-    from importlib.util import find_spec
+def default_contenders(device: torch.device) -> list[str]:
+    """The contenders ticked when the app opens: this package's (the optional peers are there to tick)."""
+    from mfpsn.bench.subjects import PEER_NAMES
 
-    return find_spec(_PEER_PACKAGES[name]) is not None
+    return [n for n in contenders(device) if n not in PEER_NAMES]
 
 
 def _has_cxx() -> bool:
@@ -98,8 +91,6 @@ def _has_cxx() -> bool:
 
 
 def _has_triton() -> bool:
-    from importlib.util import find_spec
-
     return find_spec("triton") is not None
 
 
@@ -167,7 +158,7 @@ def race(T_values: list[int], N: int, order: int, dilation: int, names: list[str
         if progress is not None:
             progress(i / len(T_values), f"T = {T}: {len(names)} contenders, {repeats} rounds")
         x = torch.randn(T, B, C, generator=gen).to(device)
-        peers = dict(_peers())
+        peers = {p.name: p.build for p in _peers()}
         runs = {}
         for name in names:
             if name == "MFPSN (toeplitz)" and C * T * T > _TOEPLITZ_MAX:

@@ -96,7 +96,7 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
     share = None
     if fused_stats:
         # one dX buffer for both backward passes when the statistics carry a gradient (see mfpsn_train_cpu)
-        share = r.ops["share"]() if bn_grad and "share" in r.ops else None
+        share = r.ops["share"]() if bn_grad and r.implements("share") else None
         mean, var = r.ops["stats"](x, weight, dilation, share)
     else:
         mean, var, _ = batch_stats(x, weight, dilation, r.name, stats, backends=backends)

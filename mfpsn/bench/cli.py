@@ -33,6 +33,8 @@ from mfpsn.bench.timing import interleaved_ms, machine_facts, upper_median
 from mfpsn.functional import fused_cpu
 from mfpsn.backends import DEFAULT_SELECTOR, IMPLS
 
+WARMUP = 2  # untimed rounds of every subject before the timed ones
+
 __all__ = ["main", "build_parser", "run_sweep", "format_table"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -124,7 +126,7 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
     gen = torch.Generator().manual_seed(0)
     # one tick per call; the total grows cell by cell (a cell's count is known once its subjects are built)
     bar = tqdm(total=0, desc="mfpsn.bench", unit="call", disable=not getattr(args, "progress", True))
-    per_subject = 2 + args.repeats * (1 + args.settle)      # interleaved_ms: warmup 2, then repeats × (settle + 1)
+    per_subject = WARMUP + args.repeats * (1 + args.settle)   # interleaved_ms's calls per subject
     for T in args.T:
         for N in args.N:
             C = min(args.C, N)
@@ -154,10 +156,10 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
             bar.total += per_subject * (len(fwds) + len(bwds))
             bar.set_postfix_str(f"T={T} N={N}")
             bar.refresh()
-            fwd_times = interleaved_ms(fwds, device, args.repeats, on_error=on_error, settle=args.settle,
-                                       on_call=lambda: bar.update(1))
+            timing = dict(warmup=WARMUP, on_error=on_error, settle=args.settle, on_call=lambda: bar.update(1))
+            fwd_times = interleaved_ms(fwds, device, args.repeats, **timing)
             bwd_times = interleaved_ms({n: f for n, f in bwds.items() if n in fwd_times}, device, args.repeats,
-                                       on_error=on_error, settle=args.settle, on_call=lambda: bar.update(1))
+                                       **timing)
             del fwds, bwds
             gc.collect()
             if device.type == "cuda":

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -35,12 +33,14 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from mfpsn.bench.timing import machine_facts
+from mfpsn.bench.timing import interleaved_ms, machine_facts
+from mfpsn.functional import native
 
-__all__ = ["SHAPES", "NetSubject", "NetRow", "subjects", "run", "verdicts", "main"]
+__all__ = ["SHAPES", "MFPSN_ROW", "NetSubject", "NetRow", "subjects", "run", "verdicts", "main"]
 
 SHAPES = {"smnist": (784, 64, 1), "rows": (32, 64, 28)}  # (T, B, in_features)
 HIDDEN, LAYERS, CLASSES = 128, 4, 10
+MFPSN_ROW = "MFPSN k=8 (auto)"
 
 
 @dataclass(frozen=True)
@@ -117,14 +117,13 @@ def _sj_reset(model: nn.Module) -> None:
 
 
 def _fused_lif(T: int, in_features: int) -> nn.Module:
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        raise RuntimeError("LIF backend='fused' needs a C++ compiler ($CXX or g++) on PATH")
+    native.compiler("LIF backend='fused'")   # RuntimeError naming $CXX when there is none
     return _ours("lif", {"backend": "fused"})(T, in_features)
 
 
 def subjects(peers: bool) -> list[NetSubject]:
     """Every registry neuron with its defaults, the fused C++ LIF, and the peers when asked."""
-    out = [NetSubject("MFPSN k=8 (auto)", _ours("mfpsn")), NetSubject("LIF loop", _ours("lif")),
+    out = [NetSubject(MFPSN_ROW, _ours("mfpsn")), NetSubject("LIF loop", _ours("lif")),
            NetSubject("LIF fused CPU", _fused_lif), NetSubject("PLIF loop", _ours("plif")),
            NetSubject("PSN", _ours("psn")), NetSubject("MaskedPSN k=8", _ours("masked_psn")),
            NetSubject("SlidingPSN k=8", _ours("sliding_psn"))]
@@ -147,27 +146,14 @@ def _step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, reset) -> Calla
     return step
 
 
-def _timed_call(name: str, live: dict, row: NetRow, device: torch.device, timed: bool) -> None:
-    """One step of ``live[name]``; its time appended to ``row`` when ``timed``; a failure recorded, the subject
-    dropped (never filled in)."""
-    try:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        live[name]()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if timed:
-            row.times_ms.append(round(1e3 * (time.perf_counter() - t0), 3))
-    except Exception as err:  # noqa: BLE001 - recorded, never filled in
-        row.error = f"{type(err).__name__}: {err}".splitlines()[0][:300]
-        del live[name]
+def _error_text(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}".splitlines()[0][:300]
 
 
 def run(shape: str, subject_list: list[NetSubject], warmup: int = 2, repeats: int = 5,
         device: torch.device = torch.device("cpu"), progress: bool = True, settle: int = 1) -> list[NetRow]:
     """Time every subject's training step on ``SHAPES[shape]``, interleaved (``settle`` untimed steps of a subject
-    right before each of its timed ones; see :func:`mfpsn.bench.timing.interleaved_ms`). Rows keep every time."""
+    right before each of its timed ones; :func:`mfpsn.bench.timing.interleaved_ms`). Rows keep every time."""
     T, B, Fin = SHAPES[shape]
     gen = torch.Generator().manual_seed(T)
     x = torch.rand(T, B, Fin, generator=gen).to(device)
@@ -182,18 +168,18 @@ def run(shape: str, subject_list: list[NetSubject], warmup: int = 2, repeats: in
             row.params = sum(p.numel() for p in model.parameters())
             steps[s.name] = _step_fn(model, x, y, s.reset)
         except Exception as err:  # noqa: BLE001 - this subject cannot run here: say why, time the others
-            row.error = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+            row.error = _error_text(err)
     by_name = {r.name: r for r in rows}
-    live = dict(steps)
-    total = (warmup + repeats * (1 + settle)) * len(live)
+
+    def on_error(name: str, err: Exception) -> None:   # recorded, never filled in
+        by_name[name].error = _error_text(err)
+
+    total = (warmup + repeats * (1 + settle)) * len(steps)
     with tqdm(total=total, desc=f"net step {shape} T={T}", unit="step", disable=not progress) as bar:
-        for rnd in range(warmup + repeats):
-            calls = 1 if rnd < warmup else 1 + settle
-            for name in list(live):
-                for call in range(calls):
-                    if name in live:
-                        _timed_call(name, live, by_name[name], device, rnd >= warmup and call == calls - 1)
-                    bar.update(1)
+        times = interleaved_ms(steps, device, repeats, warmup=warmup, on_error=on_error, settle=settle,
+                               on_call=lambda: bar.update(1))
+    for name, ts in times.items():
+        by_name[name].times_ms = [round(t, 3) for t in ts]
     for r in rows:
         if r.times_ms and r.error is None:
             ts = sorted(r.times_ms)
@@ -208,7 +194,7 @@ def verdicts(rows: list[NetRow]) -> list[str]:
     out = []
     for shape in dict.fromkeys(r.shape for r in rows):
         cell = {r.name: r for r in rows if r.shape == shape}
-        m = cell.get("MFPSN k=8 (auto)")
+        m = cell.get(MFPSN_ROW)
         if m is None or m.median_ms is None:
             out.append(f"{shape}: MFPSN not measured ({m.error if m else 'no row'})")
             continue

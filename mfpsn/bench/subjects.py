@@ -11,7 +11,7 @@ matrix too large) raises :class:`Unavailable` with the reason and is reported as
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import torch
 
@@ -19,7 +19,7 @@ from mfpsn import neurons
 from mfpsn.backends import BACKENDS, IMPLS, temporal_filter
 from mfpsn.functional import fused_cpu
 
-__all__ = ["Unavailable", "Subject", "Closures", "subjects_for", "FILTER_DEFAULT", "random_pow2_taps", "PEERS"]
+__all__ = ["Unavailable", "Subject", "Closures", "subjects_for", "FILTER_DEFAULT", "random_pow2_taps", "Peer", "PEERS", "PEER_NAMES"]
 
 FILTER_DEFAULT = ("conv1d", "shift_add", "toeplitz", "blocked", "fused", "triton", "auto")
 
@@ -232,7 +232,17 @@ def _norse_lif(x, gy, taps, d) -> Closures:
     return _module_closures(Seq(), x, gy, backward=True)
 
 
-PEERS = (("SpikingJelly LIFNode", _spikingjelly_lif), ("snnTorch Leaky", _snntorch_leaky), ("norse LIF", _norse_lif))
+class Peer(NamedTuple):
+    """An optional peer library's LIF: the row name, its closure builder, the pip package it needs."""
+
+    name: str
+    build: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], Closures]
+    package: str
+
+
+PEERS = (Peer("SpikingJelly LIFNode", _spikingjelly_lif, "spikingjelly"),
+         Peer("snnTorch Leaky", _snntorch_leaky, "snntorch"), Peer("norse LIF", _norse_lif, "norse"))
+PEER_NAMES = tuple(p.name for p in PEERS)
 
 
 def _psn(x, gy, taps, d) -> Closures:
@@ -260,5 +270,5 @@ def subjects_for(impls: list[str], mfpsn_impls: list[str], baselines: bool = Tru
         subjects += [Subject("LIF fused CPU", _lif("fused")), Subject("LIF fused", _lif("triton")),
                      Subject("PSN", _psn), Subject("SlidingPSN", _sliding_psn)]
     if peers:
-        subjects += [Subject(name, build) for name, build in PEERS]
+        subjects += [Subject(peer.name, peer.build) for peer in PEERS]
     return subjects

@@ -255,21 +255,7 @@ void bwd_blocks(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, co
 #endif
 }
 
-// Thread r of nthreads runs blocks [r per, (r + 1) per). OpenMP, so the threads are those of the OpenMP runtime torch
-// has loaded (libgomp.so.1: the loader reuses the loaded library of that soname): no thread start per call, and no
-// second pool competing with torch's spinning workers for the same cores.
-template <typename Fn>
-void parallel_blocks(int64_t nblocks, int nthreads, Fn fn) {
-  nthreads = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nblocks)));
-  if (nthreads == 1) { fn(0, int64_t(0), nblocks); return; }
-  const int64_t per = (nblocks + nthreads - 1) / nthreads;
-#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
-  for (int r = 0; r < nthreads; ++r) {
-    const int64_t b0 = r * per, b1 = std::min(nblocks, b0 + per);
-    if (b0 < b1) fn(r, b0, b1);
-  }
-}
-
+@PARALLEL_BLOCKS@
 template <typename F>
 void fwd(const F* x, const F* taps, const F* theta, F* out, Geo g, int nthreads, bool stream) {
   const int64_t nb = (g.M + BW - 1) / BW;
@@ -488,6 +474,7 @@ void mfpsn_grad_f64(int mode, const double* gs, const double* x, const double* t
 }
 """
 
+_SOURCE = _SOURCE.replace("@PARALLEL_BLOCKS@", native.PARALLEL_BLOCKS_CPP)
 _FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread", "-fopenmp")
 _SMALL = 1 << 14  # values: below this one thread (the work is a few microseconds)
 _HUGE_MIN = 8 << 20  # bytes: outputs at least this large are advised to use huge pages

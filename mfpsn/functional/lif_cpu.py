@@ -140,20 +140,7 @@ void bwd_blocks(const F* gs, const F* gh, const F* gvl, const F* h, const F* x, 
   if (dr) *dr = acc;
 }
 
-// Thread r of nthreads runs blocks [r per, (r + 1) per), on torch's OpenMP pool (see fused_cpu: the loaded
-// libgomp.so.1 is reused, so no thread start per call and no second pool competing for the cores).
-template <typename Fn>
-void parallel_blocks(int64_t nblocks, int nthreads, Fn fn) {
-  nthreads = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nblocks)));
-  if (nthreads == 1) { fn(0, int64_t(0), nblocks); return; }
-  const int64_t per = (nblocks + nthreads - 1) / nthreads;
-#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
-  for (int r = 0; r < nthreads; ++r) {
-    const int64_t b0 = r * per, b1 = std::min(nblocks, b0 + per);
-    if (b0 < b1) fn(r, b0, b1);
-  }
-}
-
+@PARALLEL_BLOCKS@
 // blocks small enough that every thread gets one when the neurons are few
 int64_t nblocks_for(int64_t M) { return (M + BW - 1) / BW; }
 
@@ -205,6 +192,7 @@ void mfpsn_lif_bwd_f64(const double* gs, const double* gh, const double* gv, con
 }
 """
 
+_SOURCE = _SOURCE.replace("@PARALLEL_BLOCKS@", native.PARALLEL_BLOCKS_CPP)
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-std=c++17", "-shared", "-fPIC", "-pthread", "-fopenmp")
 _SMALL = 1 << 14  # values: below this one thread
 _WHAT = "the fused CPU LIF kernel (LIF backend='fused')"

@@ -26,9 +26,27 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["cache_root", "compiler", "library_path", "build", "load_verified", "digest_path", "notice"]
+__all__ = ["PARALLEL_BLOCKS_CPP", "cache_root", "compiler", "library_path", "build", "load_verified", "digest_path", "notice"]
 
 _DIGEST_SUFFIX = ".sha256"
+
+#: C++ shared by the native libraries (pasted into each source where it says ``@PARALLEL_BLOCKS@``, inside its
+#: anonymous namespace; needs <algorithm> and <cstdint>, and ``-fopenmp``).
+PARALLEL_BLOCKS_CPP = r"""// Thread r of nthreads runs blocks [r per, (r + 1) per), on OpenMP: the library links libgomp.so.1, the soname
+// of the OpenMP runtime torch has already loaded, so the loader reuses it and these are torch's own workers (no
+// thread start per call, no second pool competing with torch's spinning workers for the cores).
+template <typename Fn>
+void parallel_blocks(int64_t nblocks, int nthreads, Fn fn) {
+  nthreads = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nblocks)));
+  if (nthreads == 1) { fn(0, int64_t(0), nblocks); return; }
+  const int64_t per = (nblocks + nthreads - 1) / nthreads;
+#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
+  for (int r = 0; r < nthreads; ++r) {
+    const int64_t b0 = r * per, b1 = std::min(nblocks, b0 + per);
+    if (b0 < b1) fn(r, b0, b1);
+  }
+}
+"""
 
 
 def notice(message: str) -> None:
