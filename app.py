@@ -6,9 +6,12 @@ import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no telemetry from the server
 
+from functools import partial  # noqa: E402
+
 import gradio as gr  # noqa: E402
 
 from mfpsn.app import drawing, event_neurons, events_view, lab, models_view, race, serve, speaking, zoo  # noqa: E402
+from mfpsn.app.checkpoint_cache import CheckpointCache  # noqa: E402
 from mfpsn.app.errors import clean_errors, keep_outputs_on_error  # noqa: E402
 from mfpsn.app.session import EventsSession  # noqa: E402
 from mfpsn.app.store import RecordingStore  # noqa: E402
@@ -23,7 +26,8 @@ D = lab.LabSettings()
 PLOTS_MIN_WIDTH = 560  # a narrower window (800 px) puts the plots under the controls, full width, titles whole
 # the one store of loaded recordings, owned by this app: sessions hold a key into it (see mfpsn.app.store)
 STORE = RecordingStore(LIMITS.store_max_items, LIMITS.store_max_bytes, LIMITS.session_ttl_s)
-EV = EventsSession(STORE, LIMITS)
+CHECKPOINTS = CheckpointCache(LIMITS.checkpoint_cache_items)  # verified once, then reused by every tab
+EV = EventsSession(STORE, LIMITS, CHECKPOINTS)
 
 with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neurons", analytics_enabled=False,
                delete_cache=(LIMITS.cache_sweep_s, LIMITS.upload_ttl_s)) as demo:
@@ -145,6 +149,11 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                 right_ckpt = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model B (LIF suggested)")
                 neuron_idx = gr.Number(value=0, precision=0, label="neuron index for the membrane plot")
                 run_btn = gr.Button("Run the models", variant="primary")
+            with gr.Row():
+                m_window = gr.Radio(list(models_view.WINDOWS), value=models_view.WINDOWS[0], elem_id="models-window",
+                                    label="camera models on a bigger sensor: where their input window sits")
+                m_x0 = gr.Number(value=0, precision=0, label="window x0 (sensor px)", elem_id="models-x0")
+                m_y0 = gr.Number(value=0, precision=0, label="window y0 (sensor px)", elem_id="models-y0")
             run_summary = gr.Markdown(models_view.NO_RESULTS, elem_id="models-summary", label="summary")
             with gr.Row():
                 m_probs = gr.Plot(label="class probabilities", elem_id="models-probs")
@@ -152,7 +161,8 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             m_rates = gr.Plot(label="per-layer firing rates")
             m_raster = gr.Plot(label="first-layer spike raster")
             m_membranes = gr.Plot(label="membrane potentials", elem_id="models-membranes")
-            model_outputs = [m_probs, m_rates, m_raster, m_membranes, m_evidence, run_summary]
+            m_input = gr.Plot(label="the input tensor the models see", elem_id="models-input")
+            model_outputs = [m_probs, m_rates, m_raster, m_membranes, m_evidence, m_input, run_summary]
             load_io = ([ev_upload, ev_sample, shd_index, n_bins, ev_format, ev_sensor],
                        [ev_summary, ev_frame, ev_cloud, ev_rate, events_state, frame_idx])
             load, reload, suggest = clean_errors(EV.load), clean_errors(EV.reload), clean_errors(EV.suggest)
@@ -176,12 +186,13 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                              api_visibility="private", trigger_mode="always_last", show_progress="hidden")
             n_bins.input(clean_errors(EV.rebin), [events_state, n_bins], [ev_frame, frame_idx],
                          api_visibility="private", trigger_mode="always_last")
-            run_btn.click(clean_errors(EV.run), [events_state, left_ckpt, right_ckpt, neuron_idx], model_outputs,
-                          api_visibility="private")
+            run_btn.click(clean_errors(EV.run), [events_state, left_ckpt, right_ckpt, neuron_idx, m_window, m_x0, m_y0],
+                          model_outputs, api_visibility="private")
             # the same for API clients, who name the file instead of holding a session (no button on the page)
-            gr.Button(visible=False).click(clean_errors(models_view.run_model),
+            gr.Button(visible=False).click(clean_errors(partial(models_view.run_model, cache=CHECKPOINTS)),
                                            [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx,
-                                            ev_format, ev_sensor], model_outputs, api_name="run_model")
+                                            ev_format, ev_sensor, m_window, m_x0, m_y0], model_outputs,
+                                           api_name="run_model")
 
         # ------------------------------------------------------------------------------------ event neurons
         with gr.Tab("Neurons on events", id="event-neurons"):
@@ -241,7 +252,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     draw_seq = gr.Plot(label="input sequence")
                     draw_prob = gr.Plot(label="probability over time")
                     draw_dyn = gr.Plot(label="membranes and spikes")
-            draw_btn.click(clean_errors(drawing.classify_drawing_ui),
+            draw_btn.click(clean_errors(partial(drawing.classify_drawing_ui, cache=CHECKPOINTS)),
                            [sketch, draw_upload, draw_left, draw_right, draw_neuron],
                            [draw_summary, draw_seq, draw_prob, draw_dyn], api_name="classify_drawing")
 
@@ -266,7 +277,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     speak_summary = gr.Markdown(elem_id="speak-summary", label="summary")
                     speak_input = gr.Plot(label="waveform and cochlea spikes")
                     speak_prob = gr.Plot(label="probability over time")
-            speak_btn.click(clean_errors(speaking.classify_audio_ui), [speak_audio, speak_sample, speak_left, speak_right],
+            speak_btn.click(clean_errors(partial(speaking.classify_audio_ui, cache=CHECKPOINTS)), [speak_audio, speak_sample, speak_left, speak_right],
                             [speak_summary, speak_input, speak_prob], api_name="classify_audio")
 
         # ------------------------------------------------------------------------------------ speed race
@@ -291,27 +302,40 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     race_time = gr.Plot(label="time against T", elem_id="race-time")
                     race_speedup = gr.Plot(label="speed-up", elem_id="race-speedup")
                     race_table = gr.Markdown(elem_id="race-table", label="summary and table")
+                    race_scaling = gr.Plot(label="throughput and scaling (log–log)", elem_id="race-scaling")
                     race_files = gr.File(label="the table as JSON and CSV", file_count="multiple",
                                          elem_id="race-files")
             recorded_md = gr.Markdown()
             recorded_plot = gr.Plot(label="recorded results")
             race_btn.click(clean_errors(race.speed_race),
                            [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
-                           [race_time, race_speedup, race_table, race_device, race_files], api_name="speed_race",
+                           [race_time, race_speedup, race_table, race_device, race_files, race_scaling],
+                           api_name="speed_race",
                            concurrency_limit=1)
 
         # ------------------------------------------------------------------------------------ model zoo
         with gr.Tab("Model zoo", id="zoo"):
             gr.Markdown(ZOO_HELP)
             zoo_md = gr.Markdown(elem_id="zoo-table")
-            card_pick = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model card")
-            card_md = gr.Markdown()
+            with gr.Row():
+                scatter_task = gr.Dropdown(zoo.zoo_tasks(), value=next(iter(zoo.zoo_tasks()), None),
+                                           label="task of the accuracy–parameters–energy scatter")
+            zoo_scatter = gr.Plot(label="accuracy, parameters and energy", elem_id="zoo-scatter")
+            card_pick = gr.Dropdown(zoo.checkpoint_choices(), value=None, label="model card", elem_id="zoo-pick")
+            with gr.Row():
+                zoo_confusion = gr.Plot(label="confusion matrix on the test split", elem_id="zoo-confusion")
+                zoo_curves = gr.Plot(label="training curves", elem_id="zoo-curves")
+            zoo_taps = gr.Plot(label="learned tap exponents", elem_id="zoo-taps")
+            card_md = gr.Markdown(elem_id="zoo-card")
             results_md = gr.Markdown()
-            card_pick.change(clean_errors(zoo.card_markdown), [card_pick], [card_md], api_visibility="private")
+            card_pick.change(clean_errors(partial(zoo.zoo_model, cache=CHECKPOINTS)), [card_pick],
+                             [card_md, zoo_confusion, zoo_taps, zoo_curves], api_visibility="private")
+            scatter_task.change(clean_errors(zoo.zoo_scatter), [scatter_task], [zoo_scatter], api_visibility="private")
 
     demo.load(lab_update, lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
     demo.load(clean_errors(race.recorded_view), None, [recorded_md, recorded_plot], api_visibility="private")
     demo.load(clean_errors(zoo.zoo_view), None, [zoo_md, results_md], api_visibility="private")
+    demo.load(clean_errors(zoo.zoo_scatter), [scatter_task], [zoo_scatter], api_visibility="private")
 
 if __name__ == "__main__":
     serve.main(demo)

@@ -27,7 +27,7 @@ import torch
 
 __all__ = ["CardInputError", "IMAGE_SUFFIXES", "AUDIO_SUFFIXES", "input_kind", "image_input", "audio_input",
            "events_input", "file_input",
-           "read_image", "fit_sensor", "fitted_frames"]
+           "read_image", "fit_sensor", "fitted_frames", "window_origin"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 AUDIO_SUFFIXES = (".wav",)
@@ -116,11 +116,12 @@ def audio_input(audio: np.ndarray, sample_rate: int, card: dict[str, Any]) -> to
 
 
 def events_input(events, card: dict[str, Any], notes: list[str] | None = None, *,
-                 max_bytes: int = FRAME_MAX_BYTES) -> torch.Tensor:
+                 max_bytes: int = FRAME_MAX_BYTES, origin: tuple[int, int] | str | None = None) -> torch.Tensor:
     """``events`` (:class:`mfpsn.events.Events`) → ``[T, 1, ...]`` following ``card["input"]["binning"]``.
-    A sensor of another size is centre-cropped or zero-padded to the model's (:func:`fitted_frames`: the
-    events are cropped before they are counted); ``notes`` receives a sentence saying so. ``max_bytes``
-    bounds the frames."""
+    A camera sensor of another size is cropped or zero-padded to the model's (:func:`fitted_frames`: the
+    events are cropped before they are counted); ``origin`` picks the window: None = the centre one,
+    ``"active"`` = the one holding the most events, ``(x0, y0)`` = at that sensor pixel. ``notes`` receives a
+    sentence saying which part the model sees. ``max_bytes`` bounds the frames."""
     from mfpsn.events.frames import spike_train_to_bins
 
     notes = [] if notes is None else notes
@@ -146,7 +147,7 @@ def events_input(events, card: dict[str, Any], notes: list[str] | None = None, *
     start = int(events.t[0])
     time_range = (start + int(rng[0]), start + int(rng[1])) if isinstance(rng, list) else (start, int(events.t[-1]) + 1)
     h2, w2 = int(spec["shape"][-2]), int(spec["shape"][-1])
-    frames = fitted_frames(events, T, time_range, (h2, w2), notes, max_bytes=max_bytes)
+    frames = fitted_frames(events, T, time_range, (h2, w2), notes, max_bytes=max_bytes, origin=origin)
     return torch.from_numpy(np.ascontiguousarray(frames)).unsqueeze(1)
 
 
@@ -166,11 +167,36 @@ def fit_sensor(frames: np.ndarray, size: tuple[int, int], notes: list[str]) -> n
     return out
 
 
+def window_origin(events, size: tuple[int, int], origin: tuple[int, int] | str | None = None
+                  ) -> tuple[int, int]:
+    """Sensor pixel ``(x0, y0)`` of the model's ``size = (H', W')`` window on the sensor of ``events``: the centre
+    (``origin=None``), the most active window (``"active"``, :func:`mfpsn.events.regions.most_active_window`) or
+    ``origin`` itself, checked to keep the window on the sensor. Along an axis where the sensor is smaller than
+    the window, the start is 0 (the sensor is centred on a zero canvas)."""
+    from mfpsn.events.regions import most_active_window
+
+    H, W = events.height, events.width
+    h2, w2 = size
+    hh, ww = min(H, h2), min(W, w2)
+    if origin is None:
+        return max(0, (W - w2) // 2), max(0, (H - h2) // 2)
+    if origin == "active":
+        return most_active_window(events, ww, hh)[:2]
+    if isinstance(origin, str) or len(origin) != 2:
+        raise CardInputError(f"model window: expected None (centre), 'active' or (x0, y0), found {origin!r}")
+    x0, y0 = (int(v) for v in origin)
+    if not (0 <= x0 <= W - ww and 0 <= y0 <= H - hh):
+        raise CardInputError(f"model window: a {ww}×{hh} window at x0 = {x0}, y0 = {y0} leaves the {W}×{H} sensor; "
+                             f"expected 0 <= x0 <= {W - ww} and 0 <= y0 <= {H - hh}")
+    return x0, y0
+
+
 def fitted_frames(events, T: int, time_range: tuple[int, int], size: tuple[int, int], notes: list[str], *,
-                  max_bytes: int = FRAME_MAX_BYTES) -> np.ndarray:
-    """``[T, 2, H', W']`` frames of the centre ``size = (H', W')`` window of the sensor (zero-padded when the sensor
-    is smaller), the same as :func:`fit_sensor` of the full frames, but the events are cropped *before* they are
-    counted, so a header declaring a 65536 x 65536 sensor costs no more than the model's input."""
+                  max_bytes: int = FRAME_MAX_BYTES, origin: tuple[int, int] | str | None = None) -> np.ndarray:
+    """``[T, 2, H', W']`` frames of the ``size = (H', W')`` window of the sensor at :func:`window_origin`
+    (default: the centre; zero-padded where the sensor is smaller), the same as :func:`fit_sensor` of the full
+    frames for the centre window, but the events are cropped *before* they are counted, so a header declaring a
+    65536 x 65536 sensor costs no more than the model's input."""
     from mfpsn.events import Events
     from mfpsn.events.frames import events_to_frames
 
@@ -178,11 +204,12 @@ def fitted_frames(events, T: int, time_range: tuple[int, int], size: tuple[int, 
     h2, w2 = size
     if (H, W) == (h2, w2):
         return events_to_frames(events, n_bins=T, time_range=time_range, max_bytes=max_bytes)
-    sy, sx = max(0, (H - h2) // 2), max(0, (W - w2) // 2)
+    sx, sy = window_origin(events, size, origin)
     dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
     hh, ww = min(H, h2), min(W, w2)
     keep = (events.x >= sx) & (events.x < sx + ww) & (events.y >= sy) & (events.y < sy + hh)
-    notes.append(f"the {W}×{H} sensor was centre-{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
+    how = "centre-" if origin is None else "most-active-window " if origin == "active" else "window "
+    notes.append(f"the {W}×{H} sensor was {how}{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
                  f"model's {w2}×{h2} input: it sees sensor x {sx}–{sx + ww - 1}, y {sy}–{sy + hh - 1} only, "
                  f"{int(keep.sum()):,} of {len(events):,} events")
     window = Events(events.t[keep], events.x[keep] - sx, events.y[keep] - sy, events.p[keep], ww, hh)

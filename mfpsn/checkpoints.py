@@ -47,7 +47,7 @@ from torch import nn
 from mfpsn.models import SpikingNet, build_model
 from mfpsn.paths import data_dir
 
-__all__ = ["CARD_FORMAT", "SHIPPED_DIR", "REQUIRED_KEYS", "UNSIGNED_KEYS", "CheckpointError", "Checkpoint",
+__all__ = ["CARD_FORMAT", "SHIPPED_DIR", "REQUIRED_KEYS", "UNSIGNED_KEYS", "EVAL_SUFFIX", "CheckpointError", "Checkpoint",
            "CheckpointInfo", "sha256_file", "card_digest", "tensors_digest", "save", "load", "read_card", "resolve",
            "available", "resign", "main"]
 
@@ -56,6 +56,7 @@ SHIPPED_DIR = data_dir("checkpoints")  # repository folder or $MFPSN_CHECKPOINTS
 REQUIRED_KEYS = ("format", "name", "model", "task", "classes", "input", "training", "seed", "test_accuracy",
                  "fixed_subset", "weights_file", "weights_sha256", "date", "torch_version")
 UNSIGNED_KEYS = ("weights_sha256", "weights_bytes")  # they describe the file that holds the card digest
+EVAL_SUFFIX = ".eval.json"  # a checkpoint's per-class results beside its card (mfpsn.checkpoint_eval), not a card
 
 
 class CheckpointError(ValueError):
@@ -309,6 +310,8 @@ def available(directory: str | os.PathLike | None = None) -> list[CheckpointInfo
     where = Path(directory) if directory is not None else SHIPPED_DIR
     out = []
     for path in sorted(where.glob("*.json")) if where.is_dir() else []:
+        if path.name.endswith(EVAL_SUFFIX):
+            continue
         try:
             card = read_card(path)
         except CheckpointError:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import torch
 
 from mfpsn.checkpoints import load
-from mfpsn.training.loop import evaluate
+from mfpsn.training.loop import confusion_matrix
 from mfpsn.training.tasks import load_task
 
 __all__ = ["evaluate_checkpoint", "main"]
@@ -31,7 +31,8 @@ def evaluate_checkpoint(name_or_path: str, *, limit: int | None = None, data_roo
     fractional bits (:func:`mfpsn.integer_net.integerize`) instead of the float eval path.
 
     Returns:
-        ``{"name", "task", "samples", "accuracy", "card_test_accuracy", "card_fixed_subset", "path"}``.
+        ``{"name", "task", "samples", "correct", "accuracy", "card_test_accuracy", "card_fixed_subset", "path",
+        "checkpoint", "confusion"}``; ``confusion: [K, K]`` int64 counts (row: true class, column: predicted).
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit: expected a positive integer or None, found {limit!r}")
@@ -47,8 +48,10 @@ def evaluate_checkpoint(name_or_path: str, *, limit: int | None = None, data_roo
 
         model, replaced = integerize(ckpt.model, integer_frac_bits)
         path = f"integer ({replaced} MFPSN layers, {integer_frac_bits} fractional bits)"
-    correct, total = evaluate(model, data.test_x[:n], data.test_y[:n], batch_size=batch_size, progress=progress)
-    return {"path": path, "name": card["name"], "task": card["task"], "checkpoint": str(ckpt.card_path), "samples": total,
+    counts = confusion_matrix(model, data.test_x[:n], data.test_y[:n], len(card["classes"]), batch_size=batch_size,
+                              progress=progress)
+    correct, total = int(counts.trace()), int(counts.sum())
+    return {"confusion": counts, "path": path, "name": card["name"], "task": card["task"], "checkpoint": str(ckpt.card_path), "samples": total,
             "correct": correct, "accuracy": correct / total, "card_test_accuracy": card["test_accuracy"],
             "card_fixed_subset": card["fixed_subset"]}
 
@@ -65,7 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--integer", type=int, default=None, metavar="FRAC_BITS",
                    help="run the MFPSN layers on the integer shift/add path with FRAC_BITS fractional bits")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--write-eval", action="store_true",
+                   help="write the confusion counts beside the card (NAME.eval.json, mfpsn.checkpoint_eval); needs the "
+                        "whole split (no --limit) and the float path")
     args = p.parse_args(argv)
+    if args.write_eval and (args.limit is not None or args.integer is not None):
+        p.error("--write-eval: the per-class results describe the float model on the whole split; drop --limit and "
+                "--integer")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:
@@ -76,8 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{result['name']} ({result['task']}, {result['path']} path): accuracy {result['accuracy']:.4f} on {result['samples']} held-out "
           f"samples ({result['correct']} correct); card: {result['card_test_accuracy']:.4f} on the whole split, "
           f"{result['card_fixed_subset']['accuracy']:.4f} on the first {result['card_fixed_subset']['limit']}")
+    if args.write_eval:
+        from mfpsn.checkpoint_eval import write_eval
+
+        print(f"wrote {write_eval(result['checkpoint'], result['confusion'])}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({**result, "confusion": result["confusion"].tolist()}, indent=1) + "\n")
     return 0
 
 

@@ -345,7 +345,7 @@ def test_run_model_camera_side_by_side(tiny_checkpoints):
 
     figs_md = models_view.run_model(None, "nmnist_digit3.bin", 0, "cam_mfpsn", "cam_lif", 5,
                                     directory=tiny_checkpoints)
-    probs, rates, raster, membranes, evidence, md = figs_md
+    probs, rates, raster, membranes, evidence, model_input, md = figs_md
     assert [t.name for t in probs.data] == ["cam_mfpsn", "cam_lif"]
     assert sum(probs.data[0].y) == pytest.approx(1.0, abs=1e-5)
     # per-layer firing rates equal the recorded spikes of a direct run
@@ -369,7 +369,8 @@ def test_run_model_spike_train_evidence_and_binning(tiny_checkpoints):
     card = json.loads((tiny_checkpoints / "shd_mfpsn.json").read_text())
     x = models_view.model_input(ev, card, [])
     assert torch.equal(x[:, 0], torch.from_numpy(spike_train_to_bins(ev, n_bins=30, bin_us=10_000, pool=5)))
-    assert "True class" in out[5]
+    assert np.array_equal(np.asarray(out[5].data[0].z), x[:, 0].numpy().T)   # the tensor shown is the one fed
+    assert "True class" in out[6]
 
 
 def test_run_model_errors(tiny_checkpoints):
@@ -474,6 +475,62 @@ def test_zoo(tiny_checkpoints, tmp_path):
     assert "```" not in card and "{" not in card              # tables, not raw JSON (issue 13.5)
     assert "| arch | shd_net |" in card and "| input › binning › pool | 5 |" in card
     assert "has not been written" in zoo.results_markdown(tmp_path)
+
+
+def test_zoo_model_confusion_taps_and_curves(tiny_checkpoints):
+    """Issue 13: per-class results from the sidecar, learned tap exponents per MFPSN layer, training curves."""
+    from mfpsn.checkpoint_eval import eval_path, write_eval
+    from mfpsn.checkpoints import load
+
+    md, confusion, taps, curves = zoo.zoo_model("cam_mfpsn", directory=tiny_checkpoints)
+    assert "cam_mfpsn" in md and "--write-eval" in confusion.layout.annotations[0].text   # none stored yet
+    counts = torch.zeros(10, 10, dtype=torch.int64)
+    counts[3, 3], counts[3, 5], counts[7, 7] = 6, 2, 4
+    write_eval(tiny_checkpoints / "cam_mfpsn.json", counts)
+    try:
+        _, confusion, taps, _ = zoo.zoo_model("cam_mfpsn", directory=tiny_checkpoints)
+        heat = confusion.data[0]
+        assert heat.type == "heatmap" and heat.z[3][3] == 75.0 and heat.z[3][5] == 25.0 and heat.z[7][7] == 100.0
+        assert heat.customdata[3][5] == 2 and "83.33 % of 12 samples" in confusion.layout.title.text
+        model = load(tiny_checkpoints / "cam_mfpsn.json").model
+        layers = [m for m in model.modules() if type(m).__name__ == "MFPSN"]
+        assert len(taps.data) == len(layers)                         # one histogram per MFPSN layer
+        for bar, layer in zip(taps.data, layers):                    # every eval tap counted once
+            assert sum(bar.y) == layer.folded()[0].numel()
+        eval_path(tiny_checkpoints / "cam_mfpsn.json").write_text("{broken")
+        assert "refused" in zoo.zoo_model("cam_mfpsn", directory=tiny_checkpoints)[1].layout.annotations[0].text
+    finally:
+        eval_path(tiny_checkpoints / "cam_mfpsn.json").unlink()
+    _, _, taps, curves = zoo.zoo_model("shd_lif", directory=tiny_checkpoints)
+    assert "no shift exponents" in taps.layout.annotations[0].text
+    assert "no per-epoch history" in curves.layout.title.text
+    from mfpsn.app.figures_zoo import curves_figure
+
+    fig = curves_figure({"name": "x", "history": [{"epoch": 1, "train_loss": 2.0, "train_accuracy": 0.2,
+                                                    "test_accuracy": 0.25, "test_samples": 10},
+                                                   {"epoch": 2, "train_loss": 1.0, "train_accuracy": 0.5,
+                                                    "test_accuracy": 0.5, "test_samples": 40}]})
+    assert [list(t.y) for t in fig.data] == [[20.0, 50.0], [25.0, 50.0], [2.0, 1.0]]
+
+
+def test_zoo_scatter_groups_runs_by_configuration(tmp_path):
+    rows = [{"task": "psmnist", "protocol": "budget", "group": "seq-main", "label": "mfpsn_k8", "neuron": "mfpsn",
+             "seed": s, "test_accuracy": a, "n_parameters": 100, "energy_nj_per_sample": 10.0}
+            for s, a in ((0, 0.2), (1, 0.3))]
+    rows += [{"task": "psmnist", "protocol": "budget", "group": "seq-main", "label": "lif", "neuron": "lif", "seed": 0,
+              "test_accuracy": 0.1, "n_parameters": 90}, {"task": "smnist", "test_accuracy": 0.5, "n_parameters": 1},
+             {"task": "psmnist", "group": "integer", "float_accuracy": 0.2}]                # no accuracy: left out
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert zoo.zoo_tasks(tmp_path) == ["psmnist", "smnist"]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [{"task": "random", "n_parameters": 1}, *rows]))
+    assert zoo.zoo_tasks(tmp_path) == ["psmnist", "smnist", "random"]          # the real-data tasks first
+    fig = zoo.zoo_scatter("psmnist", directory=tmp_path)
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == {"MFPSN", "LIF"}
+    assert list(by_name["MFPSN"].y) == [pytest.approx(25.0)] and list(by_name["MFPSN"].x) == [100]
+    assert by_name["MFPSN"].error_y.array[0] == pytest.approx(7.0710678)            # std over the two seeds
+    assert by_name["LIF"].customdata[0][5] == "not recorded"                        # energy missing: said
+    assert "no result rows" in zoo.zoo_scatter("nope", directory=tmp_path).layout.title.text
 
 
 def test_app_structure_queue_and_limits():
@@ -615,8 +672,8 @@ def test_endpoint_run_model_without_a_choice(client):
 
 def test_endpoint_speed_race(client):
     lifs = [n for n in (race.LIF_LOOP, race.LIF_FUSED_CPU) if n in race.contenders(torch.device("cpu"))]
-    fig_t, fig_s, table, device, files = client.predict("8, 16, 100", 32, 2, 1, ["MFPSN (shift_add)", *lifs],
-                                                        race.MODES[0], 3, api_name="/speed_race")
+    fig_t, fig_s, table, device, files, fig_r = client.predict("8, 16, 100", 32, 2, 1, ["MFPSN (shift_add)", *lifs],
+                                                               race.MODES[0], 3, api_name="/speed_race")
     exported = json.loads(Path(files[0]).read_text())                       # the table, exported
     assert len(exported["rows"]) == 3 * (1 + len(lifs)) and "load average" in exported["load_after"]
     assert Path(files[1]).read_text().startswith("contender,T,N,repeats,median_ms")
@@ -631,3 +688,32 @@ def test_endpoint_speed_race(client):
     assert f"than {baseline}** (the fastest serial LIF raced) at T = 100" in table
     assert "load average" in table and "LIF (Python loop)" in table and "T = 16" in table and "torch" in device
     assert "neuron-steps per second" in table
+    scaling = json.loads(fig_r["plot"])                                      # log–log, ticks at the T raced
+    assert scaling["layout"]["xaxis"]["type"] == "log" and scaling["layout"]["xaxis"]["ticktext"] == ["8", "16", "100"]
+    assert len(scaling["data"]) == 1 + len(lifs) and all("time ∝ T^" in tr["name"] for tr in scaling["data"])
+
+
+@pytest.mark.parametrize("k,d,quantize", [(1, 1, True), (3, 2, True), (5, 3, False)])
+def test_lab_mfpsn_pass_equals_the_module_after_its_fold(k, d, quantize):
+    """Issue 11.5: the lab calls the pure eval pass; it equals an MFPSN module whose BatchNorm fold gives the same
+    taps and threshold (γ = √(1 + ε), μ = 0, σ² = 1, β = −θ), spikes and membranes."""
+    import math
+
+    from mfpsn.neurons import MFPSN
+
+    torch.manual_seed(k)
+    x = torch.randn(40, 1, 3) * 2
+    s = lab.LabSettings(order=k, quantize=quantize)
+    taps = np.array([0.5, -0.25, 1.0, 0.125, -2.0][:k], dtype=np.float32)
+    ours = lab._mfpsn_trace(x, taps, 0.7, s, d)
+    ref = MFPSN(3, order=k, dilation=d, quantize=quantize, surrogate=s.surrogate, alpha=s.alpha, impl="shift_add")
+    with torch.no_grad():
+        ref.weight.copy_(torch.from_numpy(taps).expand(3, -1))
+        ref.running_mean.zero_()
+        ref.running_var.fill_(1.0)
+        ref.bn_weight.fill_(math.sqrt(1.0 + ref.eps))
+        ref.bn_bias.fill_(-0.7)
+        tr = ref.eval().run(x)
+    torch.testing.assert_close(ours.h, tr.h, rtol=1e-6, atol=1e-6)
+    assert torch.equal(ours.spikes, tr.spikes)
+    assert float(ours.v_th.reshape(-1)[0]) == pytest.approx(float(tr.v_th.reshape(-1)[0]))

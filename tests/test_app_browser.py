@@ -5,7 +5,8 @@ gained a tap, sets the lab to its largest size and checks that it draws in secon
 plots; switches to the event explorer, uploads a recording from ``assets/``, checks the summary and that the
 frame, point-cloud and rate plots rendered, moves the frame slider and types a bin count and checks the frame,
 runs the models, checks that a failed load and a new recording clear every model result of the previous one, then
-races (categorical T axis, spread, the fastest serial LIF as baseline) and visits the model zoo. Screenshots go to
+races (categorical T axis, spread, the fastest serial LIF as baseline) and visits the model zoo (scatter, a
+card's confusion matrix, tap exponents and training curves). Screenshots go to
 ``$MFPSN_SCREENSHOTS`` when set (else a temporary folder).
 Skipped, with the reason, when playwright or ``/usr/bin/chromium`` is missing.
 """
@@ -184,6 +185,7 @@ def test_event_explorer_runs_the_shipped_models(page, shots):
     page.wait_for_function(f"document.querySelectorAll('#models-probs .barlayer .trace').length === "
                            f"{len({left, right})}")
     page.wait_for_function("document.querySelectorAll('#models-membranes .scatterlayer .trace').length > 0")
+    page.wait_for_function("document.querySelectorAll('#models-input .heatmaplayer image').length >= 2")  # ON, OFF
     page.screenshot(path=str(shots / "4b_event_explorer_models.png"), full_page=True)
 
 
@@ -191,6 +193,7 @@ def models_shown(page) -> dict:
     """What the model-result outputs show: the summary text and the bars and lines drawn."""
     return page.evaluate("() => ({summary: document.querySelector('#models-summary').innerText,"
                          " bars: document.querySelectorAll('#models-probs .barlayer .trace').length,"
+                         " inputs: document.querySelectorAll('#models-input .heatmaplayer image').length,"
                          " lines: document.querySelectorAll('#models-membranes .scatterlayer .trace').length})")
 
 
@@ -208,7 +211,7 @@ def test_a_failed_load_clears_the_previous_recording_and_its_results(page, shots
     page.wait_for_function("document.querySelector('#events-summary').innerText.includes('Upload a file')")
     page.wait_for_function(f"document.querySelector('#models-summary').innerText.includes({NO_RESULTS[:20]!r})")
     shown = models_shown(page)
-    assert shown["bars"] == 0 and shown["lines"] == 0 and "predicts" not in shown["summary"]
+    assert shown["bars"] == 0 and shown["lines"] == 0 and shown["inputs"] == 0 and "predicts" not in shown["summary"]
     assert page.evaluate("document.querySelector('#events-frame .heatmaplayer image')") is None
     page.screenshot(path=str(shots / "4b2_failed_load_cleared.png"), full_page=True)
 
@@ -227,7 +230,7 @@ def test_spike_train_upload_and_models(page, shots):
     page.wait_for_function("document.querySelector('#events-cloud .js-plotly-plot').layout.title.text"
                            ".includes('700-channel spike raster')")
     shown = models_shown(page)                                      # nothing computed for another file
-    assert shown["bars"] == 0 and "predicts" not in shown["summary"]
+    assert shown["bars"] == 0 and shown["inputs"] == 0 and "predicts" not in shown["summary"]
     names, left, right = compatible_checkpoints(read_recording(str(path)))
     if not names:
         page.screenshot(path=str(shots / "4c_spike_train.png"), full_page=True)
@@ -253,6 +256,13 @@ def test_speed_race_and_model_zoo_tabs(page, shots):
     page.screenshot(path=str(shots / "5_speed_race.png"), full_page=True)
     page.get_by_role("tab", name="Model zoo").click()
     page.wait_for_function("document.querySelector('#zoo-table').innerText.length > 10")
+    page.wait_for_function("document.querySelectorAll('#zoo-scatter .scatterlayer .trace').length >= 2")
+    page.locator("#zoo-pick input").click()
+    page.get_by_role("option", name="fsdd_mfpsn").click()
+    page.wait_for_function("document.querySelector('#zoo-confusion .heatmaplayer') !== null")
+    page.wait_for_function("document.querySelectorAll('#zoo-taps .barlayer .trace').length == 2")  # 2 MFPSN layers
+    page.wait_for_function("document.querySelectorAll('#zoo-curves .scatterlayer .trace').length == 3")
+    assert "fsdd_mfpsn" in page.locator("#zoo-card").inner_text()
     page.screenshot(path=str(shots / "6_model_zoo.png"), full_page=True)
 
 

@@ -52,3 +52,16 @@ def test_figures_use_a_categorical_T_axis_with_error_bars():
     assert bars["MFPSN (shift_add)"] == [2.0, 2.5] and all(b.error_y.array is not None for b in sp.data)
     lo, hi = sp.layout.yaxis.range
     assert 10 ** lo < 0.125 and 5.0 < 10 ** hi                               # no clipped group
+
+
+def test_throughput_figure_is_log_log_with_the_fitted_slope():
+    times = {"MFPSN (fused)": [cell(1.0), cell(4.0), cell(16.0)],         # time ∝ T: constant throughput
+             "LIF (Python loop)": [cell(1.0), cell(16.0), cell(256.0)],     # time ∝ T²
+             "MFPSN (fft)": [None, cell(2.0), None]}                        # one point: no slope to fit
+    fig = figures_race.throughput_figure([16, 64, 256], times, 1000)
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    assert list(fig.layout.xaxis.tickvals) == [16, 64, 256] and list(fig.layout.xaxis.ticktext) == ["16", "64", "256"]
+    names = [t.name for t in fig.data]
+    assert names == ["MFPSN (fused): time ∝ T^1.00", "LIF (Python loop): time ∝ T^2.00", "MFPSN (fft)"]
+    assert list(fig.data[0].y) == pytest.approx([16e6, 16e6, 16e6])         # T · N / median (ms → s)
+    assert list(fig.data[2].x) == [64]

@@ -36,3 +36,34 @@ def test_the_camera_models_crop_is_stated_next_to_the_prediction():
     note = md.index("**Model input:** the 128×128 sensor was centre-cropped to the model's 34×34 input: it sees "
                     "sensor x 47–80, y 47–80 only")
     assert predicts < note and " of " in md[note:]
+
+
+def test_the_model_window_can_be_moved_and_its_tensor_is_shown():
+    """Issue 13.3: an ROI picker instead of the silent centre crop, and a preview of the exact tensor."""
+    import pytest
+    import torch
+
+    from mfpsn.card_inputs import events_input
+    from mfpsn.checkpoints import load
+    from mfpsn.events import read_events
+    from mfpsn.paths import data_dir
+
+    name = "aedat2_dvs128_digit3_first_saccade.aedat"
+    ev = read_events(data_dir("assets") / name)
+    card = load("dvs_digits_mfpsn").card
+    for window, x0, y0, expect in (("at x0, y0", 10, 20, "window cropped to the model's 34×34 input: it sees "
+                                                        "sensor x 10–43, y 20–53"),
+                                   ("most active", 0, 0, "most-active-window cropped")):
+        *_, preview, md = models_view.run_model(None, name, 0, "dvs_digits_mfpsn", None, 0, window=window, x0=x0,
+                                                y0=y0)
+        assert expect in md and expect in preview.layout.title.text
+        notes: list[str] = []
+        origin = models_view.window_origin(window, x0, y0)
+        x = events_input(ev, card, notes, origin=origin)[:, 0]                 # the tensor the model sees
+        assert np.array_equal(np.asarray(preview.data[0].z), x[:, 0].sum(0).numpy())    # ON, summed over T
+        assert np.array_equal(np.asarray(preview.data[1].z), x[:, 1].sum(0).numpy())    # OFF
+    active = events_input(ev, card, [], origin="active").sum()
+    assert active >= events_input(ev, card, [], origin=None).sum()              # the most active window holds most
+    with pytest.raises(Exception, match="leaves the 128×128 sensor"):
+        models_view.run_model(None, name, 0, "dvs_digits_mfpsn", None, 0, window="at x0, y0", x0=100, y0=0)
+    assert torch.is_tensor(x)

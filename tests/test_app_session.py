@@ -19,9 +19,9 @@ def test_reset_forgets_the_recording_and_blanks_every_output(session):
     key = session.load(None, "nmnist_digit3.bin", 0, 10)[4]
     out = session.reset(key)
     assert session.store.get(key) is None
-    assert len(out) == 12                                   # the six load outputs, then the six model outputs
+    assert len(out) == 13                                   # the six load outputs, then the seven model outputs
     assert out[0] == events_view.NOTHING_LOADED and out[4] is None and out[-1] == models_view.NO_RESULTS
-    assert all(not fig.data for fig in out[1:4] + out[6:11])
+    assert all(not fig.data for fig in out[1:4] + out[6:12])
 
 
 def test_models_run_on_the_loaded_recording_and_name_it(session):
@@ -51,8 +51,8 @@ def test_a_file_whose_labels_are_not_the_models_classes_gets_no_true_class(sessi
 def test_a_neuron_index_beyond_a_layer_is_not_wrapped_around(session):
     """Issue 13.5: neuron 300 of a 256-neuron layer was drawn as neuron 44 (index modulo the layer size)."""
     key = session.load(None, "spoken_digits_sample.h5", 0, 10)[4]
-    membranes, md = session.run(key, "spoken_digits_mfpsn", None, 255)[3:6:2]
+    membranes, md = session.run(key, "spoken_digits_mfpsn", None, 255)[3:7:3]
     assert {tr.name for tr in membranes.data if tr.name} >= {"fc0 H", "fc1 H"} and "no neuron" not in md
-    membranes, md = session.run(key, "spoken_digits_mfpsn", None, 300)[3:6:2]
+    membranes, md = session.run(key, "spoken_digits_mfpsn", None, 300)[3:7:3]
     assert not [tr for tr in membranes.data if tr.name and tr.name.endswith(" H")]
     assert "no neuron 300 in fc0 (256 neurons), fc1 (256 neurons)" in md

@@ -112,6 +112,24 @@ def test_shd_net_matches_per_step_reference_and_sums_evidence():
     torch.testing.assert_close(model(x), evidence.sum(0), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("arch,shape", [("shd_net", (7, 3, 7)), ("seq_fc_net", (6, 3, 1))])
+def test_evidence_with_record_is_the_forward_with_record_in_one_pass(arch, shape):
+    """The app's single pass: ``evidence(x, record=True)`` gives the forward's traces and, reduced, its logits."""
+    from mfpsn.models import build_model
+
+    model = build_model({"arch": arch, "T": shape[0], "in_features": shape[2], "num_classes": 4, "hidden": 5,
+                         "neuron": "mfpsn", "order": 2, "neuron_options": {"impl": "shift_add"},
+                         **({"n_layers": 2} if arch == "seq_fc_net" else {})})
+    model.eval()
+    x = _drive(shape)
+    logits, traces = model(x, record=True)
+    evidence, traces2 = model.evidence(x, record=True)
+    assert torch.equal(model.logits_from_evidence(evidence), logits) and torch.equal(evidence, model.evidence(x))
+    assert list(traces2) == list(traces)
+    for name in traces:
+        assert torch.equal(traces2[name].spikes, traces[name].spikes) and torch.equal(traces2[name].h, traces[name].h)
+
+
 def test_seq_image_net_matches_per_step_reference():
     model, _ = _tiny("seq_image_net", "lif", T=5)
     model.eval()

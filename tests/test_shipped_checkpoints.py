@@ -98,3 +98,17 @@ def test_readme_is_the_table_rendered_from_the_results_file():
     for info in SHIPPED:  # every shipped card is the seed-0 run recorded in the results file
         assert shipped_runs[info.name]["seed"] == 0
         assert shipped_runs[info.name]["test_accuracy"] == info.test_accuracy
+
+
+@pytest.mark.parametrize("info", SHIPPED, ids=lambda i: i.name)
+def test_shipped_per_class_results_match_the_card(info):
+    """Issue 13: every shipped checkpoint has its confusion matrix on the whole test split beside the card
+    (``NAME.eval.json``, for these weights), and it agrees with the card's test accuracy and sample count."""
+    from mfpsn.checkpoint_eval import read_eval
+    from mfpsn.checkpoints import read_card
+
+    ev = read_eval(info.path)
+    card = read_card(info.path)
+    assert ev is not None, f"no per-class results: python -m mfpsn.evaluate --checkpoint {info.name} --write-eval"
+    assert ev.samples == card["test_samples"] and ev.accuracy == pytest.approx(card["test_accuracy"], abs=1e-12)
+    assert list(ev.classes) == card["classes"]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from mfpsn.checkpoints import load
+from mfpsn.checkpoint_eval import eval_path, read_eval
+from mfpsn.checkpoints import CheckpointError, available, load
 from mfpsn.evaluate import evaluate_checkpoint, main as evaluate_main
 from mfpsn.train import main as train_main, parse_dilations
 from mfpsn.training.cifar import UnsafePickleError, read_batch, read_cifar10
@@ -46,6 +47,37 @@ def test_fit_learns_the_random_task_and_writes_a_card(tmp_path):
     assert subset["accuracy"] == ckpt.card["fixed_subset"]["accuracy"] and subset["samples"] == 20
     whole = evaluate_checkpoint(str(tmp_path / "ck" / "tiny.json"))
     assert whole["accuracy"] == ckpt.card["test_accuracy"] and whole["samples"] == 48
+    # training wrote the per-class results of its last evaluation beside the card; evaluate reproduces them
+    ev = read_eval(tmp_path / "ck" / "tiny.json")
+    assert ev is not None and ev.samples == 48 and ev.accuracy == ckpt.card["test_accuracy"]
+    assert [list(r) for r in ev.confusion] == whole["confusion"].tolist()
+    assert [i.name for i in available(tmp_path / "ck")] == ["tiny"]  # the sidecar is not listed as a checkpoint
+
+
+def test_eval_sidecar_refuses_stale_or_malformed_files(tmp_path):
+    fit(_cfg(tmp_path, "run", epochs=1, out=str(tmp_path / "ck"), name="tiny"))
+    card = tmp_path / "ck" / "tiny.json"
+    side = eval_path(card)
+    good = json.loads(side.read_text())
+    cases = {"other weights": {**good, "weights_sha256": "0" * 64},
+             "classes": {**good, "classes": ["a", "b", "c"]},
+             "sum to": {**good, "samples": good["samples"] + 1},
+             "non-negative integers": {**good, "confusion": [[-1, 0, 0], [0, 0, 0], [0, 0, 0]]},
+             "format": {**good, "format": 2}}
+    for needle, obj in cases.items():
+        side.write_text(json.dumps(obj))
+        with pytest.raises(CheckpointError, match=needle) as err:
+            read_eval(card)
+        assert str(side) in str(err.value)
+    side.write_text("{not json")
+    with pytest.raises(CheckpointError, match="not a JSON"):
+        read_eval(card)
+    side.unlink()
+    assert read_eval(card) is None
+    assert evaluate_main(["--checkpoint", str(card), "--write-eval"]) == 0  # the CLI writes it back
+    assert json.loads(side.read_text()) == good
+    with pytest.raises(SystemExit):
+        evaluate_main(["--checkpoint", str(card), "--write-eval", "--limit", "3"])
 
 
 def test_same_seed_gives_the_same_weights_and_resume_is_exact(tmp_path):

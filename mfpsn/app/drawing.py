@@ -12,7 +12,6 @@ and spikes of one chosen neuron in every layer, and the receptive field of an MF
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,9 +19,10 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from mfpsn.app.plotstyle import axis, layout
+from mfpsn.app.checkpoint_cache import CheckpointCache, named_checkpoint
+from mfpsn.app.plotstyle import MODEL_COLOURS, axis, layout
 from mfpsn.card_inputs import image_input
-from mfpsn.checkpoints import SHIPPED_DIR, available, load
+from mfpsn.checkpoints import SHIPPED_DIR, available
 from mfpsn.data.pixels import STEPS, PixelSequence
 
 __all__ = ["DrawingRun", "drawing_checkpoints", "classify_image", "sketch_to_array", "classify_drawing",
@@ -67,16 +67,6 @@ def drawing_checkpoints(directory: Path = SHIPPED_DIR) -> list[str]:
     return [i.name for i in sorted(names, key=lambda i: (i.task != "smnist", order.get(i.neuron, 2), i.name))]
 
 
-@lru_cache(maxsize=8)
-def _load(path: str, mtime_ns: int):
-    return load(path)
-
-
-def _checkpoint(name: str, directory: Path):
-    path = directory / f"{name}.json"
-    if not path.is_file():
-        raise ValueError(f"checkpoint {name!r}: not found in {directory}")
-    return _load(str(path), path.stat().st_mtime_ns)
 
 
 def _receptive_field(model) -> int | None:
@@ -90,19 +80,19 @@ def _receptive_field(model) -> int | None:
 
 @torch.no_grad()
 def classify_image(image: np.ndarray, names: Sequence[str], *, neuron: int = 0,
-                   directory: Path = SHIPPED_DIR) -> list[DrawingRun]:
+                   directory: Path = SHIPPED_DIR, cache: CheckpointCache | None = None) -> list[DrawingRun]:
     """Run ``image`` (any grayscale/RGB(A) array; see :func:`mfpsn.card_inputs.image_input`) through each
     checkpoint in ``names``; ``neuron`` is the index of the neuron whose membrane is recorded in every
     layer (checked against the layer width)."""
     runs = []
     for name in names:
-        ckpt = _checkpoint(name, directory)
+        ckpt = named_checkpoint(name, directory, cache)
         card, model = ckpt.card, ckpt.model.eval()
         if card["task"] not in PIXEL_TASKS:
             raise ValueError(f"checkpoint {name!r} (task {card['task']}) does not take a drawn digit")
         x = image_input(image, card)                       # [784, 1, 1]
-        logits, traces = model(x, record=True)
-        evidence = model.evidence(x)[:, 0].float()         # [784, 10]
+        per_step, traces = model.evidence(x, record=True)  # one pass: traces and per-step evidence
+        logits, evidence = model.logits_from_evidence(per_step), per_step[:, 0].float()  # [1, 10], [784, 10]
         steps = torch.arange(1, evidence.shape[0] + 1, dtype=torch.float32)[:, None]
         over_time = torch.softmax(evidence.cumsum(0) / steps, dim=1)
         membranes = {}
@@ -144,9 +134,6 @@ def sketch_to_array(value: Any) -> np.ndarray | None:
 
 
 # ------------------------------------------------------------------------------------------------ figures
-_MODEL_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
-
-
 def sequence_figure(image28: np.ndarray, run: DrawingRun | None) -> go.Figure:
     """The 28x28 digit the models see, and its 784-step sequence as fed to the first model."""
     fig = go.Figure()
@@ -173,7 +160,7 @@ def probability_figure(runs: Sequence[DrawingRun]) -> go.Figure:
     fig = go.Figure()
     for j, run in enumerate(runs):
         k = int(run.probs.argmax())
-        colour = _MODEL_COLOURS[j % len(_MODEL_COLOURS)]
+        colour = MODEL_COLOURS[j % len(MODEL_COLOURS)]
         fig.add_trace(go.Scattergl(x=np.arange(STEPS), y=run.probs_over_time[:, k], mode="lines",
                                    line=dict(color=colour, width=2),
                                    name=f"{run.name}: p('{run.classes[k]}')",
@@ -213,7 +200,7 @@ def dynamics_figure(runs: Sequence[DrawingRun], neuron: int) -> go.Figure:
                                                          title=layer)
         for j, run in enumerate(runs):
             hv, sp, vth = run.membranes[layer]
-            colour = _MODEL_COLOURS[j % len(_MODEL_COLOURS)]
+            colour = MODEL_COLOURS[j % len(MODEL_COLOURS)]
             fig.add_trace(go.Scattergl(x=np.arange(len(hv)), y=hv, mode="lines", line=dict(width=1, color=colour),
                                        name=run.name, legendgroup=run.name, showlegend=i == 0, xaxis=xa, yaxis=ya))
             t = np.nonzero(sp)[0]
@@ -239,7 +226,7 @@ def _summary(runs: Sequence[DrawingRun]) -> str:
 
 
 def classify_drawing(sketch: Any, upload: Any, left: str | None, right: str | None, neuron: float = 0,
-                     directory: Path = SHIPPED_DIR):
+                     directory: Path = SHIPPED_DIR, cache: CheckpointCache | None = None):
     """App callback (``/classify_drawing``): returns (summary markdown, sequence figure, probability
     figure, dynamics figure). The upload wins over the sketch when both are given."""
     image = sketch_to_array(upload) if upload is not None else sketch_to_array(sketch)
@@ -248,19 +235,19 @@ def classify_drawing(sketch: Any, upload: Any, left: str | None, right: str | No
     names = [n for n in (left, right) if n]
     if not names:
         raise ValueError("choose at least one sMNIST/psMNIST checkpoint")
-    runs = classify_image(image, names, neuron=int(neuron), directory=directory)
-    first = PixelSequence.from_dict(_checkpoint(names[0], directory).card["input"]["transform"])
+    runs = classify_image(image, names, neuron=int(neuron), directory=directory, cache=cache)
+    first = PixelSequence.from_dict(named_checkpoint(names[0], directory, cache).card["input"]["transform"])
     image28 = first.image_of(torch.from_numpy(runs[0].sequence)).numpy()
     return (_summary(runs), sequence_figure(image28, runs[0]), probability_figure(runs),
             dynamics_figure(runs, int(neuron)))
 
 
 def classify_drawing_ui(sketch: Any = None, upload: Any = None, left: str | None = None, right: str | None = None,
-                        neuron: float = 0):
+                        neuron: float = 0, cache: CheckpointCache | None = None):
     """:func:`classify_drawing` for the app: a bad input becomes a clean ``gr.Error`` message."""
     import gradio as gr
 
     try:
-        return classify_drawing(sketch, upload, left, right, neuron)
+        return classify_drawing(sketch, upload, left, right, neuron, cache=cache)
     except (ValueError, OSError) as exc:
         raise gr.Error(str(exc)) from None

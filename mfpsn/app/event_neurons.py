@@ -24,6 +24,7 @@ import torch
 
 from mfpsn.app.plotstyle import axis, layout
 from mfpsn.events import Events
+from mfpsn.events.regions import most_active_window
 
 __all__ = ["EventNeuronSettings", "EventNeuronsResult", "most_active_roi", "bin_region", "event_neurons",
            "player_figure", "membrane_figure", "summary_markdown", "MAX_ELEMENTS", "MAX_ROI", "MAX_BINS"]
@@ -92,15 +93,9 @@ class EventNeuronsResult:
 
 
 def most_active_roi(events: Events, size: int) -> tuple[int, int, int, int]:
-    """The ``size`` x ``size`` window (clipped to the sensor) holding the most events: ``(x0, y0, w, h)``."""
-    W, H = events.width, events.height
-    w, h = min(size, W), min(size, H)
-    counts = np.zeros((H + 1, W + 1), np.int64)
-    np.add.at(counts, (events.y.astype(np.int64) + 1, events.x.astype(np.int64) + 1), 1)
-    c = counts.cumsum(0).cumsum(1)                     # c[y, x] = events in rows < y, columns < x
-    box = c[h:, w:] - c[:-h, w:] - c[h:, :-w] + c[:-h, :-w]
-    y0, x0 = np.unravel_index(int(np.argmax(box)), box.shape)
-    return int(x0), int(y0), int(w), int(h)
+    """The ``size`` x ``size`` window (clipped to the sensor) holding the most events: ``(x0, y0, w, h)``
+    (:func:`mfpsn.events.regions.most_active_window`, bounded memory for any declared sensor size)."""
+    return most_active_window(events, size, size)[:4]
 
 
 def _window(events: Events, settings: EventNeuronSettings) -> tuple[int, int]:

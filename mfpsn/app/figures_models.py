@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from mfpsn.app.plotstyle import BASE_LAYOUT, style
 
 __all__ = ["probabilities_figure", "layer_rates_figure", "layer_raster_figure", "membranes_figure",
-           "evidence_figure"]
+           "evidence_figure", "input_figure"]
 
 _COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
 _CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -115,4 +115,42 @@ def evidence_figure(classes: Sequence[str], evidence: Mapping[str, np.ndarray], 
     fig.update_yaxes(title_text="evidence summed up to t", row=1, col=1)
     fig.update_layout(title=f"class evidence over time (top {top} per model; thick: the winner)",
                       height=400, legend=dict(orientation="h", y=-0.4), **BASE_LAYOUT)
+    return style(fig)
+
+
+def input_figure(inputs: Mapping[str, np.ndarray], windows: Mapping[str, str]) -> go.Figure:
+    """The exact tensor each model sees (``inputs[model]``: ``[T, 2, H, W]`` camera frames or ``[T, C]`` spike-train
+    bins, batch dimension dropped): camera inputs as ON and OFF event counts summed over T (one row per model),
+    spike trains as a time × channel heatmap; ``windows[model]`` says which part of the recording it is. Models fed
+    the same tensor share one row."""
+    groups: dict[str, list[str]] = {}                  # models fed the same tensor share one row
+    for n, x in inputs.items():
+        same = next((g for g in groups if inputs[g].shape == x.shape and np.array_equal(inputs[g], x)), None)
+        groups.setdefault(same or n, []).append(n)
+    inputs = {" and ".join(members): inputs[first] for first, members in groups.items()}
+    windows = {" and ".join(members): windows[first] for first, members in groups.items()}
+    names = list(inputs)
+    camera = all(inputs[n].ndim == 4 for n in names)
+    cols = 2 if camera else 1
+    titles = [f"{n}: {p}" for n in names for p in ("ON", "OFF")] if camera else list(names)
+    fig = make_subplots(rows=len(names), cols=cols, subplot_titles=titles, vertical_spacing=0.12)
+    for r, name in enumerate(names, start=1):
+        x = inputs[name]
+        if camera:
+            for c in range(2):
+                fig.add_trace(go.Heatmap(z=x[:, c].sum(0), colorscale="Greys", showscale=False,
+                                         hovertemplate="x %{x}, y %{y}: %{z} events<extra></extra>"), row=r, col=c + 1)
+                fig.update_yaxes(autorange="reversed", scaleanchor=f"x{(r - 1) * 2 + c + 1}", row=r, col=c + 1)
+                fig.update_xaxes(constrain="domain", row=r, col=c + 1)
+        else:
+            fig.add_trace(go.Heatmap(z=x.T, colorscale="Greys", showscale=False,
+                                     hovertemplate="bin %{x}, channel %{y}: %{z}<extra></extra>"), row=r, col=1)
+            fig.update_xaxes(title_text="time bin", row=r, col=1)
+            fig.update_yaxes(title_text="input channel", row=r, col=1)
+    shape = "×".join(str(s) for s in inputs[names[0]].shape)
+    where = "; ".join(dict.fromkeys(windows[n] for n in names))
+    fig.update_layout(title=f"what the model sees: the input tensor [{shape}] (batch 1), summed over T<br><sup>"
+                            f"{where}</sup>" if camera else
+                      f"what the model sees: the input tensor [{shape}] (batch 1)<br><sup>{where}</sup>",
+                      height=300 * len(names) + 80, **BASE_LAYOUT)
     return style(fig)

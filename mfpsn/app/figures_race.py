@@ -1,8 +1,10 @@
 """Plotly figures of a live speed race (pure: timings in, figures out).
 
-Both figures put T on a categorical axis (one evenly spaced tick per T raced, labelled with that T) and time or
-speed-up on a log axis with ticks at the powers of ten. Markers and bars are medians; error bars span the
-interquartile range of the repeats (for a speed-up: the ratio of the two ranges, best and worst case).
+The time and speed-up figures put T on a categorical axis (one evenly spaced tick per T raced, labelled with that
+T) and time or speed-up on a log axis with ticks at the powers of ten. Markers and bars are medians; error bars
+span the interquartile range of the repeats (for a speed-up: the ratio of the two ranges, best and worst case).
+The throughput figure is the scaling view: log–log, T at its true position (ticks at the T raced), and the
+fitted slope of time against T per contender.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import plotly.graph_objects as go
 
 from mfpsn.app.plotstyle import BASE_LAYOUT, log_axis, style
 from mfpsn.app.race_stats import Timing
+from mfpsn.bench.scaling import fit_slope
 
-__all__ = ["time_figure", "speedup_figure"]
+__all__ = ["time_figure", "speedup_figure", "throughput_figure"]
 
 _LEGEND = dict(orientation="h", x=0, y=-0.22, yanchor="top")
 
@@ -83,4 +86,25 @@ def speedup_figure(T_values: Sequence[int], times: Mapping[str, Sequence[Timing 
                             "it</sup>",
                       xaxis=_t_axis(T_values), yaxis=dict(log_axis("speed-up (×)"), range=[bottom, top]),
                       barmode="group", height=420, legend=_LEGEND, **BASE_LAYOUT)
+    return style(fig)
+
+
+def throughput_figure(T_values: Sequence[int], times: Mapping[str, Sequence[Timing | None]], N: int) -> go.Figure:
+    """Throughput (neuron-steps per second, from the medians) against T on log–log axes, one line per contender,
+    each labelled with the fitted slope of its time against T (time ∝ T^s: s ≈ 1 is linear scaling)."""
+    fig = go.Figure()
+    for name, cells in times.items():
+        pts = [(t, c.median) for t, c in zip(T_values, cells) if c is not None]
+        if not pts:
+            continue
+        slope = fit_slope(pts)
+        label = f"{name}: time ∝ T^{slope:.2f}" if slope is not None else name
+        fig.add_trace(go.Scatter(x=[t for t, _ in pts], y=[t * N * 1e3 / m for t, m in pts], mode="lines+markers",
+                                 name=label, line=dict(dash="dot" if name.startswith("LIF") else "solid"),
+                                 hovertemplate="T = %{x}: %{y:.3g} neuron-steps/s" + f" ({name})<extra></extra>"))
+    ticks = [int(t) for t in T_values]
+    fig.update_layout(title=f"throughput and scaling with T, N = {N} neurons<br><sup>log–log; legend: the "
+                            "least-squares slope of log time on log T (1 = linear in T)</sup>",
+                      xaxis=dict(type="log", title="time steps T", tickvals=ticks, ticktext=[str(t) for t in ticks]),
+                      yaxis=log_axis("neuron-steps per second"), height=420, legend=_LEGEND, **BASE_LAYOUT)
     return style(fig)

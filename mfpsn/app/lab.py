@@ -1,9 +1,9 @@
 """Neuron lab: one input sequence through an MFPSN with hand-set shift weights, beside a serial LIF.
 
 The ``neuron_lab`` endpoint takes every control of the tab and returns six figures and a Markdown summary.
-The MFPSN is the package's :class:`mfpsn.neurons.MFPSN` in eval mode with its BatchNorm threshold set so that
-the folded layer has exactly the chosen taps and threshold θ (γ = √(σ² + ε), μ = 0, β = −θ, so g = 1,
-W_f = W and θ = −β); the lab then calls its ``run`` and plots ``h`` and ``spikes``. Taps come from
+The MFPSN is the eval pass of :class:`mfpsn.neurons.MFPSN` after its BatchNorm fold, called as the pure function
+:func:`mfpsn.backends.mfpsn_layer.mfpsn_trace` with the chosen taps W and threshold θ (what the module's ``run``
+computes once the fold gives W_q = W and θ); the lab plots ``h`` and ``spikes``. Taps come from
 
 - ``shift weights``: per tap a sign (+, −, 0) and an exponent e: w = ±2^e, already powers of two;
 - ``float weights``: any numbers; with quantization on they are rounded to ±2^e (log domain), as training does;
@@ -175,20 +175,17 @@ def lab_taps(s: LabSettings, lags: list[int], notes: list[str]) -> tuple[np.ndar
 
 
 def _mfpsn_trace(x: torch.Tensor, taps: np.ndarray, theta: float, s: LabSettings, dilation: int):
-    from mfpsn.neurons import MFPSN
+    """The MFPSN eval pass with exactly these taps and threshold: :func:`mfpsn.backends.mfpsn_trace` (filter
+    with the shift/add path, threshold, spikes); the taps are already quantised by :func:`_taps` when asked."""
+    from mfpsn.backends.mfpsn_layer import mfpsn_trace
+    from mfpsn.neurons import NeuronTrace
 
     C = x.shape[2]
-    neuron = MFPSN(C, order=s.order, dilation=dilation, quantize=s.quantize, surrogate=s.surrogate,
-                   alpha=s.alpha, impl="shift_add")
+    w = torch.from_numpy(taps).to(x.dtype).expand(C, -1).contiguous()      # [C, k]
+    th = torch.full((C,), float(theta), dtype=x.dtype)                     # [C]
     with torch.no_grad():
-        neuron.weight.copy_(torch.from_numpy(taps).expand(C, -1))
-        neuron.running_mean.zero_()
-        neuron.running_var.fill_(1.0)
-        neuron.bn_weight.fill_(math.sqrt(1.0 + neuron.eps))
-        neuron.bn_bias.fill_(-theta)
-    neuron.eval()
-    with torch.no_grad():
-        return neuron.run(x)
+        spikes, h = mfpsn_trace(x, w, th, dilation, get_surrogate(s.surrogate, s.alpha), "shift_add")
+    return NeuronTrace(spikes, h, th)
 
 
 def _lif_trace(x: torch.Tensor, s: LabSettings):

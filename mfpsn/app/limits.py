@@ -39,6 +39,7 @@ class Limits:
         frame_max_bytes: most bytes the frames of one model input or frame view may take.
         store_max_items, store_max_bytes: recordings kept server-side (:class:`mfpsn.app.store.RecordingStore`).
         session_ttl_s: seconds a session's state and a kept recording live after their last use.
+        checkpoint_cache_items: verified checkpoints kept loaded (:class:`mfpsn.app.checkpoint_cache.CheckpointCache`).
         plot_max_points: most points one line of a lab figure sends to the browser (longer ones are thinned,
             :mod:`mfpsn.app.decimate`).
         upload_ttl_s: seconds an uploaded file is kept (``delete_cache``); the sweep runs every
@@ -65,6 +66,7 @@ class Limits:
     race_max_seconds: float = 20.0
     frame_max_bytes: int = 256 << 20
     store_max_items: int = 16
+    checkpoint_cache_items: int = 8
     store_max_bytes: int = 256 << 20
     session_ttl_s: int = 300
     plot_max_points: int = 1500

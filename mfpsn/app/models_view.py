@@ -25,13 +25,14 @@ import torch
 from mfpsn.app import figures_models as fm
 from mfpsn.app.events_view import DETECT, read_recording, resolve_source
 from mfpsn.app.figures_events import empty_figure
-from mfpsn.app.limits import LIMITS, Limits, check_int
+from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int
 from mfpsn.app.ood import ood_notes, training_stats
-from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError, load
+from mfpsn.app.checkpoint_cache import CheckpointCache, load_checkpoint
+from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError
 from mfpsn.events import Events
 from mfpsn.card_inputs import CardInputError, events_input
 
-__all__ = ["model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint",
+__all__ = ["WINDOWS", "window_origin", "model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint",
            "run_model", "run_on_recording", "file_true_class", "cleared_results", "NO_RESULTS"]
 
 _RASTER_NEURONS = 64
@@ -56,11 +57,11 @@ def file_true_class(meta: dict[str, Any], classes: list[str], notes: list[str]) 
     return classes[int(label)]
 
 
-def cleared_results() -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
+def cleared_results() -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
     """The outputs of :func:`run_model` before it ran: blank figures and a summary saying so (a new recording,
     or a failed load, clears the results computed for the previous one)."""
     blank = empty_figure("run the models to see this plot")
-    return blank, blank, blank, blank, blank, NO_RESULTS
+    return blank, blank, blank, blank, blank, blank, NO_RESULTS
 
 
 def compatible(card: dict[str, Any], events: Events) -> bool:
@@ -70,11 +71,26 @@ def compatible(card: dict[str, Any], events: Events) -> bool:
         method.startswith("spike_train_to_bins") or method.startswith("events_to_frames"))
 
 
-def model_input(events: Events, card: dict[str, Any], notes: list[str], limits: Limits = LIMITS) -> torch.Tensor:
+WINDOWS = ("centre", "most active", "at x0, y0")  # where a camera model's input window sits on a bigger sensor
+
+
+def window_origin(window: str, x0: float, y0: float) -> tuple[int, int] | str | None:
+    """The ``origin`` of :func:`mfpsn.card_inputs.events_input` for the window control and its x0, y0 fields."""
+    window = check_choice("model window", window, WINDOWS)
+    if window == "centre":
+        return None
+    if window == "most active":
+        return "active"
+    return check_int("window x0", x0, 0, 65_535), check_int("window y0", y0, 0, 65_535)
+
+
+def model_input(events: Events, card: dict[str, Any], notes: list[str], limits: Limits = LIMITS,
+                origin: tuple[int, int] | str | None = None) -> torch.Tensor:
     """The model input ``[T, 1, ...]`` float32 for ``events`` following the card
-    (:func:`mfpsn.card_inputs.events_input`, the one path ``python -m mfpsn.predict`` takes too)."""
+    (:func:`mfpsn.card_inputs.events_input`, the one path ``python -m mfpsn.predict`` takes too); ``origin``
+    places a camera model's window on a bigger sensor (None: the centre)."""
     try:
-        return events_input(events, card, notes, max_bytes=limits.frame_max_bytes)
+        return events_input(events, card, notes, max_bytes=limits.frame_max_bytes, origin=origin)
     except CardInputError as exc:
         raise gr.Error(str(exc)) from None
 
@@ -113,30 +129,40 @@ def suggest_checkpoints(events: Events | None, directory: Path = SHIPPED_DIR) ->
     return gr.update(choices=names, value=left), gr.update(choices=names, value=right)
 
 
-def _load(name: str, directory: Path) -> Checkpoint:
+def _load(name: str, directory: Path, cache: CheckpointCache | None) -> Checkpoint:
     try:
-        return load(directory / f"{Path(name).name}.json")
+        return load_checkpoint(directory / f"{Path(name).name}.json", cache)
     except CheckpointError as exc:
         raise gr.Error(f"checkpoint {name}: {exc.problem}") from None
 
 
-def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[str]) -> dict[str, Any]:
+def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[str],
+                   origin: tuple[int, int] | str | None = None) -> dict[str, Any]:
     """Run one checkpoint on ``events``; returns probabilities, per-layer firing rates, rasters of the (at most 64)
     most active neurons of each layer, the membrane of neuron ``neuron`` in every layer that has it (``too_small``
-    names the others), and the per-step class evidence where the network gives one."""
+    names the others), the per-step class evidence where the network gives one, and the input tensor ``x``
+    (batch dimension dropped) with ``window``, the sentence saying what part of the recording it holds."""
     card = ckpt.card
     if not compatible(card, events):
         kind = "spike trains (SHD .h5)" if str(card["input"]["binning"].get("method", "")).startswith("spike") \
             else "camera recordings"
         raise gr.Error(f"checkpoint {card['name']} takes {kind}; the loaded recording is "
                        f"{'a spike train' if events.height == 1 else 'a camera recording'}")
-    x = model_input(events, card, notes)
+    before = len(notes)
+    x = model_input(events, card, notes, origin=origin)
+    window = notes[before] if len(notes) > before else (
+        f"the whole {events.width}×{events.height} sensor" if events.height > 1 else
+        f"{x.shape[0]} bins of the spike train, {x.shape[-1]} input channels")
     model = ckpt.model.eval()
     with torch.no_grad():
-        logits, traces = model(x, record=True)
-        evidence = model.evidence(x)[:, 0].numpy() if hasattr(model, "evidence") else None
+        if hasattr(model, "evidence"):  # one pass gives the traces and the per-step evidence
+            per_step, traces = model.evidence(x, record=True)
+            logits, evidence = model.logits_from_evidence(per_step), per_step[:, 0].numpy()
+        else:
+            (logits, traces), evidence = model(x, record=True), None
     probs = torch.softmax(logits[0], dim=0).numpy()
     out: dict[str, Any] = {"probs": probs, "rates": {}, "raster": {}, "membrane": {}, "evidence": evidence,
+                           "x": x[:, 0].numpy(), "window": window,
                            "too_small": [], "ood": ood_notes(events, card, x, probs, training_stats(card["task"]))}
     for layer, tr in traces.items():
         T = tr.spikes.shape[0]
@@ -155,33 +181,38 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
 
 def run_model(upload: str | None = None, sample: str | None = None, shd_index: float = 0, left: str | None = None,
               right: str | None = None, neuron: float = 0, fmt: str = DETECT, sensor: str | None = "",
-              directory: Path = SHIPPED_DIR,
-              limits: Limits = LIMITS
-              ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
+              window: str = WINDOWS[0], x0: float = 0, y0: float = 0, directory: Path = SHIPPED_DIR,
+              limits: Limits = LIMITS, cache: CheckpointCache | None = None
+              ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
     """The ``run_model`` endpoint: run one or two checkpoints on the recording, side by side.
 
     Returns: probabilities, per-layer firing rates, first-layer raster, membranes of neuron ``neuron`` per layer,
-    per-step class evidence (spike-train models; a note otherwise), and a Markdown summary.
+    per-step class evidence (spike-train models; a note otherwise), the input tensor each model saw, and a
+    Markdown summary. ``window`` (:data:`WINDOWS`) with ``x0``, ``y0``: where a camera model's input window sits on a
+    bigger sensor.
     """
     path = resolve_source(upload, sample, limits=limits)
-    return run_on_recording(read_recording(path, shd_index, limits, fmt, sensor), left, right, neuron, directory)
+    return run_on_recording(read_recording(path, shd_index, limits, fmt, sensor), left, right, neuron, directory,
+                            cache, window, x0, y0)
 
 
 def run_on_recording(events: Events, left: str | None, right: str | None, neuron: float,
-                     directory: Path = SHIPPED_DIR
-                     ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
+                     directory: Path = SHIPPED_DIR, cache: CheckpointCache | None = None, window: str = WINDOWS[0],
+                     x0: float = 0, y0: float = 0
+                     ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
     """:func:`run_model` on a recording already read (the event explorer passes the one it shows)."""
     names = [n for n in (left, right) if n]
     if not names:
         raise gr.Error("checkpoints: pick at least one model in the lists above (when they are empty, no shipped "
                        "checkpoint takes this kind of recording)")
     neuron = check_int("neuron index", neuron, 0, 10**6)
+    origin = window_origin(window, x0, y0)
     notes: list[str] = []
     runs, cards = {}, {}
     for name in dict.fromkeys(names):
-        ckpt = _load(name, directory)
+        ckpt = _load(name, directory, cache)
         cards[name] = ckpt.card
-        runs[name] = run_checkpoint(ckpt, events, neuron, notes)
+        runs[name] = run_checkpoint(ckpt, events, neuron, notes, origin)
     for note in dict.fromkeys(notes):
         gr.Warning(note)
     first = cards[names[0]]
@@ -218,4 +249,5 @@ def run_on_recording(events: Events, left: str | None, right: str | None, neuron
     md += "".join(f"\n\n⚠ {n}" for n in label_notes)
     md += "".join(f"\n\n⚠ **{n}**: no neuron {neuron} in {', '.join(r['too_small'])}, so no membrane is drawn there "
                   "(pick a lower neuron index)" for n, r in runs.items() if r["too_small"])
-    return (*figs, md)
+    preview = fm.input_figure({n: r["x"] for n, r in runs.items()}, {n: r["window"] for n, r in runs.items()})
+    return (*figs, preview, md)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-__all__ = ["FONT", "axis", "log_axis", "layout", "grid", "axis_ref", "BASE_LAYOUT", "style"]
+__all__ = ["FONT", "MODEL_COLOURS", "axis", "log_axis", "layout", "grid", "axis_ref", "BASE_LAYOUT", "style"]
 
+MODEL_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")  # models side by side: A, B, ...
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 
 

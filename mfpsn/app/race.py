@@ -241,12 +241,13 @@ def export(rows: list[dict], meta: dict) -> list[str]:
 
 def speed_race(T_text: str, N: float, order: float, dilation: float, names: list[str], mode: str, repeats: float,
                progress: gr.Progress = gr.Progress(), limits: Limits = LIMITS
-               ) -> tuple[go.Figure, go.Figure, str, str, list[str]]:
+               ) -> tuple[go.Figure, go.Figure, str, str, list[str], go.Figure]:
     """The ``speed_race`` endpoint: time the chosen contenders over the T values.
 
     Returns the time-against-T figure, the speed-up figure (over the fastest serial LIF raced), a Markdown
     summary (headline sentence, spread warning, table of medians with min–max), the device description and the
-    table as JSON and CSV files (:func:`mfpsn.app.race_stats.result_rows`)."""
+    table as JSON and CSV files (:func:`mfpsn.app.race_stats.result_rows`), and the log–log throughput figure with
+    each contender's fitted slope over T."""
     device = compute_device()
     T_values = parse_T_list(T_text, limits)
     N = check_int("N (neurons)", N, 1, limits.race_max_elements)
@@ -282,7 +283,8 @@ def speed_race(T_text: str, N: float, order: float, dilation: float, names: list
             "load_after": load_after, "versions": _versions()}
     return (figures_race.time_figure(T_values, times, n_real, mode, repeats),
             figures_race.speedup_figure(T_values, times, fastest(times, "LIF")), md, device_markdown(device),
-            export(result_rows(T_values, times, n_real), meta))
+            export(result_rows(T_values, times, n_real), meta),
+            figures_race.throughput_figure(T_values, times, n_real))
 
 
 # ------------------------------------------------------------------------------------------ recorded results

@@ -1,7 +1,7 @@
 """Event-explorer callbacks that keep the loaded recording in the app's :class:`RecordingStore` and only its key in
 the browser session (``gr.State``), so a session holds a 22-character string, not the recording.
 
-``EventsSession(store)`` gives the callbacks ``app.py`` wires: ``reset`` (runs before every load: forgets the
+``EventsSession(store, limits, checkpoints)`` (the app's :class:`CheckpointCache`) gives the callbacks ``app.py`` wires: ``reset`` (runs before every load: forgets the
 previous recording and clears its plots and every model result computed for it), ``load`` (the ``load_events``
 endpoint: summary, plots, the key, the frame-slider update), ``run`` (the models on the recording the plots show),
 ``reload`` (a new SHD sample index, format or sensor size for
@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from mfpsn.app import events_view, models_view
 from mfpsn.app import figures_events as fe
+from mfpsn.app.checkpoint_cache import CheckpointCache
 from mfpsn.app.limits import LIMITS, Limits
 from mfpsn.app.store import RecordingStore
 
@@ -24,8 +25,9 @@ __all__ = ["EventsSession"]
 class EventsSession:
     """Callbacks bound to one app's recording store."""
 
-    def __init__(self, store: RecordingStore, limits: Limits = LIMITS) -> None:
-        self.store, self.limits = store, limits
+    def __init__(self, store: RecordingStore, limits: Limits = LIMITS, checkpoints: CheckpointCache | None = None
+                 ) -> None:
+        self.store, self.limits, self.checkpoints = store, limits, checkpoints
 
     def reset(self, key: str | None):
         """Forget the session's recording; blank load outputs followed by blank :func:`models_view.run_model`
@@ -59,13 +61,16 @@ class EventsSession:
         fig, slider = events_view.rebin(self.store.get(key), n_bins, self.limits)
         return fig, slider
 
-    def run(self, key: str | None, left: str | None, right: str | None, neuron: float):
-        """:func:`models_view.run_on_recording` on the session's recording, the one its plots show."""
+    def run(self, key: str | None, left: str | None, right: str | None, neuron: float,
+            window: str = models_view.WINDOWS[0], x0: float = 0, y0: float = 0):
+        """:func:`models_view.run_on_recording` on the session's recording, the one its plots show; ``window``,
+        ``x0``, ``y0``: where a camera model's input window sits on a bigger sensor."""
         events = self.store.get(key)
         if events is None:
             raise gr.Error("No recording loaded: upload a file or pick a bundled sample first" if key is None else
                            "the recording was released (kept a few minutes after its last use): load it again")
-        return models_view.run_on_recording(events, left, right, neuron)
+        return models_view.run_on_recording(events, left, right, neuron, cache=self.checkpoints, window=window,
+                                            x0=x0, y0=y0)
 
     def suggest(self, key: str | None):
         return models_view.suggest_checkpoints(self.store.get(key))

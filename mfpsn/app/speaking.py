@@ -15,8 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from mfpsn.app.drawing import _MODEL_COLOURS, _checkpoint
-from mfpsn.app.plotstyle import axis, layout
+from mfpsn.app.checkpoint_cache import CheckpointCache, named_checkpoint
+from mfpsn.app.plotstyle import MODEL_COLOURS, axis, layout
 from mfpsn.card_inputs import audio_input
 from mfpsn.checkpoints import SHIPPED_DIR, available
 from mfpsn.data.speech import SpeechFront
@@ -90,11 +90,11 @@ def to_waveform(value: Any) -> tuple[np.ndarray, int] | None:
 
 @torch.no_grad()
 def classify_waveform(audio: np.ndarray, rate: int, names: Sequence[str], *,
-                      directory: Path = SHIPPED_DIR) -> list[SpeechRun]:
+                      directory: Path = SHIPPED_DIR, cache: CheckpointCache | None = None) -> list[SpeechRun]:
     """Run the waveform through each checkpoint in ``names`` (tasks :data:`AUDIO_TASKS`)."""
     runs = []
     for name in names:
-        ckpt = _checkpoint(name, directory)
+        ckpt = named_checkpoint(name, directory, cache)
         card, model = ckpt.card, ckpt.model.eval()
         if card["task"] not in AUDIO_TASKS:
             raise ValueError(f"checkpoint {name!r} (task {card['task']}) does not take a recording")
@@ -108,8 +108,8 @@ def classify_waveform(audio: np.ndarray, rate: int, names: Sequence[str], *,
     return runs
 
 
-def _front(names: Sequence[str], directory: Path) -> SpeechFront:
-    return SpeechFront.from_dict(_checkpoint(names[0], directory).card["input"]["transform"])
+def _front(names: Sequence[str], directory: Path, cache: CheckpointCache | None) -> SpeechFront:
+    return SpeechFront.from_dict(named_checkpoint(names[0], directory, cache).card["input"]["transform"])
 
 
 def input_figure(audio: np.ndarray, rate: int, front: SpeechFront) -> go.Figure:
@@ -141,7 +141,7 @@ def probability_figure(runs: Sequence[SpeechRun], bin_ms: float) -> go.Figure:
     """Probability of each model's answer (solid) and runner-up (dotted) after every bin."""
     fig = go.Figure()
     for j, run in enumerate(runs):
-        colour = _MODEL_COLOURS[j % len(_MODEL_COLOURS)]
+        colour = MODEL_COLOURS[j % len(MODEL_COLOURS)]
         t = np.arange(1, run.probs_over_time.shape[0] + 1) * bin_ms / 1000.0
         k, runner = int(run.probs.argmax()), int(np.argsort(run.probs)[-2])
         fig.add_trace(go.Scatter(x=t, y=run.probs_over_time[:, k], mode="lines", line=dict(color=colour, width=2),
@@ -173,7 +173,7 @@ def _summary(runs: Sequence[SpeechRun], seconds: float, front: SpeechFront) -> s
 
 
 def classify_audio(recording: Any, sample: str | None, left: str | None, right: str | None,
-                   directory: Path = SHIPPED_DIR):
+                   directory: Path = SHIPPED_DIR, cache: CheckpointCache | None = None):
     """App callback (``/classify_audio``): returns (summary markdown, input figure, probability figure). The
     recording (microphone or upload) wins over the bundled sample."""
     wav = to_waveform(recording)
@@ -187,21 +187,21 @@ def classify_audio(recording: Any, sample: str | None, left: str | None, right: 
     if not names:
         raise ValueError("choose at least one FSDD checkpoint")
     audio, rate = wav
-    runs = classify_waveform(audio, rate, names, directory=directory)
-    front = _front(names, directory)
+    runs = classify_waveform(audio, rate, names, directory=directory, cache=cache)
+    front = _front(names, directory, cache)
     seconds = front.prepare(audio, rate).size / front.sample_rate
     return (_summary(runs, seconds, front), input_figure(audio, rate, front),
             probability_figure(runs, front.bin_us / 1000.0))
 
 
 def classify_audio_ui(recording: Any = None, sample: str | None = None, left: str | None = "fsdd_mfpsn",
-                      right: str | None = "fsdd_lif"):
+                      right: str | None = "fsdd_lif", cache: CheckpointCache | None = None):
     """:func:`classify_audio` for the app: a bad input becomes a clean ``gr.Error`` message."""
     import gradio as gr
 
     from mfpsn.data.wav import WavFormatError
 
     try:
-        return classify_audio(recording, sample, left, right)
+        return classify_audio(recording, sample, left, right, cache=cache)
     except (ValueError, OSError, WavFormatError) as exc:
         raise gr.Error(str(exc)) from None

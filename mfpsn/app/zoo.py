@@ -4,10 +4,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
+
+from mfpsn.app import figures_zoo as fz
+from mfpsn.app.figures_events import empty_figure
+from mfpsn.checkpoint_eval import read_eval
+from mfpsn.app.checkpoint_cache import CheckpointCache, load_checkpoint
 from mfpsn.checkpoints import SHIPPED_DIR, CheckpointError, available, read_card
+from mfpsn.experiments import read_results
 
-__all__ = ["checkpoint_choices", "zoo_table", "card_markdown", "results_markdown", "zoo_view"]
+__all__ = ["checkpoint_choices", "zoo_table", "card_markdown", "results_markdown", "zoo_view", "zoo_model",
+           "zoo_tasks", "zoo_scatter"]
 
+REAL_TASKS = ("psmnist", "smnist", "sfmnist", "fsdd", "nmnist-sim", "nmnist", "shd")  # shown first in the scatter
 _CARD_FIELDS = ("task", "classes", "input", "seed", "test_accuracy", "test_samples", "fixed_subset",
                 "n_parameters", "weights_bytes", "date", "torch_version")
 
@@ -73,3 +82,52 @@ def results_markdown(directory: Path = SHIPPED_DIR) -> str:
 def zoo_view(directory: Path = SHIPPED_DIR) -> tuple[str, str]:
     """(checkpoint table, accuracy table) for the model-zoo tab."""
     return zoo_table(directory), results_markdown(directory)
+
+
+def zoo_model(name: str | None, directory: Path = SHIPPED_DIR, cache: CheckpointCache | None = None
+              ) -> tuple[str, go.Figure, go.Figure, go.Figure]:
+    """(card as Markdown, confusion matrix, tap exponents, training curves) of checkpoint ``name``.
+
+    The confusion matrix comes from ``NAME.eval.json`` (:mod:`mfpsn.checkpoint_eval`); a missing or refused
+    sidecar gives a figure that says so and how to write it. The taps need the weights (loaded and verified),
+    so they are read for MFPSN checkpoints only."""
+    if not name:
+        blank = empty_figure("pick a checkpoint")
+        return card_markdown(name, directory), blank, blank, blank
+    path = directory / f"{Path(name).name}.json"
+    md = card_markdown(name, directory)
+    try:
+        card = read_card(path)
+    except CheckpointError:
+        blank = empty_figure("the card cannot be read (see above)")
+        return md, blank, blank, blank
+    try:
+        ev = read_eval(path)
+        confusion = fz.confusion_figure(ev) if ev is not None else empty_figure(
+            f"no per-class results stored for {card['name']}: run python -m mfpsn.evaluate --checkpoint "
+            f"{card['name']} --write-eval")
+    except CheckpointError as exc:
+        confusion = empty_figure(f"per-class results refused: {exc}")
+    if card["model"].get("neuron") == "mfpsn":
+        try:
+            taps = fz.taps_figure(load_checkpoint(path, cache).model, card["name"])
+        except CheckpointError as exc:
+            taps = empty_figure(f"cannot load the weights: {exc}")
+    else:
+        taps = empty_figure(f"{card['name']}: a {card['model'].get('neuron', '?')} network has no shift exponents")
+    return md, confusion, taps, fz.curves_figure(card)
+
+
+def zoo_tasks(directory: Path = SHIPPED_DIR) -> list[str]:
+    """Tasks with result rows in ``directory``'s ``results.jsonl``: the real-data tasks first (psMNIST, sMNIST,
+    FSDD, ...), then the others in first-seen order."""
+    rows = read_results(directory / "results.jsonl")
+    seen = list(dict.fromkeys(str(r["task"]) for r in rows if r.get("task") and r.get("n_parameters")))
+    return sorted(seen, key=lambda t: (REAL_TASKS.index(t) if t in REAL_TASKS else len(REAL_TASKS), seen.index(t)))
+
+
+def zoo_scatter(task: str | None, directory: Path = SHIPPED_DIR) -> go.Figure:
+    """Accuracy–parameters–energy scatter of every configuration of ``task`` in ``results.jsonl``."""
+    if not task:
+        return empty_figure("pick a task")
+    return fz.scatter_figure(read_results(directory / "results.jsonl"), task)

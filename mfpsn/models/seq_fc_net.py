@@ -60,13 +60,21 @@ class SeqFCNet(SpikingNet):
     def forward(self, x: torch.Tensor, record: bool = False):
         """``x: [T, B, in_features]`` → logits ``[B, classes]`` (mean over T; traces when ``record``)."""
         traces: dict | None = {} if record else None
-        logits = self._evidence(x, traces).mean(0)
+        logits = self.logits_from_evidence(self._evidence(x, traces))
         return (logits, traces) if record else logits
 
-    def evidence(self, x: torch.Tensor) -> torch.Tensor:
+    def evidence(self, x: torch.Tensor, record: bool = False):
         """Per-step class evidence ``[T, B, classes]``: the readout before the mean over T (the logits
-        after ``t`` steps of a prefix are ``evidence[:t + 1].mean(0)``)."""
-        return self._evidence(x, None)
+        after ``t`` steps of a prefix are ``evidence[:t + 1].mean(0)``); with ``record``, ``(evidence, traces)``
+        of the same single pass."""
+        traces: dict | None = {} if record else None
+        evidence = self._evidence(x, traces)
+        return (evidence, traces) if record else evidence
+
+    @staticmethod
+    def logits_from_evidence(evidence: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, classes]`` of evidence ``[T, B, classes]``: the mean over T."""
+        return evidence.mean(0)
 
     def _evidence(self, x: torch.Tensor, traces: dict | None) -> torch.Tensor:
         check_input(x, (None, None, self.config["in_features"]), "SeqFCNet input x")

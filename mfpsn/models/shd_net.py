@@ -64,12 +64,20 @@ class SHDNet(SpikingNet):
     def forward(self, x: torch.Tensor, record: bool = False):
         """``x: [T, B, in_features]`` → logits ``[B, classes]`` (summed over T; traces when ``record``)."""
         traces: dict | None = {} if record else None
-        logits = self._evidence(x, traces).sum(0)
+        logits = self.logits_from_evidence(self._evidence(x, traces))
         return (logits, traces) if record else logits
 
-    def evidence(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-time-step class evidence ``[T, B, classes]``: the readout before the sum over T."""
-        return self._evidence(x, None)
+    def evidence(self, x: torch.Tensor, record: bool = False):
+        """Per-time-step class evidence ``[T, B, classes]``: the readout before the sum over T; with ``record``,
+        ``(evidence, traces)`` of the same single pass (``logits_from_evidence(evidence)`` are the logits)."""
+        traces: dict | None = {} if record else None
+        evidence = self._evidence(x, traces)
+        return (evidence, traces) if record else evidence
+
+    @staticmethod
+    def logits_from_evidence(evidence: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, classes]`` of evidence ``[T, B, classes]``: the sum over T."""
+        return evidence.sum(0)
 
     def _evidence(self, x: torch.Tensor, traces: dict | None) -> torch.Tensor:
         check_input(x, (None, None, self.config["in_features"]), "SHDNet input x")

@@ -30,7 +30,7 @@ from mfpsn.training import distributed
 from mfpsn.training.state import has_state, load_state, save_state
 from mfpsn.training.tasks import TaskData, load_task
 
-__all__ = ["TrainConfig", "FitResult", "fit", "evaluate", "model_config", "RESULT_KEYS"]
+__all__ = ["TrainConfig", "FitResult", "fit", "evaluate", "confusion_matrix", "model_config", "RESULT_KEYS"]
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 RESULT_KEYS = ("task", "task_options", "neuron", "order", "dilations", "period", "neuron_options", "model_options", "T", "epochs",
@@ -131,25 +131,44 @@ def _context(dtype: torch.dtype | None, device: torch.device):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 128,
-             device: torch.device | str = "cpu", amp_dtype: torch.dtype | None = None,
-             progress: bool = False) -> tuple[int, int]:
-    """``(correct, total)`` of ``model`` in eval mode on ``x: [N, T, ...]``, ``y: [N]`` (restores the mode);
-    ``progress``: a tqdm bar with ETA on stderr."""
+def confusion_matrix(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None, *,
+                     batch_size: int = 128, device: torch.device | str = "cpu", amp_dtype: torch.dtype | None = None,
+                     progress: bool = False) -> torch.Tensor:
+    """``[K, K]`` int64 counts of ``model`` in eval mode on ``x: [N, T, ...]``, ``y: [N]`` (row: true class,
+    column: predicted class; restores the mode). ``num_classes`` K: the model's output width when None (a model
+    of another width raises ``ValueError``). ``progress``: a tqdm bar with ETA on stderr."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    correct = 0
+    counts = None if num_classes is None else torch.zeros(num_classes, num_classes, dtype=torch.int64)
     try:
         for lo in tqdm(range(0, x.shape[0], batch_size), desc="evaluate", unit="batch", disable=not progress,
                        leave=False):
             xb = x[lo:lo + batch_size].to(device).transpose(0, 1)
             with _context(amp_dtype, device):
                 logits = model(xb)
-            correct += int((logits.argmax(1).cpu() == y[lo:lo + batch_size]).sum())
+            k = logits.shape[1] if counts is None else counts.shape[0]
+            if logits.shape[1] != k:
+                raise ValueError(f"confusion_matrix: expected {k} classes, the model outputs {logits.shape[1]}")
+            yb = y[lo:lo + batch_size].long()
+            if yb.numel() and not 0 <= int(yb.min()) <= int(yb.max()) < k:
+                raise ValueError(f"confusion_matrix: labels must lie in [0, {k}), found {int(yb.min())}..{int(yb.max())}")
+            if counts is None:
+                counts = torch.zeros(k, k, dtype=torch.int64)
+            counts += torch.bincount(yb * k + logits.argmax(1).cpu(), minlength=k * k).reshape(k, k)
     finally:
         model.train(was_training)
-    return correct, int(x.shape[0])
+    return counts if counts is not None else torch.zeros(0, 0, dtype=torch.int64)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 128,
+             device: torch.device | str = "cpu", amp_dtype: torch.dtype | None = None,
+             progress: bool = False) -> tuple[int, int]:
+    """``(correct, total)`` of ``model`` in eval mode on ``x: [N, T, ...]``, ``y: [N]`` (restores the mode);
+    ``progress``: a tqdm bar with ETA on stderr."""
+    counts = confusion_matrix(model, x, y, batch_size=batch_size, device=device, amp_dtype=amp_dtype,
+                              progress=progress)
+    return int(counts.trace()), int(x.shape[0])
 
 
 def _log(ctx: distributed.DistContext, message: str) -> None:
@@ -221,6 +240,7 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext, registry: NeuronRegistr
               f"{data.train_x.shape[0]} train / {data.test_x.shape[0]} test, {ctx.world_size} process(es) on "
               f"{ctx.device}, amp {amp_dtype}")
     stop = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, int(cfg.stop_after))
+    counts = None  # the last evaluation's confusion counts
     for epoch in range(start, stop):
         run_epoch_hooks(model, epoch, cfg.epochs, registry)  # per-kind hooks of the registry (MaskedPSN: λ)
         sampler.set_epoch(epoch)
@@ -258,9 +278,12 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext, registry: NeuronRegistr
         if cfg.eval_limit is not None and epoch + 1 < cfg.epochs:
             n_eval = min(int(cfg.eval_limit), n_eval)
         shard = slice(ctx.rank, n_eval, ctx.world_size)
-        ok, total = evaluate(model, data.test_x[shard], data.test_y[shard], batch_size=max(cfg.batch_size, 64),
-                             device=ctx.device, amp_dtype=amp_dtype)
-        ok, total = distributed.all_reduce_sum(ctx, [ok, total])
+        k = len(data.classes)
+        counts = confusion_matrix(model, data.test_x[shard], data.test_y[shard], k,
+                                  batch_size=max(cfg.batch_size, 64), device=ctx.device, amp_dtype=amp_dtype)
+        counts = torch.tensor(distributed.all_reduce_sum(ctx, counts.reshape(-1).tolist()),
+                              dtype=torch.float64).round().to(torch.int64).reshape(k, k)
+        ok, total = int(counts.trace()), int(counts.sum())
         row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                "test_accuracy": ok / total, "test_samples": total, "train_seconds": train_s, "eval_seconds": time.perf_counter() - t1,
                "lr": scheduler.get_last_lr()[0]}
@@ -284,5 +307,9 @@ def _fit(cfg: TrainConfig, ctx: distributed.DistContext, registry: NeuronRegistr
                          fixed_subset={"limit": n_sub, "accuracy": ok / n_sub},
                          extra={"history": history, "world_size": ctx.world_size, "device": str(ctx.device)})
         model.to(ctx.device)
+        if counts is not None and int(counts.sum()) == data.test_x.shape[0]:  # this process saw the whole split
+            from mfpsn.checkpoint_eval import write_eval
+
+            write_eval(card_path, counts)
         _log(ctx, f"saved {card_path}")
     return FitResult(model, history, test_acc, ok / n_sub, card_path, config)
