@@ -358,6 +358,13 @@ def test_run_model_camera_side_by_side(tiny_checkpoints):
     rate0 = traces["conv0"].spikes[:, 0].reshape(6, -1).mean(1).numpy()
     assert np.allclose(rates.data[0].y, rate0)
     assert "cam_mfpsn" in md and "predicts" in md
+    # spikes and energy per inference, from the same pass, equal a separate count (issue 13)
+    from mfpsn.models import count_network
+
+    spikes = int(sum(float(t.spikes.sum()) for t in traces.values()))
+    energy = count_network(ck.model, x).energy_pj / 1e6
+    assert f"{spikes:,} spikes and about {energy:.3g} µJ per inference" in md
+    assert len(evidence.data) > 0                     # camera models give per-step evidence too
 
 
 def test_run_model_spike_train_evidence_and_binning(tiny_checkpoints):

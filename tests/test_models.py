@@ -112,14 +112,19 @@ def test_shd_net_matches_per_step_reference_and_sums_evidence():
     torch.testing.assert_close(model(x), evidence.sum(0), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("arch,shape", [("shd_net", (7, 3, 7)), ("seq_fc_net", (6, 3, 1))])
+@pytest.mark.parametrize("arch,shape", [("shd_net", (7, 3, 7)), ("seq_fc_net", (6, 3, 1)),
+                                        ("dvs_convnet", (5, 2, 2, 9, 9))])
 def test_evidence_with_record_is_the_forward_with_record_in_one_pass(arch, shape):
-    """The app's single pass: ``evidence(x, record=True)`` gives the forward's traces and, reduced, its logits."""
-    from mfpsn.models import build_model
+    """The app's single pass: ``evidence(x, record=True)`` gives the forward's traces and, reduced, its logits;
+    ``counting`` with ``add_traces`` gives the same count as ``count_network``'s own pass."""
+    from mfpsn.models import build_model, count_network, counting
 
-    model = build_model({"arch": arch, "T": shape[0], "in_features": shape[2], "num_classes": 4, "hidden": 5,
-                         "neuron": "mfpsn", "order": 2, "neuron_options": {"impl": "shift_add"},
-                         **({"n_layers": 2} if arch == "seq_fc_net" else {})})
+    if arch == "dvs_convnet":
+        model, _ = _tiny(arch, "mfpsn", T=shape[0])
+    else:
+        model = build_model({"arch": arch, "T": shape[0], "in_features": shape[2], "num_classes": 4, "hidden": 5,
+                             "neuron": "mfpsn", "order": 2, "neuron_options": {"impl": "shift_add"},
+                             **({"n_layers": 2} if arch == "seq_fc_net" else {})})
     model.eval()
     x = _drive(shape)
     logits, traces = model(x, record=True)
@@ -128,6 +133,12 @@ def test_evidence_with_record_is_the_forward_with_record_in_one_pass(arch, shape
     assert list(traces2) == list(traces)
     for name in traces:
         assert torch.equal(traces2[name].spikes, traces[name].spikes) and torch.equal(traces2[name].h, traces[name].h)
+    with torch.no_grad(), counting(model, shape[0], shape[1]) as one_pass:
+        _, traces3 = model.evidence(x, record=True)
+        one_pass.add_traces(model, traces3)
+    ref = count_network(model, x)
+    assert one_pass.neuron_layers == ref.neuron_layers and one_pass.synaptic_layers == ref.synaptic_layers
+    assert one_pass.energy_pj == ref.energy_pj > 0
 
 
 def test_seq_image_net_matches_per_step_reference():

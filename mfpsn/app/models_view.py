@@ -29,6 +29,7 @@ from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int
 from mfpsn.app.ood import ood_notes, training_stats
 from mfpsn.app.checkpoint_cache import CheckpointCache, load_checkpoint
 from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError
+from mfpsn.models import EvidenceNet, counting
 from mfpsn.events import Events
 from mfpsn.card_inputs import CardInputError, events_input
 
@@ -154,15 +155,17 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
         f"the whole {events.width}×{events.height} sensor" if events.height > 1 else
         f"{x.shape[0]} bins of the spike train, {x.shape[-1]} input channels")
     model = ckpt.model.eval()
-    with torch.no_grad():
-        if hasattr(model, "evidence"):  # one pass gives the traces and the per-step evidence
+    with torch.no_grad(), counting(model, x.shape[0], x.shape[1]) as count:
+        if isinstance(model, EvidenceNet):  # one pass gives the traces, the per-step evidence and the count
             per_step, traces = model.evidence(x, record=True)
             logits, evidence = model.logits_from_evidence(per_step), per_step[:, 0].numpy()
         else:
             (logits, traces), evidence = model(x, record=True), None
+        count.add_traces(model, traces)
     probs = torch.softmax(logits[0], dim=0).numpy()
     out: dict[str, Any] = {"probs": probs, "rates": {}, "raster": {}, "membrane": {}, "evidence": evidence,
-                           "x": x[:, 0].numpy(), "window": window,
+                           "x": x[:, 0].numpy(), "window": window, "energy_nj": count.energy_pj / 1e3,
+                           "spikes": int(sum(float(tr.spikes.sum()) for tr in traces.values())),
                            "too_small": [], "ood": ood_notes(events, card, x, probs, training_stats(card["task"]))}
     for layer, tr in traces.items():
         T = tr.spikes.shape[0]
@@ -230,14 +233,15 @@ def run_on_recording(events: Events, left: str | None, right: str | None, neuron
     if all(r["evidence"] is not None for r in runs.values()):
         figs.append(fm.evidence_figure(classes, {n: r["evidence"] for n, r in runs.items()}))
     else:
-        figs.append(empty_figure("per-time-step class evidence: shown for spike-train (SHD) models"))
+        figs.append(empty_figure("per-time-step class evidence: shown when every model reads out at each step"))
     lines = []
     for n, r in runs.items():
         c = cards[n]
         best = int(np.argmax(r["probs"]))
         lines.append(f"- **{n}** ({c['model'].get('neuron', '?')}, card test accuracy "
                      f"{float(c['test_accuracy']) * 100:.1f} %): predicts **{classes[best]}** "
-                     f"(p = {r['probs'][best]:.2f})")
+                     f"(p = {r['probs'][best]:.2f}); {r['spikes']:,} spikes and about {r['energy_nj'] / 1e3:.3g} µJ "
+                     "per inference (45 nm estimate, mfpsn.energy)")
         if r["ood"]:  # right under the prediction it qualifies
             lines.append(f"  - ⚠ **Unlike its training data, so this answer means little:** {'; '.join(r['ood'])}.")
     source = Path(str(events.meta.get("source", "the recording"))).name

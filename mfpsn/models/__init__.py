@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mfpsn.models.base import SpikingNet
-from mfpsn.models.counting import NetworkCount, count_network
+from mfpsn.models.base import EvidenceNet, SpikingNet
+from mfpsn.models.counting import NetworkCount, count_network, counting
 from mfpsn.models.dvs_net import DVSConvNet
 from mfpsn.models.neurons import NEURON_KINDS, build_neurons, layer_dilations
 from mfpsn.models.resnet import SpikingResNet18, StatefulFC
@@ -25,7 +25,7 @@ from mfpsn.models.seq_net import SeqImageNet
 from mfpsn.models.shd_net import SHDNet
 from mfpsn.neurons.registry import NEURONS, NeuronRegistry
 
-__all__ = ["ARCHS", "NEURON_KINDS", "NEURONS", "NetworkCount", "count_network", "SpikingNet", "DVSConvNet", "SHDNet", "SeqImageNet", "SeqFCNet", "SpikingResNet18",
+__all__ = ["ARCHS", "NEURON_KINDS", "NEURONS", "NetworkCount", "count_network", "counting", "SpikingNet", "EvidenceNet", "DVSConvNet", "SHDNet", "SeqImageNet", "SeqFCNet", "SpikingResNet18",
            "StatefulFC", "build_model", "build_neurons", "layer_dilations"]
 
 ARCHS = {"dvs_convnet": DVSConvNet, "shd_net": SHDNet, "seq_image_net": SeqImageNet, "seq_fc_net": SeqFCNet,

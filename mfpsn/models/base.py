@@ -5,6 +5,9 @@ is a ``dict[str, NeuronTrace]`` keyed by the neuron layer's name (:meth:`Spiking
 gives the same names, in forward order). Each trace comes from the neuron's ``run``:
 ``spikes`` and ``h`` ``[T, B, C, *]``, ``v_th`` broadcastable against ``h``. With ``record=False``
 (the default) the neurons' plain ``forward`` runs and only the logits are returned.
+
+Networks whose logits reduce a per-step readout (:class:`EvidenceNet`) also give that per-step class evidence,
+``evidence(x) -> [T, B, classes]``, and with ``record=True`` the evidence and the traces of one single pass.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["SpikingNet", "fire", "check_input"]
+__all__ = ["SpikingNet", "EvidenceNet", "fire", "check_input"]
 
 
 def fire(neuron: nn.Module, name: str, x: torch.Tensor, traces: dict | None) -> torch.Tensor:
@@ -58,3 +61,30 @@ class SpikingNet(nn.Module):
         for neuron in self.neurons.values():
             if hasattr(neuron, "reset"):
                 neuron.reset()
+
+
+class EvidenceNet(SpikingNet):
+    """A :class:`SpikingNet` whose logits reduce a per-step readout over T. Subclasses define ``_evidence(x,
+    traces) -> [T, B, classes]`` (storing neuron traces in ``traces`` when it is a dict) and may override
+    :meth:`logits_from_evidence` (default: the mean over T)."""
+
+    def _evidence(self, x: torch.Tensor, traces: dict | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, record: bool = False):
+        """``x: [T, B, ...]`` → logits ``[B, classes]`` (and the traces when ``record``)."""
+        traces: dict | None = {} if record else None
+        logits = self.logits_from_evidence(self._evidence(x, traces))
+        return (logits, traces) if record else logits
+
+    def evidence(self, x: torch.Tensor, record: bool = False):
+        """Per-step class evidence ``[T, B, classes]`` (the readout before the reduction over T); with ``record``,
+        ``(evidence, traces)`` of the same single pass (``logits_from_evidence(evidence)`` are the logits)."""
+        traces: dict | None = {} if record else None
+        evidence = self._evidence(x, traces)
+        return (evidence, traces) if record else evidence
+
+    @staticmethod
+    def logits_from_evidence(evidence: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, classes]`` of evidence ``[T, B, classes]``: the mean over T."""
+        return evidence.mean(0)

@@ -8,7 +8,9 @@ skipped. Synaptic layers are ``nn.Linear`` and ``nn.Conv1d/2d/3d``, taken in cal
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator, Mapping
 
 import torch
 from torch import nn
@@ -16,7 +18,7 @@ from torch import nn
 from mfpsn.energy import OpCount, synaptic_energy_pj
 from mfpsn.neurons.registry import NEURONS, NeuronRegistry
 
-__all__ = ["NetworkCount", "count_network"]
+__all__ = ["NetworkCount", "count_network", "counting"]
 
 def _synaptic_macs(module: nn.Module, out: torch.Tensor) -> float | None:
     """Total MACs of one call of a Linear/Conv layer that produced ``out`` (all samples, all steps)."""
@@ -37,6 +39,24 @@ class NetworkCount:
     T: int
     neuron_layers: list[dict] = field(default_factory=list)
     synaptic_layers: list[dict] = field(default_factory=list)
+    registry: NeuronRegistry | None = field(default=None, repr=False, compare=False)
+    exact: bool = field(default=False, repr=False, compare=False)
+    module_names: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def add_traces(self, model: nn.Module, traces: Mapping[str, object]) -> None:
+        """Count the neuron layers of a recording pass from their traces (``traces[name].h``: ``[T, B, C, *]``),
+        in the traces' (call) order; ``name`` as in ``model.neuron_layers()``."""
+        registry = NEURONS if self.registry is None else self.registry
+        layers = model.neuron_layers()
+        for name, trace in traces.items():
+            mod = layers[name]
+            record = registry.record_for(mod)
+            if record is None:
+                raise ValueError(f"add_traces: layer {name!r} ({type(mod).__name__}) has no record in the neuron "
+                                 f"registry (kinds {registry.kinds})")
+            neurons = trace.h[0, 0].numel()
+            self.neuron_layers.append({"name": self.module_names.get(mod, name), "kind": record.kind,
+                                       "neurons": neurons, "ops": record.ops(mod, self.T, self.exact).scale(neurons)})
 
     @property
     def neuron_ops(self) -> OpCount:
@@ -83,9 +103,21 @@ def count_network(model: nn.Module, x: torch.Tensor, *, exact: bool = False,
     """
     if x.dim() < 3:
         raise ValueError(f"count_network: expected a time-first input [T, B, ...], found shape {tuple(x.shape)}")
+    with counting(model, x.shape[0], x.shape[1], exact=exact, registry=registry) as result, torch.no_grad():
+        model(x)
+    return result
+
+
+@contextmanager
+def counting(model: nn.Module, T: int, B: int, *, exact: bool = False, registry: NeuronRegistry | None = None
+             ) -> Iterator[NetworkCount]:
+    """Hooks that fill a :class:`NetworkCount` (as :func:`count_network` does) during whatever forward of ``model``
+    runs inside the block, on an input of ``T`` steps and batch ``B``. A recording pass (``record=True``) calls the
+    neurons' ``run``, which forward hooks do not see: pass its traces to :meth:`NetworkCount.add_traces` in the
+    block, so one pass gives the traces and the count (the app's model view)."""
     registry = NEURONS if registry is None else registry
-    T, B = x.shape[0], x.shape[1]
-    result = NetworkCount(T=T)
+    mod_names = {m: n for n, m in model.named_modules()}
+    result = NetworkCount(T=T, registry=registry, exact=exact, module_names=mod_names)
     handles = []
 
     def neuron_hook(mod, inputs, output, record):
@@ -99,7 +131,6 @@ def count_network(model: nn.Module, x: torch.Tensor, *, exact: bool = False,
         result.synaptic_layers.append({"name": mod_names[mod], "flops": flops_step * T,
                                        "input_rate": float(inputs[0].float().mean())})
 
-    mod_names = {m: n for n, m in model.named_modules()}
     for name, m in model.named_modules():
         record = registry.record_for(m)
         if record is not None:
@@ -111,9 +142,7 @@ def count_network(model: nn.Module, x: torch.Tensor, *, exact: bool = False,
         elif isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             handles.append(m.register_forward_hook(syn_hook))
     try:
-        with torch.no_grad():
-            model(x)
+        yield result
     finally:
         for h in handles:
             h.remove()
-    return result

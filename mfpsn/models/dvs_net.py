@@ -12,14 +12,14 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from mfpsn.models.base import SpikingNet, check_input, fire
+from mfpsn.models.base import EvidenceNet, check_input, fire
 from mfpsn.models.neurons import build_neurons
 from mfpsn.neurons.registry import NeuronRegistry
 
 __all__ = ["DVSConvNet"]
 
 
-class DVSConvNet(SpikingNet):
+class DVSConvNet(EvidenceNet):
     """Conv net for ``x: [T, B, in_channels, H, W]`` event frames; ``forward`` returns logits ``[B, classes]``.
 
     Args:
@@ -71,16 +71,14 @@ class DVSConvNet(SpikingNet):
             side //= 2
         self.fc = nn.Linear(prev * side * side, num_classes)
 
-    def forward(self, x: torch.Tensor, record: bool = False):
-        """``x: [T, B, in_channels, H, W]`` → logits ``[B, classes]`` (and traces when ``record``)."""
+    def _evidence(self, x: torch.Tensor, traces: dict | None) -> torch.Tensor:
+        """``x: [T, B, in_channels, H, W]`` → per-step readout ``[T, B, classes]`` (the logits are its mean over T)."""
         cfg = self.config
         check_input(x, (None, None, cfg["in_channels"], cfg["input_size"], cfg["input_size"]), "DVSConvNet input x")
-        traces: dict | None = {} if record else None
         T, B = x.shape[:2]
         y = self.input_pool(x.flatten(0, 1))
         for conv, norm, (name, neuron) in zip(self.convs, self.norms, self.neurons.items()):
             y = norm(conv(y))
             s = fire(neuron, name, y.unflatten(0, (T, B)), traces)
             y = self.pool(s.flatten(0, 1))
-        logits = self.fc(y.flatten(1)).unflatten(0, (T, B)).mean(0)
-        return (logits, traces) if record else logits
+        return self.fc(y.flatten(1)).unflatten(0, (T, B))

@@ -15,14 +15,14 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from mfpsn.models.base import SpikingNet, check_input, fire
+from mfpsn.models.base import EvidenceNet, check_input, fire
 from mfpsn.models.neurons import build_neurons
 from mfpsn.neurons.registry import NeuronRegistry
 
 __all__ = ["SeqFCNet"]
 
 
-class SeqFCNet(SpikingNet):
+class SeqFCNet(EvidenceNet):
     """FC spiking net for sequences ``x: [T, B, in_features]`` → logits ``[B, classes]`` (mean over T).
 
     Args:
@@ -57,26 +57,9 @@ class SeqFCNet(SpikingNet):
         self.neurons = nn.ModuleDict({f"fc{i}": n for i, n in enumerate(neurons)})
         self.readout = nn.Linear(hidden, num_classes)
 
-    def forward(self, x: torch.Tensor, record: bool = False):
-        """``x: [T, B, in_features]`` → logits ``[B, classes]`` (mean over T; traces when ``record``)."""
-        traces: dict | None = {} if record else None
-        logits = self.logits_from_evidence(self._evidence(x, traces))
-        return (logits, traces) if record else logits
-
-    def evidence(self, x: torch.Tensor, record: bool = False):
-        """Per-step class evidence ``[T, B, classes]``: the readout before the mean over T (the logits
-        after ``t`` steps of a prefix are ``evidence[:t + 1].mean(0)``); with ``record``, ``(evidence, traces)``
-        of the same single pass."""
-        traces: dict | None = {} if record else None
-        evidence = self._evidence(x, traces)
-        return (evidence, traces) if record else evidence
-
-    @staticmethod
-    def logits_from_evidence(evidence: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, classes]`` of evidence ``[T, B, classes]``: the mean over T."""
-        return evidence.mean(0)
-
     def _evidence(self, x: torch.Tensor, traces: dict | None) -> torch.Tensor:
+        """``x: [T, B, in_features]`` → per-step readout ``[T, B, classes]`` (the logits are its mean over T; after
+        ``t`` steps of a prefix, ``evidence[:t + 1].mean(0)``)."""
         check_input(x, (None, None, self.config["in_features"]), "SeqFCNet input x")
         T, B = x.shape[:2]
         y = x.flatten(0, 1)
