@@ -10,8 +10,10 @@ What a card's ``input`` section selects:
 - ``transform.name == "cochlea"`` (FSDD): a ``.wav`` recording (any rate, any channels) through the card's
   :class:`mfpsn.data.speech.SpeechFront` (cochlea noise seed 0), or a spike-train file (SHD layout) binned as
   the card says.
-- ``binning.method`` ``events_to_frames …`` or ``spike_train_to_bins …``: an event or spike-train file
-  read by :func:`mfpsn.events.read_events`, binned as the card says.
+- ``events_transform`` (a :class:`mfpsn.events.ToFrames` or :class:`mfpsn.events.ToSpikeBins` in its JSON form,
+  the object training binned with), or in cards written before it the equivalent ``binning.method``
+  ``events_to_frames …`` / ``spike_train_to_bins …`` (:func:`events_transform` reads both): an event or
+  spike-train file read by :func:`mfpsn.events.read_events`, binned by that transform.
 
 Every function returns ``x: [T, 1, ...]`` float32 (time-first, batch of one) and raises
 :class:`CardInputError` (a ``ValueError`` naming the file, what the checkpoint expects and what was found).
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 
 __all__ = ["CardInputError", "IMAGE_SUFFIXES", "AUDIO_SUFFIXES", "input_kind", "image_input", "audio_input",
-           "events_input", "file_input",
+           "events_input", "events_transform", "file_input",
            "read_image", "fit_sensor", "fitted_frames", "window_origin"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -47,10 +49,44 @@ def input_kind(card: dict[str, Any]) -> str:
     if spec.get("transform", {}).get("name") == "cochlea":
         return "audio"
     method = str(spec.get("binning", {}).get("method", ""))
-    if method.startswith(("events_to_frames", "spike_train_to_bins")):
+    if "events_transform" in spec or method.startswith(("events_to_frames", "spike_train_to_bins")):
         return "events"
     raise CardInputError(f"checkpoint {card.get('name')!r}: its input ({method or 'unknown'}) cannot be built "
                          f"from a file")
+
+
+def events_transform(card: dict[str, Any]):
+    """The :class:`~mfpsn.events.ToFrames` / :class:`~mfpsn.events.ToSpikeBins` that bins a recording for this
+    card's model: ``input.events_transform``, or for older cards the same object rebuilt from ``input.binning``
+    (``events_to_frames n_bins`` with ``time_range_us`` a list relative to the first event or the recording's own
+    span; ``spike_train_to_bins`` with ``n_bins``, ``bin_us``, ``pool``, ``t_start_us`` over 700 units).
+    Raises :class:`CardInputError` when the card's input is not built from events."""
+    from mfpsn.events.frames import ToFrames, ToSpikeBins
+
+    spec = card.get("input", {})
+    name = card.get("name")
+    if "events_transform" in spec:
+        d = spec["events_transform"]
+        kinds = {ToFrames.NAME: ToFrames, ToSpikeBins.NAME: ToSpikeBins}
+        kind = kinds.get(d.get("name") if isinstance(d, dict) else None)
+        if kind is None:
+            raise CardInputError(f"checkpoint {name!r}: events_transform names {str(d)[:60]}, expected one of "
+                                 f"{sorted(kinds)}")
+        try:
+            return kind.from_dict(d)
+        except ValueError as exc:
+            raise CardInputError(f"checkpoint {name!r}: {exc}") from None
+    binning = spec.get("binning", {})
+    method = str(binning.get("method", ""))
+    if method.startswith("spike_train_to_bins"):
+        return ToSpikeBins(n_bins=int(binning["n_bins"]), bin_us=int(binning.get("bin_us", 10_000)), n_units=700,
+                           pool=int(binning.get("pool", 1)), t_start=int(binning.get("t_start_us", 0)))
+    if method.startswith("events_to_frames"):
+        rng = binning.get("time_range_us")
+        return ToFrames(n_bins=int(binning["n_bins"]), time_range=tuple(rng) if isinstance(rng, list) else None,
+                        time_range_from_first=isinstance(rng, list))
+    raise CardInputError(f"checkpoint {name!r}: its input binning {method or 'unknown'!r} cannot be built from "
+                         "event files")
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -117,37 +153,27 @@ def audio_input(audio: np.ndarray, sample_rate: int, card: dict[str, Any]) -> to
 
 def events_input(events, card: dict[str, Any], notes: list[str] | None = None, *,
                  max_bytes: int = FRAME_MAX_BYTES, origin: tuple[int, int] | str | None = None) -> torch.Tensor:
-    """``events`` (:class:`mfpsn.events.Events`) → ``[T, 1, ...]`` following ``card["input"]["binning"]``.
+    """``events`` (:class:`mfpsn.events.Events`) → ``[T, 1, ...]`` binned by the card's :func:`events_transform`.
     A camera sensor of another size is cropped or zero-padded to the model's (:func:`fitted_frames`: the
     events are cropped before they are counted); ``origin`` picks the window: None = the centre one,
     ``"active"`` = the one holding the most events, ``(x0, y0)`` = at that sensor pixel. ``notes`` receives a
     sentence saying which part the model sees. ``max_bytes`` bounds the frames."""
-    from mfpsn.events.frames import spike_train_to_bins
+    from mfpsn.events.frames import ToSpikeBins
 
     notes = [] if notes is None else notes
     spec = card["input"]
-    binning = spec.get("binning", {})
-    method = str(binning.get("method", ""))
-    if method.startswith("spike_train_to_bins"):
+    transform = events_transform(card)
+    if isinstance(transform, ToSpikeBins):
         if events.height != 1:
             raise CardInputError(f"checkpoint {card.get('name')!r} takes spike trains (height 1); the recording "
                                  f"is a {events.width}x{events.height} camera")
-        x = spike_train_to_bins(events, n_bins=int(binning["n_bins"]), bin_us=int(binning.get("bin_us", 10_000)),
-                                n_units=700, pool=int(binning.get("pool", 1)), t_start=int(binning.get("t_start_us", 0)))
-        return torch.from_numpy(x).unsqueeze(1)
-    if not method.startswith("events_to_frames"):
-        raise CardInputError(f"checkpoint {card.get('name')!r}: its input binning {method!r} cannot be built from "
-                             f"event files")
+        return torch.from_numpy(transform(events)).unsqueeze(1)
     if events.height == 1:
         raise CardInputError(f"checkpoint {card.get('name')!r} takes camera events; the recording is a spike train")
     if len(events) == 0:
         raise CardInputError("the recording holds no events")
-    T = int(binning["n_bins"])
-    rng = binning.get("time_range_us")
-    start = int(events.t[0])
-    time_range = (start + int(rng[0]), start + int(rng[1])) if isinstance(rng, list) else (start, int(events.t[-1]) + 1)
     h2, w2 = int(spec["shape"][-2]), int(spec["shape"][-1])
-    frames = fitted_frames(events, T, time_range, (h2, w2), notes, max_bytes=max_bytes, origin=origin)
+    frames = fitted_frames(events, transform, (h2, w2), notes, max_bytes=max_bytes, origin=origin)
     return torch.from_numpy(np.ascontiguousarray(frames)).unsqueeze(1)
 
 
@@ -191,19 +217,20 @@ def window_origin(events, size: tuple[int, int], origin: tuple[int, int] | str |
     return x0, y0
 
 
-def fitted_frames(events, T: int, time_range: tuple[int, int], size: tuple[int, int], notes: list[str], *,
-                  max_bytes: int = FRAME_MAX_BYTES, origin: tuple[int, int] | str | None = None) -> np.ndarray:
-    """``[T, 2, H', W']`` frames of the ``size = (H', W')`` window of the sensor at :func:`window_origin`
-    (default: the centre; zero-padded where the sensor is smaller), the same as :func:`fit_sensor` of the full
-    frames for the centre window, but the events are cropped *before* they are counted, so a header declaring a
-    65536 x 65536 sensor costs no more than the model's input."""
+def fitted_frames(events, transform, size: tuple[int, int], notes: list[str], *, max_bytes: int = FRAME_MAX_BYTES,
+                  origin: tuple[int, int] | str | None = None) -> np.ndarray:
+    """``[T, 2, H', W']`` frames (``transform``: a :class:`~mfpsn.events.ToFrames`) of the ``size = (H', W')``
+    window of the sensor at :func:`window_origin` (default: the centre; zero-padded where the sensor is smaller),
+    binned on the whole recording's timing; the same as :func:`fit_sensor` of the full frames for the centre
+    window, but the events are cropped *before* they are counted, so a header declaring a 65536 x 65536 sensor
+    costs no more than the model's input."""
     from mfpsn.events import Events
-    from mfpsn.events.frames import events_to_frames
 
     H, W = events.height, events.width
     h2, w2 = size
     if (H, W) == (h2, w2):
-        return events_to_frames(events, n_bins=T, time_range=time_range, max_bytes=max_bytes)
+        return transform(events, max_bytes=max_bytes)
+    transform = transform.for_recording(events)  # the window is binned on the recording's timing
     sx, sy = window_origin(events, size, origin)
     dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
     hh, ww = min(H, h2), min(W, w2)
@@ -213,7 +240,7 @@ def fitted_frames(events, T: int, time_range: tuple[int, int], size: tuple[int, 
                  f"model's {w2}×{h2} input: it sees sensor x {sx}–{sx + ww - 1}, y {sy}–{sy + hh - 1} only, "
                  f"{int(keep.sum()):,} of {len(events):,} events")
     window = Events(events.t[keep], events.x[keep] - sx, events.y[keep] - sy, events.p[keep], ww, hh)
-    frames = events_to_frames(window, n_bins=T, time_range=time_range, max_bytes=max_bytes)
+    frames = transform(window, max_bytes=max_bytes)
     out = np.zeros((frames.shape[0], 2, h2, w2), dtype=frames.dtype)
     out[:, :, dy:dy + hh, dx:dx + ww] = frames
     return out

@@ -31,7 +31,8 @@ from mfpsn.app.checkpoint_cache import CheckpointCache, load_checkpoint
 from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError
 from mfpsn.models import EvidenceNet, counting
 from mfpsn.events import Events
-from mfpsn.card_inputs import CardInputError, events_input
+from mfpsn.card_inputs import CardInputError, events_input, events_transform
+from mfpsn.events.frames import ToSpikeBins
 
 __all__ = ["WINDOWS", "window_origin", "model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint",
            "run_model", "run_on_recording", "file_true_class", "cleared_results", "NO_RESULTS"]
@@ -67,9 +68,11 @@ def cleared_results() -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Fi
 
 def compatible(card: dict[str, Any], events: Events) -> bool:
     """Whether a checkpoint's input fits the recording (spike-train model for spike trains, frames for cameras)."""
-    method = str(card["input"].get("binning", {}).get("method", ""))
-    return method.startswith("spike_train_to_bins") == (events.height == 1) and (
-        method.startswith("spike_train_to_bins") or method.startswith("events_to_frames"))
+    try:
+        transform = events_transform(card)
+    except CardInputError:
+        return False
+    return isinstance(transform, ToSpikeBins) == (events.height == 1)
 
 
 WINDOWS = ("centre", "most active", "at x0, y0")  # where a camera model's input window sits on a bigger sensor

@@ -47,7 +47,7 @@ from mfpsn.data.esim import ESIMConfig
 from mfpsn.data.mnist import load_mnist_split
 from mfpsn.data.saccades import SaccadeConfig, simulate_batch
 from mfpsn.events.core import Events
-from mfpsn.events.frames import events_to_frames
+from mfpsn.events.frames import ToFrames
 
 __all__ = ["GENERATOR_VERSION", "NMNIST_SIM_CONFIG", "SENSOR", "SPLIT_FOLDERS", "mnist_digits", "iter_events",
            "sample_events", "frames_of", "cache_params", "load_nmnist_sim", "write_folder", "main"]
@@ -116,8 +116,9 @@ def sample_events(root: str | os.PathLike, split: str, index: int, *, seed: int 
 
 
 def frames_of(events: Events, T: int) -> np.ndarray:
-    """``[T, 2, 34, 34]`` float32 counts over the sample's own span (the binning of ``--task nmnist``)."""
-    return events_to_frames(events, n_bins=T)
+    """``[T, 2, 34, 34]`` float32 counts over the sample's own span (the binning of ``--task nmnist``, the
+    ``ToFrames(n_bins=T)`` of its card)."""
+    return ToFrames(n_bins=T)(events)
 
 
 def cache_params(images: np.ndarray, labels: np.ndarray, split: str, T: int, seed: int) -> dict:

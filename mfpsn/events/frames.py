@@ -330,7 +330,10 @@ class ToFrames:
     - ``duration_us``: constant temporal resolution for long or streaming recordings (``T`` varies).
     - ``event_count``: constant information per frame when the event rate follows motion (``T`` varies).
 
-    See :func:`events_to_frames` for the arguments.
+    ``time_range`` is absolute, or relative to the recording's first event with ``time_range_from_first`` (how
+    the model cards store it: a recording read from a file keeps its own clock). See :func:`events_to_frames`
+    for the other arguments. :meth:`to_dict` / :meth:`from_dict` give the JSON form written into model cards,
+    so training, evaluation, ``predict`` and the app bin a recording with this one object.
     """
 
     n_bins: int | None = None
@@ -339,6 +342,9 @@ class ToFrames:
     overlap: float = 0
     downsample_to: int | tuple[int, int] | None = None
     time_range: tuple[int, int] | None = None
+    time_range_from_first: bool = False
+
+    NAME = "to_frames"
 
     def __post_init__(self) -> None:
         given = [v for v in (self.n_bins, self.duration_us, self.event_count) if v is not None]
@@ -346,11 +352,44 @@ class ToFrames:
             raise ValueError("ToFrames: expected exactly one of n_bins, duration_us, event_count, "
                              f"found {len(given)}")
         _as_hw(self.downsample_to, 1, 1)
+        if self.time_range is not None:
+            object.__setattr__(self, "time_range", tuple(int(v) for v in self.time_range))
 
-    def __call__(self, events: Events) -> np.ndarray:
+    def absolute_time_range(self, events: Events) -> tuple[int, int] | None:
+        """The absolute ``time_range`` for ``events`` (None: the stream's own span)."""
+        if self.time_range is None or not self.time_range_from_first:
+            return self.time_range
+        start = int(events.t[0]) if len(events) else 0
+        return start + self.time_range[0], start + self.time_range[1]
+
+    def for_recording(self, events: Events) -> "ToFrames":
+        """This transform with its time range fixed to the whole recording ``events`` (absolute; with ``n_bins``
+        and no range, the recording's ``[first event, last event]``), for binning a part of it (a cropped
+        window) on the recording's own timing."""
+        rng = self.absolute_time_range(events)
+        if rng is None and self.n_bins is not None and len(events):
+            rng = (int(events.t[0]), int(events.t[-1]) + 1)
+        return ToFrames(self.n_bins, self.duration_us, self.event_count, self.overlap, self.downsample_to, rng)
+
+    def __call__(self, events: Events, max_bytes: int | None = None) -> np.ndarray:
         return events_to_frames(events, n_bins=self.n_bins, duration_us=self.duration_us,
                                 event_count=self.event_count, overlap=self.overlap,
-                                downsample_to=self.downsample_to, time_range=self.time_range)
+                                downsample_to=self.downsample_to, time_range=self.absolute_time_range(events),
+                                max_bytes=max_bytes)
+
+    def to_dict(self) -> dict:
+        """JSON form (``{"name": "to_frames", ...}``), the inverse of :meth:`from_dict`."""
+        return {"name": self.NAME, "n_bins": self.n_bins, "duration_us": self.duration_us,
+                "event_count": self.event_count, "overlap": self.overlap,
+                "downsample_to": list(self.downsample_to) if isinstance(self.downsample_to, tuple)
+                else self.downsample_to, "time_range": None if self.time_range is None else list(self.time_range),
+                "time_range_from_first": self.time_range_from_first}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ToFrames":
+        """The transform of :meth:`to_dict`'s output; ``ValueError`` naming the field for anything else."""
+        return cls(**_fields(d, cls.NAME, ("n_bins", "duration_us", "event_count", "overlap", "downsample_to",
+                                          "time_range", "time_range_from_first")))
 
 
 @dataclass(frozen=True)
@@ -358,7 +397,7 @@ class ToSpikeBins:
     """Transform spike train ``Events -> [T, n_units // pool]`` float32 (see :func:`spike_train_to_bins`).
 
     Use ``bin_us`` alone for the SNN-delays recipe (10 ms bins, variable ``T``), ``n_bins`` and
-    ``bin_us`` together for a fixed length per batch.
+    ``bin_us`` together for a fixed length per batch. :meth:`to_dict` / :meth:`from_dict`: its card form.
     """
 
     n_bins: int | None = None
@@ -366,6 +405,8 @@ class ToSpikeBins:
     n_units: int = 700
     pool: int = 1
     t_start: int | None = 0
+
+    NAME = "to_spike_bins"
 
     def __post_init__(self) -> None:
         if int(self.pool) != self.pool or self.pool < 1 or self.n_units % self.pool:
@@ -375,3 +416,38 @@ class ToSpikeBins:
     def __call__(self, events: Events) -> np.ndarray:
         return spike_train_to_bins(events, n_bins=self.n_bins, bin_us=self.bin_us,
                                    n_units=self.n_units, pool=self.pool, t_start=self.t_start)
+
+    def to_dict(self) -> dict:
+        """JSON form (``{"name": "to_spike_bins", ...}``), the inverse of :meth:`from_dict`."""
+        return {"name": self.NAME, "n_bins": self.n_bins, "bin_us": self.bin_us, "n_units": self.n_units,
+                "pool": self.pool, "t_start": self.t_start}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ToSpikeBins":
+        """The transform of :meth:`to_dict`'s output; ``ValueError`` naming the field for anything else."""
+        return cls(**_fields(d, cls.NAME, ("n_bins", "bin_us", "n_units", "pool", "t_start")))
+
+
+def _fields(d: dict, name: str, keys: tuple[str, ...]) -> dict:
+    """The ``keys`` of a transform's JSON form ``d`` (``d["name"] == name``), ints checked, lists as tuples."""
+    if not isinstance(d, dict) or d.get("name") != name:
+        raise ValueError(f"transform: expected an object with name {name!r}, found {str(d)[:80]}")
+    unknown = sorted(set(d) - set(keys) - {"name"})
+    if unknown:
+        raise ValueError(f"transform {name}: unknown fields {unknown}")
+    out = {}
+    for k in keys:
+        if k not in d:
+            continue
+        v = d[k]
+        if isinstance(v, list):
+            if not all(isinstance(i, int) and not isinstance(i, bool) for i in v) or len(v) != 2:
+                raise ValueError(f"transform {name}.{k}: expected two integers, found {v!r}")
+            v = tuple(v)
+        elif k == "time_range_from_first":
+            if not isinstance(v, bool):
+                raise ValueError(f"transform {name}.{k}: expected true or false, found {v!r}")
+        elif v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)):
+            raise ValueError(f"transform {name}.{k}: expected a number or null, found {v!r}")
+        out[k] = v
+    return out

@@ -166,7 +166,7 @@ def _seq_digits(*, T: int, **_) -> TaskData:
 def _shd_spec(T: int, source: str) -> dict[str, Any]:
     return {"layout": "[T, B, 140]", "shape": [T, 140], "T": T, "sensor_size": [700, 1],
             "binning": {"method": "spike_train_to_bins", "n_bins": T, "bin_us": 10_000, "pool": 5,
-                        "t_start_us": 0}, "source": source}
+                        "t_start_us": 0}, "events_transform": shd_bins(T).to_dict(), "source": source}
 
 
 def _shd_model(T: int) -> dict[str, Any]:
@@ -188,7 +188,8 @@ def _read_shd_split(path: Path, T: int) -> tuple[torch.Tensor, torch.Tensor]:
     import h5py
 
     from mfpsn.events import Events, EventFormatError
-    from mfpsn.events.frames import spike_train_to_bins
+
+    transform = shd_bins(T)  # the object the card stores
 
     if not path.is_file():
         raise ValueError(f"shd: expected the file {str(path)!r} (SHD layout .h5)")
@@ -204,7 +205,7 @@ def _read_shd_split(path: Path, T: int) -> tuple[torch.Tensor, torch.Tensor]:
         order = np.argsort(t_us, kind="stable")
         ev = Events(t_us[order], np.asarray(u)[order], np.zeros(t_us.size, np.uint16), np.ones(t_us.size, np.uint8),
                     700, 1)
-        xs.append(spike_train_to_bins(ev, n_bins=T, bin_us=10_000, n_units=700, pool=5))
+        xs.append(transform(ev))
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(labels)
 
 
@@ -215,20 +216,33 @@ def _shd(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
     return TaskData("shd", tx, ty, vx, vy, SHD_CLASSES, _shd_spec(T, f"SHD files in {root}"), _shd_model(T))
 
 
+def nmnist_frames(T: int):
+    """The camera tasks' binning (``nmnist``, ``nmnist-sim``): ``T`` equal bins from the first to the last event of
+    each recording (N-MNIST files need not start at t = 0), written into the card as ``events_transform``."""
+    from mfpsn.events.frames import ToFrames
+
+    return ToFrames(n_bins=T)
+
+
+def shd_bins(T: int, bin_us: int = 10_000, pool: int = 5):
+    """The spike-train tasks' binning (``shd``, spike-train files for ``fsdd``): ``T`` bins of ``bin_us`` from
+    t = 0 (the stimulus onset) over 700 units pooled by ``pool``, written into the card as ``events_transform``."""
+    from mfpsn.events.frames import ToSpikeBins
+
+    return ToSpikeBins(n_bins=T, bin_us=bin_us, n_units=700, pool=pool, t_start=0)
+
+
 def _read_nmnist_split(folder: Path, T: int) -> tuple[torch.Tensor, torch.Tensor]:
     from mfpsn.events import read_events
-    from mfpsn.events.frames import events_to_frames
 
     if not folder.is_dir():
         raise ValueError(f"nmnist: expected the folder {str(folder)!r} with one sub-folder per digit 0..9")
     frames, labels = [], []
+    transform = nmnist_frames(T)  # the object the card stores: mfpsn.card_inputs bins a user's file with it
     for digit in range(10):
         for path in sorted((folder / str(digit)).glob("*.bin")):
             ev = read_events(path, format="nmnist", sensor_size=(34, 34))
-            # first to last event, as mfpsn.card_inputs.events_input bins a user's file (N-MNIST files need not
-            # start at t = 0)
-            frames.append(events_to_frames(ev, n_bins=T, time_range=(int(ev.t[0]), int(ev.t[-1]) + 1)
-                                           if len(ev) else (0, 1)))
+            frames.append(transform(ev) if len(ev) else np.zeros((T, 2, 34, 34), np.float32))
             labels.append(digit)
     if not frames:
         raise ValueError(f"nmnist: no '<digit>/*.bin' files under {str(folder)!r}")
@@ -247,7 +261,7 @@ def _nmnist(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
     spec = {"layout": "[T, B, 2, 34, 34]", "shape": [T, 2, 34, 34], "T": T, "sensor_size": [34, 34],
             "polarity_channels": ["OFF", "ON"],
             "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[first event, last event]"},
-            "source": f"N-MNIST folders in {root}"}
+            "events_transform": nmnist_frames(T).to_dict(), "source": f"N-MNIST folders in {root}"}
     return TaskData("nmnist", tx, ty, vx, vy, DIGITS, spec, _nmnist_model(T))
 
 
@@ -263,6 +277,7 @@ def _nmnist_sim(*, T: int, data_root, test_only: bool = False, **_) -> TaskData:
     spec = {"layout": "[T, B, 2, 34, 34]", "shape": [T, 2, 34, 34], "T": T, "sensor_size": [34, 34],
             "polarity_channels": ["OFF", "ON"],
             "binning": {"method": "events_to_frames n_bins", "n_bins": T, "time_range_us": "[first event, last event]"},
+            "events_transform": nmnist_frames(T).to_dict(),
             "simulator": {"module": "mfpsn.data.nmnist_sim", "version": GENERATOR_VERSION, "seed": NMNIST_SIM_SEED,
                           "saccades": NMNIST_SIM_CONFIG.as_dict()},
             "budget": {"train_digits": NMNIST_SIM_TRAIN, "test_digits": NMNIST_SIM_TEST,
@@ -347,7 +362,7 @@ def _fsdd(*, T: int, data_root, test_only: bool = False, split: str = "official"
     spec = {"layout": f"[T, B, {front.features}]", "shape": [T, front.features], "T": T,
             "sensor_size": [front.cochlea.n_channels, 1], "transform": front.to_dict(),
             "binning": {"method": "spike_train_to_bins", "n_bins": T, "bin_us": front.bin_us, "pool": front.pool,
-                        "t_start_us": 0},
+                        "t_start_us": 0}, "events_transform": shd_bins(T, front.bin_us, front.pool).to_dict(),
             "split": split, "train_speakers": d["train_speakers"], "test_speakers": d["test_speakers"],
             "augment": int(augment), "espeak_per_voice": int(espeak),
             "source": f"FSDD WAV files in {root} (8 kHz), mfpsn.data.speech.SpeechFront",
