@@ -185,27 +185,15 @@ def _spoken_digits(*, T: int, data_root, test_only: bool = False, **_) -> TaskDa
 
 
 def _read_shd_split(path: Path, T: int) -> tuple[torch.Tensor, torch.Tensor]:
-    import h5py
-
-    from mfpsn.events import Events, EventFormatError
-
-    transform = shd_bins(T)  # the object the card stores
+    """``(x [N, T, 140], labels [N])`` of an SHD-layout split, read by the format's own reader
+    (:func:`mfpsn.events.formats.shd.read_shd_samples`, the isolated HDF5 child) and binned by :func:`shd_bins`."""
+    from mfpsn.events.formats.shd import read_shd_samples
 
     if not path.is_file():
         raise ValueError(f"shd: expected the file {str(path)!r} (SHD layout .h5)")
-    try:
-        with h5py.File(path, "r") as f:
-            times, units = f["spikes/times"][:], f["spikes/units"][:]
-            labels = np.asarray(f["labels"][:], dtype=np.int64)
-    except (OSError, KeyError) as exc:
-        raise EventFormatError(str(path), "shd", f"cannot read spikes/times, spikes/units, labels: {exc}") from exc
-    xs = []
-    for t, u in zip(times, units):
-        t_us = np.round(np.asarray(t, np.float64) * 1e6).astype(np.int64)
-        order = np.argsort(t_us, kind="stable")
-        ev = Events(t_us[order], np.asarray(u)[order], np.zeros(t_us.size, np.uint16), np.ones(t_us.size, np.uint8),
-                    700, 1)
-        xs.append(transform(ev))
+    samples, labels = read_shd_samples(path)
+    transform = shd_bins(T)  # the object the card stores
+    xs = [transform(ev) for ev in samples]
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(labels)
 
 

@@ -3,9 +3,10 @@
 The package is not imported: stub package modules point ``mfpsn``, ``mfpsn.events`` and
 ``mfpsn.events.formats`` at their folders, so only :mod:`._shd_h5`, :mod:`._h5safe` and
 ``mfpsn.events.errors`` (numpy, h5py) are loaded. After the imports the address space is capped at the
-current size + MEMORY_BYTES. Modes: ``sample PATH SIZE INDEX|none MAX_EVENTS MEMORY_BYTES`` and
-``labels PATH SIZE MEMORY_BYTES``. Output on stdout: an 8-byte little-endian length, a JSON object
-(``meta`` / ``n``, or ``error``), then without error the .npy arrays (times and units, or labels).
+current size + MEMORY_BYTES. Modes: ``sample PATH SIZE INDEX|none MAX_EVENTS MEMORY_BYTES``,
+``all PATH SIZE MAX_EVENTS MEMORY_BYTES`` and ``labels PATH SIZE MEMORY_BYTES``. Output on stdout: an 8-byte
+little-endian length, a JSON object (``meta`` / ``n``, or ``error``), then without error the .npy arrays (times and
+units; times, units, lengths and labels; or labels).
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def main(argv: list[str]) -> int:
     import h5py  # noqa: F401
 
     from mfpsn.events.errors import EventFormatError
-    from mfpsn.events.formats._shd_h5 import read_labels, read_sample
+    from mfpsn.events.formats._shd_h5 import read_all, read_labels, read_sample
 
     mode, path, size = argv[0], argv[1], int(argv[2])
     try:
@@ -65,6 +66,10 @@ def main(argv: list[str]) -> int:
             index = None if argv[3] == "none" else int(argv[3])
             times, units, meta = read_sample(path, "shd", size, index, int(argv[4]))
             _send({"meta": meta}, (times, units))
+        elif mode == "all":
+            _limit_memory(int(argv[4]))
+            times, units, lengths, labels = read_all(path, "shd", size, int(argv[3]))
+            _send({"n": int(lengths.size), "arrays": 4}, (times, units, lengths, labels))
         else:
             _limit_memory(int(argv[3]))
             n, labels = read_labels(path, "shd", size)

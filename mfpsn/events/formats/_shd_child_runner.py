@@ -60,6 +60,6 @@ def run_shd_child(path: str, fmt: str, args: list[str], size: int, timeout_s: fl
     ctx = ReadContext(path, fmt)
     fp = io.BytesIO(out[8 + n:])
     arrays = []
-    for i in range(2 if "meta" in info else 1):
+    for i in range(min(4, int(info.get("arrays", 2 if "meta" in info else 1)))):
         arrays.append(_read_array(fp, len(out) - 8 - n, ctx, f"answer array {i}"))  # tell() is absolute
     return info, arrays

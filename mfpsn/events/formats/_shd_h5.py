@@ -11,7 +11,7 @@ import numpy as np
 from mfpsn.events.errors import EventFormatError
 from mfpsn.events.formats._h5safe import check_storage, file_budget, resolve_dataset, vlen_length
 
-__all__ = ["BOMB_RATIO", "read_sample", "read_labels"]
+__all__ = ["BOMB_RATIO", "read_sample", "read_labels", "read_all"]
 
 BOMB_RATIO = 64  # a dataset may decompress to at most 64x the file size (+ 1 MiB)
 _H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError)
@@ -69,6 +69,43 @@ def read_labels(path: str, fmt: str, size: int) -> tuple[int, np.ndarray]:
         except _H5_ERRORS as exc:
             raise EventFormatError(path, fmt, f"cannot read labels ({type(exc).__name__})") from exc
     return n, labels
+
+
+def read_all(path: str, fmt: str, size: int, max_events: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                       np.ndarray]:
+    """Every sample at once: ``(times, units, lengths, labels)`` with the samples' spikes concatenated in order
+    (``lengths [n]`` int64 splits them). Each sample's declared length is checked as :func:`read_sample` checks
+    it, and their total against ``max_events`` and the file size, before its values are read."""
+    f, n, dsets, size = _open(path, fmt, size)
+
+    def error(problem: str) -> EventFormatError:
+        return EventFormatError(path, fmt, problem)
+
+    times, units, lengths = [], [], np.zeros(n, np.int64)
+    total = 0
+    with f:
+        try:
+            labels = np.asarray(dsets["labels"][()]).astype(np.int64)
+            for i in range(n):
+                ks = [vlen_length(f, dsets[name], i, name, path, fmt, size) for name in ("spikes/times",
+                                                                                       "spikes/units")]
+                if ks[0] != ks[1]:
+                    raise error(f"sample {i}: times ({ks[0]}) and units ({ks[1]}) differ in length")
+                total += ks[0]
+                if total > max_events:
+                    raise error(f"{total} spikes up to sample {i} exceed the limit max_events={max_events}")
+                if total * h5py_base_itemsize(dsets["spikes/times"].dtype) > size * BOMB_RATIO:
+                    raise error(f"the samples declare {total} spike times, more than {BOMB_RATIO}x the "
+                                f"{size}-byte file holds")
+                times.append(np.asarray(dsets["spikes/times"][i]))
+                units.append(np.asarray(dsets["spikes/units"][i]))
+                lengths[i] = ks[0]
+        except EventFormatError:
+            raise
+        except _H5_ERRORS as exc:
+            raise error(f"cannot read the samples ({type(exc).__name__})") from exc
+    cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
+    return cat(times, np.float32), cat(units, np.uint16), lengths, labels
 
 
 def read_sample(path: str, fmt: str, size: int, index: int | None, max_events: int

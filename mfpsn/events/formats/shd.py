@@ -28,7 +28,7 @@ from mfpsn.events.formats.record import FormatRecord
 from mfpsn.events.formats._shd_child_runner import TIMEOUT_S, run_shd_child
 from mfpsn.events.formats._shd_h5 import BOMB_RATIO, read_sample  # noqa: F401 - BOMB_RATIO re-exported
 
-__all__ = ["FORMAT", "read", "write_shd_h5", "shd_info", "MAGIC", "N_UNITS"]
+__all__ = ["FORMAT", "read", "read_shd_samples", "write_shd_h5", "shd_info", "MAGIC", "N_UNITS"]
 
 MAGIC = b"\x89HDF\r\n\x1a\n"
 N_UNITS = 700
@@ -44,16 +44,35 @@ def shd_info(path: str | Path) -> tuple[int, np.ndarray]:
     return int(info["n"]), arrays[0].astype(np.int64)
 
 
-def read(ctx: ReadContext) -> Events:
-    size = ctx.file_size()
-    if ctx.options.get("isolate", True):
-        info, arrays = run_shd_child(ctx.path, ctx.fmt, ["sample", ctx.path, str(size),
-                                                         "none" if ctx.index is None else str(int(ctx.index)),
-                                                         str(ctx.max_events)],
-                                     size, float(ctx.options.get("timeout_s", TIMEOUT_S)))
-        times, units, meta = arrays[0], arrays[1], info["meta"]
-    else:
-        times, units, meta = read_sample(ctx.path, ctx.fmt, size, ctx.index, ctx.max_events)
+def read_shd_samples(path: str | Path, *, max_events: int | None = None, timeout_s: float = 600.0
+                     ) -> tuple[list[Events], np.ndarray]:
+    """Every sample of an SHD-layout ``.h5`` file as :class:`Events` (each checked and built as :func:`read`
+    builds one) and the labels ``[n]`` int64, in one pass of the isolated child (how training reads a split).
+
+    Raises:
+        EventFormatError: as :func:`read`, naming the file and the sample.
+    """
+    ctx = ReadContext(str(path), "shd", **({} if max_events is None else {"max_events": int(max_events)}))
+    fd, size = open_regular(ctx.path, "shd")
+    os.close(fd)
+    info, arrays = run_shd_child(ctx.path, "shd", ["all", ctx.path, str(size), str(ctx.max_events)], size,
+                                 float(timeout_s))
+    times, units, lengths, labels = arrays
+    if lengths.ndim != 1 or labels.shape != lengths.shape or int(lengths.sum()) != times.size or \
+            units.shape != times.shape:
+        raise ctx.error(f"inconsistent answer: {lengths.shape} lengths summing to {int(lengths.sum())}, "
+                        f"{times.shape} times, {units.shape} units, {labels.shape} labels")
+    out = []
+    stops = np.cumsum(lengths)
+    for i, (lo, hi) in enumerate(zip(stops - lengths, stops)):
+        sample = ReadContext(ctx.path, "shd", max_events=ctx.max_events, allow_empty=True)
+        out.append(_events(sample, times[lo:hi], units[lo:hi],
+                           {"label": int(labels[i]), "index": i, "n_samples": int(lengths.size)}))
+    return out, labels.astype(np.int64)
+
+
+def _events(ctx: ReadContext, times: np.ndarray, units: np.ndarray, meta: dict) -> Events:
+    """One sample's Events from its float times (s) and units, checked (every reader of this format uses it)."""
     index = meta["index"]
     if times.ndim != 1 or units.shape != times.shape:
         raise ctx.error(f"sample {index}: times {times.shape} and units {units.shape} differ in shape")
@@ -66,9 +85,20 @@ def read(ctx: ReadContext) -> Events:
         raise ctx.error(f"sample {index}: spike {int(bad[0])} has time {tf[bad[0]]} s, expected finite, >= 0")
     t = np.round(tf * 1e6).astype(np.int64)
     x = units.astype(np.int64)
-    y = np.zeros_like(x)
-    p = np.ones(x.shape, np.uint8)
-    return ctx.finish(t, x, y, p, N_UNITS, 1, meta)
+    return ctx.finish(t, x, np.zeros_like(x), np.ones(x.shape, np.uint8), N_UNITS, 1, meta)
+
+
+def read(ctx: ReadContext) -> Events:
+    size = ctx.file_size()
+    if ctx.options.get("isolate", True):
+        info, arrays = run_shd_child(ctx.path, ctx.fmt, ["sample", ctx.path, str(size),
+                                                         "none" if ctx.index is None else str(int(ctx.index)),
+                                                         str(ctx.max_events)],
+                                     size, float(ctx.options.get("timeout_s", TIMEOUT_S)))
+        times, units, meta = arrays[0], arrays[1], info["meta"]
+    else:
+        times, units, meta = read_sample(ctx.path, ctx.fmt, size, ctx.index, ctx.max_events)
+    return _events(ctx, times, units, meta)
 
 
 def write_shd_h5(path: str | Path, times: Sequence[np.ndarray], units: Sequence[np.ndarray], labels,
