@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import torch
 
+from mfpsn._checks import channel_view
 from mfpsn.functional.filter import lags
 from mfpsn.functional.quantize import pow2_quantize
 from mfpsn.functional.surrogate import heaviside
@@ -38,11 +39,6 @@ __all__ = [
 ]
 
 STATS = ("materialize", "moments")
-
-
-def _channel_view(v: torch.Tensor, ndim: int) -> torch.Tensor:
-    """[C] → [1, 1, C, 1, ...] against an ``ndim``-dim [T, B, C, *] tensor."""
-    return v.reshape(1, 1, -1, *([1] * (ndim - 3)))
 
 
 def reduce_dims(x: torch.Tensor) -> tuple[int, ...]:
@@ -134,7 +130,7 @@ class _MeanVar(torch.autograd.Function):
     def forward(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         dims = reduce_dims(y)
         mean = y.mean(dim=dims)
-        centred = y - _channel_view(mean, y.dim())
+        centred = y - channel_view(mean, y.dim())
         return mean, (centred * centred).mean(dim=dims)
 
     @staticmethod
@@ -148,7 +144,7 @@ class _MeanVar(torch.autograd.Function):
         n = y.numel() // max(y.shape[2], 1)
         g_mean = torch.zeros_like(mean) if g_mean is None else g_mean
         g_var = torch.zeros_like(mean) if g_var is None else g_var
-        view = _channel_view
+        view = channel_view
         return (y - view(mean, y.dim())) * view(g_var * (2.0 / n), y.dim()) + view(g_mean / n, y.dim())
 
 

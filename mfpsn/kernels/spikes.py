@@ -20,17 +20,13 @@ memory, backward 5) and in memory held between forward and backward (none beyond
 """
 import torch
 
+from mfpsn._checks import channel_view
 from mfpsn.functional.filter import check_filter_args, temporal_filter_ref
 from mfpsn.functional.surrogate import Surrogate
 from mfpsn.kernels._runtime import check_kernel_dtype, check_launchable, surrogate_code
 from mfpsn.kernels.filter import INTERPRETED, launch_filter, launch_grad_stats
 
 __all__ = ["fused_mfpsn_spikes", "mfpsn_spikes_ref"]
-
-def _theta_view(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """θ: [C] → [C, 1, ...] broadcastable against x[t]: [B, C, *]."""
-    return theta.reshape(theta.shape[0], *([1] * (x.dim() - 3)))
-
 
 def mfpsn_spikes_ref(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
                      surrogate: Surrogate) -> torch.Tensor:
@@ -40,7 +36,7 @@ def mfpsn_spikes_ref(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, d
     (use float64 inputs for the reference of the tests).
     """
     h = temporal_filter_ref(x, taps, dilation)
-    return surrogate(h - _theta_view(theta.to(h.dtype), h))
+    return surrogate(h - channel_view(theta.to(h.dtype), h.dim()))
 
 
 @torch.library.custom_op("mfpsn::mfpsn_spikes", mutates_args=())
