@@ -79,6 +79,11 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                         channel = gr.Slider(0, LIMITS.lab_max_channels - 1, value=D.channel, step=1,
                                             label="channel to plot")
                 with gr.Column(scale=3, min_width=PLOTS_MIN_WIDTH, elem_id="lab-plots"):
+                    with gr.Row():
+                        view_from = gr.Number(value=D.view_from, precision=0, elem_id="lab-view-from",
+                                              label="zoom: show steps from (all three time plots)")
+                        view_to = gr.Number(value=D.view_to, precision=0, elem_id="lab-view-to",
+                                            label="… to (0: the end; detail is thinned within the window only)")
                     lab_summary = gr.Markdown(elem_id="lab-summary", label="summary")
                     lab_input = gr.Plot(label="input")
                     lab_membrane = gr.Plot(label="membranes", elem_id="lab-membranes")
@@ -89,14 +94,14 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     lab_ops = gr.Plot(label="operations and energy")
             lab_inputs = [signal, T, channels, amplitude, period, rate, seed, upload, order, dilation_mode, dilation,
                           layer, taps_from, signs, exponents, float_weights, quantize, threshold, surrogate, alpha,
-                          lif_tau, lif_v_th, lif_reset, extra, channel]
+                          lif_tau, lif_v_th, lif_reset, extra, channel, view_from, view_to]
             lab_outputs = [lab_input, lab_membrane, lab_raster, lab_kernel, lab_rf, lab_ops, lab_summary]
             lab_update = keep_outputs_on_error(lab.neuron_lab, len(lab_outputs))  # a bad setting keeps the plots
             gr.on([c.change for c in (signal, channels, period, rate, seed, upload, dilation_mode, dilation, layer,
                                       taps_from, quantize, threshold, surrogate, alpha, lif_tau, lif_v_th,
                                       lif_reset, extra, channel, T, amplitude)]
                   + [signs.submit, signs.blur, exponents.submit, exponents.blur, float_weights.submit,
-                     float_weights.blur],
+                     float_weights.blur, view_from.submit, view_to.submit, view_from.blur, view_to.blur],
                   lab_update, lab_inputs, lab_outputs, api_name="lab_update", api_visibility="private",
                   trigger_mode="always_last", show_progress="minimal")
             controls = {"signal": signal, "T": T, "channels": channels, "amplitude": amplitude, "period": period,

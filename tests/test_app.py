@@ -724,3 +724,22 @@ def test_lab_mfpsn_pass_equals_the_module_after_its_fold(k, d, quantize):
     torch.testing.assert_close(ours.h, tr.h, rtol=1e-6, atol=1e-6)
     assert torch.equal(ours.spikes, tr.spikes)
     assert float(ours.v_th.reshape(-1)[0]) == pytest.approx(float(tr.v_th.reshape(-1)[0]))
+
+
+def test_lab_time_window_zooms_every_time_plot_with_full_detail():
+    """Issue 13: one zoom control for the input, membrane and raster plots; inside the window the traces are not
+    thinned (T = 4096 is thinned to 1,500 points per line, a 300-step window is drawn point for point)."""
+    full = lab.neuron_lab(T=4096, signal="Poisson spikes", rate=0.5)
+    assert "thinned" in full[0].layout.title.text
+    fig_in, fig_mem, fig_raster, *_, md = lab.neuron_lab(T=4096, signal="Poisson spikes", rate=0.5, view_from=1000,
+                                                         view_to=1300)
+    assert list(fig_in.layout.xaxis.range) == [1000, 1299] and "thinned" not in fig_in.layout.title.text
+    line = fig_in.data[-1]
+    assert len(line.x) == 300 and line.x[0] == 1000 and line.x[-1] == 1299
+    mem = [t for t in fig_mem.data if t.name == "MFPSN H"][0]
+    ref = lab.simulate(lab.LabSettings(T=4096, signal="Poisson spikes", rate=0.5))
+    assert np.allclose(mem.y, ref.traces["MFPSN"][0][1000:1300, 0])                 # the same run, windowed
+    assert list(fig_raster.layout.xaxis.range) == [999.5, 1299.5]
+    assert "steps 1000–1299 of 4096" in md
+    with pytest.raises(gr.Error, match="time window"):
+        lab.neuron_lab(T=64, view_from=64)

@@ -113,6 +113,20 @@ def test_lab_at_its_limits_keeps_the_page_responsive(page, shots):
                            ".reduce((n, el) => n + el.data.reduce((m, t) => m + len(t.x), 0), 0); }")
     assert points < 40_000
     page.screenshot(path=str(shots / "2b_neuron_lab_T4096_16ch.png"), full_page=True)
+    for elem, value in (("#lab-view-from", "2000"), ("#lab-view-to", "2200")):  # one zoom for the time plots
+        box = page.locator(f"{elem} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    page.wait_for_function("document.querySelector('#lab-summary').innerText.includes('steps 2000–2199 of 4096')")
+    ranges = page.evaluate("() => [...document.querySelectorAll('#lab-plots .js-plotly-plot')].slice(0, 3)"
+                           ".map(el => el._fullLayout.xaxis.range.map(Math.round))")
+    assert ranges == [[2000, 2199], [2000, 2199], [2000, 2200]]
+    page.screenshot(path=str(shots / "2d_neuron_lab_zoomed.png"), full_page=True)
+    for elem in ("#lab-view-from", "#lab-view-to"):                             # back to the whole run
+        box = page.locator(f"{elem} input[type=number]")
+        box.fill("0")
+        box.press("Enter")
+    page.wait_for_function("!document.querySelector('#lab-summary').innerText.includes('steps 2000')")
 
 
 def test_a_bad_setting_keeps_the_valid_plots(page, shots, tmp_path):

@@ -28,23 +28,26 @@ def _thinned(T: int, max_points: int) -> str:
     return f" · thinned to {max_points:,} points per line for display" if T > max_points else ""
 
 
-def input_figure(x: np.ndarray, channel: int, max_points: int) -> go.Figure:
-    """The input current ``x: [T, C]``; the plotted channel in black, the others faint (and thinner still)."""
+def input_figure(x: np.ndarray, channel: int, max_points: int, t0: int = 0) -> go.Figure:
+    """The input current ``x: [T, C]`` (steps ``t0 .. t0 + T − 1`` of the sequence); the plotted channel in black,
+    the others faint (and thinner still)."""
     T, C = x.shape
     data = []
     for c in range(C):
         if c != channel:
             t, y = envelope(x[:, c], max(64, max_points // 4))
-            data.append(go.Scatter(x=t, y=y, mode="lines", line=dict(width=1, color="#c8c8c8"), hoverinfo="skip"))
+            data.append(go.Scatter(x=t + t0, y=y, mode="lines", line=dict(width=1, color="#c8c8c8"),
+                                   hoverinfo="skip"))
     t, y = envelope(x[:, channel], max_points)
-    data.append(go.Scatter(x=t, y=y, mode="lines", line=dict(width=1.5, color="#222"), name=f"channel {channel}"))
+    data.append(go.Scatter(x=t + t0, y=y, mode="lines", line=dict(width=1.5, color="#222"), name=f"channel {channel}"))
     return go.Figure(data, layout(f"input current X[t] (channel {channel} of {C}; others grey)"
                                   f"{_thinned(T, max_points)}", 230, showlegend=False,
-                                  xaxis=axis(title="time step t", range=[0, max(T - 1, 1)]), yaxis=axis(title="X")))
+                                  xaxis=axis(title="time step t", range=[t0, t0 + max(T - 1, 1)]),
+                                  yaxis=axis(title="X")))
 
 
 def membrane_figure(traces: Mapping[str, tuple[np.ndarray, np.ndarray, float]], channel: int,
-                    surrogate: tuple[str, np.ndarray] | None, max_points: int) -> go.Figure:
+                    surrogate: tuple[str, np.ndarray] | None, max_points: int, t0: int = 0) -> go.Figure:
     """One row per neuron: membrane ``H[t]`` of ``channel``, its threshold (dashed) and spikes (circles).
 
     Args:
@@ -52,6 +55,7 @@ def membrane_figure(traces: Mapping[str, tuple[np.ndarray, np.ndarray, float]], 
         channel: the channel shown (for the title).
         surrogate: optional ``(name, σ'(H − θ) [T])`` of the MFPSN, drawn as a last row.
         max_points: most points per line (its envelope) and spike markers (one per bucket) drawn.
+        t0: the sequence step of the first sample (a time window of a longer run).
     """
     names = list(traces)
     rows = len(names) + (surrogate is not None)
@@ -66,24 +70,26 @@ def membrane_figure(traces: Mapping[str, tuple[np.ndarray, np.ndarray, float]], 
         T = h.shape[0]
         colour = NEURON_COLOURS.get(name, "#444")
         t, y = envelope(h, max_points)
-        data.append(go.Scatter(x=t, y=y, mode="lines", name=f"{name} H", line=dict(color=colour), xaxis=xa, yaxis=ya))
-        data.append(go.Scatter(x=[0, max(T - 1, 1)], y=[th, th], mode="lines", name=f"θ = {th:g}", xaxis=xa,
+        data.append(go.Scatter(x=t + t0, y=y, mode="lines", name=f"{name} H", line=dict(color=colour), xaxis=xa,
+                               yaxis=ya))
+        data.append(go.Scatter(x=[t0, t0 + max(T - 1, 1)], y=[th, th], mode="lines", name=f"θ = {th:g}", xaxis=xa,
                                yaxis=ya, line=dict(color="#555", dash="dash", width=1)))
         on = thin_events(np.nonzero(s > 0)[0], T, max_points)
-        data.append(go.Scatter(x=on, y=h[on], mode="markers", name=f"{name} spikes", xaxis=xa, yaxis=ya,
+        data.append(go.Scatter(x=on + t0, y=h[on], mode="markers", name=f"{name} spikes", xaxis=xa, yaxis=ya,
                                marker=dict(color=colour, size=7, symbol="circle-open", line=dict(width=1.5))))
     if surrogate is not None:
         xa, ya = axis_ref(rows, 1, 1)
         t, y = envelope(surrogate[1], max_points)
-        data.append(go.Scatter(x=t, y=y, mode="lines", name="σ'(H − θ)", xaxis=xa, yaxis=ya,
+        data.append(go.Scatter(x=t + t0, y=y, mode="lines", name="σ'(H − θ)", xaxis=xa, yaxis=ya,
                                line=dict(color="#ff7f0e")))
     g = grid(rows, 1, titles, gap=0.1 if rows > 1 else 0.0, shared_x=True)
     g[f"xaxis{rows}" if rows > 1 else "xaxis"]["title"] = "time step t"
+    g["xaxis"]["range"] = [t0, t0 + max(T - 1, 1)]  # the others match it
     return go.Figure(data, layout(f"membrane potentials, channel {channel}{_thinned(T, max_points)}",
                                   175 * rows + 80, showlegend=False, **g))
 
 
-def raster_figure(spikes: Mapping[str, np.ndarray], max_points: int) -> go.Figure:
+def raster_figure(spikes: Mapping[str, np.ndarray], max_points: int, t0: int = 0) -> go.Figure:
     """Spike raster: one row per (neuron, channel), ``spikes[name]: [T, C]`` of 0/1; row labels give the
     firing rate (spikes per step). One marker per spike while there are at most ``max_points`` of them and
     T ≤ ``max_points``; beyond that one image per neuron, a column per bucket of steps (dark: a spike in it)."""
@@ -100,18 +106,18 @@ def raster_figure(spikes: Mapping[str, np.ndarray], max_points: int) -> go.Figur
         colour = NEURON_COLOURS.get(name, "#444")
         if as_image:
             z, size = spike_image(s, max_points)
-            data.append(go.Heatmap(z=z, x0=(size - 1) / 2, dx=size, y0=base, dy=1, zmin=0, zmax=1, showscale=False,
+            data.append(go.Heatmap(z=z, x0=t0 + (size - 1) / 2, dx=size, y0=base, dy=1, zmin=0, zmax=1, showscale=False,
                                    colorscale=[[0, "rgba(255,255,255,0)"], [1, colour]], name=name,
                                    hovertemplate=f"{name}, t≈%{{x:.0f}}: %{{z}}<extra></extra>"))
             continue
         tt, cc = np.nonzero(s)
-        data.append(go.Scatter(x=tt, y=base + cc, mode="markers", name=name,
+        data.append(go.Scatter(x=tt + t0, y=base + cc, mode="markers", name=name,
                                marker=dict(symbol="line-ns-open", size=10, line=dict(width=2), color=colour),
                                hovertemplate=f"{name}, t=%{{x}}<extra></extra>"))
     what = f" · one column per {size} steps" if size > 1 else ""
     return go.Figure(data, layout(
         f"spike rasters (row label: firing rate, spikes per step){what}", max(190, 24 * len(labels) + 110),
-        showlegend=False, xaxis=axis(title="time step t", range=[-0.5, T - 0.5]),
+        showlegend=False, xaxis=axis(title="time step t", range=[t0 - 0.5, t0 + T - 0.5]),
         yaxis=axis(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, autorange="reversed",
                    showgrid=False)))
 

@@ -73,6 +73,8 @@ class LabSettings:
     lif_reset: str = "soft"
     extra: str = "none"
     channel: int = 0
+    view_from: int = 0  # the time window the input, membrane and raster plots show (one control for the three);
+    view_to: int = 0    # steps [view_from, view_to), 0 = to the end; traces are thinned within the window only
 
 
 @dataclass(frozen=True)
@@ -298,14 +300,15 @@ def lab_figures(s: LabSettings, r: LabResult, max_points: int = LIMITS.plot_max_
     thinned to ``max_points`` per line for the browser."""
     T, C = r.x.shape
     ch = min(s.channel, C - 1)
-    one = {n: (h[:, ch], sp[:, ch], th) for n, (h, sp, th) in r.traces.items()}
+    t0, t1 = view_window(s, T)
+    one = {n: (h[t0:t1, ch], sp[t0:t1, ch], th) for n, (h, sp, th) in r.traces.items()}
     lif_kernel = None
     if s.taps_from == "LIF kernel" or s.extra == "PSN":
         lif_kernel = lif_impulse_response(s.lif_tau, np.arange(max(r.lags) + 1))
     rows = _ops_rows(s, T, C, r.dilations[-1])
-    figs = [fl.input_figure(r.x, ch, max_points),
-            fl.membrane_figure(one, ch, (s.surrogate, r.surrogate_grad[:, ch]), max_points),
-            fl.raster_figure({n: sp for n, (h, sp, th) in r.traces.items()}, max_points),
+    figs = [fl.input_figure(r.x[t0:t1], ch, max_points, t0),
+            fl.membrane_figure(one, ch, (s.surrogate, r.surrogate_grad[t0:t1, ch]), max_points, t0),
+            fl.raster_figure({n: sp[t0:t1] for n, (h, sp, th) in r.traces.items()}, max_points, t0),
             fl.kernel_figure(r.lags, r.taps, [_tap_label(float(v)) for v in r.taps], r.float_taps, lif_kernel),
             fl.receptive_field_figure(s.order, r.dilations, r.reach),
             fl.ops_figure(rows, T, C)]
@@ -320,9 +323,23 @@ def lab_figures(s: LabSettings, r: LabResult, max_points: int = LIMITS.plot_max_
           f"{mf[2]:,.0f} adds, {mf[3]:,.0f} pJ; LIF {lif[0]:,.0f} multiplies + {lif[2]:,.0f} adds, {lif[3]:,.0f} pJ "
           f"(MFPSN/LIF energy {mf[3] / lif[3]:.2f}×). With dilation the exact MFPSN count is "
           f"{exact.shift * C:,.0f} shifts. 45 nm estimates, not measured.")
+    if (t0, t1) != (0, T):
+        md += f"  \n**Shown:** steps {t0}–{t1 - 1} of {T} (input, membranes and rasters; the rates and costs are " \
+              "for the whole sequence)"
     if r.notes:
         md += "\n\n" + "\n".join(f"⚠ {n}" for n in r.notes)
     return figs, md
+
+
+def view_window(s: LabSettings, T: int) -> tuple[int, int]:
+    """``[t0, t1)`` of the lab's time window on a run of ``T`` steps (``view_to`` 0 or past the end: to the end);
+    ``gr.Error`` when it holds no step."""
+    t1 = T if s.view_to <= 0 else min(int(s.view_to), T)
+    t0 = int(s.view_from)
+    if not 0 <= t0 < t1:
+        raise gr.Error(f"time window: expected 0 <= from < to <= T = {T} (to 0: the end), found from {s.view_from}, "
+                       f"to {s.view_to}")
+    return t0, t1
 
 
 _D = LabSettings()
@@ -336,7 +353,8 @@ def neuron_lab(signal: str = _D.signal, T: float = _D.T, channels: float = _D.ch
                float_weights: str = _D.float_weights, quantize: bool = _D.quantize, threshold: float = _D.threshold,
                surrogate: str = _D.surrogate, alpha: float = _D.alpha, lif_tau: float = _D.lif_tau,
                lif_v_th: float = _D.lif_v_th, lif_reset: str = _D.lif_reset, extra: str = _D.extra,
-               channel: float = _D.channel, limits: Limits = LIMITS) -> tuple:
+               channel: float = _D.channel, view_from: float = _D.view_from, view_to: float = _D.view_to,
+               limits: Limits = LIMITS) -> tuple:
     """The ``neuron_lab`` endpoint: validate every control, simulate, draw. Every setting defaults to
     :class:`LabSettings` (so a client may name only the ones it changes; ``upload`` is optional).
 
@@ -366,7 +384,9 @@ def neuron_lab(signal: str = _D.signal, T: float = _D.T, channels: float = _D.ch
         lif_v_th=check_float("LIF v_th", lif_v_th, -1e3, 1e3),
         lif_reset=check_choice("LIF reset", lif_reset, RESETS),
         extra=check_choice("third neuron", extra, EXTRAS),
-        channel=check_int("channel to plot", channel, 0, limits.lab_max_channels - 1))
+        channel=check_int("channel to plot", channel, 0, limits.lab_max_channels - 1),
+        view_from=check_int("show from step", view_from, 0, limits.lab_max_T),
+        view_to=check_int("show to step", view_to, 0, limits.lab_max_T))
     result = simulate(s, limits)
     for note in result.notes:
         gr.Warning(note)
