@@ -17,7 +17,11 @@ SUBSET = Path(__file__).resolve().parent.parent / "assets" / "fsdd_subset"
 def test_plan_keys_are_unique_and_shipped_runs_come_first():
     runs = plan()
     assert len({r.key for r in runs}) == len(runs)
-    assert [r.ship for r in runs[:len(ROWS)]] == [True] * len(ROWS) and not any(r.ship for r in runs[len(ROWS):])
+    assert [r.ship for r in runs[:len(ROWS)]] == [True] * len(ROWS)
+    later = [r for r in runs[len(ROWS):] if r.ship]                 # one more shipped: the unseen-speaker model
+    assert [(r.name, r.group, r.split) for r in later] == [("fsdd_mfpsn_unseen_yweweler", "loso-shipped",
+                                                            "speaker:yweweler")]
+    assert later[0].key.endswith("/shipped") and later[0].key.replace("/shipped", "") in {r.key for r in runs}
     assert {r.split for r in runs if r.group == "loso"} == {f"speaker:{s}" for s in SPEAKERS}
     assert runs[0].name == "fsdd_mfpsn"
 
