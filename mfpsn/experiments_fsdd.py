@@ -111,18 +111,11 @@ def epochs_of(run: FsddRun, data_root: str) -> int:
     return max(1, round(BUDGET["presentations"] / train_size(run, data_root)))
 
 
-def _backend_options(neuron: str, device: str) -> dict[str, Any]:
-    if neuron == "mfpsn":
-        return {"impl": "triton" if device == "cuda" else "fused"}
-    if neuron == "lif":
-        return {"backend": "triton" if device == "cuda" else "fused"}
-    return {}
-
-
 def run_one(run: FsddRun, *, data_root: str, results: Path = RESULTS, out: Path = SHIPPED_DIR) -> dict[str, Any]:
     """Train ``run`` (resuming its saved state), measure its cost, append its row to ``results``."""
     import torch
 
+    from mfpsn.neurons import NEURONS
     from mfpsn.training.loop import TrainConfig, fit
     from mfpsn.training.tasks import load_task
 
@@ -130,7 +123,8 @@ def run_one(run: FsddRun, *, data_root: str, results: Path = RESULTS, out: Path 
     neuron, order, dilations, opts = ROWS[run.label]
     task_options = {"split": run.split, "augment": run.augment, "espeak": run.espeak}
     cfg = TrainConfig(task="fsdd", task_options=task_options, neuron=neuron, order=order, dilations=dilations,
-                      neuron_options={**opts, **_backend_options(neuron, device)}, epochs=epochs_of(run, data_root),
+                      neuron_options=NEURONS.record(neuron).fixed_options(device, opts),
+                      epochs=epochs_of(run, data_root),
                       batch_size=BUDGET["batch_size"], lr=BUDGET["lr"], weight_decay=BUDGET["weight_decay"],
                       label_smoothing=BUDGET["label_smoothing"], seed=run.seed, data_root=data_root,
                       name=run.name, out=str(out) if run.ship else None, resume=True, subset=250,

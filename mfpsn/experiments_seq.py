@@ -78,13 +78,10 @@ class SeqRun:
 
 
 def _backend_options(neuron: str, options: dict[str, Any], device: str) -> dict[str, Any]:
-    opts = dict(options)
-    if neuron in ("mfpsn", "sliding_psn"):
-        opts.setdefault("impl", "triton" if device == "cuda" else "fused")
-    if neuron in ("lif", "plif"):
-        opts.setdefault("backend", "triton" if device == "cuda" and neuron == "lif" else
-                        ("loop" if device == "cuda" else "fused"))
-    return opts
+    """``options`` with the neuron's fixed backend for ``device`` (its registry record's ``fixed_backend``)."""
+    from mfpsn.neurons import NEURONS
+
+    return NEURONS.record(neuron).fixed_options(device, options)
 
 
 # label → (neuron, order, dilations, options, group); main rows get every seed.
@@ -330,7 +327,7 @@ def _mean_acc(rows: list[dict[str, Any]], task: str, label: str) -> tuple[float,
 def _discussion(rows: list[dict[str, Any]]) -> list[str]:
     """What the measured rows say, computed from them (no number typed in)."""
     out = ["What these rows say (computed from `results.jsonl` when the table is rendered):", ""]
-    for task in ("psmnist", "smnist"):
+    for task in ("psmnist", "smnist", "sfmnist"):
         means = {label: _mean_acc(rows, task, label) for label in NEURON_ROWS}
         means = {k: v for k, v in means.items() if v is not None}
         if not means:
@@ -373,12 +370,16 @@ def render_section(results: list[dict[str, Any]], protocol: str = "budget") -> l
     if not rows:
         return []
     proto = PROTOCOLS[protocol]
+    tasks = [t for t in ("psmnist", "smnist", "sfmnist") if any(r["task"] == t for r in rows)]
+    names = {"psmnist": "psMNIST", "smnist": "sMNIST", "sfmnist": "sFashion"}
+    fashion = ("; sFashion: Fashion-MNIST (Xiao, Rasul, Vollgraf, Zalando Research; MIT licence, from Debian's "
+               "`dataset-fashion-mnist`), one pixel per step, row-major" if "sfmnist" in tasks else "")
     lines = [
         f"## Sequential and permuted-sequential MNIST (T = 784), `{protocol}` protocol",
         "",
         "Real MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0), one pixel per step (row-major; psMNIST: one fixed "
-        "permutation, seed 0, written out in full in each card), `SeqFCNet` {FC128-BN-neuron} x 4 - FC10, readout "
-        "mean over T. "
+        f"permutation, seed 0, written out in full in each card{fashion}), `SeqFCNet` {{FC128-BN-neuron}} x 4 - "
+        "FC10, readout mean over T. "
         + (f"Budget protocol for this 2-core CPU: the first {proto['max_train']:,} training digits, "
            f"{proto['epochs']} epochs (batch {proto['batch_size']}, AdamW lr {proto['lr']:g}, wd "
            f"{proto['weight_decay']:g}, cosine), test accuracy of the final weights on all 10,000 test digits; "
@@ -394,22 +395,23 @@ def render_section(results: list[dict[str, Any]], protocol: str = "budget") -> l
            "MFPSN-LIF gap of the budget rows closes or widens with more training."
            if protocol == "long" else "Full protocol: all 60,000 training digits, 200 epochs."),
         "",
-        "| neuron | receptive field (steps) | psMNIST test % | sMNIST test % | train s / epoch | peak RSS MB | "
-        "spikes / sample | energy / sample (µJ) | published sMNIST / psMNIST (protocol) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| neuron | receptive field (steps) | " + " | ".join(f"{names[t]} test %" for t in tasks)
+        + " | train s / epoch | peak RSS MB | spikes / sample | energy / sample (µJ) | published sMNIST / psMNIST "
+        "(protocol) |",
+        "|---|---|" + "---|" * len(tasks) + "---|---|---|---|---|",
     ]
     for label in NEURON_ROWS:
         mine = [r for r in rows if r["label"] == label]
         if not mine:
             continue
-        by_task = {t: [r for r in mine if r["task"] == t] for t in ("psmnist", "smnist")}
+        by_task = {t: [r for r in mine if r["task"] == t] for t in tasks}
         anchor = ANCHORS.get(label)
         anchor_text = "–" if anchor is None else (
             f"{'–' if anchor[0] is None else f'{anchor[0]:.2f}'} / {'–' if anchor[1] is None else f'{anchor[1]:.2f}'} "
             f"({anchor[2]}, 200 epochs)")
         lines.append(
             f"| {ROW_TEXT.get(label, label)} | {_field_text(mine[0])} | "
-            f"{_cell(by_task['psmnist'])} | {_cell(by_task['smnist'])} | "
+            + "".join(f"{_cell(by_task[t])} | " for t in tasks) +
             f"{statistics.mean(r['train_seconds_per_epoch'] for r in mine):.0f} | "
             f"{max(r['peak_rss_mb'] for r in mine):.0f} | "
             f"{statistics.mean(r['spikes_per_sample'] for r in mine):.0f} | "

@@ -133,3 +133,30 @@ def test_masked_psn_annealing_is_its_records_epoch_hook():
     assert [float(m.lambda_) for m in net if isinstance(m, MaskedPSN)] == [1.0, 1.0]
     run_epoch_hooks(net, 1, 17)
     assert float(net[0].lambda_) == 0.5
+
+
+def test_fixed_backends_come_from_the_records():
+    """Issue 11: experiments pick a fixed backend per neuron from its registry record, not by comparing strings."""
+    from mfpsn.experiments_seq import _backend_options
+    from mfpsn.neurons import NEURONS
+
+    assert _backend_options("mfpsn", {}, "cpu") == {"impl": "fused"}
+    assert _backend_options("sliding_psn", {}, "cuda") == {"impl": "triton"}
+    assert _backend_options("lif", {"tau": 2.0}, "cpu") == {"backend": "fused", "tau": 2.0}
+    assert _backend_options("plif", {}, "cuda") == {"backend": "loop"}
+    assert _backend_options("mfpsn", {"impl": "conv1d"}, "cpu") == {"impl": "conv1d"}    # an explicit choice wins
+    assert _backend_options("psn", {}, "cpu") == {}
+    for kind in NEURONS.kinds:                       # every fixed choice is one the neuron supports
+        rec = NEURONS.record(kind)
+        for device, opts in rec.fixed_backend.items():
+            for knob, value in opts.items():
+                assert value in getattr(rec.cls, "supported_backends", (value,)), (kind, device, knob, value)
+
+
+def test_mfpsn_names_its_supported_backends():
+    from mfpsn.backends import BACKENDS
+    from mfpsn.neurons import MFPSN
+
+    assert set(MFPSN.supported_backends) == set(BACKENDS.names_for("filter")) | {"auto"}
+    with pytest.raises(ValueError, match="impl"):
+        MFPSN(4, impl="nope")

@@ -88,6 +88,9 @@ class MFPSN(StepModeMixin, nn.Module):
     Buffers: ``running_mean`` [C] (init 0), ``running_var`` [C] (init 1), ``num_batches_tracked``.
     """
 
+    #: the values the ``impl`` knob takes: every backend record implementing the filter, and ``"auto"``
+    supported_backends = IMPLS
+
     def __init__(self, channels: int, order: int = 2, dilation: int = 1, *, quantize: bool = True,
                  exp_min: int | None = None, exp_max: int | None = None, ste: str = "whole",
                  surrogate: str | Surrogate = "atan", alpha: float | None = None, impl: str = "auto",

@@ -65,6 +65,9 @@ class NeuronRecord:
         ops: ``(module, T, exact) → OpCount`` of ONE neuron over T steps (:mod:`mfpsn.energy` formulas).
         epoch_hook: ``(module, epoch, epochs) → None`` called before every training epoch, or None.
         dilated: True when the network's dilation schedule applies (MFPSN); others get d = 1.
+        fixed_backend: ``device type → neuron options`` naming one fixed backend (``"cpu"``, ``"cuda"``) for runs
+            that must reproduce a seed bit for bit (experiments): the fastest implementation that never changes
+            with timing, as the neuron's own knob (``impl`` or ``backend``); empty for neurons without a choice.
     """
 
     kind: str
@@ -75,6 +78,12 @@ class NeuronRecord:
     ops: OpCounter
     epoch_hook: EpochHook | None = None
     dilated: bool = False
+    fixed_backend: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def fixed_options(self, device: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``options`` with this neuron's fixed backend for ``device`` (``"cpu"``/``"cuda"``) added where the
+        options name none (an explicit choice in ``options`` wins)."""
+        return {**dict(self.fixed_backend.get(str(device), {})), **dict(options or {})}
 
 
 class NeuronRegistry(Registry):
@@ -136,12 +145,18 @@ def _anneal_lambda(m: MaskedPSN, epoch: int, epochs: int) -> None:
     m.set_lambda(epoch, epochs)
 
 
+# the fused C++ filter on a CPU, the Triton kernels on a GPU (neither picks by timing)
+_IMPL_FIXED = MappingProxyType({"cpu": {"impl": "fused"}, "cuda": {"impl": "triton"}})
+
 _RECORDS = (
     NeuronRecord("mfpsn", MFPSN, "MFPSN", "#d62728",
                  build=lambda c: MFPSN(c.channels, order=c.order, dilation=c.dilation, **c.options),
-                 ops=lambda m, T, exact: neuron_ops("mfpsn", T, m.order, m.dilation, exact=exact), dilated=True),
-    NeuronRecord("lif", LIF, "LIF", "#1f77b4", build=lambda c: LIF(**c.options), ops=_lif_ops),
-    NeuronRecord("plif", PLIF, "PLIF", "#17becf", build=lambda c: PLIF(**c.options), ops=_lif_ops),
+                 ops=lambda m, T, exact: neuron_ops("mfpsn", T, m.order, m.dilation, exact=exact), dilated=True,
+                 fixed_backend=_IMPL_FIXED),
+    NeuronRecord("lif", LIF, "LIF", "#1f77b4", build=lambda c: LIF(**c.options), ops=_lif_ops,
+                 fixed_backend=MappingProxyType({"cpu": {"backend": "fused"}, "cuda": {"backend": "triton"}})),
+    NeuronRecord("plif", PLIF, "PLIF", "#17becf", build=lambda c: PLIF(**c.options), ops=_lif_ops,
+                 fixed_backend=MappingProxyType({"cpu": {"backend": "fused"}, "cuda": {"backend": "loop"}})),
     NeuronRecord("psn", PSN, "PSN", "#9467bd", build=lambda c: PSN(c.T, **c.options),
                  ops=lambda m, T, exact: neuron_ops("psn", T)),
     NeuronRecord("masked_psn", MaskedPSN, "MaskedPSN", "#8c564b",
@@ -149,7 +164,7 @@ _RECORDS = (
                  ops=lambda m, T, exact: neuron_ops("psn", T), epoch_hook=_anneal_lambda),
     NeuronRecord("sliding_psn", SlidingPSN, "SlidingPSN", "#2ca02c",
                  build=lambda c: SlidingPSN(c.order, **c.options),
-                 ops=lambda m, T, exact: neuron_ops("sliding_psn", T, m.order, exact=exact)),
+                 ops=lambda m, T, exact: neuron_ops("sliding_psn", T, m.order, exact=exact), fixed_backend=_IMPL_FIXED),
 )
 
 #: The package's neurons. Immutable; extend a copy with :meth:`NeuronRegistry.with_records`.
