@@ -636,6 +636,25 @@ def test_endpoint_classify_audio(client):
         client.predict(None, None, "fsdd_mfpsn", None, api_name="/classify_audio")
 
 
+def test_endpoint_classify_audio_unseen_speaker(client):
+    """Issue 13 must-show: /classify_audio on recordings of a speaker the model never heard. The shipped
+    fsdd_mfpsn_unseen_yweweler was trained on the other four FSDD speakers (its card's split); every bundled
+    recording of yweweler is classified correctly."""
+    from gradio_client import handle_file
+
+    from mfpsn.checkpoints import load
+
+    card = load("fsdd_mfpsn_unseen_yweweler").card
+    assert card["input"]["test_speakers"] == ["yweweler"] and "yweweler" not in card["input"]["train_speakers"]
+    folder = Path(__file__).resolve().parent.parent / "assets" / "fsdd_subset"
+    paths = sorted(folder.glob("*_yweweler_*.wav"))
+    assert len(paths) >= 5
+    for path in paths:
+        summary, *_ = client.predict(handle_file(str(path)), None, "fsdd_mfpsn_unseen_yweweler", None,
+                                     api_name="/classify_audio")
+        assert f"| fsdd_mfpsn_unseen_yweweler | mfpsn | **{path.name[0]}** |" in summary, path.name
+
+
 def test_endpoint_event_neurons(client):
     """Both layers on a bundled camera recording through the client, and a clean error for a spike train."""
     summary, player, membrane = client.predict(None, "nmnist_digit3.bin", 32, -1, -1, 0, 0, 0, "both", 0, 4, 1, 0,

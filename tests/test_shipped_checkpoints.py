@@ -16,6 +16,7 @@ from mfpsn.training.loop import evaluate
 SHIPPED = available()
 PIXEL_TASKS = ("smnist", "psmnist")
 SHARED_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
+FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist (.ci/run installs it)
 SHARED_FSDD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fsdd"
 
 
@@ -25,10 +26,11 @@ def _held_out(task: str, T: int, split: str | None = None):
     from mfpsn.training.tasks import load_task
 
     root = None
-    if task in PIXEL_TASKS or task == "fsdd":  # the real data sets (CI has ../shared beside the clone)
-        root = SHARED_FSDD if task == "fsdd" else SHARED_MNIST
+    if task in PIXEL_TASKS or task in ("fsdd", "sfmnist"):  # the real data sets (CI has ../shared beside the clone)
+        root = {"fsdd": SHARED_FSDD, "sfmnist": FASHION}.get(task, SHARED_MNIST)
         if not root.is_dir():
-            pytest.skip(f"{task}: the data set is not at {root}")
+            pytest.skip(f"{task}: the data set is not at {root}" + (" (apt-get install dataset-fashion-mnist)"
+                                                                    if task == "sfmnist" else ""))
     if task == "nmnist-sim":  # the committed MNIST heads hold the first 300 test digits, the cards' fixed subset
         root = data_dir("assets") / "mnist_subset"
     data = load_task(task, T=T, test_only=True, data_root=root, options=None if split is None else {"split": split})
