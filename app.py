@@ -312,6 +312,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                                          elem_id="race-files")
             recorded_md = gr.Markdown()
             recorded_plot = gr.Plot(label="recorded results")
+            recorded_scaling = gr.Plot(label="recorded scaling with T and N", elem_id="race-recorded-scaling")
             race_btn.click(clean_errors(race.speed_race),
                            [race_T, race_N, race_k, race_d, race_names, race_mode, race_repeats],
                            [race_time, race_speedup, race_table, race_device, race_files, race_scaling],
@@ -339,6 +340,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
 
     demo.load(lab_update, lab_inputs, lab_outputs, api_visibility="private", show_progress="hidden")
     demo.load(clean_errors(race.recorded_view), None, [recorded_md, recorded_plot], api_visibility="private")
+    demo.load(clean_errors(race.recorded_scaling), None, [recorded_scaling], api_visibility="private")
     demo.load(clean_errors(zoo.zoo_view), None, [zoo_md, results_md], api_visibility="private")
     demo.load(clean_errors(zoo.zoo_scatter), [scatter_task], [zoo_scatter], api_visibility="private")
 

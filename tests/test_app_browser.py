@@ -267,12 +267,14 @@ def test_speed_race_and_model_zoo_tabs(page, shots):
     assert ticks == ["8", "32"]                                     # categorical: the T values raced, nothing else
     assert page.evaluate("document.querySelectorAll('#race-time .errorbar').length") > 0
     assert "the fastest serial LIF raced" in page.locator("#race-table").inner_text()
+    page.wait_for_function("document.querySelectorAll('#race-scaling .scatterlayer .trace').length >= 2")  # log-log
+    page.wait_for_function("document.querySelectorAll('#race-recorded-scaling .scatterlayer .trace').length >= 2")
     page.screenshot(path=str(shots / "5_speed_race.png"), full_page=True)
     page.get_by_role("tab", name="Model zoo").click()
     page.wait_for_function("document.querySelector('#zoo-table').innerText.length > 10")
     page.wait_for_function("document.querySelectorAll('#zoo-scatter .scatterlayer .trace').length >= 2")
     page.locator("#zoo-pick input").click()
-    page.get_by_role("option", name="fsdd_mfpsn").click()
+    page.get_by_role("option", name="fsdd_mfpsn", exact=True).click()
     page.wait_for_function("document.querySelector('#zoo-confusion .heatmaplayer') !== null")
     page.wait_for_function("document.querySelectorAll('#zoo-taps .barlayer .trace').length == 2")  # 2 MFPSN layers
     page.wait_for_function("document.querySelectorAll('#zoo-curves .scatterlayer .trace').length == 3")

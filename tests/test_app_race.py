@@ -65,3 +65,22 @@ def test_throughput_figure_is_log_log_with_the_fitted_slope():
     assert names == ["MFPSN (fused): time ∝ T^1.00", "LIF (Python loop): time ∝ T^2.00", "MFPSN (fft)"]
     assert list(fig.data[0].y) == pytest.approx([16e6, 16e6, 16e6])         # T · N / median (ms → s)
     assert list(fig.data[2].x) == [64]
+
+
+def test_recorded_scaling_over_T_and_N(tmp_path):
+    import json
+
+    from mfpsn.app import race
+
+    rows = [{"impl": "MFPSN auto", "T": T, "N": N, "fwd_ms": 0.01 * T * N / 1024, "fwdbwd_ms": 0.03 * T * N / 1024}
+            for T, N in ((64, 1024), (256, 1024), (1024, 1024), (256, 4096), (256, 16384))]
+    rows += [{"impl": "copy", "T": 64, "N": 1024, "fwd_ms": 1, "fwdbwd_ms": 1},
+             {"impl": "copy", "T": 256, "N": 1024, "fwd_ms": 1, "fwdbwd_ms": 1}]
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "scaling_T.json").write_text(json.dumps({"machine": {"cpu": "AMD EPYC", "cpu_count": 2,
+                                                                            "date_utc": "2026-12-02"}, "rows": rows}))
+    fig = race.recorded_scaling(tmp_path)
+    names = [t.name for t in fig.data]
+    assert names == ["MFPSN auto over T (N = 1,024): ∝ T^1.00", "MFPSN auto over N (T = 256): ∝ N^1.00"]
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type == "log" and "AMD EPYC" in fig.layout.title.text
+    assert "none recorded" in race.recorded_scaling(tmp_path / "nothing").layout.title.text

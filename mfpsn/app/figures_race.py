@@ -17,7 +17,7 @@ from mfpsn.app.plotstyle import BASE_LAYOUT, log_axis, style
 from mfpsn.app.race_stats import Timing
 from mfpsn.bench.scaling import fit_slope
 
-__all__ = ["time_figure", "speedup_figure", "throughput_figure"]
+__all__ = ["time_figure", "speedup_figure", "throughput_figure", "scaling_figure"]
 
 _LEGEND = dict(orientation="h", x=0, y=-0.22, yanchor="top")
 
@@ -107,4 +107,47 @@ def throughput_figure(T_values: Sequence[int], times: Mapping[str, Sequence[Timi
                             "least-squares slope of log time on log T (1 = linear in T)</sup>",
                       xaxis=dict(type="log", title="time steps T", tickvals=ticks, ticktext=[str(t) for t in ticks]),
                       yaxis=log_axis("neuron-steps per second"), height=420, legend=_LEGEND, **BASE_LAYOUT)
+    return style(fig)
+
+
+def scaling_figure(rows: Sequence[Mapping], machine: str) -> go.Figure:
+    """Recorded scaling (``python -m mfpsn.bench`` rows over T at fixed N and over N at fixed T): forward +
+    backward time against T (left) and against N (right) on log–log axes, one line per subject, the legend
+    giving each fitted slope (:func:`mfpsn.bench.scaling.scaling_rows`). Neuron subjects only (the copy floors and
+    the bare filters are in the markdown tables beside the JSON)."""
+    from mfpsn.bench.scaling import scaling_rows
+
+    table = [t for t in scaling_rows(list(rows)) if not t["impl"].startswith(("copy", "filter"))]  # neurons only
+    fig = go.Figure()
+    if not table:
+        fig.update_layout(title="recorded scaling: none recorded (results/*/scaling_*.json)", height=200,
+                          **BASE_LAYOUT)
+        return fig
+    axes = {"T": ("x", "y"), "N": ("x2", "y2")}
+    palette = ("#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#9467bd", "#2ca02c", "#8c564b", "#e377c2", "#7f7f7f",
+               "#bcbd22")
+    colour = {impl: palette[i % len(palette)] for i, impl in enumerate(dict.fromkeys(t["impl"] for t in table))}
+    for t in table:
+        xa, ya = axes[t["axis"]]
+        key, slope = (1, t["fwdbwd_slope"]) if t["fwdbwd_slope"] is not None else (0, t["fwd_slope"])
+        xs = [x for x in t["points"] if t["points"][x][key] is not None]
+        if len(xs) < 2:
+            continue
+        other = "N" if t["axis"] == "T" else "T"
+        fig.add_trace(go.Scatter(x=xs, y=[t["points"][x][key] for x in xs], mode="lines+markers", xaxis=xa,
+                                 yaxis=ya, name=f"{t['impl']} over {t['axis']} ({other} = {t['fixed']:,}): "
+                                                f"∝ {t['axis']}^{slope:.2f}",
+                                 legendgroup=t["impl"], marker=dict(color=colour[t["impl"]]),
+                                 line=dict(color=colour[t["impl"]],
+                                           dash="dot" if "LIF" in t["impl"] or "lif" in t["impl"] else "solid")))
+    ticks = {a: sorted({x for t in table if t["axis"] == a for x in t["points"]}) for a in ("T", "N")}
+    fig.update_layout(
+        title=f"recorded scaling on {machine}: training step (forward + backward) time<br><sup>log–log; legend: the "
+              "least-squares slope (1 = linear)</sup>",
+        xaxis=dict(type="log", domain=[0, 0.46], title="time steps T", tickvals=ticks["T"],
+                   ticktext=[f"{v:,}" for v in ticks["T"]]),
+        xaxis2=dict(type="log", domain=[0.54, 1], title="neurons N", tickvals=ticks["N"],
+                    ticktext=[f"{v:,}" for v in ticks["N"]], anchor="y2"),
+        yaxis=log_axis("time (ms)"), yaxis2=dict(log_axis("time (ms)"), anchor="x2"), height=520,
+        legend=dict(orientation="h", x=0, y=-0.25, yanchor="top", font=dict(size=10)), **BASE_LAYOUT)
     return style(fig)

@@ -40,7 +40,8 @@ from mfpsn.app.serve import compute_device
 from mfpsn.paths import data_dir
 
 __all__ = ["MODES", "RESULTS_DIR", "contenders", "default_contenders", "parse_T_list", "race", "export", "WARMUP", "speed_race",
-           "device_markdown", "load_recorded", "recorded_markdown", "recorded_figure", "recorded_view", "LIF_LOOP",
+           "device_markdown", "load_recorded", "recorded_markdown", "recorded_figure", "recorded_view",
+           "recorded_scaling", "LIF_LOOP",
            "LIF_FUSED", "LIF_FUSED_CPU"]
 
 MODES = ("forward (inference)", "forward + backward (training)")
@@ -398,3 +399,22 @@ def recorded_view(root: Path = RESULTS_DIR) -> tuple[str, go.Figure]:
     """(list of recorded result files, their figure) for the speed-race tab."""
     records = load_recorded(root)
     return recorded_markdown(records), recorded_figure(records)
+
+
+def recorded_scaling(root: Path = RESULTS_DIR) -> go.Figure:
+    """The recorded scaling runs (``results/<kind>/scaling_*.json``, written by ``results/cpu/run_scaling.sh``) as
+    :func:`mfpsn.app.figures_race.scaling_figure`; a GPU file is preferred to a CPU one when both exist."""
+    for sub in ("gpu", "cpu"):
+        rows, machine = [], None
+        for path in sorted((root / sub).glob("scaling_*.json")) if (root / sub).is_dir() else []:
+            try:
+                data = json.loads(path.read_text())
+                rows += [r for r in data["rows"] if isinstance(r, dict) and {"impl", "T", "N"} <= set(r)]
+                m = data.get("machine", {})
+                machine = machine or (m.get("gpu") or f"{m.get('cpu', '?')}, {m.get('cpu_count', '?')} cores, "
+                                                      f"{str(m.get('date_utc', ''))[:10]}")
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+        if rows:
+            return figures_race.scaling_figure(rows, machine or sub)
+    return figures_race.scaling_figure([], "")
