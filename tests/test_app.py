@@ -423,8 +423,12 @@ def test_race_parses_and_times():
     times = race.race([8, 20], 70, 3, 2, names, race.MODES[1], 3, torch.device("cpu"))
     assert set(times) == set(names) and all(len(v) == 2 for v in times.values())
     assert all(0 < t.low <= t.q1 <= t.median <= t.q3 <= t.high and t.repeats == 3 for v in times.values() for t in v)
-    assert race.race([1024], 64, 2, 1, ["MFPSN (toeplitz)"], race.MODES[0], 1,
-                     torch.device("cpu"))["MFPSN (toeplitz)"] == [None]   # C·T² too large: not run
+    from mfpsn.backends import BACKENDS
+
+    big = 2048                                                   # C·T² = 64 · 2048² is over the record's bound
+    assert 64 * big * big > BACKENDS["toeplitz"].memory_bound
+    assert race.race([big], 64, 2, 1, ["MFPSN (toeplitz)"], race.MODES[0], 1,
+                     torch.device("cpu"))["MFPSN (toeplitz)"] == [None]   # the record refuses it: not run
     with pytest.raises(gr.Error, match="T·N"):
         race.speed_race("4096", 4096, 2, 1, names, race.MODES[0], 1)
     with pytest.raises(gr.Error, match="contender"):

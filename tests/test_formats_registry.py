@@ -58,3 +58,11 @@ def test_a_registry_refuses_duplicates_and_foreign_entries():
         FORMAT_REGISTRY.with_records(FORMAT_REGISTRY["npy"])
     with pytest.raises(ValueError, match="expected FormatRecord"):
         FormatRegistry(["npy"])
+
+
+def test_the_app_takes_its_extensions_from_the_format_records():
+    from mfpsn.app.events_view import EXTENSIONS
+    from mfpsn.events.formats import FORMAT_REGISTRY
+
+    assert set(EXTENSIONS) == {e for n in FORMAT_REGISTRY for e in FORMAT_REGISTRY[n].extensions}
+    assert len(EXTENSIONS) == len(set(EXTENSIONS))

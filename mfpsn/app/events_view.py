@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from mfpsn.app import figures_events as fe
 from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int, check_upload
 from mfpsn.events import EventFormatError, Events, detect_format, read_events, shd_info
+from mfpsn.events.formats import FORMAT_REGISTRY
 from mfpsn.events.io import FORMATS
 from mfpsn.events.frames import events_to_frames
 from mfpsn.paths import data_dir
@@ -27,7 +28,8 @@ __all__ = ["ASSETS_DIR", "DETECT", "FORMAT_CHOICES", "bundled_samples", "resolve
            "EXTENSIONS", "NOTHING_LOADED"]
 
 ASSETS_DIR = data_dir("assets")  # repository folder or $MFPSN_ASSETS (mfpsn.paths)
-EXTENSIONS = [".bin", ".aedat", ".aedat4", ".raw", ".dat", ".h5", ".hdf5", ".npy", ".npz"]
+# the file extensions of every registered event format (one record per format: mfpsn.events.formats)
+EXTENSIONS = list(dict.fromkeys(ext for name in FORMAT_REGISTRY for ext in FORMAT_REGISTRY[name].extensions))
 _RATE_BINS = 200
 NOTHING_LOADED = "Upload a file or pick a sample."
 DETECT = "detect"

@@ -50,7 +50,6 @@ LIF_LOOP = "LIF (Python loop)"
 LIF_FUSED = "LIF (fused kernel)"
 LIF_FUSED_CPU = "LIF (fused CPU)"
 WARMUP = 2  # untimed rounds before the timed ones (first calls build kernels, caches and allocator pools)
-_TOEPLITZ_MAX = 1 << 24  # C·T² entries of the toeplitz path's banded matrices (64 MiB in float32)
 
 
 def contenders(device: torch.device) -> list[str]:
@@ -85,10 +84,23 @@ def default_contenders(device: torch.device) -> list[str]:
 
 
 def _has_cxx() -> bool:
-    import os
-    import shutil
+    """Whether the fused C++ LIF can be built here (:func:`mfpsn.functional.native.compiler` finds $CXX)."""
+    from mfpsn.functional import native
 
-    return shutil.which(os.environ.get("CXX", "g++")) is not None
+    try:
+        native.compiler("LIF backend='fused'")
+    except RuntimeError:
+        return False
+    return True
+
+
+def _impl_reason(name: str, x: torch.Tensor) -> str | None:
+    """Why the MFPSN contender ``name`` (``"MFPSN (<impl>)"``) cannot run on ``x``: its backend record's answer
+    (``available`` and memory bound; ``"auto"`` always runs)."""
+    from mfpsn.backends import BACKENDS
+
+    impl = name[len("MFPSN ("):-1]
+    return None if impl == "auto" else BACKENDS[impl].reason(x)
 
 
 def _has_triton() -> bool:
@@ -146,8 +158,9 @@ def race(T_values: list[int], N: int, order: int, dilation: int, names: list[str
          ) -> dict[str, list[Timing | None]]:
     """Timings per contender and T: ``{name: [Timing for T in T_values]}``. At each T the contenders run
     round-robin (:func:`mfpsn.bench.timing.interleaved_ms`: :data:`WARMUP` untimed rounds, then ``repeats`` timed
-    ones), so all of them see the same background load. None where the ``toeplitz`` path's C banded T×T matrices
-    would exceed ``_TOEPLITZ_MAX`` entries (not run)."""
+    ones), so all of them see the same background load. None where an MFPSN implementation's backend record refuses
+    the input (:meth:`mfpsn.backends.registry.BackendRecord.reason`: e.g. the ``toeplitz`` path's C banded T×T
+    matrices beyond its ``memory_bound``; not run)."""
     from mfpsn.bench.timing import interleaved_ms
 
     C = min(N, 64)
@@ -162,8 +175,8 @@ def race(T_values: list[int], N: int, order: int, dilation: int, names: list[str
         peers = {p.name: p.build for p in _peers()}
         runs = {}
         for name in names:
-            if name == "MFPSN (toeplitz)" and C * T * T > _TOEPLITZ_MAX:
-                continue
+            if name.startswith("MFPSN (") and _impl_reason(name, x) is not None:
+                continue   # the backend record says it cannot run this input (e.g. toeplitz's C·T² bound)
             if name in peers:   # the benchmark's closures: forward under no_grad, or forward + backward(ones)
                 fwd, fwdbwd = peers[name](x, torch.ones_like(x), None, dilation)
                 runs[name] = fwdbwd if train else fwd
