@@ -14,7 +14,7 @@ from mfpsn.app import drawing, event_neurons, events_view, lab, models_view, rac
 from mfpsn.app.checkpoint_cache import CheckpointCache  # noqa: E402
 from mfpsn.app.errors import clean_errors, keep_outputs_on_error  # noqa: E402
 from mfpsn.app.session import EventsSession  # noqa: E402
-from mfpsn.app.store import RecordingStore  # noqa: E402
+from mfpsn.app.store import ReadCache, RecordingStore  # noqa: E402
 from mfpsn.app.figures_events import empty_figure  # noqa: E402
 from mfpsn.app.inputs import SIGNALS  # noqa: E402
 from mfpsn.app.lab_controls import CONTROLS, active_controls  # noqa: E402
@@ -28,6 +28,7 @@ PLOTS_MIN_WIDTH = 560  # a narrower window (800 px) puts the plots under the con
 STORE = RecordingStore(LIMITS.store_max_items, LIMITS.store_max_bytes, LIMITS.session_ttl_s)
 CHECKPOINTS = CheckpointCache(LIMITS.checkpoint_cache_items)  # verified once, then reused by every tab
 EV = EventsSession(STORE, LIMITS, CHECKPOINTS)
+READS = ReadCache(STORE)  # files the endpoints name on every call, read once while they are unchanged
 
 with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neurons", analytics_enabled=False,
                delete_cache=(LIMITS.cache_sweep_s, LIMITS.upload_ttl_s)) as demo:
@@ -194,7 +195,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
             run_btn.click(clean_errors(EV.run), [events_state, left_ckpt, right_ckpt, neuron_idx, m_window, m_x0, m_y0],
                           model_outputs, api_visibility="private")
             # the same for API clients, who name the file instead of holding a session (no button on the page)
-            gr.Button(visible=False).click(clean_errors(partial(models_view.run_model, cache=CHECKPOINTS)),
+            gr.Button(visible=False).click(clean_errors(partial(models_view.run_model, cache=CHECKPOINTS, reads=READS)),
                                            [ev_upload, ev_sample, shd_index, left_ckpt, right_ckpt, neuron_idx,
                                             ev_format, ev_sensor, m_window, m_x0, m_y0], model_outputs,
                                            api_name="run_model")
@@ -231,7 +232,7 @@ with gr.Blocks(title="mfpsn explorer: multiplication-free parallel spiking neuro
                     en_summary = gr.Markdown(elem_id="event-neurons-summary", label="summary")
                     en_player = gr.Plot(label="input and output spike frames")
                     en_membrane = gr.Plot(label="membranes of one pixel")
-            en_btn.click(clean_errors(event_neurons.event_neurons_ui),
+            en_btn.click(clean_errors(partial(event_neurons.event_neurons_ui, reads=READS)),
                          [en_upload, en_sample, en_size, en_x0, en_y0, en_t0, en_t1, en_bin, en_pol, en_denoise,
                           en_order, en_dil, en_exp, en_theta, en_tau, en_vth],
                          [en_summary, en_player, en_membrane], api_name="event_neurons")

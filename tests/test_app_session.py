@@ -56,3 +56,26 @@ def test_a_neuron_index_beyond_a_layer_is_not_wrapped_around(session):
     membranes, md = session.run(key, "spoken_digits_mfpsn", None, 300)[3:7:3]
     assert not [tr for tr in membranes.data if tr.name and tr.name.endswith(" H")]
     assert "no neuron 300 in fc0 (256 neurons), fc1 (256 neurons)" in md
+
+
+def test_read_cache_reads_a_file_once_until_it_changes(tmp_path):
+    """Issue 11.5: the endpoints that name a file on every call read it once while it is unchanged."""
+    import os
+    import shutil
+
+    from mfpsn.app.events_view import ASSETS_DIR, read_recording
+    from mfpsn.app.store import ReadCache, RecordingStore
+
+    reads = ReadCache(RecordingStore())
+    path = tmp_path / "rec.bin"
+    shutil.copy(ASSETS_DIR / "nmnist_digit3.bin", path)
+    first = read_recording(str(path), reads=reads)
+    again = read_recording(str(path), reads=reads)
+    assert again is first and reads.reads == 1
+    assert read_recording(str(path), reads=reads, sensor="40 x 40") is not first and reads.reads == 2  # other options
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))                              # changed on disk
+    assert read_recording(str(path), reads=reads) is not first and reads.reads == 3
+    path.write_bytes(b"junk")
+    with pytest.raises(gr.Error):
+        read_recording(str(path), reads=reads)                                               # errors still raise

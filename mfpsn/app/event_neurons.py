@@ -342,14 +342,15 @@ def settings_from_controls(roi_size: float, x0: float, y0: float, t_start_ms: fl
 def event_neurons_ui(upload: str | None = None, sample: str | None = None, roi_size: float = 32, x0: float = -1, y0: float = -1,
                      t_start_ms: float = 0, t_end_ms: float = 0, bin_ms: float = 0, polarity: str = "both",
                      denoise_us: float = 0, order: float = 4, dilation: float = 1, tap_exponent: float = 0,
-                     theta: float = 2.0, lif_tau: float = 2.0, lif_v_th: float = 1.0):
-    """App callback (``/event_neurons``): returns (summary markdown, player figure, membrane figure)."""
+                     theta: float = 2.0, lif_tau: float = 2.0, lif_v_th: float = 1.0, reads=None):
+    """App callback (``/event_neurons``): returns (summary markdown, player figure, membrane figure). ``reads``:
+    the app's :class:`mfpsn.app.store.ReadCache` (a file already read is not read again)."""
     import gradio as gr
 
     from mfpsn.app.events_view import read_recording, resolve_source
 
     path = resolve_source(upload, sample)
-    events = read_recording(path)
+    events = read_recording(path, reads=reads)
     try:
         s = settings_from_controls(roi_size, x0, y0, t_start_ms, t_end_ms, bin_ms, polarity, denoise_us, order,
                                    dilation, tap_exponent, theta, lif_tau, lif_v_th)

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from mfpsn.app import figures_events as fe
 from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int, check_upload
+from mfpsn.app.store import ReadCache
 from mfpsn.events import EventFormatError, Events, detect_format, read_events, shd_info
 from mfpsn.events.formats import FORMAT_REGISTRY
 from mfpsn.events.io import FORMATS
@@ -79,7 +80,7 @@ def parse_sensor(text: str | None) -> tuple[int, int] | None:
 
 
 def read_recording(path: str, shd_index: int | float | None = 0, limits: Limits = LIMITS, fmt: str = DETECT,
-                   sensor: str | None = "") -> Events:
+                   sensor: str | None = "", reads: ReadCache | None = None) -> Events:
     """Read ``path`` within the app's limits; ``shd_index`` picks the sample of an SHD ``.h5``, ``fmt`` names the
     format (``DETECT``: from the file's header and extension), ``sensor`` the size ``"W x H"`` of a file that does
     not store one (empty: the largest coordinates + 1).
@@ -87,11 +88,16 @@ def read_recording(path: str, shd_index: int | float | None = 0, limits: Limits 
     Camera recordings are shifted to start at t = 0; spike trains keep their times (0 = stimulus onset).
 
     Reader errors become ``gr.Error`` with the reader's message (file, format, problem); a hint to pass
-    ``format=`` points to the app's format list instead.
+    ``format=`` points to the app's format list instead. With ``reads`` (the app's :class:`ReadCache`) a file
+    read before with the same options is not read again.
     """
     name = Path(path).name
     fmt = check_choice("file format", fmt or DETECT, FORMAT_CHOICES)
     size = parse_sensor(sensor)
+    if reads is not None:
+        index = check_int("SHD sample index", shd_index or 0, 0, 10**9)
+        return reads.read(path, (fmt, index, size, limits.max_upload_bytes, limits.max_events),
+                          lambda: read_recording(path, shd_index, limits, fmt, sensor))
     try:
         fmt = detect_format(path) if fmt == DETECT else fmt
         index = check_int("SHD sample index", shd_index or 0, 0, 10**9) if fmt == "shd" else None

@@ -24,6 +24,7 @@ import torch
 
 from mfpsn.app import figures_models as fm
 from mfpsn.app.events_view import DETECT, read_recording, resolve_source
+from mfpsn.app.store import ReadCache
 from mfpsn.app.figures_events import empty_figure
 from mfpsn.app.limits import LIMITS, Limits, check_choice, check_int
 from mfpsn.app.ood import ood_notes, training_stats
@@ -188,7 +189,7 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
 def run_model(upload: str | None = None, sample: str | None = None, shd_index: float = 0, left: str | None = None,
               right: str | None = None, neuron: float = 0, fmt: str = DETECT, sensor: str | None = "",
               window: str = WINDOWS[0], x0: float = 0, y0: float = 0, directory: Path = SHIPPED_DIR,
-              limits: Limits = LIMITS, cache: CheckpointCache | None = None
+              limits: Limits = LIMITS, cache: CheckpointCache | None = None, reads: ReadCache | None = None
               ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str]:
     """The ``run_model`` endpoint: run one or two checkpoints on the recording, side by side.
 
@@ -198,7 +199,7 @@ def run_model(upload: str | None = None, sample: str | None = None, shd_index: f
     bigger sensor.
     """
     path = resolve_source(upload, sample, limits=limits)
-    return run_on_recording(read_recording(path, shd_index, limits, fmt, sensor), left, right, neuron, directory,
+    return run_on_recording(read_recording(path, shd_index, limits, fmt, sensor, reads), left, right, neuron, directory,
                             cache, window, x0, y0)
 
 

@@ -15,7 +15,7 @@ from typing import Callable
 
 from mfpsn.events import Events
 
-__all__ = ["RecordingStore", "events_nbytes"]
+__all__ = ["RecordingStore", "ReadCache", "events_nbytes"]
 
 
 def events_nbytes(events: Events) -> int:
@@ -100,3 +100,38 @@ class RecordingStore:
             if now - used <= self.ttl_s:
                 break
             self._drop(key)
+
+
+class ReadCache:
+    """Recordings read from files, kept in a :class:`RecordingStore` under a key of the file's real path, size
+    and modification time and the read options, so a second click on the same file (the ``/event_neurons`` and
+    ``/run_model`` endpoints name a file on every call) does not read and decode it again. A file changed on disk
+    is a new key. The recordings count against the store's limits; at most ``max_keys`` keys are remembered."""
+
+    def __init__(self, store: RecordingStore, max_keys: int = 64) -> None:
+        self.store, self.max_keys = store, int(max_keys)
+        self._lock = threading.Lock()
+        self._tokens: OrderedDict[tuple, str] = OrderedDict()
+        self.reads = 0  # files actually read (the tests count them)
+
+    def read(self, path: str, options: tuple, reader: Callable[[], Events]) -> Events:
+        """The recording of ``path`` read with ``options`` (hashable): cached, or ``reader()`` (then kept)."""
+        import os
+
+        st = os.stat(path)
+        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, options)
+        with self._lock:
+            token = self._tokens.get(key)
+        events = self.store.get(token) if token is not None else None
+        if events is not None:
+            return events
+        events = reader()
+        token = self.store.put(events)
+        with self._lock:
+            self.reads += 1
+            if token is not None:
+                self._tokens[key] = token
+                self._tokens.move_to_end(key)
+                while len(self._tokens) > self.max_keys:
+                    self._tokens.popitem(last=False)
+        return events
