@@ -79,3 +79,5 @@ def test_read_cache_reads_a_file_once_until_it_changes(tmp_path):
     path.write_bytes(b"junk")
     with pytest.raises(gr.Error):
         read_recording(str(path), reads=reads)                                               # errors still raise
+    with pytest.raises(gr.Error, match="gone.bin"):
+        read_recording(str(tmp_path / "gone.bin"), reads=reads)                              # the reader's message

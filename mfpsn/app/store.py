@@ -118,7 +118,10 @@ class ReadCache:
         """The recording of ``path`` read with ``options`` (hashable): cached, or ``reader()`` (then kept)."""
         import os
 
-        st = os.stat(path)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return reader()  # the reader says what is wrong with the path, in its own words
         key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, options)
         with self._lock:
             token = self._tokens.get(key)
