@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from mfpsn.checkpoints import EVAL_SUFFIX, CheckpointError, read_card, resolve
+from mfpsn.checkpoints import EVAL_SUFFIX, CheckpointError, atomic_write, read_card, resolve
 
 __all__ = ["EVAL_SUFFIX", "EVAL_FORMAT", "CheckpointEval", "eval_path", "write_eval", "read_eval"]
 
@@ -58,12 +58,6 @@ def eval_path(card_path: str | os.PathLike) -> Path:
     return card_path.with_name(card_path.name[:-len(".json")] + EVAL_SUFFIX)
 
 
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_eval(card_path: str | os.PathLike, confusion: torch.Tensor, *, split: str = "test") -> Path:
     """Write the sidecar of the checkpoint whose card is ``card_path``; ``confusion: [K, K]`` integer counts
     (rows: true class, columns: predicted class) with K the card's class count. Returns the sidecar's path."""
@@ -74,9 +68,10 @@ def write_eval(card_path: str | os.PathLike, confusion: torch.Tensor, *, split: 
         raise ValueError(f"confusion: expected non-negative integer counts of shape [{k}, {k}] (the card's classes), "
                          f"found {confusion.dtype} {tuple(confusion.shape)}")
     path = eval_path(card_path)
-    _write_json(path, {"format": EVAL_FORMAT, "name": card["name"], "weights_sha256": card["weights_sha256"],
+    body = {"format": EVAL_FORMAT, "name": card["name"], "weights_sha256": card["weights_sha256"],
                        "task": card["task"], "split": split, "classes": list(card["classes"]),
-                       "samples": int(confusion.sum()), "confusion": confusion.to(torch.int64).tolist()})
+                       "samples": int(confusion.sum()), "confusion": confusion.to(torch.int64).tolist()}
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8"))
     return path
 
 
@@ -86,8 +81,10 @@ def _field(obj: dict[str, Any], key: str, kind: type, path: Path) -> Any:
     return obj[key]
 
 
-def read_eval(name_or_path: str | os.PathLike) -> CheckpointEval | None:
-    """The sidecar of a checkpoint (shipped name or card path), or None when it has none.
+def read_eval(name_or_path: str | os.PathLike, card: dict[str, Any] | None = None) -> CheckpointEval | None:
+    """The sidecar of a checkpoint (shipped name or card path), or None when it has none. ``card``: the
+    checkpoint's card when the caller has already read and verified it (:func:`mfpsn.checkpoints.read_card`, which
+    hashes the weights), so it is not verified a second time.
 
     Raises:
         CheckpointError: the sidecar is not valid JSON, lacks a field, its matrix is not K × K non-negative
@@ -106,7 +103,7 @@ def read_eval(name_or_path: str | os.PathLike) -> CheckpointEval | None:
     if not isinstance(obj, dict) or obj.get("format") != EVAL_FORMAT:
         raise CheckpointError(path, f"expected an object with format {EVAL_FORMAT}, found "
                                     f"{obj.get('format') if isinstance(obj, dict) else type(obj).__name__!r}")
-    card = read_card(card_path)
+    card = read_card(card_path) if card is None else card
     if _field(obj, "weights_sha256", str, path) != card["weights_sha256"]:
         raise CheckpointError(path, f"computed for other weights (sha256 {obj['weights_sha256'][:12]}…, the "
                                     f"checkpoint's are {card['weights_sha256'][:12]}…); run `python -m mfpsn.evaluate "

@@ -49,7 +49,7 @@ from mfpsn.paths import data_dir
 
 __all__ = ["CARD_FORMAT", "SHIPPED_DIR", "REQUIRED_KEYS", "UNSIGNED_KEYS", "EVAL_SUFFIX", "CheckpointError", "Checkpoint",
            "CheckpointInfo", "sha256_file", "card_digest", "tensors_digest", "save", "load", "read_card", "resolve",
-           "available", "resign", "main"]
+           "available", "resign", "atomic_write", "main"]
 
 CARD_FORMAT = 1
 SHIPPED_DIR = data_dir("checkpoints")  # repository folder or $MFPSN_CHECKPOINTS (mfpsn.paths)
@@ -122,7 +122,9 @@ def _metadata(config: dict[str, Any], card: dict[str, Any], tensors: dict[str, t
     return {"model": _canonical(config), "card_sha256": card_digest(card), "tensors_sha256": tensors_digest(tensors)}
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Write ``path`` through ``write(tmp)`` on a temporary file beside it, then rename it into place (readers see
+    the old file or the new one, never half of one)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     os.close(fd)
     try:
@@ -169,9 +171,9 @@ def _write_pair(card_path: Path, weights: Path, config: dict[str, Any], card: di
                 tensors: dict[str, torch.Tensor]) -> Path:
     """Write the weights with the card and tensor digests in their metadata, then the card with the file hash."""
     meta = _metadata(config, card, tensors)
-    _atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata=meta))
     card = {**card, "weights_sha256": sha256_file(weights), "weights_bytes": weights.stat().st_size}
-    _atomic_write(card_path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=1) + "\n"))
+    atomic_write(card_path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=1) + "\n"))
     return card_path
 
 

@@ -146,11 +146,15 @@ def test_fixed_backends_come_from_the_records():
     assert _backend_options("plif", {}, "cuda") == {"backend": "loop"}
     assert _backend_options("mfpsn", {"impl": "conv1d"}, "cpu") == {"impl": "conv1d"}    # an explicit choice wins
     assert _backend_options("psn", {}, "cpu") == {}
-    for kind in NEURONS.kinds:                       # every fixed choice is one the neuron supports
+    from mfpsn.backends import IMPLS
+
+    for kind in NEURONS.kinds:                       # every fixed choice is one the neuron's knob accepts
         rec = NEURONS.record(kind)
         for device, opts in rec.fixed_backend.items():
             for knob, value in opts.items():
-                assert value in getattr(rec.cls, "supported_backends", (value,)), (kind, device, knob, value)
+                allowed = IMPLS if knob == "impl" else rec.cls.supported_backends
+                assert value in allowed and value != "auto", (kind, device, knob, value)
+                assert knob in rec.cls.__init__.__code__.co_varnames, (kind, knob)
 
 
 def test_mfpsn_names_its_supported_backends():

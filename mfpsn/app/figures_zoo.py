@@ -20,6 +20,7 @@ from torch import nn
 
 from mfpsn.app.plotstyle import axis, layout
 from mfpsn.checkpoint_eval import CheckpointEval
+from mfpsn.functional import pow2_exponents
 from mfpsn.neurons import MFPSN, NEURONS
 
 __all__ = ["confusion_figure", "taps_figure", "curves_figure", "scatter_figure", "scatter_rows", "tap_exponents"]
@@ -53,10 +54,9 @@ def tap_exponents(model: nn.Module) -> list[tuple[str, np.ndarray, np.ndarray]]:
     out = []
     for name, module in model.named_modules():
         if isinstance(module, MFPSN):
-            taps, _ = module.folded()
-            w = taps.detach().double().reshape(-1).numpy()
-            nz = w[w != 0]
-            out.append((name, np.rint(np.log2(np.abs(nz))).astype(np.int64), np.asarray(int((w == 0).sum()))))
+            sign, e = pow2_exponents(module.folded()[0].reshape(-1))
+            nonzero = (sign != 0).numpy()
+            out.append((name, e.numpy()[nonzero].astype(np.int64), np.asarray(int((~nonzero).sum()))))
     return out
 
 

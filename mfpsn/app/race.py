@@ -415,19 +415,13 @@ def recorded_view(root: Path = RESULTS_DIR) -> tuple[str, go.Figure]:
 
 
 def recorded_scaling(root: Path = RESULTS_DIR) -> go.Figure:
-    """The recorded scaling runs (``results/<kind>/scaling_*.json``, written by ``results/cpu/run_scaling.sh``) as
-    :func:`mfpsn.app.figures_race.scaling_figure`; a GPU file is preferred to a CPU one when both exist."""
-    for sub in ("gpu", "cpu"):
-        rows, machine = [], None
-        for path in sorted((root / sub).glob("scaling_*.json")) if (root / sub).is_dir() else []:
-            try:
-                data = json.loads(path.read_text())
-                rows += [r for r in data["rows"] if isinstance(r, dict) and {"impl", "T", "N"} <= set(r)]
-                m = data.get("machine", {})
-                machine = machine or (m.get("gpu") or f"{m.get('cpu', '?')}, {m.get('cpu_count', '?')} cores, "
-                                                      f"{str(m.get('date_utc', ''))[:10]}")
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                continue
-        if rows:
-            return figures_race.scaling_figure(rows, machine or sub)
+    """The recorded scaling runs (``results/<kind>/scaling_*.json``, written by ``results/cpu/run_scaling.sh``, read
+    by :func:`load_recorded`) as :func:`mfpsn.app.figures_race.scaling_figure`; GPU files are preferred to CPU ones
+    when both exist."""
+    records = [r for r in load_recorded(root) if Path(r["path"]).name.startswith("scaling_")]
+    for kind in ("gpu", "cpu"):
+        mine = [r for r in records if r["kind"] == kind]
+        if mine:
+            machine = f"{mine[0]['machine']}, {mine[0]['date'][:10]}"
+            return figures_race.scaling_figure([row for r in mine for row in r["rows"]], machine)
     return figures_race.scaling_figure([], "")

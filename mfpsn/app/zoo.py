@@ -62,6 +62,11 @@ def card_markdown(name: str | None, directory: Path = SHIPPED_DIR) -> str:
         card = read_card(directory / f"{Path(name).name}.json")
     except CheckpointError as exc:
         return f"**Cannot read the card:** {exc}"
+    return _card_tables(card)
+
+
+def _card_tables(card: dict[str, Any]) -> str:
+    """A verified card as the Markdown tables of :func:`card_markdown`."""
     fields = {k: card[k] for k in _CARD_FIELDS if k in card}
     if "test_accuracy" in fields:
         fields["test_accuracy"] = f"{float(fields['test_accuracy']) * 100:.2f} %"
@@ -95,14 +100,14 @@ def zoo_model(name: str | None, directory: Path = SHIPPED_DIR, cache: Checkpoint
         blank = empty_figure("pick a checkpoint")
         return card_markdown(name, directory), blank, blank, blank
     path = directory / f"{Path(name).name}.json"
-    md = card_markdown(name, directory)
     try:
-        card = read_card(path)
-    except CheckpointError:
+        card = read_card(path)  # verified once here (it hashes the weights); the helpers below take it as read
+    except CheckpointError as exc:
         blank = empty_figure("the card cannot be read (see above)")
-        return md, blank, blank, blank
+        return f"**Cannot read the card:** {exc}", blank, blank, blank
+    md = _card_tables(card)
     try:
-        ev = read_eval(path)
+        ev = read_eval(path, card=card)
         confusion = fz.confusion_figure(ev) if ev is not None else empty_figure(
             f"no per-class results stored for {card['name']}: run python -m mfpsn.evaluate --checkpoint "
             f"{card['name']} --write-eval")
