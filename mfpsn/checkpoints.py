@@ -44,7 +44,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from mfpsn.models import SpikingNet, build_model
+from mfpsn.models import SpikingNet, build_model, with_backend
 from mfpsn.paths import data_dir
 
 __all__ = ["CARD_FORMAT", "SHIPPED_DIR", "REQUIRED_KEYS", "UNSIGNED_KEYS", "EVAL_SUFFIX", "CheckpointError", "Checkpoint",
@@ -263,13 +263,17 @@ def _check_card_digest(card: dict[str, Any], metadata: dict[str, str], card_path
                                          "card (test accuracy, classes, input spec or another field changed)")
 
 
-def load(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
+def load(name_or_path: str | os.PathLike, device: str | torch.device = "cpu", backend: str = "auto") -> Checkpoint:
     """Verify and load a checkpoint; the model comes back in eval mode on ``device``.
+
+    ``backend`` is the neuron's backend knob (:func:`mfpsn.models.with_backend`): the card records the one it
+    was trained with, which need not run here; ``"auto"`` (default) lets the neuron choose per input.
 
     Raises:
         CheckpointError: missing or unreadable card or weights, sha256 mismatch, weights saved for
             another config, tensor names / shapes that do not fit the rebuilt model, a card edited after it
             was saved (card digest) or tensors edited with the file hash recomputed (tensor digest).
+        ValueError: ``backend`` is not one the checkpoint's neuron takes.
     """
     card_path = resolve(name_or_path)
     card = read_card(card_path, verify=False)
@@ -278,8 +282,9 @@ def load(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") ->
         tensors = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(weights, f"not a readable safetensors file: {exc}") from exc
+    config = with_backend(card["model"], backend)   # ValueError for a backend the neuron does not have
     try:
-        model = build_model(card["model"])
+        model = build_model(config)
     except ValueError as exc:
         raise CheckpointError(card_path, f"cannot rebuild the model: {exc}") from exc
     _check_tensors(model, tensors, weights)
@@ -343,7 +348,7 @@ def resign(name_or_path: str | os.PathLike) -> Path:
         raise CheckpointError(weights, f"not a readable safetensors file: {exc}") from exc
     if stored != _canonical(card["model"]):
         raise CheckpointError(weights, f"model config in the weights ({stored}) differs from the card; not re-signing")
-    _check_tensors(build_model(card["model"]), tensors, weights)
+    _check_tensors(build_model(with_backend(card["model"])), tensors, weights)
     return _write_pair(card_path, weights, card["model"], card, tensors)
 
 

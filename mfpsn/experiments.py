@@ -198,7 +198,7 @@ def render_readme(results: list[dict]) -> str:
         "--ablation-seeds 0 1 2` "
         "(skips runs already in `results.jsonl`; delete it to start over), then `python -m mfpsn.experiments "
         "table`. With a fixed seed the training loop is deterministic on CPU (tested bit for bit with PLIF, "
-        "including resume). MFPSN and SlidingPSN use `impl=\"auto\"`, which picks the fastest temporal-filter "
+        "including resume). MFPSN and SlidingPSN use `backend=\"auto\"`, which picks the fastest temporal-filter "
         "implementation by timing it; the implementations round differently, so a rerun can end elsewhere (a "
         "manual rerun of the seed-0 DVS MFPSN configuration gave 98.33% against the 97.21% recorded here).",
         "",

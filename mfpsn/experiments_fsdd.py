@@ -139,7 +139,7 @@ def run_one(run: FsddRun, *, data_root: str, results: Path = RESULTS, out: Path 
            "neuron": neuron, "order": order, "dilations": dilations, "split": run.split, "augment": run.augment, "espeak": run.espeak,
            "test_speakers": data.input_spec["test_speakers"], "seed": run.seed, "name": run.name,
            "shipped": run.ship, "epochs": cfg.epochs, "train_samples": train_size(run, data_root), "batch_size": cfg.batch_size, "threads": 1,
-           "backend": cfg.neuron_options.get("impl", cfg.neuron_options.get("backend", "torch")),
+           "backend": cfg.neuron_options.get("backend", "torch"),
            "test_accuracy": result.test_accuracy, "test_samples": int(data.test_x.shape[0]),
            "train_seconds_per_epoch": sum(e["train_seconds"] for e in hist) / len(hist),
            "wall_seconds_this_process": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -178,7 +178,7 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
         f"readout summed over T = 100. Budget: {BUDGET['presentations']:,} sample presentations for every run "
         f"(epochs = that / training-set size), batch {BUDGET['batch_size']}, AdamW lr "
         f"{BUDGET['lr']:g}, wd {BUDGET['weight_decay']:g}, label smoothing {BUDGET['label_smoothing']:g}, cosine; "
-        f"one torch thread, MFPSN `impl=\"fused\"`, LIF `backend=\"fused\"`. Augmented rows add {AUGMENT} copies of "
+        f"one torch thread, MFPSN `backend=\"fused\"`, LIF `backend=\"fused\"`. Augmented rows add {AUGMENT} copies of "
         "every training recording through `mfpsn.data.audio_augment` (speed 0.85–1.30, reverberation, band "
         f"limits, noise, gain); the espeak-ng rows also add {ESPEAK} synthetic utterances of every digit by each "
         "of 16 espeak-ng voice variants (`mfpsn.data.fsdd_espeak`; 5 of them female), clean and once per "

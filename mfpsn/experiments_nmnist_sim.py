@@ -5,7 +5,7 @@ digits, see ``mfpsn.training.tasks``), one torch thread, a fixed backend per neu
 ``nmnist_sim_<neuron>``, the other seeds go to ``runs/nmnist_sim_seeds`` as ``nmnist_sim_<neuron>_seed<s>``::
 
     python -m mfpsn.train --task nmnist-sim --data-root ../shared/data/mnist --neuron mfpsn \\
-        --neuron-options '{"impl": "fused"}' --epochs 5 --eval-limit 1000 --subset 300 --threads 1 --out checkpoints
+        --neuron-options '{"backend": "fused"}' --epochs 5 --eval-limit 1000 --subset 300 --threads 1 --out checkpoints
     python -m mfpsn.train ... --neuron lif --neuron-options '{"backend": "fused"}' ...
     python -m mfpsn.train ... --seed 1 --name nmnist_sim_mfpsn_seed1 --out runs/nmnist_sim_seeds
 
@@ -92,7 +92,7 @@ def render_section(results: list[dict[str, Any]]) -> list[str]:
         "N-MNIST (no input pooling, {conv3x3-BN-neuron-AP2} x 3 with 16-32-32 channels, FC 10). Budget "
         f"protocol: the first {first['train_samples']:,} training digits, {first['epochs']} epochs, batch "
         f"{first['batch_size']}, AdamW (lr 1e-3, wd 1e-4), cosine schedule, one torch thread, MFPSN "
-        "`impl=\"fused\"`, LIF `backend=\"fused\"`; test accuracy of the final weights on all "
+        "`backend=\"fused\"`, LIF `backend=\"fused\"`; test accuracy of the final weights on all "
         f"{first['test_samples']:,} test digits. Energy: `mfpsn.energy` counts at the measured firing rates on "
         "the first 256 test digits.",
         "",

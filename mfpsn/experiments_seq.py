@@ -20,7 +20,7 @@ Protocols (the same for every neuron within one):
   optimiser (the PSN-family anchors' 200-epoch protocol; their batch size and learning rate are not
   stated in our spec, so these are our choice).
 
-One fixed backend per run so a seed reproduces: MFPSN and SlidingPSN ``impl="fused"`` on CPU
+One fixed backend per run so a seed reproduces: MFPSN and SlidingPSN ``backend="fused"`` on CPU
 (``"triton"`` on CUDA), one torch thread.
 """
 from __future__ import annotations
@@ -189,7 +189,7 @@ def run_one(run: SeqRun, *, data_root: str, results: Path = RESULTS, out: Path =
            "label": run.label, "neuron": run.neuron, "order": run.order, "dilations": run.dilations,
            "options": run.options, "seed": run.seed, "name": run.name, "shipped": run.ship,
            "epochs": cfg.epochs, "max_train": cfg.max_train, "batch_size": cfg.batch_size, "threads": 1,
-           "backend": (lambda o: o.get("impl", o.get("backend", "torch")))(_backend_options(run.neuron, run.options, device)),
+           "backend": (lambda o: o.get("backend", "torch"))(_backend_options(run.neuron, run.options, device)),
            "receptive_field": receptive_field_of(run.order, run.dilations) if run.neuron == "mfpsn" else None,
            "test_accuracy": result.test_accuracy, "test_samples": hist[-1].get("test_samples"),
            "train_seconds_per_epoch": sum(e["train_seconds"] for e in hist) / len(hist),
@@ -383,7 +383,7 @@ def render_section(results: list[dict[str, Any]], protocol: str = "budget") -> l
         + (f"Budget protocol for this 2-core CPU: the first {proto['max_train']:,} training digits, "
            f"{proto['epochs']} epochs (batch {proto['batch_size']}, AdamW lr {proto['lr']:g}, wd "
            f"{proto['weight_decay']:g}, cosine), test accuracy of the final weights on all 10,000 test digits; "
-           "one torch thread per run, MFPSN and SlidingPSN with `impl=\"fused\"` (a fixed backend, so a seed "
+           "one torch thread per run, MFPSN and SlidingPSN with `backend=\"fused\"` (a fixed backend, so a seed "
            "reproduces). This is a short-training regime (about 7,700 sample presentations, 1/8 of one "
            "MNIST epoch) that ranks how fast each neuron learns, not what it reaches after 200 epochs: "
            "the published anchors beside it come from a different protocol (200 GPU epochs on all 60,000 "

@@ -736,7 +736,7 @@ def test_lab_mfpsn_pass_equals_the_module_after_its_fold(k, d, quantize):
     s = lab.LabSettings(order=k, quantize=quantize)
     taps = np.array([0.5, -0.25, 1.0, 0.125, -2.0][:k], dtype=np.float32)
     ours = lab._mfpsn_trace(x, taps, 0.7, s, d)
-    ref = MFPSN(3, order=k, dilation=d, quantize=quantize, surrogate=s.surrogate, alpha=s.alpha, impl="shift_add")
+    ref = MFPSN(3, order=k, dilation=d, quantize=quantize, surrogate=s.surrogate, alpha=s.alpha, backend="shift_add")
     with torch.no_grad():
         ref.weight.copy_(torch.from_numpy(taps).expand(3, -1))
         ref.running_mean.zero_()

@@ -42,7 +42,7 @@ def test_layers_equal_the_neuron_modules():
     T, h, w = r.x.shape
     assert (h, w) == (32, 32) and T == 300 and r.bin_us == 1000
     x = torch.from_numpy(r.x).reshape(T, 1, 1, h, w)
-    m = MFPSN(1, order=3, dilation=2, impl="reference").eval()
+    m = MFPSN(1, order=3, dilation=2, backend="reference").eval()
     with torch.no_grad():  # folded taps 2^-1 and θ = 1: identity BN with γ = 1, μ = 0, σ² = 1 - eps, β = -θ
         m.weight.fill_(0.5)
         m.running_var.fill_(1.0 - m.eps)

@@ -75,9 +75,9 @@ def test_times_once_per_key_and_reports(monkeypatch):
     report = sel.report()
     key = AutoSelector.key(x, taps, 2, False)
     assert key == ("filter", (9, 2, 5), "cpu", "torch.float32", 3, 2, False)
-    assert isinstance(report[key], Choice) and report[key].impl == first
+    assert isinstance(report[key], Choice) and report[key].backend == first
     assert set(report[key].times_ms) == set(candidates_for(x, taps))
-    assert report[key].impl == min(report[key].times_ms, key=report[key].times_ms.get)
+    assert report[key].backend == min(report[key].times_ms, key=report[key].times_ms.get)
     sel.clear()
     assert sel.report() == {}
 
@@ -110,13 +110,13 @@ def test_temporal_filter_auto_runs_the_chosen_impl(monkeypatch):
     counted = BackendRegistry(_with_filter(name, wrap(name, BACKENDS[name].ops["filter"])) if name in FILTERS
                               else BACKENDS[name] for name in BACKENDS)
     x, taps = torch.randn(10, 2, 3), torch.randn(3, 3)
-    h = filt.temporal_filter(x, taps, 2, impl="auto", backends=counted)
+    h = filt.temporal_filter(x, taps, 2, backend="auto", backends=counted)
     (key, choice), = sel.report().items()
     torch.testing.assert_close(h, temporal_filter_ref(x, taps, 2))
     before = dict(counts)
-    filt.temporal_filter(x, taps, 2, impl="auto", backends=counted)
+    filt.temporal_filter(x, taps, 2, backend="auto", backends=counted)
     diff = {name: counts[name] - before[name] for name in counts if counts[name] != before[name]}
-    assert diff == {choice.impl: 1}
+    assert diff == {choice.backend: 1}
 
 
 @pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,

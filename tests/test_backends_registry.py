@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mfpsn.backends import BACKENDS, IMPLS, LIF_BACKENDS, BackendRecord, BackendRegistry, resolve, temporal_filter
+from mfpsn.backends import BACKENDS, FILTER_BACKENDS, LIF_BACKENDS, BackendRecord, BackendRegistry, resolve, temporal_filter
 from mfpsn.backends.autoselect import AutoSelector, candidates_for
 from mfpsn.functional.filter import filter_shift_add, temporal_filter_ref
 from mfpsn.neurons import LIF, PLIF
 
 
 def test_the_knobs_come_from_the_records():
-    assert IMPLS == ("reference", "conv1d", "shift_add", "toeplitz", "blocked", "fused", "triton", "auto")
+    assert FILTER_BACKENDS == ("reference", "conv1d", "shift_add", "toeplitz", "blocked", "fused", "triton", "auto")
     assert LIF_BACKENDS == ("fused", "triton", "loop")
     assert LIF.supported_backends == ("fused", "triton", "loop", "auto")
     assert PLIF.supported_backends == ("fused", "loop", "auto")
@@ -27,12 +27,12 @@ def test_a_toy_backend_is_one_record():
 
     backends = BACKENDS.with_records(BackendRecord("toy", {"filter": toy}, auto_devices=()))
     x, taps = torch.randn(9, 2, 3), torch.randn(3, 2)
-    torch.testing.assert_close(temporal_filter(x, taps, 2, impl="toy", backends=backends),
+    torch.testing.assert_close(temporal_filter(x, taps, 2, backend="toy", backends=backends),
                                temporal_filter_ref(x, taps, 2))
     assert calls == [2]
     assert "toy" not in candidates_for(x, taps, backends=backends)   # auto_devices=(): auto never picks it
-    with pytest.raises(ValueError, match="expected impl in .* found 'toy'"):
-        temporal_filter(x, taps, 2, impl="toy")                      # not in the package's registry
+    with pytest.raises(ValueError, match="expected backend in .* found 'toy'"):
+        temporal_filter(x, taps, 2, backend="toy")                      # not in the package's registry
 
 
 def test_auto_can_pick_a_registered_backend_and_runs_it():
@@ -43,7 +43,7 @@ def test_auto_can_pick_a_registered_backend_and_runs_it():
 
 def test_named_backends_fail_loudly():
     x = torch.randn(4, 1, 2)
-    with pytest.raises(RuntimeError, match="temporal_filter impl='fused' runs on the CPU only"):
+    with pytest.raises(RuntimeError, match="temporal_filter backend='fused' runs on the CPU only"):
         resolve("fused", "filter", torch.empty(4, 1, 2, device="meta"))
     with pytest.raises(ValueError, match="for op 'lif', found 'conv1d'"):
         resolve("conv1d", "lif", x)

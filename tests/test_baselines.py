@@ -272,7 +272,7 @@ def test_masked_psn_single_step_only_once_causal():
 
 
 def test_sliding_psn_init_and_sjs_indexing():
-    sp = SlidingPSN(4, impl="shift_add").double()
+    sp = SlidingPSN(4, backend="shift_add").double()
     assert sp.weight.tolist() == [0.125, 0.25, 0.5, 1.0] and float(sp.threshold.detach()) == 1.0
     assert float(SlidingPSN(4, exp_init=False).weight.detach().abs().max()) <= 0.5
     x = torch.randn(6, 2, 3, dtype=torch.float64)
@@ -286,7 +286,7 @@ def test_sliding_psn_init_and_sjs_indexing():
 @pytest.mark.parametrize("shape,k", [((7, 3, 5), 3), ((5, 1, 3, 2), 6), ((9, 2, 1, 2, 3), 1)])
 def test_sliding_psn_equals_float_mfpsn_with_identical_rows_and_no_bn(shape, k):
     C = shape[2]
-    sp = SlidingPSN(k, exp_init=False, impl="shift_add").double()
+    sp = SlidingPSN(k, exp_init=False, backend="shift_add").double()
     with torch.no_grad():
         sp.threshold.fill_(0.3)
     x = torch.randn(*shape, dtype=torch.float64)
@@ -301,7 +301,7 @@ def test_sliding_psn_equals_float_mfpsn_with_identical_rows_and_no_bn(shape, k):
 
 def test_sliding_psn_gemm_backend_equals_filter_forward_and_backward():
     x = torch.randn(8, 2, 3, dtype=torch.float64)
-    a = SlidingPSN(3, exp_init=False, impl="conv1d").double()
+    a = SlidingPSN(3, exp_init=False, backend="conv1d").double()
     b = SlidingPSN(3, exp_init=False, backend="gemm").double()
     b.load_state_dict(a.state_dict())
     xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)

@@ -21,7 +21,7 @@ ROW_KEYS = {"impl", "device", "T", "N", "k", "d", "fwd_ms", "fwdbwd_ms", "fwd_GB
 def test_quick_run_writes_rows_and_machine_facts(tmp_path, capsys):
     out = tmp_path / "bench.json"
     md = tmp_path / "bench.md"
-    code = main(["--quick", "--impl", "conv1d", "shift_add", "fused", "auto", "--mfpsn-impl", "auto",
+    code = main(["--quick", "--filter-backends", "conv1d", "shift_add", "fused", "auto", "--mfpsn-backends", "auto",
                  "--k", "3", "--d", "2", "--repeats", "2", "--json", str(out), "--markdown", str(md)])
     assert code == 0
     result = json.loads(out.read_text())
@@ -47,7 +47,7 @@ def test_quick_run_writes_rows_and_machine_facts(tmp_path, capsys):
 
 def test_unavailable_subjects_are_skipped_with_a_reason(tmp_path):
     out = tmp_path / "b.json"
-    assert main(["--quick", "--impl", "triton", "--mfpsn-impl", "--no-baselines", "--repeats", "1",
+    assert main(["--quick", "--filter-backends", "triton", "--mfpsn-backends", "--no-baselines", "--repeats", "1",
                  "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     impls = {r["impl"] for r in result["rows"]}
@@ -58,13 +58,13 @@ def test_unavailable_subjects_are_skipped_with_a_reason(tmp_path):
 
 def test_bad_arguments_exit_with_a_message(capsys):
     with pytest.raises(SystemExit):
-        main(["--quick", "--impl", "fft"])
+        main(["--quick", "--filter-backends", "fft"])
     assert "invalid choice: 'fft'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--quick", "--k", "0"])
     assert "--k: expected an int >= 1, found 0" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="expected N to be a multiple of C = 128, found N = 300"):
-        main(["--N", "300", "--T", "4", "--repeats", "1", "--impl", "shift_add", "--mfpsn-impl"])
+        main(["--N", "300", "--T", "4", "--repeats", "1", "--filter-backends", "shift_add", "--mfpsn-backends"])
 
 
 def _fake_module(monkeypatch, name: str, seen: list):
@@ -150,7 +150,7 @@ def test_interleaved_timing_is_round_robin_and_drops_failures():
 
 def test_peers_and_the_fused_cpu_lif_are_rows_or_skipped_with_a_reason(tmp_path):
     out = tmp_path / "peers.json"
-    assert main(["--quick", "--impl", "shift_add", "--mfpsn-impl", "--train-impl", "auto", "--peers",
+    assert main(["--quick", "--filter-backends", "shift_add", "--mfpsn-backends", "--train-backends", "auto", "--peers",
                  "--repeats", "1", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     rows = {r["impl"]: r for r in result["rows"]}
@@ -201,7 +201,7 @@ def test_first_call_measures_in_this_process_and_in_a_fresh_one(capsys):
 
 def test_skip_leaves_out_named_subjects(tmp_path):
     out = tmp_path / "s.json"
-    assert main(["--quick", "--impl", "shift_add", "--mfpsn-impl", "--train-impl", "--no-baselines",
+    assert main(["--quick", "--filter-backends", "shift_add", "--mfpsn-backends", "--train-backends", "--no-baselines",
                  "--skip", "copy (huge pages)", "--repeats", "1", "--json", str(out)]) == 0
     impls = {r["impl"] for r in json.loads(out.read_text())["rows"]}
     assert "copy (huge pages)" not in impls and "copy" in impls
@@ -221,11 +221,11 @@ def test_interleaved_settle_runs_untimed_calls_right_before_each_timed_one():
 
 def test_the_bench_shows_a_progress_bar_with_a_total(tmp_path, capsys):
     out = tmp_path / "p.json"
-    assert main(["--quick", "--impl", "shift_add", "--mfpsn-impl", "--train-impl", "--no-baselines",
+    assert main(["--quick", "--filter-backends", "shift_add", "--mfpsn-backends", "--train-backends", "--no-baselines",
                  "--repeats", "1", "--json", str(out)]) == 0
     err = capsys.readouterr().err
     assert "mfpsn.bench: 100%|" in err and "call" in err     # the bar, finished, with its unit
-    assert main(["--quick", "--impl", "shift_add", "--mfpsn-impl", "--train-impl", "--no-baselines",
+    assert main(["--quick", "--filter-backends", "shift_add", "--mfpsn-backends", "--train-backends", "--no-baselines",
                  "--repeats", "1", "--no-progress", "--json", str(out)]) == 0
     assert "%|" not in capsys.readouterr().err
 

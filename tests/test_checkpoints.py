@@ -206,3 +206,40 @@ def test_resign_command_line(tmp_path, capsys):
     assert main(["verify", str(card_path)]) == 0
     assert load(card_path).card["classes"] == ["x", "y", "z"]
     assert "re-signed" in capsys.readouterr().out
+
+
+def test_load_builds_with_the_backend_asked_for_not_the_one_trained_with(tmp_path):
+    """A card records the backend it was trained with (here the fused CPU kernel, which a GPU or a machine
+    without a compiler lacks); ``load`` builds with ``backend`` (default ``"auto"``) and gives the same outputs."""
+    from mfpsn.neurons import MFPSN
+
+    model = DVSConvNet(num_classes=3, T=4, input_size=8, channels=(3,), neuron="mfpsn",
+                       neuron_options={"backend": "fused", "quantize": True})
+    card_path = _save(tmp_path, model.eval())
+    assert read_card(card_path)["model"]["neuron_options"] == {"backend": "fused", "quantize": True}
+    x = (torch.rand(4, 2, 2, 8, 8) < 0.3).float()
+    outs = []
+    for backend in ("auto", "shift_add"):
+        net = load(card_path, backend=backend).model
+        (neuron,) = [m for m in net.modules() if isinstance(m, MFPSN)]
+        assert neuron.backend == backend and neuron.quantize      # other options are kept
+        outs.append(net(x))
+    torch.testing.assert_close(outs[0], outs[1])
+    with pytest.raises(ValueError, match="backend: the 'mfpsn' neuron takes one of .*found 'gemm'"):
+        load(card_path, backend="gemm")
+
+
+def test_with_backend_reads_cards_that_name_the_knob_impl():
+    """Cards saved before the knob was unified call it ``impl``: it is dropped like ``backend``."""
+    from mfpsn.models import build_model, with_backend
+
+    legacy = {"arch": "seq_fc_net", "in_features": 1, "num_classes": 2, "T": 4, "hidden": 3, "n_layers": 1,
+              "neuron": "mfpsn", "order": 2, "neuron_options": {"impl": "fused", "ste": "round"}}
+    assert with_backend(legacy)["neuron_options"] == {"ste": "round"}
+    assert with_backend(legacy, "conv1d")["neuron_options"] == {"ste": "round", "backend": "conv1d"}
+    assert legacy["neuron_options"] == {"impl": "fused", "ste": "round"}     # the card's config is not changed
+    assert build_model(with_backend(legacy)) is not None
+    psn = {**legacy, "neuron": "psn", "neuron_options": {}}
+    assert with_backend(psn) == psn
+    with pytest.raises(ValueError, match="'psn' neuron takes one of \\(no backend knob\\)"):
+        with_backend(psn, "fused")

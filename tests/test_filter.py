@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mfpsn.functional import fused_cpu
-from mfpsn.backends import BACKENDS, IMPLS, temporal_filter, temporal_filter_spikes
+from mfpsn.backends import BACKENDS, FILTER_BACKENDS, temporal_filter, temporal_filter_spikes
 from mfpsn.functional.filter import lags, temporal_filter_ref
 
 FILTERS = BACKENDS.names_for("filter")
@@ -57,7 +57,7 @@ def test_reference_matches_hand_computed_values():
 
 
 def test_impls_are_all_named():
-    assert set(IMPLS) == set(FILTERS) | {"auto"}
+    assert set(FILTER_BACKENDS) == set(FILTERS) | {"auto"}
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
@@ -72,7 +72,7 @@ def test_forward_and_backward_match_reference(impl, case, dtype):
     w_imp = taps.clone().requires_grad_()
 
     h_ref = temporal_filter_ref(x_ref, w_ref, d)
-    h_imp = temporal_filter(x_imp, w_imp, d, impl=impl)
+    h_imp = temporal_filter(x_imp, w_imp, d, backend=impl)
     assert h_imp.shape == x.shape and h_imp.dtype == dtype
     torch.testing.assert_close(h_imp, h_ref.to(dtype), **TOL[dtype])
 
@@ -93,7 +93,7 @@ def test_non_contiguous_input(impl):
     xr = x.detach().clone().requires_grad_()
     xi = x.detach().requires_grad_()
     h_ref = temporal_filter_ref(xr, taps, 2)
-    h = temporal_filter(xi, taps, 2, impl=impl)
+    h = temporal_filter(xi, taps, 2, backend=impl)
     torch.testing.assert_close(h, h_ref, **TOL[torch.float32])
     g = torch.randn_like(h)
     h_ref.backward(g)
@@ -108,7 +108,7 @@ def test_gradcheck_float64(impl, case):
     x, taps = _inputs(shape, k, torch.float64)
     x.requires_grad_()
     taps.requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b: temporal_filter(a, b, d, impl=impl), (x, taps))
+    assert torch.autograd.gradcheck(lambda a, b: temporal_filter(a, b, d, backend=impl), (x, taps))
 
 
 def test_output_does_not_depend_on_the_future():
@@ -117,7 +117,7 @@ def test_output_does_not_depend_on_the_future():
     y = x.clone()
     y[7:] += 1.0
     for impl in ["conv1d", "shift_add", "toeplitz", "blocked"] + (["fused"] if HAVE_CXX else []):
-        a, b = temporal_filter(x, taps, 2, impl=impl), temporal_filter(y, taps, 2, impl=impl)
+        a, b = temporal_filter(x, taps, 2, backend=impl), temporal_filter(y, taps, 2, backend=impl)
         assert torch.equal(a[:7], b[:7]), impl
         assert not torch.equal(a[7:], b[7:]), impl
 
@@ -131,8 +131,8 @@ def test_fused_spikes_equal_threshold_of_fused_filter(case, dtype):
     shape, k, d = case
     x, taps = _inputs(shape, k, dtype)
     theta = torch.randn(shape[2], dtype=dtype)
-    s = temporal_filter_spikes(x, taps, theta, d, impl="fused")
-    h = temporal_filter(x, taps, d, impl="fused")
+    s = temporal_filter_spikes(x, taps, theta, d, backend="fused")
+    h = temporal_filter(x, taps, d, backend="fused")
     u = h - _channel_view(theta, h.dim())
     assert torch.equal(s, (u >= 0).to(dtype))
     assert set(s.unique().tolist()) <= {0.0, 1.0}
@@ -146,7 +146,7 @@ def test_fused_spikes_equal_threshold_of_fused_filter(case, dtype):
 def test_spikes_every_impl(impl):
     x, taps = _inputs((9, 2, 7), 3, torch.float32)
     theta = torch.randn(7)
-    s = temporal_filter_spikes(x, taps, theta, 2, impl=impl)
+    s = temporal_filter_spikes(x, taps, theta, 2, backend=impl)
     h_ref = temporal_filter_ref(x, taps, 2).double()
     u = h_ref - _channel_view(theta.double(), 3)
     clear = u.abs() > 1e-4
@@ -158,7 +158,7 @@ def test_spikes_theta_zero_fires_at_zero():
     """Θ(0) = 1: h exactly equal to θ spikes."""
     x = torch.zeros(4, 1, 2)
     taps = torch.ones(2, 2)
-    s = temporal_filter_spikes(x, taps, torch.zeros(2), 1, impl="fused")
+    s = temporal_filter_spikes(x, taps, torch.zeros(2), 1, backend="fused")
     assert torch.equal(s, torch.ones_like(s))
 
 
@@ -166,9 +166,9 @@ def test_spikes_theta_zero_fires_at_zero():
 def test_spikes_refuse_a_gradient():
     x = torch.randn(5, 2, 3, requires_grad=True)
     with pytest.raises(ValueError, match="expected no gradient"):
-        temporal_filter_spikes(x, torch.randn(3, 2), torch.zeros(3), 1, impl="fused")
+        temporal_filter_spikes(x, torch.randn(3, 2), torch.zeros(3), 1, backend="fused")
     with torch.no_grad():
-        temporal_filter_spikes(x, torch.randn(3, 2), torch.zeros(3), 1, impl="fused")
+        temporal_filter_spikes(x, torch.randn(3, 2), torch.zeros(3), 1, backend="fused")
 
 
 @requires_cxx
@@ -176,7 +176,7 @@ def test_spikes_refuse_a_gradient():
                                           (torch.zeros(3, dtype=torch.int64), "torch.int64")])
 def test_spikes_bad_theta(theta, found):
     with pytest.raises(ValueError, match=rf"expected .*theta.*found {found}"):
-        temporal_filter_spikes(torch.randn(5, 2, 3), torch.randn(3, 2), theta, 1, impl="fused")
+        temporal_filter_spikes(torch.randn(5, 2, 3), torch.randn(3, 2), theta, 1, backend="fused")
 
 
 # ------------------------------------------------------------------------------------------ bad input
@@ -196,7 +196,7 @@ def test_spikes_bad_theta(theta, found):
         (torch.randn(5, 2, 3), torch.randn(3, 2), -2, "auto", r"expected an int dilation >= 1, found -2"),
         (torch.randn(5, 2, 3), torch.randn(3, 2), 1.5, "auto", r"expected an int dilation >= 1, found 1.5"),
         (torch.randn(5, 2, 3), torch.randn(3, 2), True, "auto", r"expected an int dilation >= 1, found True"),
-        (torch.randn(5, 2, 3), torch.randn(3, 2), 1, "fft", r"expected impl in .*found 'fft'"),
+        (torch.randn(5, 2, 3), torch.randn(3, 2), 1, "fft", r"expected backend in .*found 'fft'"),
         (torch.randn(0, 2, 3), torch.randn(3, 2), 1, "auto", r"expected a non-empty x.*found shape \(0, 2, 3\)"),
         (torch.randn(4, 0, 3, 2, 2), torch.randn(3, 2), 1, "blocked", r"expected a non-empty x.*\(4, 0, 3, 2, 2\)"),
         (torch.randn(4, 2, 0), torch.randn(0, 2), 1, "conv1d", r"expected a non-empty x.*found shape \(4, 2, 0\)"),
@@ -206,7 +206,7 @@ def test_spikes_bad_theta(theta, found):
 )
 def test_bad_input_raises_value_error(x, taps, d, impl, pattern):
     with pytest.raises(ValueError, match=pattern):
-        temporal_filter(x, taps, d, impl=impl)
+        temporal_filter(x, taps, d, backend=impl)
 
 
 def test_reference_checks_its_input_too():
@@ -217,19 +217,19 @@ def test_reference_checks_its_input_too():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised where no CUDA device exists")
 def test_triton_without_cuda_or_interpreter_raises(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    with pytest.raises(RuntimeError, match="impl='triton' needs a CUDA device, or TRITON_INTERPRET=1"):
-        temporal_filter(torch.randn(5, 2, 3), torch.randn(3, 2), 1, impl="triton")
+    with pytest.raises(RuntimeError, match="backend='triton' needs a CUDA device, or TRITON_INTERPRET=1"):
+        temporal_filter(torch.randn(5, 2, 3), torch.randn(3, 2), 1, backend="triton")
 
 
 def test_fused_rejects_other_dtypes():
     with pytest.raises(RuntimeError, match="supports float32 and float64, found torch.float16"):
-        temporal_filter(torch.randn(5, 2, 3).half(), torch.randn(3, 2).half(), 1, impl="fused")
+        temporal_filter(torch.randn(5, 2, 3).half(), torch.randn(3, 2).half(), 1, backend="fused")
 
 
 # ------------------------------------------------------------------------------------------ custom ops
 @requires_cxx
 def test_fused_custom_ops_pass_opcheck():
-    """Schema, fake (meta) kernels and autograd registration of the torch.library ops behind impl='fused'."""
+    """Schema, fake (meta) kernels and autograd registration of the torch.library ops behind backend='fused'."""
     x, taps = _inputs((7, 2, 5), 3, torch.float64)
     x.requires_grad_()
     taps.requires_grad_()
@@ -242,10 +242,10 @@ def test_fused_custom_ops_pass_opcheck():
 def test_fused_compiles_without_graph_breaks():
     """torch.compile(fullgraph=True) traces through the fused op; values and gradients match eager."""
     x, taps = _inputs((9, 2, 3), 2, torch.float32)
-    f = torch.compile(lambda a, b: temporal_filter(a, b, 2, impl="fused") * 2.0, fullgraph=True, backend="eager")
+    f = torch.compile(lambda a, b: temporal_filter(a, b, 2, backend="fused") * 2.0, fullgraph=True, backend="eager")
     xc, wc = x.clone().requires_grad_(), taps.clone().requires_grad_()
     xe, we = x.clone().requires_grad_(), taps.clone().requires_grad_()
-    yc, ye = f(xc, wc), temporal_filter(xe, we, 2, impl="fused") * 2.0
+    yc, ye = f(xc, wc), temporal_filter(xe, we, 2, backend="fused") * 2.0
     torch.testing.assert_close(yc, ye)
     g = torch.randn_like(ye)
     yc.backward(g)
@@ -287,7 +287,7 @@ def test_fused_library_is_built_once_and_then_loaded_from_disk(monkeypatch, tmp_
         assert fused_cpu.warmup() is None and fused_cpu.ready()
         assert len(builds) == 1                     # loaded from disk, not rebuilt
         x, taps = _inputs((6, 2, 3), 2, torch.float64)
-        torch.testing.assert_close(temporal_filter(x, taps, 1, impl="fused"), temporal_filter_ref(x, taps, 1))
+        torch.testing.assert_close(temporal_filter(x, taps, 1, backend="fused"), temporal_filter_ref(x, taps, 1))
     finally:
         fused_cpu._load_unlocked.cache_clear()     # later tests load the library from the default folder
 
@@ -298,7 +298,7 @@ def test_fused_multithreaded_matches_reference(monkeypatch):
     x, taps = _inputs((20, 5, 330), 3, torch.float32)  # 33,000 values; the one-thread limit is lowered below it
     monkeypatch.setattr(fused_cpu, "_SMALL", 1000)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
-    h = temporal_filter(x, taps, 2, impl="fused")
+    h = temporal_filter(x, taps, 2, backend="fused")
     torch.testing.assert_close(h, temporal_filter_ref(x, taps, 2), **TOL[torch.float32])
     g = torch.randn_like(h)
     dx, dtaps = fused_cpu.fused_backward(g, x, taps, 2, True, True)
@@ -345,4 +345,4 @@ def test_fused_spikes_eager_and_compiled_agree():
     x, taps, theta = torch.randn(9, 2, 5), torch.randn(5, 3), torch.randn(5)
     f = torch.compile(lambda a, b, c: fused_filter_spikes(a, b, c, 2) * 1.0, fullgraph=True, backend="eager")
     assert torch.equal(f(x, taps, theta), fused_filter_spikes(x, taps, theta, 2))
-    assert torch.equal(fused_filter_spikes(x, taps, theta, 2), temporal_filter_spikes(x, taps, theta, 2, impl="fused"))
+    assert torch.equal(fused_filter_spikes(x, taps, theta, 2), temporal_filter_spikes(x, taps, theta, 2, backend="fused"))

@@ -172,7 +172,7 @@ def test_foreign_surrogates_are_accepted_with_the_same_gradient(fn):
     grads = []
     for surrogate in (fn, "atan"):
         torch.manual_seed(1)
-        layer = MFPSN(5, order=3, dilation=2, surrogate=surrogate, impl="conv1d").double()
+        layer = MFPSN(5, order=3, dilation=2, surrogate=surrogate, backend="conv1d").double()
         xg = x.clone().requires_grad_(True)
         layer(xg).sum().backward()
         grads.append((xg.grad, layer.weight.grad))

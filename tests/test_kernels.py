@@ -222,7 +222,7 @@ def test_dtaps_is_deterministic():
 
 def test_temporal_filter_impl_triton_runs_the_kernel(launches):
     x, taps, _ = _case_inputs((7, 2, 3), 2)
-    h = temporal_filter(x, taps, 3, impl="triton")
+    h = temporal_filter(x, taps, 3, backend="triton")
     torch.testing.assert_close(h.double(), temporal_filter_ref(x.double(), taps.double(), 3), **FP32_TOL)
     assert _calls(launches, "_filter_kernel", "_filter_kernel_tuned") == 1
 

@@ -78,7 +78,7 @@ def test_train_step_rows_run_on_cpu_and_are_judged_against_psn(tmp_path):
     from mfpsn.models import build_model
 
     cfg = {"arch": "seq_image_net", "num_classes": 3, "T": 5, "in_channels": 1, "length": 8, "width": 3,
-           "fc_width": 4, "neuron": "mfpsn", "order": 3, "neuron_options": {"impl": "triton"}}
+           "fc_width": 4, "neuron": "mfpsn", "order": 3, "neuron_options": {"backend": "triton"}}
     model = build_model(cfg)
     before = [p.detach().clone() for p in model.parameters()]
     step = train_step.train_step_fn(model, torch.rand(5, 1, 1, 8), torch.tensor([2]))
@@ -118,4 +118,4 @@ def test_train_step_records_a_failing_config():
                                        in_channels=1, length=8, width=2, fc_width=2, order=2, num_classes=2,
                                        warmup=0, runs=1, configs=(("bad", "mfpsn", "no_such_impl"),),
                                        log=lambda *_: None)
-    assert rows[0].step_ms is None and "impl" in rows[0].error
+    assert rows[0].step_ms is None and "backend" in rows[0].error

@@ -52,9 +52,9 @@ import torch
 from mfpsn import MFPSN
 from mfpsn.backends import temporal_filter
 x = torch.randn(4, 1, 2)
-calls = {"temporal_filter": lambda: temporal_filter(x, torch.randn(2, 2), 1, impl="triton"),
-         "MFPSN eval": lambda: MFPSN(2, impl="triton").eval()(x),
-         "MFPSN moments": lambda: MFPSN(2, impl="triton", stats="moments")(x)}
+calls = {"temporal_filter": lambda: temporal_filter(x, torch.randn(2, 2), 1, backend="triton"),
+         "MFPSN eval": lambda: MFPSN(2, backend="triton").eval()(x),
+         "MFPSN moments": lambda: MFPSN(2, backend="triton", stats="moments")(x)}
 for name, call in calls.items():
     try:
         call()

@@ -85,7 +85,7 @@ def _is_pow2_or_zero(t: torch.Tensor) -> bool:
 @pytest.mark.parametrize("quantize", [True, False])
 def test_train_forward_and_backward_equal_reference(shape, k, d, quantize):
     C = shape[2]
-    m = MFPSN(C, order=k, dilation=d, quantize=quantize, impl="shift_add").double()
+    m = MFPSN(C, order=k, dilation=d, quantize=quantize, backend="shift_add").double()
     with torch.no_grad():
         m.bn_weight.uniform_(0.7, 1.3)
         m.bn_bias.uniform_(-0.8, 0.3)
@@ -110,7 +110,7 @@ def test_train_forward_and_backward_equal_reference(shape, k, d, quantize):
 
 def test_bn_grad_false_detaches_the_batch_statistics():
     shape, k, d = (8, 3, 5), 3, 2
-    m = MFPSN(5, order=k, dilation=d, bn_grad=False, impl="shift_add").double()
+    m = MFPSN(5, order=k, dilation=d, bn_grad=False, backend="shift_add").double()
     x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
     x_ref = x.detach().clone().requires_grad_(True)
     W, g, b = (p.detach().clone().requires_grad_(True) for p in (m.weight, m.bn_weight, m.bn_bias))
@@ -122,7 +122,7 @@ def test_bn_grad_false_detaches_the_batch_statistics():
     torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(m.weight.grad, W.grad, rtol=1e-9, atol=1e-12)
     # and it differs from the default, which differentiates through μ_B and σ²_B
-    m2 = MFPSN(5, order=k, dilation=d, impl="shift_add").double()
+    m2 = MFPSN(5, order=k, dilation=d, backend="shift_add").double()
     m2.load_state_dict({**m.state_dict(), "running_mean": torch.zeros(5), "running_var": torch.ones(5),
                         "num_batches_tracked": torch.tensor(0)})
     x2 = x.detach().clone().requires_grad_(True)
@@ -132,7 +132,7 @@ def test_bn_grad_false_detaches_the_batch_statistics():
 
 def test_quantize_false_is_batchnorm_on_the_float_filter():
     x = torch.randn(11, 3, 7, dtype=torch.float64)
-    m = MFPSN(7, order=4, dilation=2, quantize=False, impl="conv1d").double()
+    m = MFPSN(7, order=4, dilation=2, quantize=False, backend="conv1d").double()
     tr = m.run(x)
     y = temporal_filter_ref(x, m.weight.detach(), 2)
     bn = nn.BatchNorm1d(7, dtype=torch.float64)
@@ -160,8 +160,8 @@ def test_moments_statistics_equal_materialized(shape, k, d):
     torch.testing.assert_close(mean_b, mean_a, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(var_b, var_a, rtol=1e-12, atol=1e-14)
     # the modules agree forward, backward and in the running statistics
-    a = MFPSN(C, order=k, dilation=d, impl="shift_add", stats="materialize").double()
-    b = MFPSN(C, order=k, dilation=d, impl="shift_add", stats="moments").double()
+    a = MFPSN(C, order=k, dilation=d, backend="shift_add", stats="materialize").double()
+    b = MFPSN(C, order=k, dilation=d, backend="shift_add", stats="moments").double()
     b.load_state_dict(a.state_dict())
     xa = x.clone().requires_grad_(True)
     xb = x.clone().requires_grad_(True)
@@ -200,7 +200,7 @@ def test_lagged_moments_by_brute_force():
 
 
 def test_momentum_none_is_a_cumulative_average_like_batchnorm():
-    m = MFPSN(4, order=2, momentum=None, quantize=False, impl="shift_add").double()
+    m = MFPSN(4, order=2, momentum=None, quantize=False, backend="shift_add").double()
     bn = nn.BatchNorm1d(4, momentum=None, dtype=torch.float64)
     for _ in range(3):
         x = torch.randn(6, 2, 4, dtype=torch.float64) * 2 + 1
@@ -213,7 +213,7 @@ def test_momentum_none_is_a_cumulative_average_like_batchnorm():
 
 # ---------------------------------------------------------------------------------------------- eval
 def _trained(C=5, k=3, d=2, **kw) -> MFPSN:
-    m = MFPSN(C, order=k, dilation=d, impl="shift_add", **kw).double()
+    m = MFPSN(C, order=k, dilation=d, backend="shift_add", **kw).double()
     for _ in range(2):
         m(torch.randn(10, 4, C, dtype=torch.float64) * 1.5 + 0.2)
     with torch.no_grad():
@@ -271,7 +271,7 @@ def test_eval_without_quantization_equals_batchnorm_eval():
 
 def test_spikes_are_exactly_zero_or_one_in_both_modes_and_dtypes():
     for dtype in (torch.float32, torch.float64):
-        m = MFPSN(5, order=3, dilation=2, impl="shift_add").to(dtype)
+        m = MFPSN(5, order=3, dilation=2, backend="shift_add").to(dtype)
         x = torch.randn(7, 3, 5, 2, dtype=dtype)
         for mode in (True, False):
             m.train(mode)
@@ -370,11 +370,11 @@ def test_folded_returns_copies():
 
 def test_auto_impl_runs_and_matches():
     m = _trained()
-    m.impl = "auto"
+    m.backend = "auto"
     x = torch.randn(8, 2, 5, dtype=torch.float64)
     with torch.no_grad():
         a = m(x)
-        m.impl = "reference"
+        m.backend = "reference"
         b = m(x)
     assert torch.equal(a, b)
 
@@ -401,7 +401,7 @@ def test_triton_impl_dispatches_the_eval_forward_to_the_fused_kernel(monkeypatch
     calls = []
     _fake_kernels(monkeypatch, calls)
     m = _trained()
-    m.impl = "triton"
+    m.backend = "triton"
     x = torch.randn(7, 2, 5, dtype=torch.float64)
     with torch.no_grad():
         s = m(x)
@@ -410,7 +410,7 @@ def test_triton_impl_dispatches_the_eval_forward_to_the_fused_kernel(monkeypatch
     taps_f, theta_f = m.folded()
     assert torch.equal(taps, taps_f) and torch.equal(theta, theta_f)
     assert dilation == 2 and surrogate == m.surrogate
-    m.impl = "shift_add"
+    m.backend = "shift_add"
     with torch.no_grad():
         assert torch.equal(s, m(x))
 
@@ -427,8 +427,8 @@ def test_triton_impl_in_training_uses_the_fused_kernel_for_pass_two(monkeypatch,
         return m1.float(), m2.float()
 
     sys.modules["mfpsn.kernels"].lagged_moments = kernel_moments
-    a = MFPSN(5, order=3, dilation=2, impl="triton", stats=stats).double()
-    b = MFPSN(5, order=3, dilation=2, impl="shift_add", stats=stats).double()
+    a = MFPSN(5, order=3, dilation=2, backend="triton", stats=stats).double()
+    b = MFPSN(5, order=3, dilation=2, backend="shift_add", stats=stats).double()
     b.load_state_dict(a.state_dict())
     x = torch.randn(7, 2, 5, dtype=torch.float64)
     xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
@@ -447,7 +447,7 @@ def test_triton_impl_in_training_uses_the_fused_kernel_for_pass_two(monkeypatch,
 def test_triton_impl_without_kernels_fails_loudly(monkeypatch):
     monkeypatch.setitem(sys.modules, "mfpsn.kernels", None)
     m = _trained()
-    m.impl = "triton"
+    m.backend = "triton"
     with pytest.raises(RuntimeError, match="fused_mfpsn_spikes"):
         with torch.no_grad():
             m(torch.randn(4, 1, 5, dtype=torch.float64))
@@ -465,8 +465,8 @@ def _real_kernels_or_skip():
 @pytest.mark.parametrize("stats", ["materialize", "moments"])
 def test_real_triton_kernels_match_the_eager_layer(stats):
     device = _real_kernels_or_skip()
-    a = MFPSN(5, order=3, dilation=2, impl="triton", stats=stats).to(device)
-    b = MFPSN(5, order=3, dilation=2, impl="shift_add", stats=stats).to(device)
+    a = MFPSN(5, order=3, dilation=2, backend="triton", stats=stats).to(device)
+    b = MFPSN(5, order=3, dilation=2, backend="shift_add", stats=stats).to(device)
     b.load_state_dict(a.state_dict())
     x = torch.randn(7, 2, 5, device=device)
     xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
@@ -501,7 +501,7 @@ def test_real_triton_lif_matches_the_loop():
 # ---------------------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("kwargs,match", [
     ({"order": 0}, "order k"), ({"dilation": 0}, "dilation d"), ({"order": 2.0}, "order k"),
-    ({"impl": "fast"}, "impl"), ({"stats": "x"}, "stats"), ({"ste": "none"}, "ste"),
+    ({"backend": "fast"}, "backend"), ({"stats": "x"}, "stats"), ({"ste": "none"}, "ste"),
     ({"exp_min": 2, "exp_max": 1}, "exp_min"), ({"momentum": 2.0}, "momentum"), ({"eps": 0.0}, "eps"),
     ({"surrogate": "relu"}, "surrogate"),
 ])
@@ -519,7 +519,7 @@ def test_constructor_errors(kwargs, match):
     (torch.ones(4, 2, 3, dtype=torch.bool), "floating-point.*bool"),
 ])
 def test_input_errors_name_expected_and_found(x, match):
-    m = MFPSN(3, impl="shift_add")
+    m = MFPSN(3, backend="shift_add")
     for mode in (True, False):
         m.train(mode)
         with pytest.raises(ValueError, match=match):
@@ -528,13 +528,13 @@ def test_input_errors_name_expected_and_found(x, match):
 
 def test_training_with_a_single_value_per_channel_is_refused():
     with pytest.raises(ValueError, match="more than one value per channel"):
-        MFPSN(3, impl="shift_add")(torch.randn(1, 1, 3))
+        MFPSN(3, backend="shift_add")(torch.randn(1, 1, 3))
 
 
 # ---------------------------------------------------------------------------------------------- compile
 def test_torch_compile_smoke():
-    m = MFPSN(4, order=3, dilation=2, impl="shift_add")
-    ref = MFPSN(4, order=3, dilation=2, impl="shift_add")
+    m = MFPSN(4, order=3, dilation=2, backend="shift_add")
+    ref = MFPSN(4, order=3, dilation=2, backend="shift_add")
     ref.load_state_dict(m.state_dict())
     compiled = torch.compile(m, backend="eager")
     x = torch.randn(6, 2, 4)
@@ -549,7 +549,7 @@ def test_torch_compile_smoke():
 
 
 def test_trace_type_and_repr():
-    m = MFPSN(3, impl="shift_add").eval()
+    m = MFPSN(3, backend="shift_add").eval()
     tr = m.run(torch.randn(4, 2, 3))
     assert isinstance(tr, NeuronTrace)
     assert "order=2" in repr(m)

@@ -11,8 +11,8 @@ from mfpsn.neurons import MFPSN
 def test_shared_taps_equal_channel_wise_taps_with_equal_rows(impl):
     torch.manual_seed(0)
     C, k = 5, 4
-    shared = MFPSN(C, order=k, dilation=2, impl=impl, shared_taps=True)
-    wide = MFPSN(C, order=k, dilation=2, impl=impl)
+    shared = MFPSN(C, order=k, dilation=2, backend=impl, shared_taps=True)
+    wide = MFPSN(C, order=k, dilation=2, backend=impl)
     assert shared.weight.shape == (1, k)
     with torch.no_grad():
         wide.weight.copy_(shared.weight.expand(C, k))
@@ -28,7 +28,7 @@ def test_shared_taps_equal_channel_wise_taps_with_equal_rows(impl):
     torch.testing.assert_close(shared(x), wide(x))
     torch.testing.assert_close(shared.folded()[0], wide.folded()[0])
     state = shared.state_dict()
-    again = MFPSN(C, order=k, dilation=2, impl=impl, shared_taps=True)
+    again = MFPSN(C, order=k, dilation=2, backend=impl, shared_taps=True)
     again.load_state_dict(state)
     again.eval()
     torch.testing.assert_close(again(x), shared(x))

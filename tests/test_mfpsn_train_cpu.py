@@ -24,7 +24,7 @@ TOL = {torch.float64: dict(rtol=1e-10, atol=1e-12), torch.float32: dict(rtol=2e-
 
 def _run(impl, x, W, g, b, d, sur, up, bn_grad=True):
     leaves = [t.clone().requires_grad_() for t in (x, W, g, b)]
-    out = mfpsn_train_forward(*leaves, dilation=d, eps=1e-5, surrogate=sur, impl=impl, need_h=False,
+    out = mfpsn_train_forward(*leaves, dilation=d, eps=1e-5, surrogate=sur, backend=impl, need_h=False,
                               bn_grad=bn_grad)
     return out, torch.autograd.grad((out.spikes * up).sum(), leaves)
 
@@ -79,8 +79,8 @@ def test_the_module_default_trains_through_the_fused_layer_and_matches_shift_add
     calls = []
     real = mfpsn_train_cpu.fused_train_spikes
     monkeypatch.setattr(mfpsn_train_cpu, "fused_train_spikes", lambda *a: (calls.append(1), real(*a))[1])
-    a = MFPSN(6, order=4, dilation=2, impl="fused").double()
-    b = MFPSN(6, order=4, dilation=2, impl="shift_add").double()
+    a = MFPSN(6, order=4, dilation=2, backend="fused").double()
+    b = MFPSN(6, order=4, dilation=2, backend="shift_add").double()
     b.load_state_dict(a.state_dict())
     x = torch.randn(25, 3, 6, dtype=torch.float64) + 0.5
     xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
@@ -105,8 +105,8 @@ def test_fused_training_layer_multithreaded(monkeypatch):
 def test_eval_forward_with_gradient_uses_the_fused_spike_pass_and_matches():
     from mfpsn.neurons import MFPSN
 
-    a = MFPSN(5, order=3, dilation=2, impl="fused").double().eval()
-    b = MFPSN(5, order=3, dilation=2, impl="shift_add").double().eval()
+    a = MFPSN(5, order=3, dilation=2, backend="fused").double().eval()
+    b = MFPSN(5, order=3, dilation=2, backend="shift_add").double().eval()
     b.load_state_dict(a.state_dict())
     x = torch.randn(12, 2, 5, dtype=torch.float64) + 0.8
     xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
@@ -137,7 +137,7 @@ def test_shared_dx_equals_the_two_separate_gradients_bit_for_bit(dtype, monkeypa
 
     def grads(backends, two_layers):
         leaves = [t.clone().requires_grad_() for t in (x, W, g, b)]
-        kw = dict(dilation=d, eps=1e-5, surrogate=sur, impl="fused", need_h=False, backends=backends)
+        kw = dict(dilation=d, eps=1e-5, surrogate=sur, backend="fused", need_h=False, backends=backends)
         loss = (mfpsn_train_forward(*leaves, **kw).spikes * up).sum()
         if two_layers:
             loss = loss + (mfpsn_train_forward(leaves[0] * 2.0, *leaves[1:], **kw).spikes * up.flip(0)).sum()

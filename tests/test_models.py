@@ -16,9 +16,9 @@ from mfpsn.models import (NEURON_KINDS, DVSConvNet, SeqImageNet, SHDNet, Spiking
 
 def _tiny(arch: str, neuron: str, T: int = 5, **kw):
     """A small instance of ``arch``; MFPSN and SlidingPSN get a fixed filter implementation (the nets'
-    wiring is under test here, not the timing-based ``impl="auto"`` choice)."""
+    wiring is under test here, not the timing-based ``backend="auto"`` choice)."""
     if neuron in ("mfpsn", "sliding_psn"):
-        kw.setdefault("neuron_options", {"impl": "shift_add"})
+        kw.setdefault("neuron_options", {"backend": "shift_add"})
     if arch == "dvs_convnet":
         return DVSConvNet(num_classes=3, T=T, input_size=9, channels=(3, 5), neuron=neuron, **kw), (T, 1, 2, 9, 9)
     if arch == "shd_net":
@@ -123,7 +123,7 @@ def test_evidence_with_record_is_the_forward_with_record_in_one_pass(arch, shape
         model, _ = _tiny(arch, "mfpsn", T=shape[0])
     else:
         model = build_model({"arch": arch, "T": shape[0], "in_features": shape[2], "num_classes": 4, "hidden": 5,
-                             "neuron": "mfpsn", "order": 2, "neuron_options": {"impl": "shift_add"},
+                             "neuron": "mfpsn", "order": 2, "neuron_options": {"backend": "shift_add"},
                              **({"n_layers": 2} if arch == "seq_fc_net" else {})})
     model.eval()
     x = _drive(shape)

@@ -87,7 +87,7 @@ def test_a_planted_or_modified_library_is_refused_and_rebuilt(private_cache, mon
     from mfpsn.backends import temporal_filter
     from mfpsn.functional import temporal_filter_ref
 
-    torch.testing.assert_close(temporal_filter(x, taps, 2, impl="fused"), temporal_filter_ref(x, taps, 2))
+    torch.testing.assert_close(temporal_filter(x, taps, 2, backend="fused"), temporal_filter_ref(x, taps, 2))
 
 
 @requires_cxx

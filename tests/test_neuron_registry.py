@@ -140,27 +140,36 @@ def test_fixed_backends_come_from_the_records():
     from mfpsn.experiments_seq import _backend_options
     from mfpsn.neurons import NEURONS
 
-    assert _backend_options("mfpsn", {}, "cpu") == {"impl": "fused"}
-    assert _backend_options("sliding_psn", {}, "cuda") == {"impl": "triton"}
+    assert _backend_options("mfpsn", {}, "cpu") == {"backend": "fused"}
+    assert _backend_options("sliding_psn", {}, "cuda") == {"backend": "triton"}
     assert _backend_options("lif", {"tau": 2.0}, "cpu") == {"backend": "fused", "tau": 2.0}
     assert _backend_options("plif", {}, "cuda") == {"backend": "loop"}
-    assert _backend_options("mfpsn", {"impl": "conv1d"}, "cpu") == {"impl": "conv1d"}    # an explicit choice wins
+    assert _backend_options("mfpsn", {"backend": "conv1d"}, "cpu") == {"backend": "conv1d"}  # an explicit choice wins
     assert _backend_options("psn", {}, "cpu") == {}
-    from mfpsn.backends import IMPLS
 
     for kind in NEURONS.kinds:                       # every fixed choice is one the neuron's knob accepts
         rec = NEURONS.record(kind)
         for device, opts in rec.fixed_backend.items():
-            for knob, value in opts.items():
-                allowed = IMPLS if knob == "impl" else rec.cls.supported_backends
-                assert value in allowed and value != "auto", (kind, device, knob, value)
-                assert knob in rec.cls.__init__.__code__.co_varnames, (kind, knob)
+            assert set(opts) == {"backend"}, (kind, opts)           # one knob name on every neuron
+            assert opts["backend"] in rec.cls.supported_backends and opts["backend"] != "auto", (kind, device)
+            assert "backend" in rec.cls.__init__.__code__.co_varnames, kind
 
 
-def test_mfpsn_names_its_supported_backends():
+def test_every_neuron_with_a_choice_has_one_backend_knob():
+    """Issue 11: one knob name (``backend``) across all neurons, its values in ``supported_backends``."""
+    import inspect
+
     from mfpsn.backends import BACKENDS
-    from mfpsn.neurons import MFPSN
+    from mfpsn.neurons import LIF, MFPSN, NEURONS, PLIF, SlidingPSN
 
     assert set(MFPSN.supported_backends) == set(BACKENDS.names_for("filter")) | {"auto"}
-    with pytest.raises(ValueError, match="impl"):
-        MFPSN(4, impl="nope")
+    assert set(SlidingPSN.supported_backends) == set(MFPSN.supported_backends) | {"gemm"}
+    assert set(LIF.supported_backends) == set(BACKENDS.names_for("lif")) | {"auto"}
+    assert set(PLIF.supported_backends) <= set(LIF.supported_backends)
+    for kind in NEURONS.kinds:
+        params = inspect.signature(NEURONS.record(kind).cls.__init__).parameters
+        assert "impl" not in params, kind
+        assert ("backend" in params) == hasattr(NEURONS.record(kind).cls, "supported_backends"), kind
+    for cls in (MFPSN, SlidingPSN, LIF):
+        with pytest.raises(ValueError, match="backend"):
+            cls(4, backend="nope") if cls is not LIF else cls(backend="nope")

@@ -28,7 +28,7 @@ CASES = [((13, 2, 5), 3, 2), ((5, 1, 3), 4, 2), ((7, 2, 3, 4), 2, 5), ((11, 1, 5
 
 @pytest.mark.parametrize("shape,k,d", CASES)
 def test_streaming_is_bitwise_equal_to_shift_add(shape, k, d):
-    m = _eval_layer(shape[2], k, d, impl="shift_add")
+    m = _eval_layer(shape[2], k, d, backend="shift_add")
     x = torch.randn(*shape) * 2
     with torch.no_grad():
         multi = m.run(x)
@@ -47,7 +47,7 @@ def test_streaming_equals_every_implementation_on_fixed_point_input(shape, k, d,
         except RuntimeError as err:
             pytest.skip(f"the fused CPU kernel cannot be built here: {err}")
     # dyadic inputs times power-of-two taps: every sum is exact, so the summation order cannot matter
-    m = _eval_layer(shape[2], k, d, impl=impl, exp_min=-6, exp_max=3)
+    m = _eval_layer(shape[2], k, d, backend=impl, exp_min=-6, exp_max=3)
     x = torch.randint(-24, 25, shape).float() / 8
     with torch.no_grad():
         multi = m(x)
@@ -56,7 +56,7 @@ def test_streaming_equals_every_implementation_on_fixed_point_input(shape, k, d,
 
 
 def test_ring_buffer_length_and_state():
-    m = _eval_layer(3, 4, 3, impl="shift_add")
+    m = _eval_layer(3, 4, 3, backend="shift_add")
     assert m.buffer_length == (4 - 1) * 3 + 1
     x = torch.randn(20, 2, 3)
     m.reset()
@@ -81,7 +81,7 @@ def test_functional_step_uses_zero_history():
 
 
 def test_streaming_errors():
-    m = MFPSN(3, order=2, dilation=2, impl="shift_add")
+    m = MFPSN(3, order=2, dilation=2, backend="shift_add")
     with pytest.raises(RuntimeError, match="eval mode only"):
         m.step(torch.randn(2, 3))
     m.eval()
@@ -100,7 +100,7 @@ def test_streaming_errors():
 
 @pytest.mark.parametrize("shape,k", [((9, 2, 3), 3), ((4, 1, 5, 2), 6)])
 def test_sliding_psn_step_equals_multi_step(shape, k):
-    sp = SlidingPSN(k, exp_init=False, impl="shift_add")
+    sp = SlidingPSN(k, exp_init=False, backend="shift_add")
     with torch.no_grad():
         sp.threshold.fill_(0.2)
     x = torch.randint(-16, 17, shape).float() / 8                  # exact sums: any summation order agrees

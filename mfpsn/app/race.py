@@ -5,7 +5,7 @@ compute device; at each T the contenders run round-robin, ``repeats`` timed roun
 GPU is synchronised around every call), and each gives its median with quartiles, min and max
 (:mod:`mfpsn.app.race_stats`). Speed-ups are taken over the fastest serial LIF raced. Contenders:
 
-- ``MFPSN (<impl>)`` for every implementation of :func:`mfpsn.functional.temporal_filter` that can run here
+- ``MFPSN (<backend>)`` for every backend of :func:`mfpsn.functional.temporal_filter` that can run here
   (the float64 ``reference`` is left out; ``triton`` only on a GPU), MFPSN in eval mode (one folded filter
   pass, threshold, spikes);
 - ``LIF (Python loop)``: the serial baseline, a step loop over t;
@@ -54,9 +54,9 @@ WARMUP = 2  # untimed rounds before the timed ones (first calls build kernels, c
 
 def contenders(device: torch.device) -> list[str]:
     """Names of the contenders that can run on ``device`` (MFPSN implementations first)."""
-    from mfpsn.backends import IMPLS
+    from mfpsn.backends import FILTER_BACKENDS
 
-    names = [f"MFPSN ({impl})" for impl in IMPLS if impl not in ("reference", "triton", "auto")]
+    names = [f"MFPSN ({backend})" for backend in FILTER_BACKENDS if backend not in ("reference", "triton", "auto")]
     if device.type == "cuda" and _has_triton():
         names.append("MFPSN (triton)")
     names.append("MFPSN (auto)")
@@ -94,13 +94,13 @@ def _has_cxx() -> bool:
     return True
 
 
-def _impl_reason(name: str, x: torch.Tensor) -> str | None:
-    """Why the MFPSN contender ``name`` (``"MFPSN (<impl>)"``) cannot run on ``x``: its backend record's answer
-    (``available`` and memory bound; ``"auto"`` always runs)."""
+def _backend_reason(name: str, x: torch.Tensor) -> str | None:
+    """Why the MFPSN contender ``name`` (``"MFPSN (<backend>)"``) cannot run on ``x``: its backend record's
+    answer (``available`` and memory bound; ``"auto"`` always runs)."""
     from mfpsn.backends import BACKENDS
 
-    impl = name[len("MFPSN ("):-1]
-    return None if impl == "auto" else BACKENDS[impl].reason(x)
+    backend = name[len("MFPSN ("):-1]
+    return None if backend == "auto" else BACKENDS[backend].reason(x)
 
 
 def _has_triton() -> bool:
@@ -133,8 +133,7 @@ def _make_neuron(name: str, C: int, order: int, dilation: int) -> torch.nn.Modul
         return LIF(backend="triton")
     if name == LIF_FUSED_CPU:
         return LIF(backend="fused")
-    impl = name[len("MFPSN ("):-1]
-    return MFPSN(C, order=order, dilation=dilation, impl=impl)
+    return MFPSN(C, order=order, dilation=dilation, backend=name[len("MFPSN ("):-1])
 
 
 def _runner(neuron: torch.nn.Module, x: torch.Tensor, train: bool) -> Callable[[], object]:
@@ -175,7 +174,7 @@ def race(T_values: list[int], N: int, order: int, dilation: int, names: list[str
         peers = {p.name: p.build for p in _peers()}
         runs = {}
         for name in names:
-            if name.startswith("MFPSN (") and _impl_reason(name, x) is not None:
+            if name.startswith("MFPSN (") and _backend_reason(name, x) is not None:
                 continue   # the backend record says it cannot run this input (e.g. toeplitz's C·T² bound)
             if name in peers:   # the benchmark's closures: forward under no_grad, or forward + backward(ones)
                 fwd, fwdbwd = peers[name](x, torch.ones_like(x), None, dilation)

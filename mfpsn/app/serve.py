@@ -54,7 +54,7 @@ def launch_kwargs(limits: Limits = LIMITS) -> dict:
 def warm_kernels() -> threading.Thread:
     """Start building and loading the fused CPU kernel in a daemon thread (:func:`mfpsn.functional.warmup`) and
     return the thread. Without it the first speed race with ``MFPSN (fused)`` waits for the compile (about a
-    second, more on a busy machine), and ``impl="auto"`` leaves ``fused`` out until the library is loaded.
+    second, more on a busy machine), and ``backend="auto"`` leaves ``fused`` out until the library is loaded.
     Without a C++ compiler the thread ends, printing its error; ``fused`` then stays unavailable and raises that
     error when asked for."""
     return warmup(background=True)

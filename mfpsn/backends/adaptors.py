@@ -116,7 +116,7 @@ def _missing(what: str, where: str, err: ImportError) -> RuntimeError:
 
 
 def triton_filter(x: torch.Tensor, taps: torch.Tensor, d: int) -> torch.Tensor:
-    where = "temporal_filter impl='triton'"
+    where = "temporal_filter backend='triton'"
     try:
         from mfpsn.kernels import require_backend, triton_temporal_filter
     except ImportError as err:
@@ -127,7 +127,7 @@ def triton_filter(x: torch.Tensor, taps: torch.Tensor, d: int) -> torch.Tensor:
 
 def triton_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, d: int, surrogate: Surrogate):
     """Filter, threshold and spike in one kernel, differentiable with the surrogate."""
-    where = "MFPSN(impl='triton')"
+    where = "MFPSN(backend='triton')"
     try:
         from mfpsn.kernels import fused_mfpsn_spikes, require_backend
     except ImportError as err:
@@ -138,7 +138,7 @@ def triton_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, d: i
 
 def triton_moments(x: torch.Tensor, order: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The one-read kernel (float32 partial sums), returned in float64 like :func:`eager_moments`."""
-    where = "MFPSN(impl='triton', stats='moments')"
+    where = "MFPSN(backend='triton', stats='moments')"
     try:
         from mfpsn.kernels import lagged_moments as kernel_moments
         from mfpsn.kernels import require_backend

@@ -35,7 +35,7 @@ is one, else the deterministic :func:`static_choice` (the first one-pass record 
 on the CPU, ``triton`` on CUDA with Triton; else ``shift_add``), evaluated once at trace time as a constant.
 
 The cache lives in an :class:`AutoSelector` object. ``DEFAULT_SELECTOR`` is the one the dispatcher
-(:mod:`mfpsn.backends.dispatch`) uses for ``impl="auto"``; modules and tests may create their own to keep
+(:mod:`mfpsn.backends.dispatch`) uses for ``backend="auto"``; modules and tests may create their own to keep
 choices separate.
 """
 from __future__ import annotations
@@ -117,7 +117,7 @@ class Choice:
     last m runs; for a candidate listed in ``pruned``, the faster of its first two runs), and the shape the
     candidates were timed on (a batch slice of a large input)."""
 
-    impl: str
+    backend: str
     times_ms: dict[str, float]
     pruned: tuple[str, ...] = ()
     timed_shape: tuple[int, ...] | None = None
@@ -160,11 +160,11 @@ class AutoSelector:
     def key(x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool, op: str = "filter") -> tuple:
         return (op, tuple(x.shape), str(x.device), str(x.dtype), int(taps.shape[1]), int(dilation), bool(grad))
 
-    def _time(self, impl: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool, op: str,
+    def _time(self, backend: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, grad: bool, op: str,
               bound_ms: float | None = None, backends: BackendRegistry = BACKENDS) -> float:
         """Min (or mean) of the last m of 2m + 1 runs, in ms; the faster of the first two runs when both exceed
         ``bound_ms``."""
-        r = backends[impl]
+        r = backends[backend]
         xs = x.detach().requires_grad_(grad)
         ws = taps.detach().requires_grad_(grad)
         upstream = torch.randn_like(xs) if grad else None
@@ -203,14 +203,14 @@ class AutoSelector:
             return static_choice(x.device.type, x.dtype)
         k = self.key(x, taps, dilation, grad, op)
         if k in self._cache:
-            return self._cache[k].impl
+            return self._cache[k].backend
         with self._lock:
             if k in self._cache:  # another thread timed it while this one waited
-                return self._cache[k].impl
+                return self._cache[k].backend
             prepare(x, op, backends)
             names = candidates_for(x, taps, op=op, backends=backends)
             if not names:
-                raise RuntimeError(f"impl='auto': no backend can run op {op!r} on x {tuple(x.shape)} {x.dtype} "
+                raise RuntimeError(f"backend='auto': no backend can run op {op!r} on x {tuple(x.shape)} {x.dtype} "
                                    f"on {x.device}")
             if backends[names[0]].one_pass and x.numel() >= ONE_PASS_MIN:
                 self._cache[k] = Choice(names[0], {}, rule="cost model")
@@ -225,7 +225,7 @@ class AutoSelector:
                 if bound is not None and times[name] > bound:
                     pruned.append(name)
             self._cache[k] = Choice(min(times, key=times.get), times, tuple(pruned), tuple(xs.shape))
-        return self._cache[k].impl
+        return self._cache[k].backend
 
     def report(self) -> dict[tuple, Choice]:
         """Every key seen so far and its choice: {(op, shape, device, dtype, k, d, grad): Choice}."""

@@ -1,4 +1,4 @@
-"""The dispatcher: the one place a backend name (``impl=`` / ``backend=``) becomes a function call.
+"""The dispatcher: the one place a backend name (the ``backend=`` knob of every neuron and op) becomes a function call.
 
 Every neuron and the benchmark call these functions; each takes ``backends=BACKENDS`` (the registry,
 :mod:`mfpsn.backends.registry`) as a keyword. A named backend runs or raises: ValueError for a name that does
@@ -22,7 +22,7 @@ __all__ = ["resolve", "resolve_filter", "resolve_lif", "check_lif_options", "tem
            "temporal_filter_spikes", "check_theta", "lif_spikes"]
 
 
-def resolve(name: str, op: str, x: torch.Tensor, backends: BackendRegistry = BACKENDS, knob: str = "impl",
+def resolve(name: str, op: str, x: torch.Tensor, backends: BackendRegistry = BACKENDS, knob: str = "backend",
             where: str = "temporal_filter") -> BackendRecord:
     """The record of the named backend for ``op``, checked against x (``name`` not ``"auto"``).
 
@@ -37,15 +37,15 @@ def resolve(name: str, op: str, x: torch.Tensor, backends: BackendRegistry = BAC
     return r
 
 
-def resolve_filter(impl: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, op: str = "filter",
+def resolve_filter(backend: str, x: torch.Tensor, taps: torch.Tensor, dilation: int, op: str = "filter",
                    backends: BackendRegistry = BACKENDS) -> BackendRecord:
-    """The record that runs ``op`` ("filter" or "spikes") for ``impl`` (``"auto"``: the selector's choice)."""
-    if impl == "auto":
-        impl = autoselect.DEFAULT_SELECTOR.choose(x, taps, dilation, op=op, backends=backends)
-    return resolve(impl, op, x, backends)
+    """The record that runs ``op`` ("filter" or "spikes") for ``backend`` (``"auto"``: the selector's choice)."""
+    if backend == "auto":
+        backend = autoselect.DEFAULT_SELECTOR.choose(x, taps, dilation, op=op, backends=backends)
+    return resolve(backend, op, x, backends)
 
 
-def temporal_filter(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1, impl: str = "auto", *,
+def temporal_filter(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1, backend: str = "auto", *,
                     backends: BackendRegistry = BACKENDS) -> torch.Tensor:
     """h[t, b, c] = Σ_i taps[c, i] · x[t − (k−1−i)·d, b, c] (zero before t = 0); the maths and the
     implementations are in :mod:`mfpsn.functional.filter`.
@@ -54,13 +54,13 @@ def temporal_filter(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1, impl
         x: [T, B, C, *] floating point (time-first, channel dim 2).
         taps: [C, k] floating point; ``taps[:, k−1]`` weighs the current input.
         dilation: d >= 1, spacing between taps.
-        impl: a backend implementing ``"filter"`` (:data:`mfpsn.backends.IMPLS`), or ``"auto"``; ask
+        backend: a backend implementing ``"filter"`` (:data:`mfpsn.backends.FILTER_BACKENDS`), or ``"auto"``; ask
             :data:`mfpsn.backends.autoselect.DEFAULT_SELECTOR` ``.report()`` which one ``auto`` ran.
     Returns:
         h: [T, B, C, *] in the dtype of x; differentiable in x and taps.
     """
     check_filter_args(x, taps, dilation)
-    return resolve_filter(impl, x, taps, dilation, backends=backends).ops["filter"](x, taps, dilation)
+    return resolve_filter(backend, x, taps, dilation, backends=backends).ops["filter"](x, taps, dilation)
 
 
 def check_theta(x: torch.Tensor, theta: torch.Tensor) -> None:
@@ -77,12 +77,12 @@ _ANY_SURROGATE = ATan()  # without a gradient every surrogate spikes as Θ
 
 
 def temporal_filter_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int = 1,
-                           impl: str = "auto", *, backends: BackendRegistry = BACKENDS) -> torch.Tensor:
+                           backend: str = "auto", *, backends: BackendRegistry = BACKENDS) -> torch.Tensor:
     """Inference form: ``S[t, b, c] = Θ(h[t, b, c] − θ[c])`` with h = :func:`temporal_filter` (Θ(0) = 1).
 
     Args:
         x: [T, B, C, *] floating point; taps: [C, k]; theta: θ [C]; dilation: d >= 1.
-        impl: a backend's name: ``"fused"`` runs filter, threshold and spike in one pass; a backend with only a
+        backend: a backend's name: ``"fused"`` runs filter, threshold and spike in one pass; a backend with only a
             filter computes h, then compares; ``"auto"`` times the candidates once per key (the spike form has
             its own cache entries, ``op="spikes"``).
     Returns:
@@ -97,7 +97,7 @@ def temporal_filter_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Ten
     if torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad or theta.requires_grad):
         raise ValueError("temporal_filter_spikes: expected no gradient (inference only), found inputs that "
                          "require grad with grad mode on; use torch.no_grad() or temporal_filter + a surrogate")
-    r = resolve_filter(impl, x, taps, dilation, op="spikes", backends=backends)
+    r = resolve_filter(backend, x, taps, dilation, op="spikes", backends=backends)
     with torch.no_grad():
         return r.ops["spikes"](x, taps, theta, dilation, _ANY_SURROGATE)
 

@@ -2,7 +2,7 @@
 eval spikes and the traced form (the maths, the fold and the streaming step are in
 :mod:`mfpsn.functional.mfpsn`).
 
-Each function takes ``impl`` (a backend name or ``"auto"``) and ``backends=BACKENDS``; the ops run are the
+Each function takes ``backend`` (a backend name or ``"auto"``) and ``backends=BACKENDS``; the ops run are the
 records' ``"filter"``, ``"spikes"`` (filter + threshold + spike), ``"moments"`` and ``"stats"``
 (:mod:`mfpsn.backends.registry`). ``"auto"`` resolves once per call through the selector, so it can pick a
 fused neuron kernel (the fused CPU training layer, the Triton spike kernel).
@@ -25,25 +25,25 @@ from mfpsn.functional.surrogate import Surrogate
 __all__ = ["batch_stats", "MFPSNTrainOutput", "mfpsn_train_forward", "mfpsn_spikes", "mfpsn_trace"]
 
 
-def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, impl: str = "auto",
+def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, backend: str = "auto",
                 stats: str = "materialize", *, backends: BackendRegistry = BACKENDS
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Pass 1: batch mean μ_B and biased variance σ²_B of Y = filter(X, W) over (T, B, *).
 
     Args:
-        x: [T, B, C, *]; weight: W [C, k]; dilation: d; impl: the backend of the filter / the moments.
+        x: [T, B, C, *]; weight: W [C, k]; dilation: d; backend: the backend of the filter / the moments.
         stats: ``"materialize"`` (compute Y, then its mean and variance) or ``"moments"`` (the backend's
             ``"moments"`` op, then :func:`mfpsn.functional.mfpsn.moments_stats`; exact up to rounding; with
-            ``impl="triton"`` the one-read kernel ``mfpsn.kernels.lagged_moments``, float32 partial sums).
+            ``backend="triton"`` the one-read kernel ``mfpsn.kernels.lagged_moments``, float32 partial sums).
     Returns:
         (mean [C], var [C], y) in x's dtype; ``y`` is Y [T, B, C, *] for ``"materialize"``, else None.
     """
     if stats == "materialize":
-        y = temporal_filter(x, weight, dilation, impl, backends=backends)
+        y = temporal_filter(x, weight, dilation, backend, backends=backends)
         mean, var = mean_var(y)
         return mean, var, y
     if stats == "moments":
-        name = impl if impl != "auto" else resolve_filter(impl, x, weight, dilation, backends=backends).name
+        name = backend if backend != "auto" else resolve_filter(backend, x, weight, dilation, backends=backends).name
         m, M = resolve(name, "moments", x, backends, where="MFPSN(stats='moments')").ops["moments"](
             x, weight.shape[1], dilation)
         mean, var = moments_stats(weight, m, M, x.dtype)
@@ -66,7 +66,7 @@ class MFPSNTrainOutput(NamedTuple):
 def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.Tensor, bn_bias: torch.Tensor,
                         *, dilation: int, eps: float, surrogate: Surrogate, quantize: bool = True,
                         exp_min: int | None = None, exp_max: int | None = None, ste: str = "whole",
-                        impl: str = "auto", stats: str = "materialize", bn_grad: bool = True,
+                        backend: str = "auto", stats: str = "materialize", bn_grad: bool = True,
                         need_h: bool = True, backends: BackendRegistry = BACKENDS) -> MFPSNTrainOutput:
     """Training-mode forward, two temporal filters.
 
@@ -83,14 +83,14 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
     Args:
         x: [T, B, C, *] float; weight: [C, k]; bn_weight, bn_bias: [C].
         need_h: return H; with ``need_h=False`` pass 2 is the backend's ``"spikes"`` op (the fused kernel with
-            ``impl="triton"``) and ``h`` is None. When the backend (named, or chosen by ``"auto"``) has a
+            ``backend="triton"``) and ``h`` is None. When the backend (named, or chosen by ``"auto"``) has a
             ``"stats"`` op implementing this surrogate (``"fused"``: ATan, Sigmoid, Rational on CPU
             float32/float64), ``stats="materialize"`` and ``need_h=False``, pass 1 runs there too
             (:mod:`mfpsn.functional.mfpsn_train_cpu`: statistics and spikes without materialising Y or H).
     Returns:
         :class:`MFPSNTrainOutput`. The running statistics are not touched (see ``update_running_stats``).
     """
-    r = resolve_filter(impl, x, weight, dilation, backends=backends)
+    r = resolve_filter(backend, x, weight, dilation, backends=backends)
     fused_stats = (stats == "materialize" and not need_h and r.implements("stats")
                    and (r.surrogates is None or type(surrogate) in r.surrogates))
     share = None
@@ -113,18 +113,18 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
 
 
 def mfpsn_trace(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
-                surrogate: Surrogate, impl: str = "auto", *, backends: BackendRegistry = BACKENDS
+                surrogate: Surrogate, backend: str = "auto", *, backends: BackendRegistry = BACKENDS
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Filter and threshold, also returning H: ``H = filter(X, W_q)``, ``S = Θ(H − θ)`` (surrogate gradient).
 
     x: [T, B, C, *]; taps: W_q [C, k]; theta: θ [C] → (spikes, h), both [T, B, C, *].
     """
-    h = temporal_filter(x, taps, dilation, impl, backends=backends)
+    h = temporal_filter(x, taps, dilation, backend, backends=backends)
     return surrogate(h - channel_view(theta, h.dim())), h
 
 
 def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
-                 surrogate: Surrogate, impl: str = "auto", *, backends: BackendRegistry = BACKENDS
+                 surrogate: Surrogate, backend: str = "auto", *, backends: BackendRegistry = BACKENDS
                  ) -> torch.Tensor:
     """Filter and threshold, spikes only: ``S = Θ(filter(X, W_q) − θ)``, the backend's ``"spikes"`` op (used by
     the eval forward and by pass 2 of the training forward): ``"triton"`` runs filter, threshold and spike in
@@ -137,5 +137,5 @@ def mfpsn_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilat
     """
     check_filter_args(x, taps, dilation)
     grad = torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad or theta.requires_grad)
-    r = resolve_filter(impl, x, taps, dilation, op="filter" if grad else "spikes", backends=backends)
+    r = resolve_filter(backend, x, taps, dilation, op="filter" if grad else "spikes", backends=backends)
     return r.ops["spikes"](x, taps, theta, dilation, surrogate)

@@ -3,13 +3,14 @@ is described.
 
 Everything that chooses how an op runs reads a :class:`BackendRegistry`: the dispatcher
 (:mod:`mfpsn.backends.dispatch`, called by every neuron), ``"auto"`` (:mod:`mfpsn.backends.autoselect`: which
-records it may time, in which order, with which memory bound), the knob checks of the neurons (``impl=`` on
-MFPSN and SlidingPSN, ``backend=`` on LIF and PLIF, from :meth:`BackendRegistry.names_for`) and the benchmark.
+records it may time, in which order, with which memory bound), the ``backend=`` knob of every neuron (its
+``supported_backends``, from :meth:`BackendRegistry.names_for`: the filter's for MFPSN and SlidingPSN, the LIF
+loop's for LIF and PLIF) and the benchmark.
 Adding a backend is its op functions plus one record; a registry is immutable, so a test or a user extends a
 copy and passes it on::
 
     backends = BACKENDS.with_records(BackendRecord("toy", {"filter": toy_filter}))
-    h = temporal_filter(x, taps, 2, impl="toy", backends=backends)
+    h = temporal_filter(x, taps, 2, backend="toy", backends=backends)
 
 Every dispatching function takes ``backends=BACKENDS`` as a keyword; nothing is registered globally.
 
@@ -40,7 +41,7 @@ from mfpsn.functional import filter as f
 from mfpsn.functional import fused_cpu, mfpsn_train_cpu
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid
 
-__all__ = ["OPS", "TOEPLITZ_MAX", "BackendRecord", "BackendRegistry", "BACKENDS", "IMPLS", "LIF_BACKENDS"]
+__all__ = ["OPS", "TOEPLITZ_MAX", "BackendRecord", "BackendRegistry", "BACKENDS", "FILTER_BACKENDS", "LIF_BACKENDS"]
 
 OPS = ("filter", "spikes", "moments", "stats", "share", "lif")
 TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
@@ -63,7 +64,7 @@ class BackendRecord:
     """One backend.
 
     Attributes:
-        name: the value of the knob (``impl="fused"``, ``backend="fused"``).
+        name: the value of the knob (``MFPSN(backend="fused")``, ``LIF(backend="fused")``).
         ops: op name (one of :data:`OPS`) → function in that op's calling convention.
         available: ``x → None`` when the backend can run on x, else the reason (named backends raise it).
         auto_devices: device types on which ``"auto"`` may pick it (empty: never, e.g. the float64 reference).
@@ -126,7 +127,7 @@ class BackendRegistry(Registry):
         return tuple(r.name for r in self._records.values()
                      if r.implements(op) and (feature is None or feature in r.features))
 
-    def record(self, name: str, op: str, knob: str = "impl") -> BackendRecord:
+    def record(self, name: str, op: str, knob: str = "backend") -> BackendRecord:
         """The record of ``name`` implementing ``op``; ValueError naming the choices otherwise."""
         r = self._records.get(name)
         if r is None or not r.implements(op):
@@ -164,7 +165,7 @@ _RECORDS = (
 
 #: The package's backends. Immutable; extend a copy with :meth:`BackendRegistry.with_records`.
 BACKENDS = BackendRegistry(_RECORDS)
-#: The ``impl=`` choices of the temporal filter (backward-compatible tuple, ``"auto"`` last).
-IMPLS = BACKENDS.names_for("filter") + ("auto",)
+#: The ``backend=`` choices of the temporal filter (backward-compatible tuple, ``"auto"`` last).
+FILTER_BACKENDS = BACKENDS.names_for("filter") + ("auto",)
 #: The ``backend=`` choices of LIF.
 LIF_BACKENDS = BACKENDS.names_for("lif")

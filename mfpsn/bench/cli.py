@@ -31,7 +31,7 @@ from tqdm import tqdm
 from mfpsn.bench.subjects import FILTER_DEFAULT, Unavailable, random_pow2_taps, subjects_for
 from mfpsn.bench.timing import interleaved_ms, machine_facts, upper_median
 from mfpsn.functional import fused_cpu
-from mfpsn.backends import DEFAULT_SELECTOR, IMPLS
+from mfpsn.backends import DEFAULT_SELECTOR, FILTER_BACKENDS
 
 WARMUP = 2  # untimed rounds of every subject before the timed ones
 
@@ -47,12 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--T", type=int, nargs="+", default=[256], help="time steps (one or more)")
     p.add_argument("--N", type=int, nargs="+", default=[1024, 65536], help="neurons per time step (one or more)")
     p.add_argument("--C", type=int, default=128, help="channels (N must be a multiple; C = N when N < C)")
-    p.add_argument("--impl", nargs="+", default=list(FILTER_DEFAULT), choices=IMPLS,
-                   help="temporal_filter implementations to time (one or more)")
-    p.add_argument("--mfpsn-impl", nargs="*", default=["auto", "conv1d"], choices=IMPLS,
-                   help="impl= of the MFPSN neuron rows (eval mode)")
-    p.add_argument("--train-impl", nargs="*", default=["auto"], choices=IMPLS,
-                   help="impl= of the MFPSN training-mode rows (forward+backward of the BN-threshold layer)")
+    p.add_argument("--filter-backends", nargs="+", default=list(FILTER_DEFAULT), choices=FILTER_BACKENDS,
+                   help="temporal_filter backends to time (one or more)")
+    p.add_argument("--mfpsn-backends", nargs="*", default=["auto", "conv1d"], choices=FILTER_BACKENDS,
+                   help="backend= of the MFPSN neuron rows (eval mode)")
+    p.add_argument("--train-backends", nargs="*", default=["auto"], choices=FILTER_BACKENDS,
+                   help="backend= of the MFPSN training-mode rows (forward+backward of the BN-threshold layer)")
     p.add_argument("--no-baselines", action="store_true",
                    help="leave out LIF fused CPU, LIF fused (Triton), PSN and SlidingPSN")
     p.add_argument("--peers", action="store_true",
@@ -94,11 +94,11 @@ def _sig(v: float | None, digits: int = 4) -> float | None:
 
 
 def _auto_note(shape: tuple[int, ...], k: int, d: int) -> str:
-    """What the default autoselector chose for this shape, k and d: 'op[+grad]→impl' per key."""
+    """What the default autoselector chose for this shape, k and d: 'op[+grad]→backend' per key."""
     parts = []
     for key, choice in DEFAULT_SELECTOR.report().items():
         if key[1] == shape and key[4] == k and key[5] == d:
-            parts.append(f"{key[0]}{'+grad' if key[-1] else ''}→{choice.impl}")
+            parts.append(f"{key[0]}{'+grad' if key[-1] else ''}→{choice.backend}")
     return "auto chose " + ", ".join(sorted(parts)) if parts else ""
 
 
@@ -119,9 +119,10 @@ def run_sweep(args: argparse.Namespace, log=print) -> dict:
             log(f"fused CPU kernel unavailable: {err}")
     result["config"].update({"T": args.T, "N": args.N, "C": args.C, "k": args.k, "d": args.d, "dtype": args.dtype,
                              "repeats": args.repeats, "settle": args.settle, "forward_only": args.forward_only,
-                             "threads": torch.get_num_threads(), "impl": args.impl, "mfpsn_impl": args.mfpsn_impl})
-    subjects = subjects_for(args.impl, args.mfpsn_impl, baselines=not args.no_baselines,
-                            train_impls=tuple(getattr(args, "train_impl", ())), peers=getattr(args, "peers", False))
+                             "threads": torch.get_num_threads(), "filter_backends": args.filter_backends,
+                             "mfpsn_backends": args.mfpsn_backends})
+    subjects = subjects_for(args.filter_backends, args.mfpsn_backends, baselines=not args.no_baselines,
+                            train_backends=tuple(getattr(args, "train_backends", ())), peers=getattr(args, "peers", False))
     subjects = [s for s in subjects if s.name not in set(getattr(args, "skip", ()))]
     gen = torch.Generator().manual_seed(0)
     # one tick per call; the total grows cell by cell (a cell's count is known once its subjects are built)

@@ -2,7 +2,7 @@
 process (no warmup call), against the steady call, as issue 14 asks (≤ 3×).
 
 Each measurement runs in a new Python process: build ``MFPSN(C, order=k, dilation=d)`` with the defaults
-(``impl="auto"``), time ``forward(x).backward(gy)`` on ``x: [T, N/C, C]`` once (the first call: the selector's
+(``backend="auto"``), time ``forward(x).backward(gy)`` on ``x: [T, N/C, C]`` once (the first call: the selector's
 choice and any kernel load included; a kernel build is not, when the cache folder already holds it) and then
 ``--repeats`` more times (steady: the median). Then the same for a second new shape in the same process
 (one more batch entry, ``N + C``): the first ``backward(gradient)`` of a process makes torch import
@@ -52,7 +52,7 @@ def measure(T: int, N: int, C: int, k: int, d: int, repeats: int, torch_warm: bo
         steady = sorted(times[1:])[len(times[1:]) // 2]
         out.update({f"{tag}first_ms": round(times[0], 2), f"{tag}steady_ms": round(steady, 2),
                     f"{tag}ratio": round(times[0] / steady, 2), f"{tag}times_ms": [round(t, 2) for t in times]})
-    out["choices"] = {f"{key[0]} {key[1]}": c.impl for key, c in DEFAULT_SELECTOR.report().items()}
+    out["choices"] = {f"{key[0]} {key[1]}": c.backend for key, c in DEFAULT_SELECTOR.report().items()}
     return out
 
 

@@ -12,7 +12,7 @@
    three via :mod:`mfpsn.neurons` when it imports;
 3. times one full training step (forward, cross-entropy, backward, AdamW step; float32, no AMP) of the
    sequential-image network of neuron spec §6 (``seq_image_net``: T = 32, batch 128, width 128, k = 16) with
-   MFPSN ``impl="triton"``, MFPSN ``impl="auto"`` and PSN (:mod:`mfpsn.bench.train_step`), against issue 3's
+   MFPSN ``backend="triton"``, MFPSN ``backend="auto"`` and PSN (:mod:`mfpsn.bench.train_step`), against issue 3's
    target MFPSN / PSN ≤ 1.0 (the paper's implementation: 1.25–2.4×);
 4. prints the target checks, then the table with ratios to the copy floor (last), and writes JSON with the
    card, versions and date under ``results/gpu/``.
@@ -170,7 +170,7 @@ def _implementations(case: _Case) -> list[tuple[str, Callable[[], Callable[[], t
     def mfpsn_layer():
         from mfpsn.neurons import MFPSN
 
-        neuron = MFPSN(x.shape[2], 8, d, impl="triton", stats="moments").to(x.device).train()
+        neuron = MFPSN(x.shape[2], 8, d, backend="triton", stats="moments").to(x.device).train()
         case.params.extend(neuron.parameters())
         return lambda: neuron(x)
 

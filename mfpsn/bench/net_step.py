@@ -9,7 +9,7 @@ neuron} × 4 - FC(10)``, logits the readout's mean over T), float32, with random
 - ``rows``: ``x: [32, 64, 28]`` (row-sequential: one 28-pixel row per step; the short-T case).
 
 Subjects: every neuron of :data:`mfpsn.neurons.registry.NEURONS` with its defaults (``mfpsn``: order 8, sawtooth
-dilations, ``impl="auto"``; ``lif``/``plif``: ``backend="loop"``), the fused C++ LIF (``backend="fused"``, where a
+dilations, ``backend="auto"``; ``lif``/``plif``: ``backend="loop"``), the fused C++ LIF (``backend="fused"``, where a
 C++ compiler is on PATH) and, with ``--peers`` where installed, SpikingJelly's ``LIFNode`` and ``PSN`` (torch
 backend) in the same network (Linear - BatchNorm1d - neuron; state reset after every step). A subject that
 cannot run here is reported as skipped with the reason, never estimated.

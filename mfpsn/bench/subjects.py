@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple, Optional
 import torch
 
 from mfpsn import neurons
-from mfpsn.backends import BACKENDS, IMPLS, temporal_filter
+from mfpsn.backends import BACKENDS, FILTER_BACKENDS, temporal_filter
 from mfpsn.functional import fused_cpu
 
 __all__ = ["Unavailable", "Subject", "Closures", "subjects_for", "FILTER_DEFAULT", "random_pow2_taps", "Peer", "PEERS", "PEER_NAMES"]
@@ -32,7 +32,7 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True)
 class Subject:
-    """name: the row's ``impl`` field; build(x, gy, taps, d) -> (fwd, fwdbwd or None)."""
+    """name: the row's ``backend`` field; build(x, gy, taps, d) -> (fwd, fwdbwd or None)."""
 
     name: str
     build: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], Closures]
@@ -122,18 +122,18 @@ def _runnable(name: str, op: str, x: torch.Tensor) -> None:
 
 
 # ------------------------------------------------------------------------------------------ filters
-def _filter(impl: str) -> Callable:
+def _filter(backend: str) -> Callable:
     def build(x, gy, taps, d) -> Closures:
-        _runnable(impl, "filter", x)
+        _runnable(backend, "filter", x)
         xg, wg = _leaf(x), _leaf(taps)
 
         def fwd():
             with torch.no_grad():
-                return temporal_filter(x, taps, d, impl)
+                return temporal_filter(x, taps, d, backend)
 
         def fwdbwd():
             xg.grad = wg.grad = None
-            temporal_filter(xg, wg, d, impl).backward(gy)
+            temporal_filter(xg, wg, d, backend).backward(gy)
 
         return fwd, fwdbwd
 
@@ -141,20 +141,20 @@ def _filter(impl: str) -> Callable:
 
 
 # ------------------------------------------------------------------------------------------ neurons
-def _mfpsn(impl: str) -> Callable:
+def _mfpsn(backend: str) -> Callable:
     def build(x, gy, taps, d) -> Closures:
-        _runnable(impl, "spikes", x)
-        module = neurons.MFPSN(x.shape[2], order=taps.shape[1], dilation=d, impl=impl).to(x.device, x.dtype).eval()
+        _runnable(backend, "spikes", x)
+        module = neurons.MFPSN(x.shape[2], order=taps.shape[1], dilation=d, backend=backend).to(x.device, x.dtype).eval()
         return _module_closures(module, x, gy, backward=True)
 
     return build
 
 
-def _mfpsn_train(impl: str) -> Callable:
+def _mfpsn_train(backend: str) -> Callable:
     """MFPSN in training mode (two filter passes, BatchNorm-threshold statistics, running-stat update)."""
     def build(x, gy, taps, d) -> Closures:
-        _runnable(impl, "spikes", x)
-        module = neurons.MFPSN(x.shape[2], order=taps.shape[1], dilation=d, impl=impl).to(x.device, x.dtype).train()
+        _runnable(backend, "spikes", x)
+        module = neurons.MFPSN(x.shape[2], order=taps.shape[1], dilation=d, backend=backend).to(x.device, x.dtype).train()
         return _module_closures(module, x, gy, backward=True)
 
     return build
@@ -253,19 +253,19 @@ def _sliding_psn(x, gy, taps, d) -> Closures:
     return _module_closures(neurons.SlidingPSN(taps.shape[1]).to(x.device, x.dtype), x, gy, backward=True)
 
 
-def subjects_for(impls: list[str], mfpsn_impls: list[str], baselines: bool = True,
-                 train_impls: tuple[str, ...] = (), peers: bool = False) -> list[Subject]:
+def subjects_for(filter_backends: list[str], mfpsn_backends: list[str], baselines: bool = True,
+                 train_backends: tuple[str, ...] = (), peers: bool = False) -> list[Subject]:
     """The copy floors, the serial LIF loop (the ratios' reference), the filters, MFPSN rows (eval; training
-    mode for ``train_impls``), baselines (the fused CPU LIF among them) and, with ``peers``, the other
+    mode for ``train_backends``), baselines (the fused CPU LIF among them) and, with ``peers``, the other
     libraries' LIFs (skipped with a reason where not installed)."""
-    for name in [*impls, *mfpsn_impls]:
-        if name not in IMPLS:
-            raise ValueError(f"mfpsn.bench: expected impl names from {IMPLS}, found {name!r}")
+    for name in [*filter_backends, *mfpsn_backends]:
+        if name not in FILTER_BACKENDS:
+            raise ValueError(f"mfpsn.bench: expected backend names from {FILTER_BACKENDS}, found {name!r}")
     subjects = [Subject("copy", _copy), Subject("copy (preallocated)", _copy_preallocated),
                 Subject("copy (huge pages)", _copy_huge), Subject("LIF loop", _lif("loop"))]
-    subjects += [Subject(f"filter {impl}", _filter(impl)) for impl in impls]
-    subjects += [Subject(f"MFPSN {impl}", _mfpsn(impl)) for impl in mfpsn_impls]
-    subjects += [Subject(f"MFPSN train {impl}", _mfpsn_train(impl)) for impl in train_impls]
+    subjects += [Subject(f"filter {backend}", _filter(backend)) for backend in filter_backends]
+    subjects += [Subject(f"MFPSN {backend}", _mfpsn(backend)) for backend in mfpsn_backends]
+    subjects += [Subject(f"MFPSN train {backend}", _mfpsn_train(backend)) for backend in train_backends]
     if baselines:
         subjects += [Subject("LIF fused CPU", _lif("fused")), Subject("LIF fused", _lif("triton")),
                      Subject("PSN", _psn), Subject("SlidingPSN", _sliding_psn)]

@@ -53,7 +53,7 @@ def check_targets(rows: list[dict]) -> list[Verdict]:
                "T=256 N=1024 MFPSN fwd+bwd ≥ 10× LIF loop"),
         _ratio(rows, 256, 65536, "LIF loop", "MFPSN auto", "fwd_ms", 3, "T=256 N=65536 MFPSN fwd ≥ 3× LIF loop"),
         _ratio(rows, 256, 65536, "MFPSN conv1d", "MFPSN auto", "fwd_ms", 1,
-               "T=256 N=65536 MFPSN fwd not slower than MFPSN(impl=conv1d)"),
+               "T=256 N=65536 MFPSN fwd not slower than MFPSN(backend=conv1d)"),
         _ratio(rows, 256, 65536, "filter conv1d", "MFPSN auto", "fwd_ms", 1,
                "T=256 N=65536 MFPSN fwd not slower than the conv1d filter alone"),
     ]

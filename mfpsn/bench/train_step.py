@@ -21,7 +21,7 @@ from torch.nn import functional as F
 __all__ = ["StepRow", "STEP_CONFIGS", "PAPER_RATIO", "train_step_fn", "time_train_steps", "step_verdicts"]
 
 PAPER_RATIO = (1.25, 2.4)
-# (row name, neuron kind, MFPSN impl or None)
+# (row name, neuron kind, MFPSN backend or None)
 STEP_CONFIGS = (("MFPSN triton", "mfpsn", "triton"), ("MFPSN auto", "mfpsn", "auto"), ("PSN", "psn", None))
 
 
@@ -68,7 +68,7 @@ def time_train_steps(device: torch.device, timed: Callable[[Callable[[], None]],
     """Time a training step of ``SeqImageNet`` for every ``(name, neuron, impl)`` in ``configs``.
 
     ``timed(fn) → ms`` times one call (see ``gpu_check._timer``). ``deadline`` (``time.monotonic()`` value): a
-    config not started before it, or whose warm-up (which includes kernel compilation and ``impl="auto"``'s
+    config not started before it, or whose warm-up (which includes kernel compilation and ``backend="auto"``'s
     selection) ends after it, is recorded as skipped with the reason; a failing config is recorded with its
     error. No time is ever filled in. The paper's setting is T = 32, batch 128, width 128, fc 256, k = 16.
     """
@@ -87,7 +87,7 @@ def time_train_steps(device: torch.device, timed: Callable[[Callable[[], None]],
             continue
         config = {"arch": "seq_image_net", "num_classes": num_classes, "T": T, "in_channels": in_channels,
                   "length": length, "width": width, "fc_width": fc_width, "neuron": neuron, "order": order,
-                  "neuron_options": {"impl": impl} if impl is not None else {}}
+                  "neuron_options": {"backend": impl} if impl is not None else {}}
         row.note = f"build_model({config})"
         try:
             torch.manual_seed(0)

@@ -1,6 +1,6 @@
 """Functional core, the bottom layer: pure functions holding the maths, the references beside them and the
 fused CPU kernels. Nothing here imports :mod:`mfpsn.kernels` or :mod:`mfpsn.backends`; choosing an
-implementation by name (``impl=``, ``backend=``) is the dispatcher's job (:mod:`mfpsn.backends`)."""
+implementation by name (``backend=``) is the dispatcher's job (:mod:`mfpsn.backends`)."""
 from mfpsn.functional.filter import lags, temporal_filter_ref, warmup
 from mfpsn.functional.quantize import count_clamped, pow2_exponents, pow2_quantize
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid, Surrogate, get_surrogate, heaviside

@@ -12,7 +12,7 @@ Shapes: ``x: [T, B, C, *]`` (time-first, channel dim 2, ``*`` = H, W or nothing)
 result ``h: [T, B, C, *]`` in the dtype of ``x``.
 
 Implementations, each beside the float64 reference :func:`temporal_filter_ref`; the records of
-:mod:`mfpsn.backends.registry` name them (``impl=``) and :func:`mfpsn.backends.temporal_filter` dispatches:
+:mod:`mfpsn.backends.registry` name them (``backend=``) and :func:`mfpsn.backends.temporal_filter` dispatches:
 
 - ``"conv1d"``: the paper's vanilla path: permute to ``[B·Π*, C, T]``, left-pad ``(k−1)·d``, depthwise
   dilated ``F.conv1d``, permute back (two copies).

@@ -482,16 +482,16 @@ _STREAM_MIN = 16 << 20  # bytes: outputs (h, spikes, dx) at least this large are
 _LOCK = threading.Lock()
 
 
-_WHAT = "the fused CPU kernel (temporal_filter impl='fused')"
+_WHAT = "the fused CPU kernel (temporal_filter backend='fused')"
 
 
 def library_path() -> Path:
     """Where the compiled library for this source, compiler and CPU lives (it may not exist yet)."""
-    return native.library_path("mfpsn_fused_cpu", _SOURCE, _FLAGS, "temporal_filter impl='fused'")
+    return native.library_path("mfpsn_fused_cpu", _SOURCE, _FLAGS, "temporal_filter backend='fused'")
 
 
 def _build(target: Path) -> None:
-    native.build(target, _SOURCE, _FLAGS, "temporal_filter impl='fused'")
+    native.build(target, _SOURCE, _FLAGS, "temporal_filter backend='fused'")
 
 
 def _configure(lib: ctypes.CDLL) -> None:
@@ -554,12 +554,12 @@ def ready() -> bool:
 
 @lru_cache(maxsize=8)
 def _auto_attempt(cxx: str | None, cache_dir: str | None) -> str | None:
-    """Load (building once per machine) for ``impl="auto"``; None on success, else the reason, warned once per
+    """Load (building once per machine) for ``backend="auto"``; None on success, else the reason, warned once per
     (compiler, cache folder)."""
     try:
         _load()
     except RuntimeError as err:
-        warnings.warn(f"mfpsn: impl='auto' cannot use the fused CPU kernel and uses the next fastest "
+        warnings.warn(f"mfpsn: backend='auto' cannot use the fused CPU kernel and uses the next fastest "
                       f"implementation instead: {err}", RuntimeWarning, stacklevel=4)
         return str(err)
     return None
@@ -630,9 +630,9 @@ def empty_huge_like(like: torch.Tensor) -> torch.Tensor:
 
 def _check(x: torch.Tensor) -> None:
     if x.device.type != "cpu":
-        raise RuntimeError(f"temporal_filter impl='fused' runs on the CPU only, found x on {x.device}")
+        raise RuntimeError(f"temporal_filter backend='fused' runs on the CPU only, found x on {x.device}")
     if x.dtype not in SUPPORTED_DTYPES:
-        raise RuntimeError(f"temporal_filter impl='fused' supports float32 and float64, found {x.dtype}")
+        raise RuntimeError(f"temporal_filter backend='fused' supports float32 and float64, found {x.dtype}")
 
 
 def fused_forward(x: torch.Tensor, taps: torch.Tensor, dilation: int, theta: torch.Tensor | None = None

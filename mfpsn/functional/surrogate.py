@@ -19,7 +19,7 @@ accepted by :func:`get_surrogate` as a :class:`CallableSurrogate`: spikes are ``
 ``derivative(u)`` is the gradient autograd gives through ``f``. Semantics differ where the library's do:
 SpikingJelly's ``heaviside`` fires at ``u >= 0`` like ours, snnTorch's fires at ``u > 0`` (so
 ``spikes == (h >= v_th)`` of :class:`mfpsn.neurons.NeuronTrace` can fail exactly at ``h == v_th``). The fused
-kernels (``impl="triton"``, the fused LIF) implement the three built-in shapes only and refuse a callable.
+kernels (``backend="triton"``, the fused LIF) implement the three built-in shapes only and refuse a callable.
 """
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def triton_available() -> bool:
 
 def require_backend(where: str) -> None:
     """Raise RuntimeError naming the install command when Triton cannot be imported: what callers that select
-    the Triton backend by name (``impl="triton"``, ``backend="triton"``) promise for a backend that cannot run
+    the Triton backend by name (``backend="triton"``) promise for a backend that cannot run
     here. The functions below raise ImportError instead."""
     try:
         require_triton(where)

@@ -13,6 +13,7 @@ back into the same architecture, so checkpoints rebuild exactly. ``model(x)`` re
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mfpsn.models.base import EvidenceNet, SpikingNet
@@ -26,7 +27,7 @@ from mfpsn.models.shd_net import SHDNet
 from mfpsn.neurons.registry import NEURONS, NeuronRegistry
 
 __all__ = ["ARCHS", "NEURON_KINDS", "NEURONS", "NetworkCount", "count_network", "counting", "SpikingNet", "EvidenceNet", "DVSConvNet", "SHDNet", "SeqImageNet", "SeqFCNet", "SpikingResNet18",
-           "StatefulFC", "build_model", "build_neurons", "layer_dilations"]
+           "StatefulFC", "build_model", "build_neurons", "layer_dilations", "with_backend"]
 
 ARCHS = {"dvs_convnet": DVSConvNet, "shd_net": SHDNet, "seq_image_net": SeqImageNet, "seq_fc_net": SeqFCNet,
          "spiking_resnet18": SpikingResNet18}
@@ -49,3 +50,34 @@ def build_model(config: dict[str, Any], registry: NeuronRegistry | None = None) 
         return ARCHS[arch](**kwargs, registry=NEURONS if registry is None else registry)
     except TypeError as exc:
         raise ValueError(f"config for {arch!r}: {exc}") from exc
+
+
+#: the neuron option that named the backend in cards saved before the knob was unified (``impl``)
+LEGACY_BACKEND_KEY = "impl"
+
+
+def with_backend(config: Mapping[str, Any], backend: str = "auto",
+                 registry: NeuronRegistry | None = None) -> dict[str, Any]:
+    """``config`` (a :func:`build_model` config) with its neuron's ``backend`` knob set to ``backend``.
+
+    A saved config records the backend the model was trained with (``neuron_options["backend"]``, or
+    ``"impl"`` in older cards); that is a property of the run, not of the model, and may not exist on the
+    machine that loads it (the fused CPU kernel on a GPU, Triton on a CPU). ``"auto"`` drops the knob so the
+    neuron picks per input; another name is set for a neuron that has the knob.
+
+    Raises:
+        ValueError: ``backend`` is not one of the neuron's ``supported_backends``.
+    """
+    out = dict(config)
+    options = {k: v for k, v in dict(out.get("neuron_options") or {}).items()
+               if k not in ("backend", LEGACY_BACKEND_KEY)}
+    if backend != "auto":
+        kind = out.get("neuron", "mfpsn")
+        supported = getattr((NEURONS if registry is None else registry).record(kind).cls, "supported_backends", ())
+        if backend not in supported:
+            raise ValueError(f"backend: the {kind!r} neuron takes one of {tuple(supported) or '(no backend knob)'}, "
+                             f"found {backend!r}")
+        options["backend"] = backend
+    if "neuron_options" in out or options:
+        out["neuron_options"] = options
+    return out

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from mfpsn.backends import IMPLS, mfpsn_spikes, mfpsn_trace, mfpsn_train_forward
+from mfpsn.backends import FILTER_BACKENDS, mfpsn_spikes, mfpsn_trace, mfpsn_train_forward
 from mfpsn.functional.mfpsn import STATS, fold_taps, update_running_stats
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
 from mfpsn._checks import (check_choice, check_optional_int, check_positive_int, check_positive_number,
@@ -49,7 +49,7 @@ class MFPSN(StepModeMixin, nn.Module):
       hides those from autograd too. With gradients enabled and trainable parameters the fold is recomputed
       differentiably on every call.
     - **Streaming** ``step(x_t)`` (eval only): ring buffer of (k − 1)·d + 1 inputs; spikes identical to the
-      multi-step eval forward (bit for bit against ``impl="shift_add"``; for other implementations H may differ
+      multi-step eval forward (bit for bit against ``backend="shift_add"``; for other implementations H may differ
       in the last bit where the summation order differs).
 
     Reconstructed (open) choices, each a constructor argument (spec §2.4, §9): BN statistics over (T, B, *);
@@ -65,8 +65,8 @@ class MFPSN(StepModeMixin, nn.Module):
         exp_min, exp_max: inclusive exponent range of Q (None = unbounded).
         ste: quantizer gradient: ``"whole"`` (dQ/dw = 1, the paper's fix) or ``"round"`` (plain STE).
         surrogate, alpha: ``"atan"`` | ``"rational"`` | ``"sigmoid"`` or a ``Surrogate``; α (None = its default).
-        impl: temporal-filter implementation (``mfpsn.functional.IMPLS``). With ``"triton"`` the eval forward
-            and pass 2 of the training forward run the fused filter + threshold + spike kernel
+        backend: the temporal filter's backend (``mfpsn.backends.FILTER_BACKENDS``, ``"auto"`` by default). With
+            ``"triton"`` the eval forward and pass 2 of the training forward run the fused filter + threshold + spike kernel
             ``mfpsn.kernels.fused_mfpsn_spikes`` (``run`` does not: it needs H), and ``stats="moments"`` uses
             the one-read kernel ``mfpsn.kernels.lagged_moments``.
         momentum, eps: BatchNorm running-statistics momentum (None = cumulative) and ε.
@@ -88,12 +88,12 @@ class MFPSN(StepModeMixin, nn.Module):
     Buffers: ``running_mean`` [C] (init 0), ``running_var`` [C] (init 1), ``num_batches_tracked``.
     """
 
-    #: the values the ``impl`` knob takes: every backend record implementing the filter, and ``"auto"``
-    supported_backends = IMPLS
+    #: the values the ``backend`` knob takes: every backend record implementing the filter, and ``"auto"``
+    supported_backends = FILTER_BACKENDS
 
     def __init__(self, channels: int, order: int = 2, dilation: int = 1, *, quantize: bool = True,
                  exp_min: int | None = None, exp_max: int | None = None, ste: str = "whole",
-                 surrogate: str | Surrogate = "atan", alpha: float | None = None, impl: str = "auto",
+                 surrogate: str | Surrogate = "atan", alpha: float | None = None, backend: str = "auto",
                  momentum: float | None = 0.1, eps: float = 1e-5, bn_grad: bool = True,
                  stats: str = "materialize", step_mode: str = "m", shared_taps: bool = False) -> None:
         super().__init__()
@@ -106,7 +106,7 @@ class MFPSN(StepModeMixin, nn.Module):
         if exp_min is not None and exp_max is not None and exp_min > exp_max:
             raise ValueError(f"{who}: expected exp_min <= exp_max, found [{exp_min}, {exp_max}]")
         self.ste = check_choice(ste, "ste", _STES, who)
-        self.impl = check_choice(impl, "impl", IMPLS, who)
+        self.backend = check_choice(backend, "backend", FILTER_BACKENDS, who)
         self.stats = check_choice(stats, "stats", STATS, who)
         self.momentum = None if momentum is None else check_unit_interval(momentum, "momentum", who)
         self.eps = check_positive_number(eps, "eps", who)
@@ -185,7 +185,7 @@ class MFPSN(StepModeMixin, nn.Module):
         out = mfpsn_train_forward(
             x, self.taps().contiguous(), self.bn_weight, self.bn_bias, dilation=self.dilation, eps=self.eps,
             surrogate=self.surrogate, quantize=self.quantize, exp_min=self.exp_min, exp_max=self.exp_max,
-            ste=self.ste, impl=self.impl, stats=self.stats, bn_grad=self.bn_grad, need_h=need_h)
+            ste=self.ste, backend=self.backend, stats=self.stats, bn_grad=self.bn_grad, need_h=need_h)
         self.num_batches_tracked.add_(1)
         factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         update_running_stats(self.running_mean, self.running_var, out.batch_mean, out.batch_var, n, factor)
@@ -202,7 +202,7 @@ class MFPSN(StepModeMixin, nn.Module):
         if self.training:
             return self._train_forward(x, need_h=False).spikes
         taps, theta = self._eval_fold()
-        return mfpsn_spikes(x, taps.to(x.dtype), theta.to(x.dtype), self.dilation, self.surrogate, self.impl)
+        return mfpsn_spikes(x, taps.to(x.dtype), theta.to(x.dtype), self.dilation, self.surrogate, self.backend)
 
     def _traced_forward(self, x: torch.fx.Proxy) -> torch.fx.Proxy:
         """torch.fx tracing: the eval forward as one ``mfpsn_spikes`` node, taps and θ folded now (constants)."""
@@ -213,7 +213,7 @@ class MFPSN(StepModeMixin, nn.Module):
             p, b = self._parameters, self._buffers
             taps, theta = fold_taps(p["weight"], p["bn_weight"], p["bn_bias"], b["running_mean"], b["running_var"],
                                     self.eps, self.quantize, self.exp_min, self.exp_max, self.ste)
-        return mfpsn_spikes(x, taps, theta, self.dilation, self.surrogate, self.impl)
+        return mfpsn_spikes(x, taps, theta, self.dilation, self.surrogate, self.backend)
 
     def run(self, x: torch.Tensor) -> NeuronTrace:
         """x: [T, B, C, *] → NeuronTrace(spikes, h, v_th [1, 1, C, 1, ...]) with spikes == (h >= v_th).
@@ -227,7 +227,7 @@ class MFPSN(StepModeMixin, nn.Module):
             return NeuronTrace(out.spikes, out.h, threshold_view(out.theta, x.dim()))
         taps, theta = self._eval_fold()
         theta = theta.to(x.dtype)
-        spikes, h = mfpsn_trace(x, taps.to(x.dtype), theta, self.dilation, self.surrogate, self.impl)
+        spikes, h = mfpsn_trace(x, taps.to(x.dtype), theta, self.dilation, self.surrogate, self.backend)
         return NeuronTrace(spikes, h, threshold_view(theta, x.dim()))
 
     # ------------------------------------------------------------------------------------------ streaming
@@ -256,5 +256,5 @@ class MFPSN(StepModeMixin, nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.channels}, order={self.order}, dilation={self.dilation}, quantize={self.quantize}, "
                 f"exp_range=[{self.exp_min}, {self.exp_max}], ste={self.ste!r}, surrogate={self.surrogate}, "
-                f"impl={self.impl!r}, momentum={self.momentum}, eps={self.eps}, bn_grad={self.bn_grad}, "
+                f"backend={self.backend!r}, momentum={self.momentum}, eps={self.eps}, bn_grad={self.bn_grad}, "
                 f"stats={self.stats!r}, step_mode={self.step_mode!r}, shared_taps={self.shared_taps}")

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from mfpsn.backends import IMPLS, temporal_filter
+from mfpsn.backends import FILTER_BACKENDS, temporal_filter
 from mfpsn.functional.filter import lags
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
 from mfpsn._checks import check_choice, check_positive_int
@@ -156,7 +156,8 @@ class MaskedPSN(PSN):
         return f"order={self.order}, " + super().extra_repr() + f", lambda_={float(self.lambda_)}"
 
 
-_SLIDING_BACKENDS = ("filter", "gemm")
+#: SlidingPSN's ``backend`` values: SpikingJelly's banded T×T matrix, or any temporal-filter backend
+SLIDING_BACKENDS = ("gemm",) + FILTER_BACKENDS
 
 
 class SlidingPSN(StepModeMixin, nn.Module):
@@ -172,21 +173,23 @@ class SlidingPSN(StepModeMixin, nn.Module):
 
     Args:
         order: k >= 1.
-        backend: ``"filter"`` (default: ``temporal_filter`` with the shared row broadcast to every channel,
-            O(T·k)) or ``"gemm"`` (SpikingJelly's: a banded T×T matrix built from W, then one matmul, O(T²)).
-        impl: the ``temporal_filter`` implementation for ``backend="filter"``.
+        backend: ``"gemm"`` (SpikingJelly's: a banded T×T matrix built from W, then one matmul, O(T²)) or a
+            temporal-filter backend (:data:`mfpsn.backends.FILTER_BACKENDS`; default ``"auto"``), which runs
+            ``temporal_filter`` with the shared row broadcast to every channel, O(T·k).
 
     Parameters: ``weight`` [k], ``threshold`` θ (0-d). Input ``x: [T, B, C, *]`` float.
     """
 
+    #: the values the ``backend`` knob takes
+    supported_backends = SLIDING_BACKENDS
+
     def __init__(self, order: int, exp_init: bool = True, surrogate: str | Surrogate = "atan",
-                 alpha: float | None = None, backend: str = "filter", impl: str = "auto",
+                 alpha: float | None = None, backend: str = "auto",
                  step_mode: str = "m") -> None:
         super().__init__()
         self.order = check_positive_int(order, "order k", "SlidingPSN")
         self.step_mode = step_mode
-        self.backend = check_choice(backend, "backend", _SLIDING_BACKENDS, "SlidingPSN")
-        self.impl = check_choice(impl, "impl", IMPLS, "SlidingPSN")
+        self.backend = check_choice(backend, "backend", SLIDING_BACKENDS, "SlidingPSN")
         self.surrogate = get_surrogate(surrogate, alpha)
         if exp_init:
             weight = torch.exp2(-torch.arange(self.order - 1, -1, -1, dtype=torch.float32))
@@ -213,7 +216,7 @@ class SlidingPSN(StepModeMixin, nn.Module):
             h = _time_mix(self.gemm_weight(x.shape[0]), x)
         else:
             taps = self.weight.to(x.dtype).expand(x.shape[2], self.order).contiguous()
-            h = temporal_filter(x, taps, 1, self.impl)
+            h = temporal_filter(x, taps, 1, self.backend)
         v_th = self.threshold.to(x.dtype)
         return NeuronTrace(self.surrogate(h - v_th), h, v_th)
 
@@ -236,5 +239,5 @@ class SlidingPSN(StepModeMixin, nn.Module):
         self._stream.reset()
 
     def extra_repr(self) -> str:
-        return (f"order={self.order}, backend={self.backend!r}, impl={self.impl!r}, surrogate={self.surrogate}, "
+        return (f"order={self.order}, backend={self.backend!r}, surrogate={self.surrogate}, "
                 f"step_mode={self.step_mode!r}")

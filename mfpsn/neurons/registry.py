@@ -67,7 +67,7 @@ class NeuronRecord:
         dilated: True when the network's dilation schedule applies (MFPSN); others get d = 1.
         fixed_backend: ``device type → neuron options`` naming one fixed backend (``"cpu"``, ``"cuda"``) for runs
             that must reproduce a seed bit for bit (experiments): the fastest implementation that never changes
-            with timing, as the neuron's own knob (``impl`` or ``backend``); empty for neurons without a choice.
+            with timing, as the neuron's own knob (``backend``); empty for neurons without a choice.
     """
 
     kind: str
@@ -146,13 +146,13 @@ def _anneal_lambda(m: MaskedPSN, epoch: int, epochs: int) -> None:
 
 
 # the fused C++ filter on a CPU, the Triton kernels on a GPU (neither picks by timing)
-_IMPL_FIXED = MappingProxyType({"cpu": {"impl": "fused"}, "cuda": {"impl": "triton"}})
+_FILTER_FIXED = MappingProxyType({"cpu": {"backend": "fused"}, "cuda": {"backend": "triton"}})
 
 _RECORDS = (
     NeuronRecord("mfpsn", MFPSN, "MFPSN", "#d62728",
                  build=lambda c: MFPSN(c.channels, order=c.order, dilation=c.dilation, **c.options),
                  ops=lambda m, T, exact: neuron_ops("mfpsn", T, m.order, m.dilation, exact=exact), dilated=True,
-                 fixed_backend=_IMPL_FIXED),
+                 fixed_backend=_FILTER_FIXED),
     NeuronRecord("lif", LIF, "LIF", "#1f77b4", build=lambda c: LIF(**c.options), ops=_lif_ops,
                  fixed_backend=MappingProxyType({"cpu": {"backend": "fused"}, "cuda": {"backend": "triton"}})),
     NeuronRecord("plif", PLIF, "PLIF", "#17becf", build=lambda c: PLIF(**c.options), ops=_lif_ops,
@@ -164,7 +164,7 @@ _RECORDS = (
                  ops=lambda m, T, exact: neuron_ops("psn", T), epoch_hook=_anneal_lambda),
     NeuronRecord("sliding_psn", SlidingPSN, "SlidingPSN", "#2ca02c",
                  build=lambda c: SlidingPSN(c.order, **c.options),
-                 ops=lambda m, T, exact: neuron_ops("sliding_psn", T, m.order, exact=exact), fixed_backend=_IMPL_FIXED),
+                 ops=lambda m, T, exact: neuron_ops("sliding_psn", T, m.order, exact=exact), fixed_backend=_FILTER_FIXED),
 )
 
 #: The package's neurons. Immutable; extend a copy with :meth:`NeuronRegistry.with_records`.

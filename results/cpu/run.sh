@@ -15,7 +15,7 @@ uptime | tee "$out/load_$tag.txt"
 python -m mfpsn.bench --T 256 --N 1024 --k 8 --d 2 --repeats 9 --threads "$threads" \
   --json "$out/bench_${tag}_N1024.json" --markdown "$out/bench_${tag}_N1024.md"
 python -m mfpsn.bench --T 256 --N 65536 --k 8 --d 2 --repeats 5 --threads "$threads" --forward-only \
-  --impl conv1d shift_add toeplitz blocked fused auto \
+  --filter-backends conv1d shift_add toeplitz blocked fused auto \
   --json "$out/bench_${tag}_N65536.json" --markdown "$out/bench_${tag}_N65536.md"
 uptime | tee -a "$out/load_$tag.txt"
 python -m mfpsn.bench.targets "$out/bench_${tag}_N1024.json" "$out/bench_${tag}_N65536.json" \

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 out=results/cpu
 p="issue14${1:+_$1}"
 { date -u; uptime; } | tee "$out/${p}_load.txt"
-common=(--T 256 --k 8 --d 2 --impl fused --mfpsn-impl auto --train-impl auto --peers --no-warmup)
+common=(--T 256 --k 8 --d 2 --filter-backends fused --mfpsn-backends auto --train-backends auto --peers --no-warmup)
 python -m mfpsn.bench "${common[@]}" --N 1024 --repeats 7 \
   --json "$out/${p}_N1024.json" --markdown "$out/${p}_N1024.md"
 python -m mfpsn.bench "${common[@]}" --N 65536 --repeats 5 \

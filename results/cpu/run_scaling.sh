@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=results/cpu
-common=(--k 8 --d 2 --impl fused --mfpsn-impl auto --train-impl auto --peers --repeats 5)
+common=(--k 8 --d 2 --filter-backends fused --mfpsn-backends auto --train-backends auto --peers --repeats 5)
 python -m mfpsn.bench "${common[@]}" --T 64 256 1024 --N 1024 \
   --json "$out/scaling_T.json" --markdown "$out/scaling_T.md"
 python -m mfpsn.bench "${common[@]}" --T 256 --N 1024 8192 65536 --skip "snnTorch Leaky" "norse LIF" "LIF fused" \
