@@ -265,7 +265,7 @@ def test_rebinning_updates_the_frame_slider():
 
 
 def test_large_sensors_are_pooled_and_clouds_subsampled():
-    from mfpsn.app.bench import synthetic_recording
+    from mfpsn.tools.app_bench import synthetic_recording
 
     ev = synthetic_recording(50_000, 640, 480)
     fig = events_view.frame_at(ev, 5, 0, Limits(frame_max_side=128))
@@ -309,7 +309,7 @@ def test_bad_uploads_raise_gr_error(tmp_path):
 
 
 def test_event_count_limit(tmp_path):
-    from mfpsn.app.bench import synthetic_recording
+    from mfpsn.tools.app_bench import synthetic_recording
 
     path = tmp_path / "many.npy"
     write_npy(path, synthetic_recording(5_000, 64, 48))
@@ -574,7 +574,7 @@ def test_serve_flags_and_offline_theme():
 def client():
     from gradio_client import Client
 
-    from mfpsn.app.loadtest import launch_app
+    from mfpsn.tools.loadtest import launch_app
 
     demo = launch_app()
     try:

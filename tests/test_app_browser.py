@@ -31,7 +31,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def url():
-    from mfpsn.app.loadtest import launch_app
+    from mfpsn.tools.loadtest import launch_app
 
     demo = launch_app()
     try:

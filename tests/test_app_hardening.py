@@ -164,7 +164,7 @@ def test_main_warns_and_passes_auth(monkeypatch, capsys):
 def client():
     from gradio_client import Client
 
-    from mfpsn.app.loadtest import launch_app
+    from mfpsn.tools.loadtest import launch_app
 
     demo = launch_app()
     try:

@@ -1,4 +1,4 @@
-"""A small version of the loopback load test (``python -m mfpsn.app.loadtest`` runs 8 clients × 25 requests).
+"""A small version of the loopback load test (``python -m mfpsn.tools.loadtest`` runs 8 clients × 25 requests).
 
 Concurrent ``gradio_client`` clients mix every endpoint, including deliberately bad settings that must come back
 as app errors; the test requires zero failures and that every endpoint of the mix was exercised.
@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from mfpsn.app.loadtest import percentile, request_mix, run_load
+from mfpsn.tools.loadtest import percentile, request_mix, run_load
 
 
 def test_percentile_nearest_rank():
@@ -19,7 +19,7 @@ def test_percentile_nearest_rank():
 
 @pytest.mark.slow
 def test_concurrent_clients_mixing_endpoints():
-    from mfpsn.app.loadtest import launch_app
+    from mfpsn.tools.loadtest import launch_app
 
     mix = request_mix()
     demo = launch_app()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from mfpsn.app import models_view
-from mfpsn.app.bench import synthetic_recording
+from mfpsn.tools.app_bench import synthetic_recording
 from mfpsn.app.ood import ood_notes, training_stats
 from mfpsn.checkpoints import load
 from mfpsn.events import Events

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mfpsn.app import events_view, models_view
-from mfpsn.app.bench import synthetic_recording
+from mfpsn.tools.app_bench import synthetic_recording
 from mfpsn.app.limits import Limits
 
 

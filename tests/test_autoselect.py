@@ -15,6 +15,7 @@ from mfpsn.backends import dispatch as filt
 from mfpsn.backends.autoselect import Choice, candidates_for
 from mfpsn.functional import fused_cpu
 from mfpsn.functional.filter import temporal_filter_ref
+from mfpsn import timer
 
 FILTERS = BACKENDS.names_for("filter")
 
@@ -136,14 +137,14 @@ def test_spikes_auto_reports_a_spike_choice(monkeypatch):
 def test_summary_of_last_m_runs(monkeypatch, stat, expect):
     """m = 2: five runs, the last two summarised (a fake clock gives durations 1, 2, 3, 4, 5 s)."""
     ticks = iter([0.0, 1.0, 1.0, 3.0, 3.0, 6.0, 6.0, 10.0, 10.0, 15.0])
-    monkeypatch.setattr(autoselect.time, "perf_counter", lambda: next(ticks))
+    monkeypatch.setattr(timer.time, "perf_counter", lambda: next(ticks))
     ms = AutoSelector(m=2, stat=stat)._time("shift_add", torch.randn(4, 1, 2), torch.randn(2, 2), 1, False, "filter")
     assert ms == pytest.approx(expect)
 
 
 def test_a_hopeless_candidate_is_timed_twice(monkeypatch):
     ticks = iter([0.0, 10.0, 10.0, 18.0])  # runs of 10 s and 8 s; a third run would exhaust the fake clock
-    monkeypatch.setattr(autoselect.time, "perf_counter", lambda: next(ticks))
+    monkeypatch.setattr(timer.time, "perf_counter", lambda: next(ticks))
     ms = AutoSelector()._time("shift_add", torch.randn(4, 1, 2), torch.randn(2, 2), 1, False, "filter", 1000.0)
     assert ms == pytest.approx(8000.0)
 
@@ -152,7 +153,7 @@ def test_one_slow_run_does_not_prune(monkeypatch):
     """First run disturbed (10 s), the others fast (1 ms): timed fully, summary = min of the last m."""
     durations = [10.0] + [0.001] * 6
     ticks = iter([v for d in durations for v in (0.0, d)])
-    monkeypatch.setattr(autoselect.time, "perf_counter", lambda: next(ticks))
+    monkeypatch.setattr(timer.time, "perf_counter", lambda: next(ticks))
     ms = AutoSelector(m=3)._time("shift_add", torch.randn(4, 1, 2), torch.randn(2, 2), 1, False, "filter", 1000.0)
     assert ms == pytest.approx(1.0)
 

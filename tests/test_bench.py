@@ -74,7 +74,7 @@ def _fake_module(monkeypatch, name: str, seen: list):
     monkeypatch.setitem(sys.modules, name, fake)
 
 
-@pytest.mark.parametrize("flag, module", [("--gpu-check", "mfpsn.bench.gpu_check"), ("--events", "mfpsn.events.bench")])
+@pytest.mark.parametrize("flag, module", [("--gpu-check", "mfpsn.bench.gpu_check"), ("--events", "mfpsn.bench.events")])
 def test_dispatch_flags_hand_over_their_arguments(monkeypatch, flag, module):
     seen = []
     _fake_module(monkeypatch, module, seen)
@@ -83,7 +83,7 @@ def test_dispatch_flags_hand_over_their_arguments(monkeypatch, flag, module):
     assert seen == [["--extra", "1"], []]   # never None: the module's parser would then read sys.argv
 
 
-@pytest.mark.parametrize("flag, module", [("--gpu-check", "mfpsn.bench.gpu_check"), ("--events", "mfpsn.events.bench")])
+@pytest.mark.parametrize("flag, module", [("--gpu-check", "mfpsn.bench.gpu_check"), ("--events", "mfpsn.bench.events")])
 def test_dispatch_without_the_module_is_a_clear_error(monkeypatch, flag, module):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a))
@@ -127,7 +127,8 @@ def test_targets_cli_names_a_bad_file(tmp_path, capsys):
 def test_interleaved_timing_is_round_robin_and_drops_failures():
     import torch
 
-    from mfpsn.bench.timing import interleaved_ms, upper_median
+    from mfpsn.bench.timing import interleaved_ms
+    from mfpsn.timer import upper_median
 
     order, errors = [], []
 

@@ -100,6 +100,22 @@ def test_layers_functional_below_kernels_below_backends():
             assert not {d for d in deps if d.startswith(("mfpsn.backends", "mfpsn.neurons"))}, module
 
 
+def test_the_tools_sit_outside_the_library_and_the_timer_at_the_bottom():
+    """Issue 11 step 8: the load test, app benchmark, AOT check and asset maker live in ``mfpsn.tools``, which no
+    library module imports; the one timer (``mfpsn.timer``) imports nothing of mfpsn, so every layer can use it."""
+    graph = import_graph()
+    assert {"mfpsn.tools.loadtest", "mfpsn.tools.app_bench", "mfpsn.tools.aot_check",
+            "mfpsn.tools.make_assets"} <= set(graph)
+    for module, deps in graph.items():
+        if not module.startswith("mfpsn.tools"):
+            assert not {d for d in deps if d.startswith("mfpsn.tools")}, module
+    assert not {d for d in graph["mfpsn.timer"] if d.startswith("mfpsn")}
+    for user in ("mfpsn.backends.autoselect", "mfpsn.bench.timing", "mfpsn.bench.first_call", "mfpsn.bench.gpu_check",
+                 "mfpsn.bench.train_step", "mfpsn.bench.events", "mfpsn.bench.frames", "mfpsn.tools.app_bench",
+                 "mfpsn.tools.loadtest"):
+        assert "mfpsn.timer" in graph[user], user
+
+
 def test_a_circle_is_reported_with_its_path():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None

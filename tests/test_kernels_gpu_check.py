@@ -86,8 +86,7 @@ def test_train_step_rows_run_on_cpu_and_are_judged_against_psn(tmp_path):
     assert all(p.grad is not None for p in model.parameters())
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
 
-    timer = gpu_check._timer(torch.device("cpu"))
-    rows = train_step.time_train_steps(torch.device("cpu"), timer, T=5, batch=1, in_channels=1, length=8,
+    rows = train_step.time_train_steps(torch.device("cpu"), T=5, batch=1, in_channels=1, length=8,
                                        width=3, fc_width=4, order=3, num_classes=3, warmup=1, runs=1,
                                        log=lambda *_: None)
     assert [(r.impl, r.neuron) for r in rows] == [("MFPSN triton", "mfpsn"), ("MFPSN auto", "mfpsn"),
@@ -99,7 +98,7 @@ def test_train_step_rows_run_on_cpu_and_are_judged_against_psn(tmp_path):
     psn_less = train_step.step_verdicts(rows[:2])
     assert all("not measured" in v for v in psn_less)
 
-    skipped = train_step.time_train_steps(torch.device("cpu"), timer, T=5, batch=1, in_channels=1, length=8,
+    skipped = train_step.time_train_steps(torch.device("cpu"), T=5, batch=1, in_channels=1, length=8,
                                           width=3, fc_width=4, order=3, num_classes=3, warmup=0, runs=1,
                                           deadline=-1.0, log=lambda *_: None)
     assert all(r.step_ms is None and r.error.startswith("skipped") for r in skipped)
@@ -114,7 +113,7 @@ def test_train_step_rows_run_on_cpu_and_are_judged_against_psn(tmp_path):
 def test_train_step_records_a_failing_config():
     from mfpsn.bench import train_step
 
-    rows = train_step.time_train_steps(torch.device("cpu"), gpu_check._timer(torch.device("cpu")), T=4, batch=1,
+    rows = train_step.time_train_steps(torch.device("cpu"), T=4, batch=1,
                                        in_channels=1, length=8, width=2, fc_width=2, order=2, num_classes=2,
                                        warmup=0, runs=1, configs=(("bad", "mfpsn", "no_such_impl"),),
                                        log=lambda *_: None)

@@ -96,7 +96,7 @@ def test_kernels_compile_for_sm90_without_a_gpu():
     lagged tiles, loop-carried BPTT state) through Triton's real compiler for cuda:90, no GPU needed."""
     pytest.importorskip("triton", reason="needs triton installed")
     code = """
-from mfpsn.kernels.aot_check import compile_variant, variants
+from mfpsn.tools.aot_check import compile_variant, variants
 wanted = ("grad_stats fp32 fused=True surr=0", "moments fp32", "lif_bwd fp32 hard=False detach=False surr=2")
 for label, kernel, sig, consts in variants(("fp32",)):
     if label in wanted:

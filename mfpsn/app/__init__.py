@@ -4,6 +4,6 @@ Modules: :mod:`~mfpsn.app.lab` (neuron lab), :mod:`~mfpsn.app.events_view` (even
 :mod:`~mfpsn.app.models_view` (pretrained models on a recording), :mod:`~mfpsn.app.race` (speed race and recorded
 results), :mod:`~mfpsn.app.zoo` (model zoo), :mod:`~mfpsn.app.inputs` (lab input sequences),
 :mod:`~mfpsn.app.limits` (limits and ``gr.Error`` checks), :mod:`~mfpsn.app.serve` (flags, queue, theme),
-figure modules ``figures_*`` and :mod:`~mfpsn.app.plotstyle`; ``python -m mfpsn.app.bench`` (speed of the lab
-update and of a large upload) and ``python -m mfpsn.app.loadtest`` (concurrent clients).
+figure modules ``figures_*`` and :mod:`~mfpsn.app.plotstyle`. The app's benchmark and load test are tools
+(``python -m mfpsn.tools.app_bench``, ``python -m mfpsn.tools.loadtest``; :mod:`mfpsn.tools`).
 """

@@ -41,12 +41,12 @@ choices separate.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
 import torch
 
 from mfpsn.functional.surrogate import ATan
+from mfpsn.timer import elapsed_ms
 
 from mfpsn.backends.registry import BACKENDS, BackendRecord, BackendRegistry
 
@@ -124,11 +124,6 @@ class Choice:
     rule: str = "timed"     # "timed", or "cost model" (a one-pass kernel on a large input, nothing timed)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 @dataclass
 class AutoSelector:
     """Times candidates once per key and caches the fastest.
@@ -169,10 +164,7 @@ class AutoSelector:
         ws = taps.detach().requires_grad_(grad)
         upstream = torch.randn_like(xs) if grad else None
         theta = torch.zeros(x.shape[2], dtype=x.dtype, device=x.device)
-        times = []
-        for _ in range(2 * self.m + 1):
-            _sync(x.device)
-            t0 = time.perf_counter()
+        def call() -> None:
             if op == "spikes":
                 with torch.no_grad():
                     r.ops["spikes"](xs, ws, theta, dilation, _ANY_SURROGATE)
@@ -183,8 +175,10 @@ class AutoSelector:
             else:
                 with torch.no_grad():
                     r.ops["filter"](xs, ws, dilation)
-            _sync(x.device)
-            times.append(1e3 * (time.perf_counter() - t0))
+
+        times = []
+        for _ in range(2 * self.m + 1):
+            times.append(elapsed_ms(call, x.device))
             if bound_ms is not None and len(times) == 2 and min(times) > bound_ms:
                 return min(times)
         last = times[-self.m:]

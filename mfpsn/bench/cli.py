@@ -29,7 +29,8 @@ import torch
 from tqdm import tqdm
 
 from mfpsn.bench.subjects import FILTER_DEFAULT, Unavailable, random_pow2_taps, subjects_for
-from mfpsn.bench.timing import interleaved_ms, machine_facts, upper_median
+from mfpsn.bench.timing import interleaved_ms, machine_facts
+from mfpsn.timer import upper_median
 from mfpsn.functional import fused_cpu
 from mfpsn.backends import DEFAULT_SELECTOR, FILTER_BACKENDS
 
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", type=Path, default=None, metavar="PATH", help="write the table as markdown")
     p.add_argument("--quick", action="store_true", help="tiny shapes and few repeats (smoke test)")
     p.add_argument("--gpu-check", action="store_true", help="run mfpsn.bench.gpu_check.main() instead")
-    p.add_argument("--events", action="store_true", help="run the event-file benchmark mfpsn.events.bench instead")
+    p.add_argument("--events", action="store_true", help="run the event-file benchmark mfpsn.bench.events instead")
     return p
 
 
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.gpu_check:
         return _dispatch("mfpsn.bench.gpu_check", "--gpu-check", rest)
     if args.events:
-        return _dispatch("mfpsn.events.bench", "--events", rest)
+        return _dispatch("mfpsn.bench.events", "--events", rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.quick:

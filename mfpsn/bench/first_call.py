@@ -18,7 +18,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
 __all__ = ["measure", "main"]
 
@@ -36,6 +35,7 @@ def measure(T: int, N: int, C: int, k: int, d: int, repeats: int, torch_warm: bo
 
     from mfpsn.backends import DEFAULT_SELECTOR
     from mfpsn.neurons import MFPSN
+    from mfpsn.timer import times_ms
 
     gen = torch.Generator().manual_seed(0)
     m = MFPSN(C, order=k, dilation=d)
@@ -43,12 +43,11 @@ def measure(T: int, N: int, C: int, k: int, d: int, repeats: int, torch_warm: bo
     for tag, n in (("", N), ("second_shape_", N + C)):
         x = (torch.rand(T, n // C, C, generator=gen) * 1.5).requires_grad_()
         gy = torch.rand(T, n // C, C, generator=gen)
-        times = []
-        for _ in range(1 + repeats):
-            t0 = time.perf_counter()
+        def call() -> None:
             m(x).backward(gy)
-            times.append(1e3 * (time.perf_counter() - t0))
             x.grad = None
+
+        times = times_ms(call, 1 + repeats)
         steady = sorted(times[1:])[len(times[1:]) // 2]
         out.update({f"{tag}first_ms": round(times[0], 2), f"{tag}steady_ms": round(steady, 2),
                     f"{tag}ratio": round(times[0] / steady, 2), f"{tag}times_ms": [round(t, 2) for t in times]})

@@ -43,6 +43,7 @@ from typing import Callable
 import torch
 
 from mfpsn.bench.train_step import StepRow, step_verdicts, time_train_steps
+from mfpsn.timer import median_ms
 
 __all__ = ["main", "sweep", "Row", "format_table", "target_checks", "write_report", "run_tests"]
 
@@ -76,34 +77,6 @@ class _Case:
     theta: torch.Tensor              # [C] ones, requires grad
     dilation: int
     params: list[torch.Tensor] = field(default_factory=list)
-
-
-def _timer(device: torch.device) -> Callable[[Callable[[], None]], float]:
-    """CUDA events on CUDA; perf_counter elsewhere (only for smoke runs of this script, never reported)."""
-    if device.type == "cuda":
-        def timed(fn: Callable[[], None]) -> float:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            return start.elapsed_time(end)
-        return timed
-
-    def timed_cpu(fn: Callable[[], None]) -> float:
-        t0 = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t0) * 1e3
-    return timed_cpu
-
-
-def _upper_median(fn: Callable[[], None], timed, warmup: int, runs: int) -> float:
-    for _ in range(warmup):
-        fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    times = sorted(timed(fn) for _ in range(runs))
-    return times[runs // 2]
 
 
 def _pow2_taps(C: int, k: int, device: torch.device) -> torch.Tensor:
@@ -180,7 +153,7 @@ def _implementations(case: _Case) -> list[tuple[str, Callable[[], Callable[[], t
             ("MFPSN layer train (BN moments, triton)", mfpsn_layer)]
 
 
-def _measure(name: str, build, case: _Case, timed, warmup: int, runs: int, row: Row) -> None:
+def _measure(name: str, build, case: _Case, warmup: int, runs: int, row: Row) -> None:
     f = build()
     x, gy = case.x, case.gy
 
@@ -194,16 +167,15 @@ def _measure(name: str, build, case: _Case, timed, warmup: int, runs: int, row: 
             p.grad = None
         f().backward(gy)
 
-    row.fwd_ms = _upper_median(forward, timed, warmup, runs)
+    row.fwd_ms = median_ms(forward, runs, warmup=warmup, device=x.device)
     row.fwd_GBs = 2 * x.element_size() * x.numel() / (row.fwd_ms * 1e-3) / 1e9
-    row.fwdbwd_ms = _upper_median(forward_backward, timed, warmup, runs)
+    row.fwdbwd_ms = median_ms(forward_backward, runs, warmup=warmup, device=x.device)
 
 
 def sweep(device: torch.device, total: int = 1 << 26, channels: int = 128, timesteps=(16, 64, 256, 1024),
           order: int = 8, dilation: int = 2, warmup: int = 2, runs: int = 10, budget_s: float = 120.0,
           log=print) -> list[Row]:
     """Time every implementation at every T; returns the rows (failed and skipped rows carry ``error``)."""
-    timed = _timer(device)
     rows: list[Row] = []
     deadline = time.monotonic() + budget_s
     for T in timesteps:
@@ -225,7 +197,7 @@ def sweep(device: torch.device, total: int = 1 << 26, channels: int = 128, times
                 row.error = "skipped: time budget spent"
                 continue
             try:
-                _measure(name, build, case, timed, warmup, runs, row)
+                _measure(name, build, case, warmup, runs, row)
                 log(f"T = {T:5d}  {name:40s} {row.fwd_ms:9.3f} / {row.fwdbwd_ms:9.3f} ms")
             except Exception as err:  # one failing row must not stop the sweep; it is recorded, never filled in
                 row.fwd_ms = row.fwdbwd_ms = row.fwd_GBs = None
@@ -304,11 +276,11 @@ def _versions() -> dict:
     return info
 
 
-def _copy_probe_GBs(device: torch.device, timed) -> float:
+def _copy_probe_GBs(device: torch.device) -> float:
     """b.copy_(a) on 2^28 float32 values: 2·4·2^28 bytes / time."""
     a = torch.empty(1 << 28, device=device)
     b = torch.empty_like(a)
-    ms = _upper_median(lambda: b.copy_(a), timed, 2, 10)
+    ms = median_ms(lambda: b.copy_(a), 10, warmup=2, device=device)
     del a, b
     torch.cuda.empty_cache()
     return 2 * 4 * (1 << 28) / (ms * 1e-3) / 1e9
@@ -374,12 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_tests:
         tests = run_tests()
         print(f"tests {tests['status']}:", (tests["summary"].splitlines() or ["(no output)"])[-1])
-    timed = _timer(device)
-    copy_GBs = _copy_probe_GBs(device, timed)
+    copy_GBs = _copy_probe_GBs(device)
     budget = min(args.budget, TOTAL_S - (time.monotonic() - started))
     end = time.monotonic() + budget
     rows = sweep(device, timesteps=tuple(args.timesteps), budget_s=budget - min(args.step_reserve, budget))
-    step_rows = time_train_steps(device, timed, deadline=end)
+    step_rows = time_train_steps(device, deadline=end)
     info.update(copy_probe_GBs=copy_GBs, wall_s=round(time.monotonic() - started, 1), tests=tests,
                 setup={"total_values": 1 << 26, "C": 128, "k": 8, "d": 2, "dtype": "float32", "runs": 10,
                        "warmup": 2, "statistic": "upper median of 10 (sorted element 5), CUDA events"},

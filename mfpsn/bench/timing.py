@@ -1,47 +1,17 @@
-"""Timing (median after warm-up, synchronized on CUDA) and the machine facts written next to every result."""
+"""Round-robin timing of several subjects (on the package's one timer, :func:`mfpsn.timer.elapsed_ms`) and the
+machine facts written next to every result."""
 from __future__ import annotations
 
 import datetime as _dt
 import os
 import platform
-import time
 from typing import Callable
 
 import torch
 
-__all__ = ["sync", "median_ms", "interleaved_ms", "upper_median", "machine_facts"]
+from mfpsn.timer import elapsed_ms
 
-
-def sync(device: torch.device) -> None:
-    """Wait for queued CUDA work (no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_ms(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` in ms over ``repeats`` runs after ``warmup`` untimed runs.
-
-    For an even ``repeats`` the upper median (element ``repeats // 2`` of the sorted times), as in
-    the GPU anchors' protocol.
-    """
-    if repeats < 1:
-        raise ValueError(f"median_ms: expected repeats >= 1, found {repeats}")
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t0)
-    return 1e3 * sorted(times)[repeats // 2]
-
-
-def upper_median(times: list[float]) -> float:
-    """Element ``len // 2`` of the sorted times (the upper median for an even count)."""
-    return sorted(times)[len(times) // 2]
+__all__ = ["interleaved_ms", "machine_facts"]
 
 
 def interleaved_ms(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int = 2,
@@ -66,12 +36,9 @@ def interleaved_ms(fns: dict[str, Callable[[], object]], device: torch.device, r
 
     def run(name: str, timed: bool) -> None:
         try:
-            sync(device)
-            t0 = time.perf_counter()
-            live[name]()
-            sync(device)
+            ms = elapsed_ms(live[name], device)
             if timed:
-                times[name].append(1e3 * (time.perf_counter() - t0))
+                times[name].append(ms)
         except Exception as err:  # noqa: BLE001 - reported to the caller, who records it
             if on_error is None:
                 raise

@@ -3,8 +3,8 @@
 A step is ``zero_grad; loss = cross_entropy(model(x), y, label_smoothing=0.1); loss.backward(); AdamW.step()``
 on :class:`mfpsn.models.SeqImageNet` built through :func:`mfpsn.models.build_model`, with random input
 ``x: [T, B, in_channels, length]`` (``rand``) and random labels ``y: [B]``, float32, no AMP. The timing is the upper
-median of ``runs`` timed steps after ``warmup`` untimed ones (CUDA events on CUDA, ``perf_counter`` elsewhere, the
-latter only for smoke runs). Device-agnostic: the CPU tests run it on tiny widths through the Triton interpreter.
+median of ``runs`` timed steps after ``warmup`` untimed ones (:func:`mfpsn.timer.elapsed_ms`: CUDA events on CUDA,
+``perf_counter`` elsewhere, the latter only for smoke runs). Device-agnostic: the CPU tests run it on tiny widths through the Triton interpreter.
 
 Target (issue 3): MFPSN step time ≤ PSN step time at T = 32. The paper's own implementation was 1.25–2.4× slower
 than PSN (a published reference, not measured here).
@@ -17,6 +17,8 @@ from typing import Callable
 
 import torch
 from torch.nn import functional as F
+
+from mfpsn.timer import median_ms
 
 __all__ = ["StepRow", "STEP_CONFIGS", "PAPER_RATIO", "train_step_fn", "time_train_steps", "step_verdicts"]
 
@@ -56,18 +58,13 @@ def train_step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> C
     return step
 
 
-def _median_ms(step: Callable[[], None], timed: Callable[[Callable[[], None]], float], runs: int) -> float:
-    times = sorted(timed(step) for _ in range(runs))
-    return times[runs // 2]
-
-
-def time_train_steps(device: torch.device, timed: Callable[[Callable[[], None]], float], *, T: int = 32,
+def time_train_steps(device: torch.device, *, T: int = 32,
                      batch: int = 128, in_channels: int = 3, length: int = 32, width: int = 128,
                      fc_width: int = 256, order: int = 16, num_classes: int = 10, warmup: int = 3, runs: int = 5,
                      configs=STEP_CONFIGS, deadline: float | None = None, log=print) -> list[StepRow]:
     """Time a training step of ``SeqImageNet`` for every ``(name, neuron, impl)`` in ``configs``.
 
-    ``timed(fn) → ms`` times one call (see ``gpu_check._timer``). ``deadline`` (``time.monotonic()`` value): a
+    Each step is timed by :func:`mfpsn.timer.elapsed_ms` (CUDA events on CUDA). ``deadline`` (``time.monotonic()`` value): a
     config not started before it, or whose warm-up (which includes kernel compilation and ``backend="auto"``'s
     selection) ends after it, is recorded as skipped with the reason; a failing config is recorded with its
     error. No time is ever filled in. The paper's setting is T = 32, batch 128, width 128, fc 256, k = 16.
@@ -100,7 +97,7 @@ def time_train_steps(device: torch.device, timed: Callable[[Callable[[], None]],
                 row.error = "skipped: time budget spent during warm-up (compilation / auto selection)"
                 log(f"train step T = {T} {name:14s} {row.error}")
                 continue
-            row.step_ms = _median_ms(step, timed, runs)
+            row.step_ms = median_ms(step, runs, warmup=0, device=device)
             log(f"train step T = {T} {name:14s} {row.step_ms:9.3f} ms")
         except Exception as err:  # one failing config must not stop the others; recorded, never filled in
             row.step_ms = None

@@ -15,7 +15,7 @@ function                    kernel file                            reference bes
 ``lagged_moments``          :mod:`mfpsn.kernels.moments`           ``lagged_moments_ref``
 ==========================  =====================================  =======================================
 
-Without a GPU: the tests run the kernels through the interpreter, and ``python -m mfpsn.kernels.aot_check``
+Without a GPU: the tests run the kernels through the interpreter, and ``python -m mfpsn.tools.aot_check``
 compiles every kernel variant for cuda:90 with Triton's real compiler (no launch).
 """
 from __future__ import annotations

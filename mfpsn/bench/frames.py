@@ -1,6 +1,6 @@
 """Throughput of events -> frames, spike-train binning and denoise (a benchmark, not a test).
 
-``python -m mfpsn.events.frames_bench [--events 1000000] [--repeats 5]`` prints events per
+``python -m mfpsn.bench.frames [--events 1000000] [--repeats 5]`` prints events per
 second for each case; :func:`measure_frames_throughput` returns the same numbers for
 ``python -m mfpsn.bench``. The stream is synthetic: uniform pixels on a DAVIS346 sensor
 (346x260), uniform sorted times over 10 s, random polarity, fixed seed.
@@ -8,7 +8,6 @@ second for each case; :func:`measure_frames_throughput` returns the same numbers
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Callable, Sequence
 
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from mfpsn.events.core import Events
 from mfpsn.events.denoise import denoise_mask
 from mfpsn.events.frames import events_to_frames, spike_train_to_bins
+from mfpsn.timer import times_ms
 
 __all__ = ["synthetic_stream", "measure_frames_throughput", "main"]
 
@@ -29,13 +29,8 @@ def synthetic_stream(n_events: int, width: int = 346, height: int = 260, span_us
 
 
 def _best_of(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    """Best seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
+    return min(times_ms(fn, repeats, warmup=1)) / 1e3
 
 
 def measure_frames_throughput(n_events: int = 1_000_000, repeats: int = 5, seed: int = 0) -> list[dict]:
@@ -66,7 +61,7 @@ def measure_frames_throughput(n_events: int = 1_000_000, repeats: int = 5, seed:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mfpsn.events.frames_bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mfpsn.bench.frames", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,4 @@
-"""Compile every Triton kernel variant for a GPU target without a GPU: ``python -m mfpsn.kernels.aot_check``.
+"""Compile every Triton kernel variant for a GPU target without a GPU: ``python -m mfpsn.tools.aot_check``.
 
 The interpreter (``TRITON_INTERPRET=1``) runs kernels as NumPy code and accepts some programs that the compiler
 rejects (and the other way round), so this check lowers each kernel through Triton's real compiler
@@ -75,7 +75,7 @@ def compile_variant(kernel, signature: dict, constexprs: dict, arch: int = 90, n
 
 def main(argv: list[str] | None = None) -> int:
     """Compile all variants; returns 1 if any failed, 2 when it cannot run here."""
-    parser = argparse.ArgumentParser(prog="python -m mfpsn.kernels.aot_check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mfpsn.tools.aot_check", description=__doc__.splitlines()[0])
     parser.add_argument("--arch", type=int, default=90, help="CUDA compute capability ×10 (90 = H100/H200)")
     parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16", "fp16"])
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Bounded load test of the web app on loopback: concurrent ``gradio_client`` clients mixing the endpoints.
 
-``python -m mfpsn.app.loadtest [--clients 8] [--requests 25] [--url URL] [--json PATH]``
+``python -m mfpsn.tools.loadtest [--clients 8] [--requests 25] [--url URL] [--json PATH]``
 
 Without ``--url`` the app (``app.demo``) is launched in this process on a free loopback port with the same
 queue and launch options as ``python app.py``. Each client runs its requests one after another; the clients
@@ -23,10 +23,11 @@ import resource
 import socket
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from mfpsn.timer import elapsed_ms
 
 # this module starts gradio_client clients (and may launch the app): no telemetry thread, ever
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -198,20 +199,20 @@ def _client_loop(url: str, c: int, n: int, mix: list, result: LoadResult, lock: 
         endpoint, args, expect_error = mix[(c + i) % len(mix)]
         if endpoint in ("/load_events", "/run_model") and args[0]:
             args = [handle_file(args[0]), *args[1:]]
-        t0 = time.perf_counter()
-        try:
-            client.predict(*args, api_name=endpoint)
-            ok = not expect_error
-            why = "expected an app error, got a result"
-        except Exception as exc:  # noqa: BLE001 - gradio_client raises AppError or transport errors
-            ok = (expect_error and type(exc).__name__ == "AppError" and bool(str(exc))
-                  and SECRET_MARK not in str(exc))
-            why = f"{type(exc).__name__}: {exc}"
-        dt = time.perf_counter() - t0
+        outcome: dict[str, Any] = {}
+
+        def request() -> None:
+            try:
+                client.predict(*args, api_name=endpoint)
+                outcome.update(ok=not expect_error, why="expected an app error, got a result")
+            except Exception as exc:  # noqa: BLE001 - gradio_client raises AppError or transport errors
+                outcome.update(ok=(expect_error and type(exc).__name__ == "AppError" and bool(str(exc))
+                                   and SECRET_MARK not in str(exc)), why=f"{type(exc).__name__}: {exc}")
+        dt = elapsed_ms(request) / 1e3
         with lock:
             result.latencies.setdefault(endpoint, []).append(dt)
-            if not ok:
-                result.failures.append(f"client {c} request {i} {endpoint}: {why}")
+            if not outcome["ok"]:
+                result.failures.append(f"client {c} request {i} {endpoint}: {outcome['why']}")
 
 
 def run_load(url: str, clients: int = 8, requests: int = 25) -> LoadResult:
@@ -221,17 +222,17 @@ def run_load(url: str, clients: int = 8, requests: int = 25) -> LoadResult:
     lock = threading.Lock()
     threads = [threading.Thread(target=_client_loop, args=(url, c, requests, mix, result, lock), daemon=True)
                for c in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    result.wall_s = time.perf_counter() - t0
+    def run_all() -> None:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    result.wall_s = elapsed_ms(run_all) / 1e3
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mfpsn.app.loadtest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mfpsn.tools.loadtest", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=25, help="requests per client")
     parser.add_argument("--url", default=None, help="a running app (default: launch one in this process)")

@@ -1,7 +1,7 @@
 """The reading benchmark runs end to end on a small stream (no timing is asserted here)."""
 from __future__ import annotations
 
-from mfpsn.events.bench import main, run_events_benchmark
+from mfpsn.bench.events import main, run_events_benchmark
 
 
 def test_benchmark_rows_on_a_small_stream():

@@ -1,6 +1,6 @@
 """Speed of the web app's heavy requests (a benchmark script, not a test).
 
-``python -m mfpsn.app.bench [--repeats 20] [--events 1000000] [--json PATH]``
+``python -m mfpsn.tools.app_bench [--repeats 20] [--events 1000000] [--json PATH]``
 
 1. **Neuron lab update** at T = 256 with every plot: server time of ``neuron_lab`` (simulation, six figures,
    summary) plus the JSON encoding Gradio does before sending (``Figure.to_json``), for the default setting and for
@@ -31,6 +31,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from mfpsn.timer import times_ms
+
 __all__ = ["synthetic_recording", "time_median", "bench_lab", "bench_upload", "bench_event_neurons", "main"]
 
 
@@ -52,12 +54,7 @@ def synthetic_recording(n: int, width: int = 640, height: int = 480, seed: int =
 
 def time_median(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """(median, max) wall seconds of ``fn()`` over ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+    times = [ms / 1e3 for ms in times_ms(fn, repeats, warmup=1)]
     return statistics.median(times), max(times)
 
 
@@ -87,7 +84,7 @@ def bench_lab(repeats: int, end_to_end: bool = True) -> dict[str, dict[str, floa
     if end_to_end:
         from gradio_client import Client
 
-        from mfpsn.app.loadtest import launch_app
+        from mfpsn.tools.loadtest import launch_app
 
         demo = launch_app()
         try:
@@ -120,7 +117,7 @@ def bench_upload(n_events: int, repeats: int, end_to_end: bool = True) -> dict[s
         if end_to_end:
             from gradio_client import Client, handle_file
 
-            from mfpsn.app.loadtest import launch_app
+            from mfpsn.tools.loadtest import launch_app
 
             demo = launch_app()
             try:
@@ -149,7 +146,7 @@ def bench_event_neurons(n_events: int, repeats: int, end_to_end: bool = True) ->
         if end_to_end:
             from gradio_client import Client, handle_file
 
-            from mfpsn.app.loadtest import launch_app
+            from mfpsn.tools.loadtest import launch_app
 
             demo = launch_app()
             try:
@@ -164,7 +161,7 @@ def bench_event_neurons(n_events: int, repeats: int, end_to_end: bool = True) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mfpsn.app.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mfpsn.tools.app_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--no-client", action="store_true", help="skip the end-to-end gradio_client timing")

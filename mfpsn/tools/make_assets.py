@@ -1,6 +1,6 @@
 """Build the sample recordings in ``assets/`` (run once; the outputs are committed).
 
-``python -m mfpsn.events.make_assets [--out assets] [--no-aedat4] [--no-shd]``
+``python -m mfpsn.tools.make_assets [--out assets] [--no-aedat4] [--no-shd]``
 
 Content: sklearn's bundled 8x8 digits turned into N-MNIST-style events by
 :func:`mfpsn.data.saccades.image_to_events` (34x34 sensor, three saccades over about 300 ms),
