@@ -106,3 +106,18 @@ def test_integer_input_is_rejected():
         pow2_quantize(torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="expected a floating-point tensor, found torch.int64"):
         pow2_quantize(torch.tensor([1, 2]), ste="round")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("lo, hi", [(None, None), (-8, 7), (None, 0), (-3, None)])
+def test_quantize_equals_the_integer_sign_and_exponent(dtype, lo, hi):
+    """The float fast path (no integer round trip) gives exactly sign · 2^exponent of ``pow2_exponents``."""
+    info = torch.finfo(dtype)
+    g = torch.Generator().manual_seed(5)
+    w = torch.cat([torch.randn(4000, generator=g, dtype=dtype) * 10.0 ** torch.randint(-6, 6, (4000,), generator=g),
+                   torch.tensor([0.0, -0.0, info.tiny, -info.tiny, info.tiny * info.eps, info.max, -info.max,
+                                 2.0 ** 0.5, -(2.0 ** 1.5), 1.0, -1.0], dtype=dtype)])
+    sign, e = pow2_exponents(w, lo, hi)
+    expect = torch.ldexp(sign.to(dtype), e.to(dtype))
+    got = pow2_quantize(w, lo, hi)
+    assert got.dtype == dtype and torch.equal(got, expect)

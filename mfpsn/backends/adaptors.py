@@ -85,8 +85,7 @@ def fused_warmup() -> None:
     lif_cpu.warmup()
 
 
-def fused_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, d: int, surrogate: Surrogate,
-                 share: "mfpsn_train_cpu.SharedDx | None" = None):
+def fused_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, d: int, surrogate: Surrogate):
     """No gradient: filter, threshold and spike in one pass. With a gradient and the ATan, Sigmoid or Rational
     surrogate: :func:`mfpsn.functional.mfpsn_train_cpu.fused_train_spikes` (the backward recomputes H); other
     surrogates: the fused filter, then the surrogate."""
@@ -94,7 +93,7 @@ def fused_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, d: in
         with torch.no_grad():
             return fused_filter_spikes(x, taps, theta, d)
     if mfpsn_train_cpu.supports(x, surrogate):
-        return mfpsn_train_cpu.fused_train_spikes(x, taps, theta, d, surrogate, share)
+        return mfpsn_train_cpu.fused_train_spikes(x, taps, theta, d, surrogate)
     from mfpsn.functional.filter import filter_fused
 
     h = filter_fused(x, taps, d)

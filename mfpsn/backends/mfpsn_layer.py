@@ -3,7 +3,7 @@ eval spikes and the traced form (the maths, the fold and the streaming step are 
 :mod:`mfpsn.functional.mfpsn`).
 
 Each function takes ``backend`` (a backend name or ``"auto"``) and ``backends=BACKENDS``; the ops run are the
-records' ``"filter"``, ``"spikes"`` (filter + threshold + spike), ``"moments"`` and ``"stats"``
+records' ``"filter"``, ``"spikes"`` (filter + threshold + spike), ``"moments"`` and ``"layer"``
 (:mod:`mfpsn.backends.registry`). ``"auto"`` resolves once per call through the selector, so it can pick a
 fused neuron kernel (the fused CPU training layer, the Triton spike kernel).
 
@@ -84,31 +84,27 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
         x: [T, B, C, *] float; weight: [C, k]; bn_weight, bn_bias: [C].
         need_h: return H; with ``need_h=False`` pass 2 is the backend's ``"spikes"`` op (the fused kernel with
             ``backend="triton"``) and ``h`` is None. When the backend (named, or chosen by ``"auto"``) has a
-            ``"stats"`` op implementing this surrogate (``"fused"``: ATan, Sigmoid, Rational on CPU
-            float32/float64), ``stats="materialize"`` and ``need_h=False``, pass 1 runs there too
-            (:mod:`mfpsn.functional.mfpsn_train_cpu`: statistics and spikes without materialising Y or H).
+            ``"layer"`` op implementing this surrogate (``"fused"``: ATan, Sigmoid, Rational on CPU
+            float32/float64), ``stats="materialize"`` and ``need_h=False``, the whole forward is that op
+            (:mod:`mfpsn.functional.mfpsn_train_cpu`: one autograd node, Y and H never written); then only the
+            spikes carry a gradient, and ``taps``, ``theta`` and the statistics are returned without one.
     Returns:
         :class:`MFPSNTrainOutput`. The running statistics are not touched (see ``update_running_stats``).
     """
     r = resolve_filter(backend, x, weight, dilation, backends=backends)
-    fused_stats = (stats == "materialize" and not need_h and r.implements("stats")
-                   and (r.surrogates is None or type(surrogate) in r.surrogates))
-    share = None
-    if fused_stats:
-        # one dX buffer for both backward passes when the statistics carry a gradient (see mfpsn_train_cpu)
-        share = r.ops["share"]() if bn_grad and r.implements("share") else None
-        mean, var = r.ops["stats"](x, weight, dilation, share)
-    else:
-        mean, var, _ = batch_stats(x, weight, dilation, r.name, stats, backends=backends)
+    if (stats == "materialize" and not need_h and r.implements("layer")
+            and (r.surrogates is None or type(surrogate) in r.surrogates)):
+        spikes, taps, theta, mean, var = r.ops["layer"](x, weight, bn_weight, bn_bias, dilation, eps, surrogate,
+                                                        quantize, exp_min, exp_max, ste, bn_grad)
+        return MFPSNTrainOutput(spikes, None, theta, taps, mean, var)
+    mean, var, _ = batch_stats(x, weight, dilation, r.name, stats, backends=backends)
     if not bn_grad:
         mean, var = mean.detach(), var.detach()
     taps, theta = fold_taps(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
     if need_h:
         spikes, h = mfpsn_trace(x, taps, theta, dilation, surrogate, r.name, backends=backends)
     else:
-        spikes = (r.ops["spikes"](x, taps, theta, dilation, surrogate) if share is None
-                  else r.ops["spikes"](x, taps, theta, dilation, surrogate, share))
-        h = None
+        spikes, h = r.ops["spikes"](x, taps, theta, dilation, surrogate), None
     return MFPSNTrainOutput(spikes, h, theta, taps, mean, var)
 
 

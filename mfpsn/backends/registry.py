@@ -21,10 +21,9 @@ Ops (:data:`OPS`) and their calling conventions (``x: [T, B, C, *]``, ``taps: [C
   differentiable through ``surrogate`` when an input needs a gradient, exactly Θ otherwise;
 - ``"moments"``: ``(x, order, d) → (m [C, k], M [C, k, k])`` float64 lagged moments (the BN statistics of
   MFPSN's ``stats="moments"``);
-- ``"stats"``: ``(x, weight, d, share=None) → (mean [C], var [C])`` of Y = filter(x, weight) without writing Y;
-- ``"share"``: ``() → holder``, given as ``share`` to ``"stats"`` and then ``"spikes"`` of one training layer so
-  that their two backward passes write one dX (a backend with ``"stats"`` may have it; its ``"spikes"`` then
-  takes ``share`` as a sixth argument);
+- ``"layer"``: ``(x, weight, bn_weight, bn_bias, d, eps, surrogate, quantize, exp_min, exp_max, ste, bn_grad) →
+  (spikes, W_q, θ, μ_B, σ²_B)``: MFPSN's whole training forward (batch statistics, fold, quantizer, spikes) in one
+  autograd node, Y and H never written (the fused CPU training layer, :mod:`mfpsn.functional.mfpsn_train_cpu`);
 - ``"lif"``: ``(x, rate, v_th, v_reset, detach_reset, surrogate, decay_input) → spikes`` (the LIF time loop).
 """
 from __future__ import annotations
@@ -43,7 +42,7 @@ from mfpsn.functional.surrogate import ATan, Rational, Sigmoid
 
 __all__ = ["OPS", "TOEPLITZ_MAX", "BackendRecord", "BackendRegistry", "BACKENDS", "FILTER_BACKENDS", "LIF_BACKENDS"]
 
-OPS = ("filter", "spikes", "moments", "stats", "share", "lif")
+OPS = ("filter", "spikes", "moments", "layer", "lif")
 TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
 
 
@@ -77,7 +76,7 @@ class BackendRecord:
         install_hint: what to install when ``ready()`` is False (``"pip install triton"``).
         memory_bound: the largest C·T² it may allocate (None: O(x)); ``available`` refuses beyond it.
         worth_timing: ``(T, k) → bool``: whether ``auto`` times it next to a one-pass kernel (its cost model).
-        surrogates: the surrogate classes its ``"stats"``/``"lif"`` kernels implement (None: any).
+        surrogates: the surrogate classes its ``"layer"``/``"lif"`` kernels implement (None: any).
         features: LIF options it implements: ``"learnable_rate"`` (PLIF), ``"no_decay_input"``.
     """
 
@@ -151,7 +150,7 @@ _RECORDS = (
                   worth_timing=lambda T, k: T <= 4 * k),   # T multiply-adds per output where a filter does k
     BackendRecord("blocked", _eager(f.filter_blocked)),
     BackendRecord("fused", {"filter": f.filter_fused, "spikes": a.fused_spikes, "moments": a.eager_moments,
-                            "stats": mfpsn_train_cpu.fused_batch_stats, "share": mfpsn_train_cpu.SharedDx,
+                            "layer": mfpsn_train_cpu.fused_train_layer,
                             "lif": a.fused_lif},
                   available=a.fused_available, auto_devices=("cpu",), one_pass=True,
                   ready=lambda: fused_cpu.ready(), prepare=lambda: fused_cpu.prepare_for_auto(), warmup=a.fused_warmup,

@@ -1,34 +1,38 @@
-"""The MFPSN training layer on the fused CPU kernel: statistics and spikes without materialising Y or H.
+"""The MFPSN training layer on the fused CPU kernel: one autograd node, statistics and spikes without
+materialising Y or H.
 
 Legend: ``x: [T, B, C, *]``, ``W: [C, k]``, ``W_q: [C, k]``, ``θ: [C]``, n = T·B·Π* values per channel.
 
-Same maths as :func:`mfpsn.functional.mfpsn.mfpsn_train_forward` with ``stats="materialize"`` (the reference
-beside it), in four passes over x instead of about twenty-five elementwise passes:
+Same maths as :func:`mfpsn.backends.mfpsn_train_forward` on a filter backend (the reference beside it), in four
+passes over x and a handful of [C]-sized operations instead of about twenty-five elementwise passes and the thirty
+small autograd nodes of the fold:
 
 1. forward, statistics: one pass computes Y = filter(x, W) block by block and accumulates Σ Y and Σ Y² per
    channel in float64; μ_B = ΣY/n, σ²_B = ΣY²/n − μ_B² (clamped at 0). Y is never written.
-2. forward, spikes: the fold (tiny, torch autograd) gives W_q, θ; one pass writes S = Θ(filter(x, W_q) − θ).
+2. the fold, by hand in x's dtype with the ops of :func:`mfpsn.functional.mfpsn.bn_fold` and the quantizer:
+   g = γ/√(σ²_B + ε), W_f = g·W, θ = g·μ_B − β, W_q = Q(W_f); then one pass writes S = Θ(filter(x, W_q) − θ).
 3. backward, spikes: one pass recomputes H = filter(x, W_q) and gives G = g_S·σ'(H − θ), dX (the anti-causal
    filter of G), dW_q[c, i] = Σ G[t]·x[t − lag_i] and dθ = −Σ G.
-4. backward, statistics: with the fold's gradients g_μ, g_σ² ([C]), one pass recomputes Y and gives
-   G = g_μ/n + (2 g_σ²/n)(Y − μ_B), its dX and dW.
-
-With ``share`` (a :class:`SharedDx`, given to both passes when the statistics carry a gradient), pass 3 keeps its dX
-in the holder and returns none for X, and pass 4 adds its dX into that buffer and returns the sum: one dX buffer
-instead of two and autograd's add (autograd runs pass 3's backward first: the spikes depend on the statistics).
-The values are those of the separate sum (the same two terms added once, in either order).
+4. the fold's backward by hand: dW_f = dW_q (``ste="whole"``, and without the quantizer) or dW_q·Q(W_f)/W_f on
+   the unclamped exponents (``ste="round"``; NaN where W_f = 0, as autograd gives); dW = g·dW_f,
+   dg = Σ_i W·dW_f + μ_B·dθ, dβ = −dθ, dγ = dg/√(σ²_B + ε), and the statistics' gradients
+   g_μ = g·dθ, g_σ² = −dg·g/(2(σ²_B + ε)).
+5. backward, statistics (``bn_grad``): with G = g_μ/n + (2 g_σ²/n)(Y − μ_B), one pass recomputes Y and adds its
+   dX into pass 3's buffer (one dX buffer, no later add) and gives its dW.
 
 Supported: float32/float64 on the CPU, the ATan, Sigmoid and Rational surrogates (others use the reference
-path). The statistics differ from the two-pass float reference only by rounding (float64 sums here).
+path). The statistics differ from the two-pass float reference only by rounding (float64 sums here). The spike
+op alone (:func:`fused_train_spikes`: pass 2 and 3 with W_q and θ given) serves the eval forward with a gradient.
 """
 from __future__ import annotations
 
 import torch
 
 from mfpsn.functional import fused_cpu
+from mfpsn.functional.quantize import pow2_quantize
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid, Surrogate
 
-__all__ = ["supports", "SharedDx", "fused_batch_stats", "fused_train_spikes"]
+__all__ = ["supports", "fused_train_layer", "fused_train_spikes"]
 
 _CODES = {ATan: 0, Sigmoid: 1, Rational: 2}
 
@@ -38,50 +42,76 @@ def supports(x: torch.Tensor, surrogate: Surrogate) -> bool:
     return (x.device.type == "cpu" and x.dtype in fused_cpu.SUPPORTED_DTYPES and type(surrogate) in _CODES)
 
 
-class SharedDx:
-    """Where the spike pass's backward leaves its dX for the statistics pass's backward to add into (one layer,
-    one forward: make a new one per call)."""
+def _round_ste_factor(w_f: torch.Tensor, w_q: torch.Tensor, exp_min: int | None, exp_max: int | None
+                      ) -> torch.Tensor:
+    """dQ/dW_f of the plain STE (``ste="round"``): Q(W_f)/W_f where the exponent is inside the clamp range, 0 where
+    the clamp moved it, NaN where W_f = 0 (the values autograd gives through log2, round and exp2)."""
+    e = torch.round(torch.log2(w_f.abs()))
+    inside = torch.ones_like(w_f, dtype=torch.bool)
+    if exp_min is not None:
+        inside &= e >= exp_min
+    if exp_max is not None:
+        inside &= e <= exp_max
+    factor = torch.where(inside, w_q / w_f, torch.zeros_like(w_f))
+    return torch.where(w_f == 0, torch.full_like(w_f, float("nan")), factor)
 
-    def __init__(self) -> None:
-        self.dx: torch.Tensor | None = None
 
+class _Layer(torch.autograd.Function):
+    """The training layer in one node (steps 1–5 of the module docstring)."""
 
-class _Stats(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, dilation, share):
-        s1, s2 = fused_cpu.fused_moments(x, weight, dilation)
+    def forward(ctx, x, weight, bn_weight, bn_bias, dilation, eps, surrogate, quantize, exp_min, exp_max, ste,
+                bn_grad):
+        dt = x.dtype
+        w, gamma, beta = weight.to(dt), bn_weight.to(dt), bn_bias.to(dt)
+        s1, s2 = fused_cpu.fused_moments(x, w, dilation)
         n = x.numel() // x.shape[2]
-        mean = s1 / n
-        var = (s2 / n - mean * mean).clamp_min(0.0)
-        ctx.save_for_backward(x, weight)
-        ctx.dilation, ctx.n, ctx.share = dilation, n, share
-        ctx.mean = mean
-        return mean.to(x.dtype), var.to(x.dtype)
+        mean64 = s1 / n
+        mean, var = mean64.to(dt), (s2 / n - mean64 * mean64).clamp_min(0.0).to(dt)
+        g = gamma * torch.rsqrt(var + eps)                  # bn_fold's ops: the same values as the autograd path
+        w_f, theta = g[:, None] * w, g * mean - beta
+        w_q = pow2_quantize(w_f, exp_min, exp_max) if quantize else w_f
+        spikes = fused_cpu.fused_forward(x, w_q, dilation, theta)
+        ctx.save_for_backward(x, w, gamma, mean, var, w_f, w_q, theta, mean64)
+        ctx.dilation, ctx.eps, ctx.surrogate, ctx.n = dilation, eps, surrogate, n
+        ctx.round_ste = quantize and ste == "round"
+        ctx.exp_range, ctx.bn_grad = (exp_min, exp_max), bn_grad
+        ctx.dtypes = weight.dtype, bn_weight.dtype, bn_bias.dtype
+        ctx.mark_non_differentiable(w_q, theta, mean, var)
+        return spikes, w_q, theta, mean, var
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, g_mean, g_var):
-        x, weight = ctx.saved_tensors
-        n = ctx.n
-        g_mean = torch.zeros_like(ctx.mean) if g_mean is None else g_mean.double()
-        g_var = torch.zeros_like(ctx.mean) if g_var is None else g_var.double()
-        beta = 2.0 * g_var / n
-        alpha = g_mean / n - beta * ctx.mean
-        share = ctx.share
-        into = None if share is None else share.dx
-        if share is not None:
-            share.dx = None
-        dx, dw, _ = fused_cpu.fused_grad_pass(x, weight, ctx.dilation, alpha_c=alpha, beta_c=beta,
-                                              accumulate_into=into)
-        return (dx if ctx.needs_input_grad[0] else None), dw.to(weight.dtype), None, None
+    def backward(ctx, g_s, *_unused):
+        x, w, gamma, mean, var, w_f, w_q, theta, mean64 = ctx.saved_tensors
+        sur, d, n = ctx.surrogate, ctx.dilation, ctx.n
+        dx, dwq, gsum = fused_cpu.fused_grad_pass(x, w_q, d, grad_s=g_s, theta=theta,
+                                                  surrogate_code=_CODES[type(sur)], surrogate_alpha=sur.alpha)
+        dtheta = (-gsum).to(x.dtype)
+        dwf = dwq.to(x.dtype)
+        if ctx.round_ste:
+            dwf = dwf * _round_ste_factor(w_f, w_q, *ctx.exp_range)
+        inv = torch.rsqrt(var + ctx.eps)
+        g = gamma * inv
+        dw = g[:, None] * dwf
+        dg = (w * dwf).sum(1) + mean * dtheta
+        if ctx.bn_grad:   # through μ_B and σ²_B: pass 5 adds its dX into pass 3's buffer
+            g_var = (-0.5 * dg * g / (var + ctx.eps)).double()
+            b_c = 2.0 * g_var / n
+            a_c = (g * dtheta).double() / n - b_c * mean64
+            dx, dw_stats, _ = fused_cpu.fused_grad_pass(x, w, d, alpha_c=a_c, beta_c=b_c, accumulate_into=dx)
+            dw = dw + dw_stats.to(dw.dtype)
+        w_dtype, gamma_dtype, beta_dtype = ctx.dtypes
+        return ((dx if ctx.needs_input_grad[0] else None), dw.to(w_dtype), (dg * inv).to(gamma_dtype),
+                (-dtheta).to(beta_dtype), None, None, None, None, None, None, None, None)
 
 
 class _Spikes(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, taps, theta, dilation, surrogate, share):
+    def forward(ctx, x, taps, theta, dilation, surrogate):
         s = fused_cpu.fused_forward(x, taps, dilation, theta)
         ctx.save_for_backward(x, taps, theta)
-        ctx.dilation, ctx.surrogate, ctx.share = dilation, surrogate, share
+        ctx.dilation, ctx.surrogate = dilation, surrogate
         return s
 
     @staticmethod
@@ -91,25 +121,29 @@ class _Spikes(torch.autograd.Function):
         sur = ctx.surrogate
         dx, dtaps, gsum = fused_cpu.fused_grad_pass(x, taps, ctx.dilation, grad_s=g_s, theta=theta,
                                                     surrogate_code=_CODES[type(sur)], surrogate_alpha=sur.alpha)
-        dx_out = dx if ctx.needs_input_grad[0] else None
-        if ctx.share is not None and dx_out is not None:
-            ctx.share.dx, dx_out = dx, None      # the statistics pass adds its dX into this buffer and returns it
-        return dx_out, dtaps.to(taps.dtype), (-gsum).to(theta.dtype), None, None, None
+        return ((dx if ctx.needs_input_grad[0] else None), dtaps.to(taps.dtype), (-gsum).to(theta.dtype), None,
+                None)
 
 
-def fused_batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, share: SharedDx | None = None
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(μ_B [C], σ²_B [C], biased) of Y = filter(x, W) over (T, B, *), in one pass; differentiable in x and W.
+def fused_train_layer(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.Tensor, bn_bias: torch.Tensor,
+                      dilation: int, eps: float, surrogate: Surrogate, quantize: bool = True,
+                      exp_min: int | None = None, exp_max: int | None = None, ste: str = "whole",
+                      bn_grad: bool = True) -> tuple[torch.Tensor, ...]:
+    """The whole MFPSN training forward in one autograd node (see the module docstring).
 
-    share: the holder also given to :func:`fused_train_spikes` of the same layer (see the module docstring), or
-    None (then each pass returns its own dX)."""
-    return _Stats.apply(x, weight, dilation, share)
+    Args:
+        x: [T, B, C, *]; weight: W [C, k]; bn_weight γ, bn_bias β: [C]; the rest as
+            :func:`mfpsn.backends.mfpsn_train_forward`.
+    Returns:
+        (spikes [T, B, C, *], W_q [C, k], θ [C], μ_B [C], σ²_B [C]), in x's dtype. Only the spikes carry a
+        gradient (to x, W, γ and β); W_q, θ and the statistics are returned for the running statistics and for
+        display.
+    """
+    return _Layer.apply(x, weight, bn_weight, bn_bias, dilation, eps, surrogate, quantize, exp_min, exp_max, ste,
+                        bn_grad)
 
 
 def fused_train_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,
-                       surrogate: Surrogate, share: SharedDx | None = None) -> torch.Tensor:
-    """S = Θ(filter(x, W_q) − θ) in one pass; backward recomputes H (differentiable in x, W_q and θ).
-
-    share: given only when θ and W_q depend on :func:`fused_batch_stats` of the same x with the same holder, so
-    that its backward runs after this one and returns the summed dX."""
-    return _Spikes.apply(x, taps.to(x.dtype), theta.to(x.dtype), dilation, surrogate, share)
+                       surrogate: Surrogate) -> torch.Tensor:
+    """S = Θ(filter(x, W_q) − θ) in one pass; backward recomputes H (differentiable in x, W_q and θ)."""
+    return _Spikes.apply(x, taps.to(x.dtype), theta.to(x.dtype), dilation, surrogate)

@@ -64,8 +64,13 @@ def pow2_exponents(
 
 
 def _pow2_value(w: torch.Tensor, exp_min: int | None, exp_max: int | None) -> torch.Tensor:
-    sign, e = pow2_exponents(w, exp_min, exp_max)
-    return torch.ldexp(sign.to(w.dtype), e.to(w.dtype))
+    """Q(w) in w's dtype: sign(w) · 2^e with e the exponent of :func:`pow2_exponents`, kept as an integer-valued
+    float (2^e of one is exact; no integer round trip: this runs on every training forward)."""
+    with torch.no_grad():
+        e = torch.round(torch.log2(w.abs().clamp_min(_smallest_subnormal(w.dtype))))
+        if exp_min is not None or exp_max is not None:
+            e = e.clamp(min=exp_min, max=exp_max)
+        return torch.sign(w) * torch.exp2(e)
 
 
 class _Pow2Whole(torch.autograd.Function):
@@ -99,12 +104,12 @@ def pow2_quantize(
     Returns:
         same shape and dtype as ``w``; every value in {0} ∪ {±2^e}.
     """
+    if ste in ("whole", "round") and not w.is_floating_point():
+        raise ValueError(f"pow2 quantizer: expected a floating-point tensor, found {w.dtype}")
     if ste == "whole":
         _check_range(exp_min, exp_max)
         return _Pow2Whole.apply(w, exp_min, exp_max)
     if ste == "round":
-        if not w.is_floating_point():
-            raise ValueError(f"pow2 quantizer: expected a floating-point tensor, found {w.dtype}")
         _check_range(exp_min, exp_max)
         log = torch.log2(w.abs())                              # −inf at w = 0
         e = log + torch.where(torch.isfinite(log), torch.round(log) - log, 0.0).detach()  # forward Q(0) = 0
