@@ -21,6 +21,7 @@ Every function returns ``x: [T, 1, ...]`` float32 (time-first, batch of one) and
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import torch
 
 __all__ = ["CardInputError", "IMAGE_SUFFIXES", "AUDIO_SUFFIXES", "input_kind", "image_input", "audio_input",
            "events_input", "events_transform", "file_input",
-           "read_image", "fit_sensor", "fitted_frames", "window_origin"]
+           "read_image", "fit_sensor", "fitted_frames", "window_origin", "InputWindow", "input_window"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 AUDIO_SUFFIXES = (".wav",)
@@ -217,6 +218,37 @@ def window_origin(events, size: tuple[int, int], origin: tuple[int, int] | str |
     return x0, y0
 
 
+@dataclass(frozen=True)
+class InputWindow:
+    """The part of a camera sensor a model of input ``size`` sees: sensor pixels x0 … x0 + width − 1,
+    y0 … y0 + height − 1; ``keep`` [N] bool marks the events inside; ``sentence`` says it in words."""
+
+    x0: int
+    y0: int
+    width: int
+    height: int
+    keep: np.ndarray
+    sentence: str
+
+
+def input_window(events, size: tuple[int, int], origin: tuple[int, int] | str | None = None) -> InputWindow:
+    """The window :func:`fitted_frames` cuts from ``events`` for a model input ``size = (H', W')`` at ``origin``
+    (None: the centre; ``"active"``: the most active window; ``(x0, y0)``); the whole sensor when it is the
+    model's size."""
+    H, W = events.height, events.width
+    h2, w2 = size
+    if (H, W) == (h2, w2):
+        return InputWindow(0, 0, W, H, np.ones(len(events), dtype=bool), f"the whole {W}×{H} sensor")
+    sx, sy = window_origin(events, size, origin)
+    hh, ww = min(H, h2), min(W, w2)
+    keep = (events.x >= sx) & (events.x < sx + ww) & (events.y >= sy) & (events.y < sy + hh)
+    how = "centre-" if origin is None else "most-active-window " if origin == "active" else "window "
+    sentence = (f"the {W}×{H} sensor was {how}{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
+                f"model's {w2}×{h2} input: it sees sensor x {sx}–{sx + ww - 1}, y {sy}–{sy + hh - 1} only, "
+                f"{int(keep.sum()):,} of {len(events):,} events")
+    return InputWindow(int(sx), int(sy), int(ww), int(hh), keep, sentence)
+
+
 def fitted_frames(events, transform, size: tuple[int, int], notes: list[str], *, max_bytes: int = FRAME_MAX_BYTES,
                   origin: tuple[int, int] | str | None = None) -> np.ndarray:
     """``[T, 2, H', W']`` frames (``transform``: a :class:`~mfpsn.events.ToFrames`) of the ``size = (H', W')``
@@ -231,14 +263,10 @@ def fitted_frames(events, transform, size: tuple[int, int], notes: list[str], *,
     if (H, W) == (h2, w2):
         return transform(events, max_bytes=max_bytes)
     transform = transform.for_recording(events)  # the window is binned on the recording's timing
-    sx, sy = window_origin(events, size, origin)
+    win = input_window(events, size, origin)
+    notes.append(win.sentence)
+    sx, sy, ww, hh, keep = win.x0, win.y0, win.width, win.height, win.keep
     dy, dx = max(0, (h2 - H) // 2), max(0, (w2 - W) // 2)
-    hh, ww = min(H, h2), min(W, w2)
-    keep = (events.x >= sx) & (events.x < sx + ww) & (events.y >= sy) & (events.y < sy + hh)
-    how = "centre-" if origin is None else "most-active-window " if origin == "active" else "window "
-    notes.append(f"the {W}×{H} sensor was {how}{'cropped' if H >= h2 and W >= w2 else 'fitted'} to the "
-                 f"model's {w2}×{h2} input: it sees sensor x {sx}–{sx + ww - 1}, y {sy}–{sy + hh - 1} only, "
-                 f"{int(keep.sum()):,} of {len(events):,} events")
     window = Events(events.t[keep], events.x[keep] - sx, events.y[keep] - sy, events.p[keep], ww, hh)
     frames = transform(window, max_bytes=max_bytes)
     out = np.zeros((frames.shape[0], 2, h2, w2), dtype=frames.dtype)

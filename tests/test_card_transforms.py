@@ -81,3 +81,23 @@ def test_a_cropped_window_keeps_the_recordings_timing():
     card = {"name": "c", "input": {"shape": [4, 2, 34, 34], "events_transform": ToFrames(n_bins=4).to_dict()}}
     frames = events_input(ev, card)[:, 0].numpy()
     assert frames.sum() == 3 and list(frames.sum(axis=(1, 2, 3))) == [2, 0, 0, 1]   # bins of 250 µs from t = 0
+
+
+def test_the_input_window_is_the_one_the_frames_are_cut_from():
+    """``input_window`` is the window ``fitted_frames`` crops (its note is the window's sentence), so the app's
+    caption for the model input is computed, not read back from the notes list."""
+    from mfpsn.card_inputs import fitted_frames, input_window
+    from mfpsn.events import Events, ToFrames
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    ev = Events(np.sort(rng.integers(0, 100_000, n)), rng.integers(0, 60, n), rng.integers(0, 50, n),
+                rng.integers(0, 2, n).astype(np.uint8), 60, 50)
+    for origin in (None, "active", (7, 3)):
+        notes: list[str] = []
+        frames = fitted_frames(ev, ToFrames(n_bins=4), (34, 34), notes, origin=origin)
+        win = input_window(ev, (34, 34), origin)
+        assert notes == [win.sentence] and (win.width, win.height) == (34, 34)
+        assert int(frames.sum()) == int(win.keep.sum())          # every event inside, and only those, is counted
+    whole = input_window(ev, (50, 60))
+    assert whole.sentence == "the whole 60×50 sensor" and whole.keep.all()

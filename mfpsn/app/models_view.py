@@ -32,7 +32,7 @@ from mfpsn.app.checkpoint_cache import CheckpointCache, load_checkpoint
 from mfpsn.checkpoints import SHIPPED_DIR, Checkpoint, CheckpointError
 from mfpsn.models import EvidenceNet, counting
 from mfpsn.events import Events
-from mfpsn.card_inputs import CardInputError, events_input, events_transform
+from mfpsn.card_inputs import CardInputError, events_input, events_transform, input_window
 from mfpsn.events.frames import ToSpikeBins
 
 __all__ = ["WINDOWS", "window_origin", "model_input", "compatible", "compatible_checkpoints", "suggest_checkpoints", "run_checkpoint",
@@ -153,11 +153,9 @@ def run_checkpoint(ckpt: Checkpoint, events: Events, neuron: int, notes: list[st
             else "camera recordings"
         raise gr.Error(f"checkpoint {card['name']} takes {kind}; the loaded recording is "
                        f"{'a spike train' if events.height == 1 else 'a camera recording'}")
-    before = len(notes)
     x = model_input(events, card, notes, origin=origin)
-    window = notes[before] if len(notes) > before else (
-        f"the whole {events.width}×{events.height} sensor" if events.height > 1 else
-        f"{x.shape[0]} bins of the spike train, {x.shape[-1]} input channels")
+    window = (input_window(events, tuple(int(n) for n in card["input"]["shape"][-2:]), origin).sentence
+              if events.height > 1 else f"{x.shape[0]} bins of the spike train, {x.shape[-1]} input channels")
     model = ckpt.model.eval()
     with torch.no_grad(), counting(model, x.shape[0], x.shape[1]) as count:
         if isinstance(model, EvidenceNet):  # one pass gives the traces, the per-step evidence and the count
