@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfpsn.functional import count_clamped, pow2_exponents, pow2_quantize
+from mfpsn.functional import count_clamped, pow2_exponents, pow2_quantize, pow2_value
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
@@ -121,3 +121,4 @@ def test_quantize_equals_the_integer_sign_and_exponent(dtype, lo, hi):
     expect = torch.ldexp(sign.to(dtype), e.to(dtype))
     got = pow2_quantize(w, lo, hi)
     assert got.dtype == dtype and torch.equal(got, expect)
+    assert torch.equal(pow2_value(w, lo, hi), expect) and not pow2_value(w.requires_grad_(), lo, hi).requires_grad

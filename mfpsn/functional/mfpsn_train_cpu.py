@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 
 from mfpsn.functional import fused_cpu
-from mfpsn.functional.quantize import pow2_quantize
+from mfpsn.functional.quantize import pow2_value
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid, Surrogate
 
 __all__ = ["supports", "fused_train_layer", "fused_train_spikes"]
@@ -70,7 +70,7 @@ class _Layer(torch.autograd.Function):
         mean, var = mean64.to(dt), (s2 / n - mean64 * mean64).clamp_min(0.0).to(dt)
         g = gamma * torch.rsqrt(var + eps)                  # bn_fold's ops: the same values as the autograd path
         w_f, theta = g[:, None] * w, g * mean - beta
-        w_q = pow2_quantize(w_f, exp_min, exp_max) if quantize else w_f
+        w_q = pow2_value(w_f, exp_min, exp_max) if quantize else w_f
         spikes = fused_cpu.fused_forward(x, w_q, dilation, theta)
         ctx.save_for_backward(x, w, gamma, mean, var, w_f, w_q, theta, mean64)
         ctx.dilation, ctx.eps, ctx.surrogate, ctx.n = dilation, eps, surrogate, n

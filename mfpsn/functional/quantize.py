@@ -22,7 +22,7 @@ from typing import Literal
 
 import torch
 
-__all__ = ["pow2_exponents", "pow2_quantize", "count_clamped"]
+__all__ = ["pow2_exponents", "pow2_quantize", "pow2_value", "count_clamped"]
 
 
 
@@ -63,9 +63,13 @@ def pow2_exponents(
     return sign.to(torch.int8), e.to(torch.int32)
 
 
-def _pow2_value(w: torch.Tensor, exp_min: int | None, exp_max: int | None) -> torch.Tensor:
-    """Q(w) in w's dtype: sign(w) · 2^e with e the exponent of :func:`pow2_exponents`, kept as an integer-valued
-    float (2^e of one is exact; no integer round trip: this runs on every training forward)."""
+def pow2_value(w: torch.Tensor, exp_min: int | None = None, exp_max: int | None = None) -> torch.Tensor:
+    """Q(w) in w's dtype, without a gradient (the values of :func:`pow2_quantize`; for code that writes its own
+    backward, such as the fused training layer): sign(w) · 2^e with e the exponent of :func:`pow2_exponents`, kept
+    as an integer-valued float (2^e of one is exact; no integer round trip: this runs on every training forward)."""
+    if not w.is_floating_point():
+        raise ValueError(f"pow2 quantizer: expected a floating-point tensor, found {w.dtype}")
+    _check_range(exp_min, exp_max)
     with torch.no_grad():
         e = torch.round(torch.log2(w.abs().clamp_min(_smallest_subnormal(w.dtype))))
         if exp_min is not None or exp_max is not None:
@@ -78,7 +82,7 @@ class _Pow2Whole(torch.autograd.Function):
 
     @staticmethod
     def forward(w: torch.Tensor, exp_min: int | None, exp_max: int | None) -> torch.Tensor:
-        return _pow2_value(w, exp_min, exp_max)
+        return pow2_value(w, exp_min, exp_max)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:

@@ -11,9 +11,9 @@ out=results/cpu
 p="issue14${1:+_$1}"
 { date -u; uptime; } | tee "$out/${p}_load.txt"
 common=(--T 256 --k 8 --d 2 --filter-backends fused --mfpsn-backends auto --train-backends auto --peers --no-warmup)
-python -m mfpsn.bench "${common[@]}" --N 1024 --repeats 7 \
+python -m mfpsn.bench "${common[@]}" --N 1024 --repeats 9 \
   --json "$out/${p}_N1024.json" --markdown "$out/${p}_N1024.md"
-python -m mfpsn.bench "${common[@]}" --N 65536 --repeats 5 \
+python -m mfpsn.bench "${common[@]}" --N 65536 --repeats 11 \
   --skip "snnTorch Leaky" "norse LIF" PSN SlidingPSN "LIF fused" \
   --json "$out/${p}_N65536.json" --markdown "$out/${p}_N65536.md"
 python -m mfpsn.bench.first_call --T 256 --N 65536 --processes 2 | tee "$out/${p}_first_call.txt"
