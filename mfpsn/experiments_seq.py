@@ -1,7 +1,7 @@
 """Real-data experiments on pixel sequences: sMNIST and psMNIST at T = 784, every neuron, one budget.
 
 ``python -m mfpsn.experiments_seq run [--protocol budget|full] [--tasks psmnist smnist] [--seeds 0 1 2]
-[--only KEY ...] [--shard I/N] [--data-root DIR]`` trains every planned run that is not yet in the
+[--only KEY ...] [--shard I/N] [--data-root DIR] [--fashion-root DIR]`` trains every planned run that is not yet in the
 results file (``checkpoints/results.jsonl``; one JSON object per finished run). Each run trains in
 its own child process (a crash loses one run, the peak memory is that run's own), saves its
 resumable state after every epoch under ``runs/experiments_seq/<name>`` and continues from there
@@ -39,10 +39,17 @@ from typing import Any, Sequence
 from mfpsn.checkpoints import SHIPPED_DIR
 
 __all__ = ["SeqRun", "PROTOCOLS", "BUDGET", "LONG", "FULL", "plan", "run_one", "main", "receptive_field_of",
-           "DEFAULT_DATA_ROOT", "NEURON_ROWS"]
+           "DEFAULT_DATA_ROOT", "DEFAULT_FASHION_ROOT", "task_root", "NEURON_ROWS"]
 
 RESULTS = SHIPPED_DIR / "results.jsonl"
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
+#: where Debian's ``dataset-fashion-mnist`` puts the Fashion-MNIST IDX files (the ``sfmnist`` runs' default)
+DEFAULT_FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")
+
+
+def task_root(task: str, data_root: str, fashion_root: str) -> str:
+    """The folder a run of ``task`` reads: ``fashion_root`` for ``sfmnist``, ``data_root`` (MNIST) otherwise."""
+    return fashion_root if task == "sfmnist" else data_root
 BUDGET = {"max_train": 3_840, "epochs": 2, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "eval_limit": 1_000}
 FULL = {"max_train": None, "epochs": 200, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-4, "eval_limit": 1_000}
 # A longer CPU protocol for the fast neurons only (MFPSN, LIF): 4 x the digits, 2 x the epochs (≈ 14 min a run).
@@ -238,10 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--only", nargs="*", default=None, help="run keys or row labels to restrict the plan to")
     r.add_argument("--shard", default=None, help="I/N: every N-th planned run starting at the I-th")
     r.add_argument("--data-root", default=str(DEFAULT_DATA_ROOT), help="folder with the MNIST IDX files")
+    r.add_argument("--fashion-root", default=str(DEFAULT_FASHION_ROOT),
+                   help="folder with the Fashion-MNIST IDX files (the sfmnist runs)")
     r.add_argument("--dry-run", action="store_true")
     o = sub.add_parser("one", help="train one planned run in this process (used by 'run')")
     o.add_argument("key")
-    o.add_argument("--data-root", default=str(DEFAULT_DATA_ROOT))
+    o.add_argument("--data-root", default=None,
+                   help="the task's IDX folder (default: the MNIST one, Debian's Fashion-MNIST one for sfmnist)")
     args = p.parse_args(argv)
     if args.command == "one":
         proto = args.key.split("/")[1]
@@ -250,7 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    extra_seeds=[int(args.key.rsplit("seed", 1)[1])]) if r.key == args.key]
         if not matches:
             p.error(f"unknown run key {args.key!r}")
-        run_one(matches[0], data_root=args.data_root)
+        run_one(matches[0], data_root=args.data_root or task_root(task, str(DEFAULT_DATA_ROOT),
+                                                                  str(DEFAULT_FASHION_ROOT)))
         return 0
     runs = _select(plan(args.tasks, args.seeds, args.protocol, args.extra_seeds), args.shard, args.only)
     done = {row["key"] for row in read_results()}
@@ -262,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for i, run in enumerate(todo):
         print(f"=== run {i + 1}/{len(todo)}: {run.key}", flush=True)
         rc = subprocess.call([sys.executable, "-m", "mfpsn.experiments_seq", "one", run.key,
-                              "--data-root", args.data_root])
+                              "--data-root", task_root(run.task, args.data_root, args.fashion_root)])
         if rc != 0:
             print(f"[{run.key}] failed with exit status {rc}; continuing with the next run", flush=True)
     return 0

@@ -208,3 +208,29 @@ def test_plan_and_receptive_fields():
     assert receptive_field_of(16, "sawtooth") == 106
     assert receptive_field_of(8, "none") == 29
     assert {"mfpsn_k8", "lif", "psn", "masked_psn_k8", "sliding_psn_k8"} <= set(NEURON_ROWS)
+
+
+def test_one_data_set_given_for_the_other_is_refused(tmp_path):
+    """MNIST and Fashion-MNIST IDX files have the same names: ``sfmnist`` on an MNIST folder (and the reverse,
+    recognised by the first test labels) is an error naming both, not a run on the wrong images."""
+    with pytest.raises(ValueError, match="expected Fashion-MNIST IDX files, found MNIST's.*dataset-fashion-mnist"):
+        load_task("sfmnist", data_root=SUBSET, test_only=True)
+    fashion = tmp_path / "fashion"
+    fashion.mkdir()
+    images, _ = load_mnist_split(SUBSET, "test")
+    labels = np.array([9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5] + [0] * (len(images) - 12), dtype=np.uint8)
+    for split in ("t10k", "train"):
+        write_idx(fashion / f"{split}-images-idx3-ubyte", images)
+        write_idx(fashion / f"{split}-labels-idx1-ubyte", labels)
+    assert load_task("sfmnist", data_root=fashion, test_only=True).classes[0] != "0"
+    for task in ("smnist", "psmnist"):
+        with pytest.raises(ValueError, match="expected MNIST IDX files, found Fashion-MNIST's"):
+            load_task(task, data_root=fashion, test_only=True)
+
+
+def test_the_sequence_experiments_read_fashion_from_its_own_folder():
+    from mfpsn.experiments_seq import DEFAULT_FASHION_ROOT, task_root
+
+    assert task_root("sfmnist", "mnist_dir", "fashion_dir") == "fashion_dir"
+    assert task_root("smnist", "mnist_dir", "fashion_dir") == task_root("psmnist", "mnist_dir", "x") == "mnist_dir"
+    assert str(DEFAULT_FASHION_ROOT) == "/usr/share/datasets/fashion-mnist"

@@ -306,6 +306,24 @@ def pixel_transform(task: str):
     return PixelSequence.permuted(PSMNIST_SEED) if task == "psmnist" else PixelSequence()
 
 
+# The first test labels of the two data sets: their IDX files have the same names, so a folder of one given for the
+# other would train silently on the wrong images; a folder that starts like the other data set is refused.
+TEST_LABELS_START = {"MNIST": (7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6),
+                     "Fashion-MNIST": (9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5)}
+FASHION_HINT = "Debian: apt-get install dataset-fashion-mnist, then /usr/share/datasets/fashion-mnist"
+
+
+def check_pixel_source(task: str, root: Path, test_labels: np.ndarray) -> None:
+    """Raise ValueError when the IDX files in ``root`` are the other data set's (MNIST for ``sfmnist``,
+    Fashion-MNIST for ``smnist``/``psmnist``), recognised by their first test labels."""
+    want, other = ("Fashion-MNIST", "MNIST") if task == "sfmnist" else ("MNIST", "Fashion-MNIST")
+    start = TEST_LABELS_START[other]
+    if tuple(int(v) for v in test_labels[:len(start)]) == start:
+        hint = f" ({FASHION_HINT})" if want == "Fashion-MNIST" else ""
+        raise ValueError(f"data_root for task {task!r}: expected {want} IDX files, found {other}'s in {str(root)!r} "
+                         f"(their test labels begin {list(start)}){hint}")
+
+
 def _pixel_task(task: str, *, T: int, data_root, test_only: bool = False) -> TaskData:
     from mfpsn.data.mnist import load_mnist_split
     from mfpsn.data.pixels import STEPS
@@ -315,6 +333,7 @@ def _pixel_task(task: str, *, T: int, data_root, test_only: bool = False) -> Tas
     root = _need_root(task, data_root)
     transform = pixel_transform(task)
     vi, vy = load_mnist_split(root, "test")
+    check_pixel_source(task, root, vy)
     if test_only:
         ti, ty = vi[:0], vy[:0]
     else:
