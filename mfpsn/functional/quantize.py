@@ -40,6 +40,17 @@ def _check_range(exp_min: int | None, exp_max: int | None) -> None:
         raise ValueError(f"exponent range: expected exp_min <= exp_max, found [{exp_min}, {exp_max}]")
 
 
+def _float_exponent(w: torch.Tensor, exp_min: int | None, exp_max: int | None) -> torch.Tensor:
+    """round(log2|w|) clamped to [exp_min, exp_max], as an integer-valued float of w's dtype, without gradient
+    (|w| is clamped at the smallest subnormal first, which keeps log2 finite and moves no w ≠ 0)."""
+    if not w.is_floating_point():
+        raise ValueError(f"pow2 quantizer: expected a floating-point tensor, found {w.dtype}")
+    _check_range(exp_min, exp_max)
+    with torch.no_grad():
+        e = torch.round(torch.log2(w.abs().clamp_min(_smallest_subnormal(w.dtype))))
+        return e.clamp(min=exp_min, max=exp_max) if exp_min is not None or exp_max is not None else e
+
+
 def pow2_exponents(
     w: torch.Tensor, exp_min: int | None = None, exp_max: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,29 +62,18 @@ def pow2_exponents(
         sign: int8, same shape, in {−1, 0, +1} (0 exactly where w == 0).
         exponent: int32, same shape, round(log2|w|) clamped to [exp_min, exp_max]; 0 where w == 0.
     """
-    if not w.is_floating_point():
-        raise ValueError(f"pow2 quantizer: expected a floating-point tensor, found {w.dtype}")
-    _check_range(exp_min, exp_max)
+    e = _float_exponent(w, exp_min, exp_max)
     with torch.no_grad():
-        e = torch.round(torch.log2(w.abs().clamp_min(_smallest_subnormal(w.dtype))))
-        if exp_min is not None or exp_max is not None:
-            e = e.clamp(min=exp_min, max=exp_max)
-        sign = torch.sign(w)
         e = torch.where(w == 0, torch.zeros_like(e), e)
-    return sign.to(torch.int8), e.to(torch.int32)
+        return torch.sign(w).to(torch.int8), e.to(torch.int32)
 
 
 def pow2_value(w: torch.Tensor, exp_min: int | None = None, exp_max: int | None = None) -> torch.Tensor:
     """Q(w) in w's dtype, without a gradient (the values of :func:`pow2_quantize`; for code that writes its own
     backward, such as the fused training layer): sign(w) · 2^e with e the exponent of :func:`pow2_exponents`, kept
     as an integer-valued float (2^e of one is exact; no integer round trip: this runs on every training forward)."""
-    if not w.is_floating_point():
-        raise ValueError(f"pow2 quantizer: expected a floating-point tensor, found {w.dtype}")
-    _check_range(exp_min, exp_max)
+    e = _float_exponent(w, exp_min, exp_max)
     with torch.no_grad():
-        e = torch.round(torch.log2(w.abs().clamp_min(_smallest_subnormal(w.dtype))))
-        if exp_min is not None or exp_max is not None:
-            e = e.clamp(min=exp_min, max=exp_max)
         return torch.sign(w) * torch.exp2(e)
 
 
