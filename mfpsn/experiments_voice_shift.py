@@ -54,16 +54,21 @@ class ShiftRow:
 def shifted_inputs(paths: Sequence[Path], card: dict, factor: float) -> np.ndarray:
     """``[N, T, features]`` float32: each WAV file through the card's front end after a speed change by
     ``factor`` (1.0: the card path itself, :func:`mfpsn.card_inputs.audio_input`)."""
+    from mfpsn.data.wav import read_wav
+
+    return _shifted([read_wav(path) for path in paths], card, factor)
+
+
+def _shifted(audios: Sequence[tuple[np.ndarray, int]], card: dict, factor: float) -> np.ndarray:
+    """:func:`shifted_inputs` of waveforms already read (``(samples, rate)`` pairs)."""
     from mfpsn.data.audio_augment import change_speed
     from mfpsn.data.speech import SpeechFront
-    from mfpsn.data.wav import read_wav
 
     if not factor > 0:
         raise ValueError(f"voice shift: expected a factor > 0, found {factor!r}")
     front = SpeechFront.from_dict(card["input"]["transform"])
     out = []
-    for path in paths:
-        audio, rate = read_wav(path)
+    for audio, rate in audios:
         if factor != 1.0:
             audio, rate = change_speed(front.prepare(audio, rate), factor), front.sample_rate
         out.append(front(np.asarray(audio, dtype=np.float64), int(rate), seed=0))
@@ -78,6 +83,7 @@ def evaluate_shifts(checkpoint: str, data_root: str | Path, factors: Sequence[fl
 
     from mfpsn.checkpoints import load
     from mfpsn.data.fsdd import list_recordings, split_recordings
+    from mfpsn.data.wav import read_wav
 
     ckpt = load(checkpoint)
     card = ckpt.card
@@ -87,9 +93,10 @@ def evaluate_shifts(checkpoint: str, data_root: str | Path, factors: Sequence[fl
     split = card["input"].get("split", "official")
     _, test = split_recordings(list_recordings(data_root), split)
     labels = torch.tensor([r.digit for r in test])
+    audios = [read_wav(r.path) for r in test]          # read once, shifted once per factor
     rows = []
     for factor in tqdm(factors, desc=f"{checkpoint}: factors", disable=not progress):
-        x = torch.from_numpy(shifted_inputs([r.path for r in test], card, float(factor)))
+        x = torch.from_numpy(_shifted(audios, card, float(factor)))
         with torch.no_grad():
             pred = torch.cat([ckpt.model(x[i:i + BATCH].transpose(0, 1)).argmax(1) for i in range(0, len(x), BATCH)])
         rows.append(ShiftRow(checkpoint, split, float(factor), int((pred == labels).sum()), len(test),
