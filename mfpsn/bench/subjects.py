@@ -89,9 +89,11 @@ def _copy_preallocated(x, gy, taps, d) -> Closures:
     return fwd, None
 
 
-def _copy_huge(x, gy, taps, d) -> Closures:
+def _copy_kernel_allocator(x, gy, taps, d) -> Closures:
+    """x copied into a fresh output from the fused kernels' allocator (huge pages, blocks reused after the last
+    tensor using them dies): the floor for a kernel that writes a new tensor per call."""
     if x.device.type != "cpu" or x.dtype not in fused_cpu.SUPPORTED_DTYPES:
-        raise Unavailable("the huge-page copy floor is measured on the CPU for float32/float64 only")
+        raise Unavailable("the kernel-allocator copy floor is measured on the CPU for float32/float64 only")
     try:
         fused_cpu.warmup()
     except RuntimeError as err:
@@ -262,7 +264,7 @@ def subjects_for(filter_backends: list[str], mfpsn_backends: list[str], baseline
         if name not in FILTER_BACKENDS:
             raise ValueError(f"mfpsn.bench: expected backend names from {FILTER_BACKENDS}, found {name!r}")
     subjects = [Subject("copy", _copy), Subject("copy (preallocated)", _copy_preallocated),
-                Subject("copy (huge pages)", _copy_huge), Subject("LIF loop", _lif("loop"))]
+                Subject("copy (kernel allocator)", _copy_kernel_allocator), Subject("LIF loop", _lif("loop"))]
     subjects += [Subject(f"filter {backend}", _filter(backend)) for backend in filter_backends]
     subjects += [Subject(f"MFPSN {backend}", _mfpsn(backend)) for backend in mfpsn_backends]
     subjects += [Subject(f"MFPSN train {backend}", _mfpsn_train(backend)) for backend in train_backends]

@@ -33,10 +33,12 @@ runs on torch's own worker threads: no thread start per call, no second pool com
 shared pool they are 1.6–1.9× faster from 2^16 values on, measured at T = 32, C = 128, k = 8). dtypes: float32
 and float64; anything else raises.
 
-Outputs of 8 MiB or more are allocated by torch and then advised to use transparent huge pages
-(``madvise(MADV_HUGEPAGE)``, where the kernel allows it) before their first write: a fresh 64 MiB tensor otherwise
-takes one page fault per 4 KiB page, which on the benchmark machine cost more than the filter itself. Nothing else
-changes (the memory is ordinary torch memory, freed as usual); where THP is disabled the advice is ignored.
+Outputs of 8 MiB or more come from a caching allocator (:mod:`mfpsn.functional.buffer_cache`): a block freed by
+the last tensor using it is kept and handed to the next output of the same size, already mapped, instead of going
+back to the operating system. New blocks are advised to use transparent huge pages (``madvise(MADV_HUGEPAGE)``, where
+the kernel allows it) before their first write. A fresh 64 MiB tensor otherwise takes one page fault and one page
+zeroing per page, which on the benchmark machine cost twice the filter pass itself. ``$MFPSN_CPU_CACHE_MB`` bounds
+the idle bytes kept (default 1024, 0 turns the cache off); ``buffer_cache.empty_cache()`` drops them.
 
 Build: on first use (or :func:`warmup`) the source below is compiled with ``$CXX`` (default g++), ``-O3
 -march=native``, into the private cache folder (``$MFPSN_CACHE_DIR``, default ``~/.cache/mfpsn``, mode 0700), named
@@ -58,7 +60,7 @@ from pathlib import Path
 
 import torch
 
-from mfpsn.functional import native
+from mfpsn.functional import buffer_cache, native
 
 __all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_moments", "fused_grad_pass", "fused_forward", "fused_backward", "library_path",
            "empty_huge_like"]
@@ -71,7 +73,6 @@ _SOURCE = r"""
 #include <cstring>
 #include <vector>
 #include <algorithm>
-#include <sys/mman.h>
 #ifdef __AVX__
 #include <immintrin.h>
 #endif
@@ -425,18 +426,6 @@ void grad_pass(int mode, const F* gs, const F* x, const F* taps, const F* p0, co
 }  // namespace
 
 extern "C" {
-// Ask for transparent huge pages on the 2 MiB-aligned interior of a fresh output buffer, before its first touch.
-int mfpsn_advise_huge(void* p, int64_t bytes) {
-#ifdef MADV_HUGEPAGE
-  const uintptr_t H = uintptr_t(2) << 20;
-  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + H - 1) & ~(H - 1);
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + uintptr_t(bytes)) & ~(H - 1);
-  if (e <= a) return 0;
-  return madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);
-#else
-  return 0;
-#endif
-}
 void mfpsn_fwd_f32(const float* x, const float* taps, const float* theta, float* out, int64_t T, int64_t M,
                    int64_t C, int64_t S, int64_t k, int64_t d, int nthreads, int stream) {
   fwd<float>(x, taps, theta, out, Geo{T, M, C, S, k, d}, nthreads, stream != 0);
@@ -477,7 +466,6 @@ void mfpsn_grad_f64(int mode, const double* gs, const double* x, const double* t
 _SOURCE = _SOURCE.replace("@PARALLEL_BLOCKS@", native.PARALLEL_BLOCKS_CPP)
 _FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread", "-fopenmp")
 _SMALL = 1 << 14  # values: below this one thread (the work is a few microseconds)
-_HUGE_MIN = 8 << 20  # bytes: outputs at least this large are advised to use huge pages
 _STREAM_MIN = 16 << 20  # bytes: outputs (h, spikes, dx) at least this large are written with non-temporal stores
 _LOCK = threading.Lock()
 
@@ -499,8 +487,6 @@ def _configure(lib: ctypes.CDLL) -> None:
     for name in ("mfpsn_fwd_f32", "mfpsn_fwd_f64"):
         getattr(lib, name).argtypes = [p, p, p, p, i64, i64, i64, i64, i64, i64, i32, i32]
         getattr(lib, name).restype = None
-    lib.mfpsn_advise_huge.argtypes = [p, i64]
-    lib.mfpsn_advise_huge.restype = i32
     for name in ("mfpsn_bwd_f32", "mfpsn_bwd_f64"):
         getattr(lib, name).argtypes = [p, p, p, p, p, i64, i64, i64, i64, i64, i64, i32, i32]
         getattr(lib, name).restype = None
@@ -608,24 +594,17 @@ def _threads(x: torch.Tensor) -> int:
     return 1 if x.numel() < _SMALL else torch.get_num_threads()
 
 
-def _fresh(lib: ctypes.CDLL, like: torch.Tensor) -> torch.Tensor:
-    """A new tensor like ``like``; when large, advised to use transparent huge pages before its first touch.
-
-    A fresh 64 MiB output otherwise costs one page fault per 4 KiB page when first written, which on the
-    benchmark machine took longer than the filter itself (about 25 ms against 4 ms with huge pages).
-    """
-    out = torch.empty_like(like, memory_format=torch.contiguous_format)
-    nbytes = out.numel() * out.element_size()
-    if nbytes >= _HUGE_MIN:
-        lib.mfpsn_advise_huge(out.data_ptr(), nbytes)
-    return out
+def _fresh(like: torch.Tensor) -> torch.Tensor:
+    """An uninitialised contiguous tensor like ``like``; when large, from the output block cache (huge pages, no
+    page faults when a block of its size was freed before): see the module docstring."""
+    return buffer_cache.empty_like(like)
 
 
 def empty_huge_like(like: torch.Tensor) -> torch.Tensor:
-    """An uninitialised contiguous CPU tensor like ``like``, advised to use huge pages when large (as the
-    kernel's own outputs are); the benchmark's huge-page copy floor uses it. Loads the library if needed."""
+    """An uninitialised contiguous CPU tensor like ``like``, allocated as the kernel's own outputs are (huge pages,
+    the block cache when large); the benchmark's huge-page copy floor uses it. Loads the library if needed."""
     _check(like)
-    return _fresh(_load(), like)
+    return _fresh(like)
 
 
 def _check(x: torch.Tensor) -> None:
@@ -646,7 +625,7 @@ def fused_forward(x: torch.Tensor, taps: torch.Tensor, dilation: int, theta: tor
     xc = x.detach().contiguous()
     w = taps.detach().to(x.dtype).contiguous()
     th = None if theta is None else theta.detach().to(x.dtype).contiguous()
-    out = _fresh(lib, xc)
+    out = _fresh(xc)
     fn = lib.mfpsn_fwd_f32 if x.dtype == torch.float32 else lib.mfpsn_fwd_f64
     fn(xc.data_ptr(), w.data_ptr(), None if th is None else th.data_ptr(), out.data_ptr(),
        *_geometry(xc, w, dilation), _threads(xc), _stream(out))
@@ -661,7 +640,7 @@ def fused_backward(g: torch.Tensor, x: torch.Tensor, taps: torch.Tensor, dilatio
     gc = g.detach().to(x.dtype).contiguous()
     xc = x.detach().contiguous()
     w = taps.detach().to(x.dtype).contiguous()
-    dx = _fresh(lib, xc) if need_x else None
+    dx = _fresh(xc) if need_x else None
     dtaps = torch.zeros(w.shape, dtype=torch.float64) if need_taps else None
     fn = lib.mfpsn_bwd_f32 if x.dtype == torch.float32 else lib.mfpsn_bwd_f64
     fn(gc.data_ptr(), xc.data_ptr(), w.data_ptr(), None if dx is None else dx.data_ptr(),
@@ -707,7 +686,7 @@ def fused_grad_pass(x: torch.Tensor, taps: torch.Tensor, dilation: int, *, alpha
     p1 = None if spike else beta_c.detach().to(x.dtype).contiguous()
     gs = grad_s.detach().to(x.dtype).contiguous() if spike else None
     if accumulate_into is None:
-        dx, flags = _fresh(lib, xc), _stream(xc)
+        dx, flags = _fresh(xc), _stream(xc)
     else:
         if (accumulate_into.shape != xc.shape or accumulate_into.dtype != xc.dtype
                 or not accumulate_into.is_contiguous() or accumulate_into.device.type != "cpu"):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from mfpsn.functional import native
+from mfpsn.functional import buffer_cache, native
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid, Surrogate
 
 __all__ = ["SUPPORTED_DTYPES", "check_supported", "fused_lif_cpu", "ready", "warmup", "library_path"]
@@ -295,8 +295,8 @@ class _FusedLIF(torch.autograd.Function):
         T, M = xc.shape[0], xc.numel() // max(xc.shape[0], 1)
         r = float(rate.detach()) if isinstance(rate, torch.Tensor) else float(rate)
         v0c = None if v0 is None else v0.detach().to(xc.dtype).contiguous()
-        s = torch.empty_like(xc)
-        h = torch.empty_like(xc)
+        s = buffer_cache.empty_like(xc)   # large outputs: reused blocks, no page faults (see buffer_cache)
+        h = buffer_cache.empty_like(xc)
         v = xc.new_empty(xc.shape[1:])
         cfg = (T, M, r, v_th, 0.0 if v_reset is None else v_reset, int(v_reset is not None), int(detach_reset),
                int(decay_input), _SURROGATE_CODES[type(surrogate)], float(surrogate.alpha), _threads(xc))
@@ -317,7 +317,7 @@ class _FusedLIF(torch.autograd.Function):
         gs = None if g_s is None else g_s.detach().to(h.dtype).contiguous()
         gh = None if g_h is None else g_h.detach().to(h.dtype).contiguous()
         gv = None if g_v is None else g_v.detach().to(h.dtype).contiguous()
-        dx = torch.empty_like(h)
+        dx = buffer_cache.empty_like(h)
         dv0 = torch.empty_like(v0c) if want_v0 else None
         dr = torch.zeros((), dtype=torch.float64) if want_rate else None
         fn = lib.mfpsn_lif_bwd_f32 if h.dtype == torch.float32 else lib.mfpsn_lif_bwd_f64
