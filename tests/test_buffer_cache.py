@@ -1,6 +1,7 @@
 """The output block cache (mfpsn.functional.buffer_cache): reuse, lifetime through views, the limit, clearing,
 the small-request path, the environment knob, and the kernels' outputs unchanged when served from it."""
 import gc
+import io
 import threading
 
 import pytest
@@ -40,6 +41,12 @@ def test_tensors_behave_as_ordinary_tensors():
     (y * 2).sum().backward()
     assert torch.equal(y.grad, torch.full_like(y, 2.0))
     assert x.dtype == torch.float64 and x.device.type == "cpu" and x.sum().item() == sum(range(512 * 512))
+    buf = io.BytesIO()
+    torch.save(x, buf)
+    buf.seek(0)
+    assert torch.equal(torch.load(buf), x)
+    x.share_memory_()
+    assert x.is_shared() and x[3, 4].item() == 3 * 512 + 4
     with pytest.raises(RuntimeError, match="not resizable"):
         x.resize_(1024, 1024)
 

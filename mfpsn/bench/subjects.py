@@ -90,7 +90,7 @@ def _copy_preallocated(x, gy, taps, d) -> Closures:
 
 
 def _copy_kernel_allocator(x, gy, taps, d) -> Closures:
-    """x copied into a fresh output from the fused kernels' allocator (huge pages, blocks reused after the last
+    """x copied into a fresh output from the fused kernels' allocator (blocks reused after the last
     tensor using them dies): the floor for a kernel that writes a new tensor per call."""
     if x.device.type != "cpu" or x.dtype not in fused_cpu.SUPPORTED_DTYPES:
         raise Unavailable("the kernel-allocator copy floor is measured on the CPU for float32/float64 only")
@@ -100,7 +100,7 @@ def _copy_kernel_allocator(x, gy, taps, d) -> Closures:
         raise Unavailable(str(err)) from err
 
     def fwd():
-        return fused_cpu.empty_huge_like(x).copy_(x)
+        return fused_cpu.empty_output_like(x).copy_(x)
 
     return fwd, None
 

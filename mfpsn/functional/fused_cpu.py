@@ -35,9 +35,9 @@ and float64; anything else raises.
 
 Outputs of 8 MiB or more come from a caching allocator (:mod:`mfpsn.functional.buffer_cache`): a block freed by
 the last tensor using it is kept and handed to the next output of the same size, already mapped, instead of going
-back to the operating system. New blocks are advised to use transparent huge pages (``madvise(MADV_HUGEPAGE)``, where
-the kernel allows it) before their first write. A fresh 64 MiB tensor otherwise takes one page fault and one page
-zeroing per page, which on the benchmark machine cost twice the filter pass itself. ``$MFPSN_CPU_CACHE_MB`` bounds
+back to the operating system. A fresh 64 MiB tensor takes one page fault and one page zeroing per page on its first
+write, which on the benchmark machine cost twice the filter pass itself (with the cache off, outputs are advised to
+use transparent huge pages, ``madvise(MADV_HUGEPAGE)``, which halves that). ``$MFPSN_CPU_CACHE_MB`` bounds
 the idle bytes kept (default 1024, 0 turns the cache off); ``buffer_cache.empty_cache()`` drops them.
 
 Build: on first use (or :func:`warmup`) the source below is compiled with ``$CXX`` (default g++), ``-O3
@@ -63,7 +63,7 @@ import torch
 from mfpsn.functional import buffer_cache, native
 
 __all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_moments", "fused_grad_pass", "fused_forward", "fused_backward", "library_path",
-           "empty_huge_like"]
+           "empty_output_like"]
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
@@ -595,14 +595,14 @@ def _threads(x: torch.Tensor) -> int:
 
 
 def _fresh(like: torch.Tensor) -> torch.Tensor:
-    """An uninitialised contiguous tensor like ``like``; when large, from the output block cache (huge pages, no
-    page faults when a block of its size was freed before): see the module docstring."""
+    """An uninitialised contiguous tensor like ``like``; when large, from the output block cache (no page faults
+    when a block of its size was freed before): see the module docstring."""
     return buffer_cache.empty_like(like)
 
 
-def empty_huge_like(like: torch.Tensor) -> torch.Tensor:
-    """An uninitialised contiguous CPU tensor like ``like``, allocated as the kernel's own outputs are (huge pages,
-    the block cache when large); the benchmark's huge-page copy floor uses it. Loads the library if needed."""
+def empty_output_like(like: torch.Tensor) -> torch.Tensor:
+    """An uninitialised contiguous CPU tensor like ``like``, allocated as the kernel's own outputs are (the block
+    cache when large); the benchmark's kernel-allocator copy floor uses it. Loads the library if needed."""
     _check(like)
     return _fresh(like)
 
