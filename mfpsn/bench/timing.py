@@ -71,7 +71,8 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-_ENV_KEYS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS", "CXX", "MFPSN_CACHE_DIR")
+_ENV_KEYS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS", "CXX", "MFPSN_CACHE_DIR",
+             "MFPSN_CPU_CACHE_MB")
 
 
 def _version(module: str) -> str | None:
