@@ -17,7 +17,7 @@ import torch
 
 from mfpsn import neurons
 from mfpsn.backends import BACKENDS, FILTER_BACKENDS, temporal_filter
-from mfpsn.functional import fused_cpu
+from mfpsn.functional import buffer_cache
 
 __all__ = ["Unavailable", "Subject", "Closures", "subjects_for", "FILTER_DEFAULT", "random_pow2_taps", "Peer", "PEERS", "PEER_NAMES"]
 
@@ -90,17 +90,13 @@ def _copy_preallocated(x, gy, taps, d) -> Closures:
 
 
 def _copy_kernel_allocator(x, gy, taps, d) -> Closures:
-    """x copied into a fresh output from the fused kernels' allocator (blocks reused after the last
-    tensor using them dies): the floor for a kernel that writes a new tensor per call."""
-    if x.device.type != "cpu" or x.dtype not in fused_cpu.SUPPORTED_DTYPES:
-        raise Unavailable("the kernel-allocator copy floor is measured on the CPU for float32/float64 only")
-    try:
-        fused_cpu.warmup()
-    except RuntimeError as err:
-        raise Unavailable(str(err)) from err
+    """x copied into a fresh output from the native kernels' allocator (``buffer_cache.empty_like``: blocks reused
+    after the last tensor using them dies): the floor for a kernel that writes a new tensor per call."""
+    if x.device.type != "cpu":
+        raise Unavailable("the kernel-allocator copy floor is measured on the CPU only")
 
     def fwd():
-        return fused_cpu.empty_output_like(x).copy_(x)
+        return buffer_cache.empty_like(x).copy_(x)
 
     return fwd, None
 

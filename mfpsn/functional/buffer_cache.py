@@ -114,7 +114,7 @@ class BufferCache:
         numel = 1
         for n in shape:
             numel *= int(n)
-        nbytes = numel * torch.empty(0, dtype=dtype).element_size()
+        nbytes = numel * dtype.itemsize
         if self.limit_bytes == 0 or nbytes < self.min_bytes:
             out = torch.empty(tuple(shape), dtype=dtype)
             if nbytes >= self.min_bytes and self._advise is not None:

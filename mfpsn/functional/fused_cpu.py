@@ -37,7 +37,7 @@ Outputs of 8 MiB or more come from a caching allocator (:mod:`mfpsn.functional.b
 the last tensor using it is kept and handed to the next output of the same size, already mapped, instead of going
 back to the operating system. A fresh 64 MiB tensor takes one page fault and one page zeroing per page on its first
 write, which on the benchmark machine cost twice the filter pass itself (with the cache off, outputs are advised to
-use transparent huge pages, ``madvise(MADV_HUGEPAGE)``, which halves that). ``$MFPSN_CPU_CACHE_MB`` bounds
+use transparent huge pages, ``madvise(MADV_HUGEPAGE)``, as before). ``$MFPSN_CPU_CACHE_MB`` bounds
 the idle bytes kept (default 1024, 0 turns the cache off); ``buffer_cache.empty_cache()`` drops them.
 
 Build: on first use (or :func:`warmup`) the source below is compiled with ``$CXX`` (default g++), ``-O3
@@ -62,8 +62,7 @@ import torch
 
 from mfpsn.functional import buffer_cache, native
 
-__all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_moments", "fused_grad_pass", "fused_forward", "fused_backward", "library_path",
-           "empty_output_like"]
+__all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_moments", "fused_grad_pass", "fused_forward", "fused_backward", "library_path"]
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
@@ -594,19 +593,6 @@ def _threads(x: torch.Tensor) -> int:
     return 1 if x.numel() < _SMALL else torch.get_num_threads()
 
 
-def _fresh(like: torch.Tensor) -> torch.Tensor:
-    """An uninitialised contiguous tensor like ``like``; when large, from the output block cache (no page faults
-    when a block of its size was freed before): see the module docstring."""
-    return buffer_cache.empty_like(like)
-
-
-def empty_output_like(like: torch.Tensor) -> torch.Tensor:
-    """An uninitialised contiguous CPU tensor like ``like``, allocated as the kernel's own outputs are (the block
-    cache when large); the benchmark's kernel-allocator copy floor uses it. Loads the library if needed."""
-    _check(like)
-    return _fresh(like)
-
-
 def _check(x: torch.Tensor) -> None:
     if x.device.type != "cpu":
         raise RuntimeError(f"temporal_filter backend='fused' runs on the CPU only, found x on {x.device}")
@@ -625,7 +611,7 @@ def fused_forward(x: torch.Tensor, taps: torch.Tensor, dilation: int, theta: tor
     xc = x.detach().contiguous()
     w = taps.detach().to(x.dtype).contiguous()
     th = None if theta is None else theta.detach().to(x.dtype).contiguous()
-    out = _fresh(xc)
+    out = buffer_cache.empty_like(xc)
     fn = lib.mfpsn_fwd_f32 if x.dtype == torch.float32 else lib.mfpsn_fwd_f64
     fn(xc.data_ptr(), w.data_ptr(), None if th is None else th.data_ptr(), out.data_ptr(),
        *_geometry(xc, w, dilation), _threads(xc), _stream(out))
@@ -640,7 +626,7 @@ def fused_backward(g: torch.Tensor, x: torch.Tensor, taps: torch.Tensor, dilatio
     gc = g.detach().to(x.dtype).contiguous()
     xc = x.detach().contiguous()
     w = taps.detach().to(x.dtype).contiguous()
-    dx = _fresh(xc) if need_x else None
+    dx = buffer_cache.empty_like(xc) if need_x else None
     dtaps = torch.zeros(w.shape, dtype=torch.float64) if need_taps else None
     fn = lib.mfpsn_bwd_f32 if x.dtype == torch.float32 else lib.mfpsn_bwd_f64
     fn(gc.data_ptr(), xc.data_ptr(), w.data_ptr(), None if dx is None else dx.data_ptr(),
@@ -686,7 +672,7 @@ def fused_grad_pass(x: torch.Tensor, taps: torch.Tensor, dilation: int, *, alpha
     p1 = None if spike else beta_c.detach().to(x.dtype).contiguous()
     gs = grad_s.detach().to(x.dtype).contiguous() if spike else None
     if accumulate_into is None:
-        dx, flags = _fresh(xc), _stream(xc)
+        dx, flags = buffer_cache.empty_like(xc), _stream(xc)
     else:
         if (accumulate_into.shape != xc.shape or accumulate_into.dtype != xc.dtype
                 or not accumulate_into.is_contiguous() or accumulate_into.device.type != "cpu"):
