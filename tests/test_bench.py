@@ -198,6 +198,8 @@ def test_first_call_measures_in_this_process_and_in_a_fresh_one(capsys):
     assert "first/steady forward+backward, T=6 N=32" in out and "torch warm" in out
     assert '"torch_warm": false' in out and '"torch_warm": true' in out
     assert first_call.measure(T=8, N=64, C=16, k=2, d=1, repeats=1, torch_warm=True)["torch_warm"] is True
+    assert '"loss": true' in out and "scalar loss" in out
+    assert first_call.measure(T=8, N=64, C=16, k=2, d=1, repeats=1, loss=True)["loss"] is True
 
 
 def test_skip_leaves_out_named_subjects(tmp_path):

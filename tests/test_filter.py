@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -236,6 +239,43 @@ def test_fused_custom_ops_pass_opcheck():
     torch.library.opcheck(torch.ops.mfpsn.fused_filter.default, (x, taps, 2))
     torch.library.opcheck(torch.ops.mfpsn.fused_filter_spikes.default,
                           (x.detach(), taps.detach(), torch.zeros(5, dtype=torch.float64), 2))
+
+
+@requires_cxx
+@pytest.mark.parametrize("need", [(True, True), (True, False), (False, True)])
+def test_fused_eager_function_equals_the_custom_op(need):
+    """Eager mode runs an autograd function around the kernels, torch.compile the custom op: same values and
+    gradients (awkward shape: T = 11, a trailing dim of 3, C = 5, k = 3, d = 2)."""
+    from mfpsn.functional.filter import _FusedFilter
+    x, taps = _inputs((11, 2, 5, 3), 3, torch.float64)
+    g = torch.randn(11, 2, 5, 3, dtype=torch.float64)
+    xa, wa = x.clone().requires_grad_(need[0]), taps.clone().requires_grad_(need[1])
+    xb, wb = x.clone().requires_grad_(need[0]), taps.clone().requires_grad_(need[1])
+    ya, yb = _FusedFilter.apply(xa, wa, 2), torch.ops.mfpsn.fused_filter(xb, wb, 2)
+    assert torch.equal(ya, yb)
+    ya.backward(g)
+    yb.backward(g)
+    for a, b in ((xa, xb), (wa, wb)):
+        assert (a.grad is None) == (b.grad is None)
+        if a.grad is not None:
+            assert torch.equal(a.grad, b.grad)
+
+
+@requires_cxx
+def test_eager_training_step_imports_neither_dynamo_nor_sympy():
+    """The first training step of a fresh process (auto's timing included) stays out of torch._dynamo and sympy
+    (calling a custom op eagerly imported both: about 0.5 s of the first step)."""
+    code = ("import sys, torch\n"
+            "from mfpsn.neurons import MFPSN\n"
+            "m = MFPSN(16, order=3, dilation=2)\n"
+            "x = torch.rand(32, 4, 16, requires_grad=True)\n"
+            "m(x).sum().backward()\n"
+            "m.eval()\n"
+            "m(x).sum().backward()\n"
+            "print(sorted(n for n in ('torch._dynamo', 'sympy') if n in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.strip().splitlines()[-1]
+    assert out == "[]"
 
 
 @requires_cxx

@@ -316,12 +316,35 @@ def fused_filter_spikes(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor
     return fused_cpu.fused_forward(x, taps, dilation, theta)
 
 
+class _FusedFilter(torch.autograd.Function):
+    """The eager form of ``mfpsn::fused_filter`` with the same forward and backward kernels."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, taps: torch.Tensor, dilation: int) -> torch.Tensor:
+        ctx.save_for_backward(x, taps)
+        ctx.dilation = dilation
+        return fused_cpu.fused_forward(x, taps, dilation)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g: torch.Tensor):
+        x, taps = ctx.saved_tensors
+        need_x, need_taps = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        dx, dtaps = fused_cpu.fused_backward(g, x, taps, ctx.dilation, need_x, need_taps)
+        return dx, (dtaps.to(taps.dtype) if need_taps else None), None
+
+
 def filter_fused(x: torch.Tensor, taps: torch.Tensor, dilation: int = 1) -> torch.Tensor:
     """The fused CPU kernel (one pass forward, one pass backward); see :mod:`mfpsn.functional.fused_cpu`.
 
     x: [T, B, C, *] float32/float64 on the CPU; taps: [C, k] → h: [T, B, C, *]. Builds the kernel on first use.
+    Inside a torch.compile trace this is the custom op ``mfpsn::fused_filter`` (traced, no graph break); in eager
+    mode an autograd function around the same kernels: a custom op called eagerly imports ``torch._dynamo`` (and
+    with it sympy) on its first call, about 0.5 s of a fresh process's first step, and costs a dispatch per call.
     """
-    return _fused_filter_op(x, taps, dilation)
+    if torch.compiler.is_compiling():
+        return _fused_filter_op(x, taps, dilation)
+    return _FusedFilter.apply(x, taps, dilation)
 
 
 def warmup(background: bool = False):

@@ -600,6 +600,15 @@ def _check(x: torch.Tensor) -> None:
         raise RuntimeError(f"temporal_filter backend='fused' supports float32 and float64, found {x.dtype}")
 
 
+def _operand(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """t as a contiguous tensor of ``dtype`` for a kernel (t itself when it already is one: a same-dtype ``.to``,
+    ``.contiguous`` and ``.detach`` cost microseconds each on every call; the kernels read only the data pointer, so
+    no autograd view is needed)."""
+    if t.dtype != dtype:
+        t = t.to(dtype)
+    return t if t.is_contiguous() else t.contiguous()
+
+
 def fused_forward(x: torch.Tensor, taps: torch.Tensor, dilation: int, theta: torch.Tensor | None = None
                   ) -> torch.Tensor:
     """h (``theta`` None) or spikes Θ(h − θ). x: [T, B, C, *]; taps: [C, k]; theta: [C]; returns [T, B, C, *].
@@ -608,9 +617,9 @@ def fused_forward(x: torch.Tensor, taps: torch.Tensor, dilation: int, theta: tor
     """
     _check(x)
     lib = _load()
-    xc = x.detach().contiguous()
-    w = taps.detach().to(x.dtype).contiguous()
-    th = None if theta is None else theta.detach().to(x.dtype).contiguous()
+    xc = _operand(x, x.dtype)
+    w = _operand(taps, x.dtype)
+    th = None if theta is None else _operand(theta, x.dtype)
     out = buffer_cache.empty_like(xc)
     fn = lib.mfpsn_fwd_f32 if x.dtype == torch.float32 else lib.mfpsn_fwd_f64
     fn(xc.data_ptr(), w.data_ptr(), None if th is None else th.data_ptr(), out.data_ptr(),
@@ -623,9 +632,9 @@ def fused_backward(g: torch.Tensor, x: torch.Tensor, taps: torch.Tensor, dilatio
     """(dx: [T, B, C, *] or None, dtaps: [C, k] float64 or None) for upstream g: [T, B, C, *]."""
     _check(x)
     lib = _load()
-    gc = g.detach().to(x.dtype).contiguous()
-    xc = x.detach().contiguous()
-    w = taps.detach().to(x.dtype).contiguous()
+    gc = _operand(g, x.dtype)
+    xc = _operand(x, x.dtype)
+    w = _operand(taps, x.dtype)
     dx = buffer_cache.empty_like(xc) if need_x else None
     dtaps = torch.zeros(w.shape, dtype=torch.float64) if need_taps else None
     fn = lib.mfpsn_bwd_f32 if x.dtype == torch.float32 else lib.mfpsn_bwd_f64
@@ -641,8 +650,8 @@ def fused_moments(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> tuple[t
     """
     _check(x)
     lib = _load()
-    xc = x.detach().contiguous()
-    w = taps.detach().to(x.dtype).contiguous()
+    xc = _operand(x, x.dtype)
+    w = _operand(taps, x.dtype)
     out = torch.zeros(2, x.shape[2], dtype=torch.float64)
     fn = lib.mfpsn_moments_f32 if x.dtype == torch.float32 else lib.mfpsn_moments_f64
     fn(xc.data_ptr(), w.data_ptr(), out.data_ptr(), *_geometry(xc, w, dilation), _threads(xc))
@@ -664,13 +673,13 @@ def fused_grad_pass(x: torch.Tensor, taps: torch.Tensor, dilation: int, *, alpha
     """
     _check(x)
     lib = _load()
-    xc = x.detach().contiguous()
-    w = taps.detach().to(x.dtype).contiguous()
+    xc = _operand(x, x.dtype)
+    w = _operand(taps, x.dtype)
     C, k = w.shape
     spike = grad_s is not None
-    p0 = (theta if spike else alpha_c).detach().to(x.dtype).contiguous()
-    p1 = None if spike else beta_c.detach().to(x.dtype).contiguous()
-    gs = grad_s.detach().to(x.dtype).contiguous() if spike else None
+    p0 = _operand(theta if spike else alpha_c, x.dtype)
+    p1 = None if spike else _operand(beta_c, x.dtype)
+    gs = _operand(grad_s, x.dtype) if spike else None
     if accumulate_into is None:
         dx, flags = buffer_cache.empty_like(xc), _stream(xc)
     else:

@@ -56,6 +56,11 @@ def _round_ste_factor(w_f: torch.Tensor, w_q: torch.Tensor, exp_min: int | None,
     return torch.where(w_f == 0, torch.full_like(w_f, float("nan")), factor)
 
 
+def _cast(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """t in ``dtype`` (t itself when it already is: a same-dtype ``.to`` costs microseconds on every call)."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
 class _Layer(torch.autograd.Function):
     """The training layer in one node (steps 1–5 of the module docstring)."""
 
@@ -63,16 +68,17 @@ class _Layer(torch.autograd.Function):
     def forward(ctx, x, weight, bn_weight, bn_bias, dilation, eps, surrogate, quantize, exp_min, exp_max, ste,
                 bn_grad):
         dt = x.dtype
-        w, gamma, beta = weight.to(dt), bn_weight.to(dt), bn_bias.to(dt)
+        w, gamma, beta = _cast(weight, dt), _cast(bn_weight, dt), _cast(bn_bias, dt)
         s1, s2 = fused_cpu.fused_moments(x, w, dilation)
         n = x.numel() // x.shape[2]
         mean64 = s1 / n
-        mean, var = mean64.to(dt), (s2 / n - mean64 * mean64).clamp_min(0.0).to(dt)
-        g = gamma * torch.rsqrt(var + eps)                  # bn_fold's ops: the same values as the autograd path
+        mean, var = mean64.to(dt), (s2 / n - mean64 * mean64).clamp_min_(0.0).to(dt)
+        inv = torch.rsqrt(var + eps)
+        g = gamma * inv                                     # bn_fold's ops: the same values as the autograd path
         w_f, theta = g[:, None] * w, g * mean - beta
         w_q = pow2_value(w_f, exp_min, exp_max) if quantize else w_f
         spikes = fused_cpu.fused_forward(x, w_q, dilation, theta)
-        ctx.save_for_backward(x, w, gamma, mean, var, w_f, w_q, theta, mean64)
+        ctx.save_for_backward(x, w, mean, var, w_f, w_q, theta, mean64, inv, g)
         ctx.dilation, ctx.eps, ctx.surrogate, ctx.n = dilation, eps, surrogate, n
         ctx.round_ste = quantize and ste == "round"
         ctx.exp_range, ctx.bn_grad = (exp_min, exp_max), bn_grad
@@ -83,16 +89,14 @@ class _Layer(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_s, *_unused):
-        x, w, gamma, mean, var, w_f, w_q, theta, mean64 = ctx.saved_tensors
+        x, w, mean, var, w_f, w_q, theta, mean64, inv, g = ctx.saved_tensors
         sur, d, n = ctx.surrogate, ctx.dilation, ctx.n
         dx, dwq, gsum = fused_cpu.fused_grad_pass(x, w_q, d, grad_s=g_s, theta=theta,
                                                   surrogate_code=_CODES[type(sur)], surrogate_alpha=sur.alpha)
-        dtheta = (-gsum).to(x.dtype)
+        dtheta = gsum.neg_().to(x.dtype)
         dwf = dwq.to(x.dtype)
         if ctx.round_ste:
             dwf = dwf * _round_ste_factor(w_f, w_q, *ctx.exp_range)
-        inv = torch.rsqrt(var + ctx.eps)
-        g = gamma * inv
         dw = g[:, None] * dwf
         dg = (w * dwf).sum(1) + mean * dtheta
         if ctx.bn_grad:   # through μ_B and σ²_B: pass 5 adds its dX into pass 3's buffer
@@ -102,8 +106,8 @@ class _Layer(torch.autograd.Function):
             dx, dw_stats, _ = fused_cpu.fused_grad_pass(x, w, d, alpha_c=a_c, beta_c=b_c, accumulate_into=dx)
             dw = dw + dw_stats.to(dw.dtype)
         w_dtype, gamma_dtype, beta_dtype = ctx.dtypes
-        return ((dx if ctx.needs_input_grad[0] else None), dw.to(w_dtype), (dg * inv).to(gamma_dtype),
-                (-dtheta).to(beta_dtype), None, None, None, None, None, None, None, None)
+        return ((dx if ctx.needs_input_grad[0] else None), _cast(dw, w_dtype), _cast(dg * inv, gamma_dtype),
+                _cast(-dtheta, beta_dtype), None, None, None, None, None, None, None, None)
 
 
 class _Spikes(torch.autograd.Function):
