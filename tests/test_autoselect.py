@@ -260,7 +260,9 @@ def test_auto_never_times_inside_a_compile_trace(monkeypatch):
     assert sel.report() == {}
 
 
-def test_a_large_input_is_timed_on_a_batch_slice():
+def test_a_large_input_is_timed_on_a_batch_slice(monkeypatch):
+    monkeypatch.setattr(fused_cpu, "ready", lambda: False)            # no one-pass kernel: candidates are timed
+    monkeypatch.setattr(fused_cpu, "prepare_for_auto", lambda: False)
     x = torch.randn(64, 40, 128)                       # 327,680 values > SLICE_MAX
     xs = autoselect.timing_slice(x)
     assert xs.shape == (64, autoselect.SLICE_MAX // (64 * 128), 128) and xs.is_contiguous()
@@ -279,3 +281,6 @@ def test_a_large_input_takes_the_one_pass_kernel_without_timing(monkeypatch):
     x = torch.empty(64, 128, 128)                      # 2^20 values
     assert sel.choose(x, torch.randn(128, 2), 1) == "fused"
     assert next(iter(sel.report().values())).rule == "cost model"
+    x = torch.empty(16, 32, 128)                       # 2^16 values: the threshold itself
+    assert sel.choose(x, torch.randn(128, 2), 1) == "fused"
+    assert sel.report()[AutoSelector.key(x, torch.randn(128, 2), 1, False)].rule == "cost model"
