@@ -4,6 +4,7 @@ Legend: T time, B batch, C channels, k taps, d dilation; x: [T, B, C, *], taps: 
 """
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -267,15 +268,18 @@ def test_eager_training_step_imports_neither_dynamo_nor_sympy():
     (calling a custom op eagerly imported both: about 0.5 s of the first step)."""
     code = ("import sys, torch\n"
             "from mfpsn.neurons import MFPSN\n"
+            "heavy = lambda: sorted(n for n in ('torch._dynamo', 'sympy') if n in sys.modules)\n"
+            "before = heavy()\n"
             "m = MFPSN(16, order=3, dilation=2)\n"
             "x = torch.rand(32, 4, 16, requires_grad=True)\n"
             "m(x).sum().backward()\n"
             "m.eval()\n"
             "m(x).sum().backward()\n"
-            "print(sorted(n for n in ('torch._dynamo', 'sympy') if n in sys.modules))\n")
+            "print(repr((before, heavy())))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout.strip().splitlines()[-1]
-    assert out == "[]"
+    before, after = ast.literal_eval(out)
+    assert after == before, f"imported by the steps: {sorted(set(after) - set(before))}"
 
 
 @requires_cxx
