@@ -37,7 +37,7 @@ Outputs of 8 MiB or more come from a caching allocator (:mod:`mfpsn.functional.b
 the last tensor using it is kept and handed to the next output of the same size, already mapped, instead of going
 back to the operating system. A fresh 64 MiB tensor takes one page fault and one page zeroing per page on its first
 write, which on the benchmark machine cost twice the filter pass itself (with the cache off, outputs are advised to
-use transparent huge pages, ``madvise(MADV_HUGEPAGE)``, as before). ``$MFPSN_CPU_CACHE_MB`` bounds
+use transparent huge pages instead, ``madvise(MADV_HUGEPAGE)``). ``$MFPSN_CPU_CACHE_MB`` bounds
 the idle bytes kept (default 1024, 0 turns the cache off); ``buffer_cache.empty_cache()`` drops them.
 
 Build: on first use (or :func:`warmup`) the source below is compiled with ``$CXX`` (default g++), ``-O3
