@@ -8,7 +8,7 @@ Cost model: from :data:`ONE_PASS_MIN` values on, when a one-pass fused kernel (`
 on CUDA) can run, it is chosen without timing anything (reading x once and writing h once beats the k passes or
 the permute copies of the others there; timing them on a slice was noise-dominated on a loaded machine and cost
 seconds; on the 2-core EPYC at stop 15 the timed fused CPU filter+backward won by 5.9–9× at 262,144 values and by
-2.4–3× at 2,048–16,384, while timing the losers made a fresh process's first step at T = 256, N = 1,024 take about
+2.6–3× at 2,048, while timing the losers made a fresh process's first step at T = 256, N = 1,024 take about
 150 ms against 2.5 ms steady), recorded as ``Choice(rule="cost model")``. ``op`` is
 ``"filter"`` (:func:`~mfpsn.backends.temporal_filter`) or ``"spikes"``
 (:func:`~mfpsn.backends.temporal_filter_spikes`, forward only: filter, threshold and spike). Each is run

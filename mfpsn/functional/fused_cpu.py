@@ -62,7 +62,7 @@ import torch
 
 from mfpsn.functional import buffer_cache, native
 
-__all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_moments", "fused_grad_pass", "fused_forward", "fused_backward", "library_path"]
+__all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_moments", "fused_grad_pass", "fused_forward", "fused_backward", "library_path", "cast"]
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
@@ -600,12 +600,15 @@ def _check(x: torch.Tensor) -> None:
         raise RuntimeError(f"temporal_filter backend='fused' supports float32 and float64, found {x.dtype}")
 
 
+def cast(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """t in ``dtype``: t itself when it already is (a same-dtype ``.to`` costs microseconds on every call)."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
 def _operand(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """t as a contiguous tensor of ``dtype`` for a kernel (t itself when it already is one: a same-dtype ``.to``,
-    ``.contiguous`` and ``.detach`` cost microseconds each on every call; the kernels read only the data pointer, so
-    no autograd view is needed)."""
-    if t.dtype != dtype:
-        t = t.to(dtype)
+    """t as a contiguous tensor of ``dtype`` for a kernel, t itself when it already is one (the kernels read only
+    the data pointer, so no ``.detach`` view is needed)."""
+    t = cast(t, dtype)
     return t if t.is_contiguous() else t.contiguous()
 
 

@@ -56,11 +56,6 @@ def _round_ste_factor(w_f: torch.Tensor, w_q: torch.Tensor, exp_min: int | None,
     return torch.where(w_f == 0, torch.full_like(w_f, float("nan")), factor)
 
 
-def _cast(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """t in ``dtype`` (t itself when it already is: a same-dtype ``.to`` costs microseconds on every call)."""
-    return t if t.dtype == dtype else t.to(dtype)
-
-
 class _Layer(torch.autograd.Function):
     """The training layer in one node (steps 1–5 of the module docstring)."""
 
@@ -68,7 +63,7 @@ class _Layer(torch.autograd.Function):
     def forward(ctx, x, weight, bn_weight, bn_bias, dilation, eps, surrogate, quantize, exp_min, exp_max, ste,
                 bn_grad):
         dt = x.dtype
-        w, gamma, beta = _cast(weight, dt), _cast(bn_weight, dt), _cast(bn_bias, dt)
+        w, gamma, beta = fused_cpu.cast(weight, dt), fused_cpu.cast(bn_weight, dt), fused_cpu.cast(bn_bias, dt)
         s1, s2 = fused_cpu.fused_moments(x, w, dilation)
         n = x.numel() // x.shape[2]
         mean64 = s1 / n
@@ -106,8 +101,9 @@ class _Layer(torch.autograd.Function):
             dx, dw_stats, _ = fused_cpu.fused_grad_pass(x, w, d, alpha_c=a_c, beta_c=b_c, accumulate_into=dx)
             dw = dw + dw_stats.to(dw.dtype)
         w_dtype, gamma_dtype, beta_dtype = ctx.dtypes
-        return ((dx if ctx.needs_input_grad[0] else None), _cast(dw, w_dtype), _cast(dg * inv, gamma_dtype),
-                _cast(-dtheta, beta_dtype), None, None, None, None, None, None, None, None)
+        cast = fused_cpu.cast
+        return ((dx if ctx.needs_input_grad[0] else None), cast(dw, w_dtype), cast(dg * inv, gamma_dtype),
+                cast(-dtheta, beta_dtype), None, None, None, None, None, None, None, None)
 
 
 class _Spikes(torch.autograd.Function):
