@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 14's CPU measurements in one go (float32, C = 128, k = 8, d = 2, T = 256), no explicit warmup, peers where
-# installed (pip install spikingjelly snntorch norse; they stay optional). About 6 minutes on 2 cores.
+# installed (pip install spikingjelly snntorch norse; they stay optional).
+# About 6 minutes on the 2-core AMD EPYC VM, 2 on the Intel Xeon VM.
 # Usage: bash results/cpu/run_issue14.sh [TAG]   → results/cpu/issue14[_TAG]_N{1024,65536}.{json,md},
 # issue14[_TAG]_first_call.txt, issue14[_TAG]_targets.md, issue14[_TAG]_net_step.{json,md}, issue14[_TAG]_load.txt.
 # For example: bash results/cpu/run_issue14.sh (torch's default OpenMP wait policy) and
