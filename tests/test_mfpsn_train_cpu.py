@@ -184,3 +184,43 @@ def test_accumulate_into_adds_and_checks_its_buffer():
         fused_cpu.fused_grad_pass(x, W, 2, alpha_c=a, beta_c=b, accumulate_into=base.float())
     with pytest.raises(ValueError, match="accumulate_into"):
         fused_cpu.fused_grad_pass(x, W, 2, alpha_c=a, beta_c=b, accumulate_into=torch.zeros(9, 5, 2).transpose(1, 2))
+
+
+# The gradient pass runs two loop orders with the same arithmetic: strips of one SIMD vector walking the time axis
+# (k <= 8) and whole block rows (k > 8, and the last columns of a block that do not fill a vector). These shapes hit
+# both, a time axis shorter than the filter (T < (k - 1)·d + 1), the edges at both ends and a block tail.
+LOOP_CASES = [((40, 2, 3, 7), 8, 2), ((40, 3, 100), 9, 1), ((5, 2, 21), 4, 2), ((33, 1, 300), 2, 3),
+              ((3, 2, 5), 8, 1), ((64, 4, 16), 1, 1)]
+
+
+@pytest.mark.parametrize("shape,k,d", LOOP_CASES, ids=[f"{c[0]}-k{c[1]}-d{c[2]}" for c in LOOP_CASES])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("code,sur", [(0, ATan()), (1, Sigmoid(alpha=3.0)), (2, Rational())])
+def test_both_grad_pass_loop_orders_match_plain_torch(shape, k, d, dtype, code, sur):
+    from mfpsn.functional.filter import temporal_filter_ref
+
+    gen = torch.Generator().manual_seed(k * 100 + d * 10 + shape[0])
+    x = torch.randn(shape, generator=gen, dtype=torch.float64)
+    W = torch.randn(shape[2], k, generator=gen, dtype=torch.float64) * 0.5
+    theta = torch.randn(shape[2], generator=gen, dtype=torch.float64) * 0.3
+    gs = torch.randn(shape, generator=gen, dtype=torch.float64)
+    a, b = torch.randn(shape[2], generator=gen, dtype=torch.float64), torch.randn(shape[2], generator=gen,
+                                                                                   dtype=torch.float64)
+    view = (1, 1, -1) + (1,) * (len(shape) - 3)
+    xs, Ws = x.clone().requires_grad_(), W.clone().requires_grad_()
+    h = temporal_filter_ref(xs, Ws, d)
+    G_spike = gs * sur.derivative(h.detach() - theta.view(view))
+    G_stats = a.view(view) + b.view(view) * h.detach()
+    dx_s, dw_s = torch.autograd.grad(h, [xs, Ws], G_spike, retain_graph=True)
+    dx_y, dw_y = torch.autograd.grad(h, [xs, Ws], G_stats)
+    tol = TOL[dtype] if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-4)
+    dx, dw, gsum = fused_cpu.fused_grad_pass(x.to(dtype), W.to(dtype), d, grad_s=gs.to(dtype),
+                                             theta=theta.to(dtype), surrogate_code=code,
+                                             surrogate_alpha=sur.alpha)
+    torch.testing.assert_close(dx.double(), dx_s, **tol)
+    torch.testing.assert_close(dw, dw_s, **tol)
+    torch.testing.assert_close(gsum, G_spike.transpose(0, 2).reshape(shape[2], -1).sum(1), **tol)
+    dx2, dw2, _ = fused_cpu.fused_grad_pass(x.to(dtype), W.to(dtype), d, alpha_c=a, beta_c=b, accumulate_into=dx)
+    assert dx2 is dx
+    torch.testing.assert_close(dx2.double(), dx_s + dx_y, **tol)
+    torch.testing.assert_close(dw2, dw_y, **tol)
