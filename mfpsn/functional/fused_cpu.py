@@ -99,6 +99,7 @@ constexpr int64_t PFS = 16;      // steps ahead to prefetch in the strip loops (
 struct Geo { int64_t T, M, C, S, k, d; };
 
 // fn(std::integral_constant<int, K>{}) with K = k for k <= KMAX, K = 0 (the row loops) otherwise.
+static_assert(KMAX == 8, "with_k lists the cases 1..KMAX by hand");
 template <typename Fn>
 inline void with_k(int64_t k, Fn fn) {
   switch (k) {
@@ -221,6 +222,25 @@ void fwd_blocks(const F* x, const F* taps, const F* theta, F* out, const Geo g, 
 #endif
 }
 
+// dw[k-1-l, jj] += g[t, jj] x[t - l d, jj] for every lag l d <= t (row-major [k, BW] sums in the input dtype), flushed
+// into the float64 sums dwd every TCHUNK steps and at t = 0. steps counts the steps since the last flush.
+template <typename F>
+inline void lagged_dw(const F* __restrict gt, const F* __restrict x, F* __restrict dw, double* __restrict dwd,
+                      const Geo& g, int64_t t, int64_t j0, int64_t w, int64_t& steps) {
+  int64_t ntap = 1;
+  while (ntap < g.k && ntap * g.d <= t) ++ntap;
+  for (int64_t l = 0; l < ntap; ++l) {
+    const F* __restrict xl = x + (t - l * g.d) * g.M + j0;
+    F* __restrict di = dw + (g.k - 1 - l) * BW;
+    for (int64_t jj = 0; jj < w; ++jj) di[jj] += gt[jj] * xl[jj];
+  }
+  if (++steps == TCHUNK || t == 0) {
+    for (int64_t i = 0; i < g.k; ++i)
+      for (int64_t jj = 0; jj < w; ++jj) { dwd[i * BW + jj] += double(dw[i * BW + jj]); dw[i * BW + jj] = F(0); }
+    steps = 0;
+  }
+}
+
 // dx[t] = sum_i w_i g[t + lag_i] (anti-causal) and dw[i, col] += g[t] x[t - lag_i], walking t backwards.
 template <typename F>
 void bwd_block(const F* __restrict gr, const F* __restrict x, const F* __restrict wl, F* __restrict dx,
@@ -244,19 +264,7 @@ void bwd_block(const F* __restrict gr, const F* __restrict x, const F* __restric
         taps_at<F>(gr, wl, dx + t * g.M + j0, g, t, +1, nfwd, j0, w);
       }
     }
-    if (dw) {
-      int64_t ntap = 1;
-      while (ntap < g.k && ntap * g.d <= t) ++ntap;
-      for (int64_t l = 0; l < ntap; ++l) {
-        const F* __restrict xl = x + (t - l * g.d) * g.M + j0;
-        F* __restrict di = dw + (g.k - 1 - l) * BW;
-        for (int64_t jj = 0; jj < w; ++jj) di[jj] += gt[jj] * xl[jj];
-      }
-      if (++steps == TCHUNK || t == 0) {
-        for (int64_t q = 0; q < g.k * BW; ++q) { dwd[q] += double(dw[q]); dw[q] = F(0); }
-        steps = 0;
-      }
-    }
+    if (dw) lagged_dw<F>(gt, x, dw, dwd, g, t, j0, w, steps);
   }
 }
 
@@ -485,18 +493,7 @@ void grad_rows(const F* gs, const F* x, const F* wl, const F* ql0, const F* ql1,
     } else {
       lag_sum<F>(gt, g.d * BW, wl + (g.k - 1) * BW, -BW, nfwd, dx + t * g.M + j0, w);
     }
-    int64_t ntap = 1;
-    while (ntap < g.k && ntap * g.d <= t) ++ntap;
-    for (int64_t l = 0; l < ntap; ++l) {
-      const F* __restrict xl = x + (t - l * g.d) * g.M + j0;
-      F* __restrict di = dw + (g.k - 1 - l) * BW;
-      for (int64_t jj = 0; jj < w; ++jj) di[jj] += gt[jj] * xl[jj];
-    }
-    if (++steps == TCHUNK || t == 0) {
-      for (int64_t i = 0; i < g.k; ++i)
-        for (int64_t jj = 0; jj < w; ++jj) { dwl[i * BW + jj] += double(dw[i * BW + jj]); dw[i * BW + jj] = F(0); }
-      steps = 0;
-    }
+    lagged_dw<F>(gt, x, dw, dwl, g, t, j0, w, steps);
   }
 }
 
