@@ -19,7 +19,8 @@ from mfpsn.backends.dispatch import resolve, resolve_filter, temporal_filter
 from mfpsn.backends.registry import BACKENDS, BackendRegistry
 from mfpsn._checks import channel_view
 from mfpsn.functional.filter import check_filter_args
-from mfpsn.functional.mfpsn import STATS, fold_taps, mean_var, moments_stats
+from mfpsn.functional.fold import fold_taps_fused
+from mfpsn.functional.mfpsn import STATS, mean_var, moments_stats
 from mfpsn.functional.surrogate import Surrogate
 
 __all__ = ["batch_stats", "MFPSNTrainOutput", "mfpsn_train_forward", "mfpsn_spikes", "mfpsn_trace"]
@@ -100,7 +101,7 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
     mean, var, _ = batch_stats(x, weight, dilation, r.name, stats, backends=backends)
     if not bn_grad:
         mean, var = mean.detach(), var.detach()
-    taps, theta = fold_taps(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
+    taps, theta = fold_taps_fused(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
     if need_h:
         spikes, h = mfpsn_trace(x, taps, theta, dilation, surrogate, r.name, backends=backends)
     else:

@@ -95,8 +95,30 @@ constexpr int64_t TCHUNK = 256;  // time steps accumulated in the input dtype be
 
 constexpr int KMAX = 8;         // orders up to this run the strip loops (k a template parameter)
 constexpr int64_t PFS = 16;      // steps ahead to prefetch in the strip loops (one line per row and stream)
+constexpr int SU = 2;            // vectors per strip side by side (independent chains for the out-of-order core; 4
+                                 // spilled the k = 8 sums out of the 32 AVX-512 registers and ran slower)
 
 struct Geo { int64_t T, M, C, S, k, d; };
+
+// A zero-initialised scratch array whose first element sits on a 64-byte boundary, so that the vector loads and
+// stores of the loops below never split a cache line (std::vector's 16-byte alignment made most 64-byte ring
+// accesses in the strip loops straddle two lines, and their store-to-load forwarding fail).
+template <typename T>
+class Scratch {
+ public:
+  explicit Scratch(int64_t n) : n_(n), raw_(size_t(n) + 64 / sizeof(T), T(0)) {
+    p_ = reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(raw_.data()) + 63) & ~uintptr_t(63));
+  }
+  T* data() { return p_; }
+  T* begin() { return p_; }
+  T* end() { return p_ + n_; }
+  T& operator[](int64_t i) { return p_[i]; }
+
+ private:
+  int64_t n_;
+  std::vector<T> raw_;
+  T* p_;
+};
 
 // fn(std::integral_constant<int, K>{}) with K = k for k <= KMAX, K = 0 (the row loops) otherwise.
 static_assert(KMAX == 8, "with_k lists the cases 1..KMAX by hand");
@@ -207,7 +229,7 @@ void fwd_block(const F* __restrict x, const F* __restrict wl, const F* __restric
 template <typename F>
 void fwd_blocks(const F* x, const F* taps, const F* theta, F* out, const Geo g, int64_t b0, int64_t b1,
                 bool stream) {
-  std::vector<F> wv(g.k * BW, F(0)), th(BW, F(0));
+  Scratch<F> wv(g.k * BW), th(BW);
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t j0 = b * BW, w = std::min(BW, g.M - j0);
     for (int64_t jj = 0; jj < w; ++jj) {
@@ -271,8 +293,8 @@ void bwd_block(const F* __restrict gr, const F* __restrict x, const F* __restric
 template <typename F>
 void bwd_blocks(const F* gr, const F* x, const F* taps, F* dx, double* dtaps, const Geo g, int64_t b0, int64_t b1,
                 bool stream) {
-  std::vector<F> wv(g.k * BW, F(0)), dw(g.k * BW, F(0));
-  std::vector<double> dwd(g.k * BW, 0.0);
+  Scratch<F> wv(g.k * BW), dw(g.k * BW);
+  Scratch<double> dwd(g.k * BW);
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t j0 = b * BW, w = std::min(BW, g.M - j0);
     for (int64_t jj = 0; jj < w; ++jj) {
@@ -338,8 +360,8 @@ inline void filter_at(const F* __restrict x, const F* __restrict wl, F* __restri
 
 template <typename F>
 void moments_blocks(const F* x, const F* taps, double* s1, double* s2, const Geo g, int64_t b0, int64_t b1) {
-  std::vector<F> wv(g.k * BW, F(0)), acc(BW);
-  std::vector<double> a1(BW), a2(BW);
+  Scratch<F> wv(g.k * BW), acc(BW);
+  Scratch<double> a1(BW), a2(BW);
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t j0 = b * BW, w = std::min(BW, g.M - j0);
     for (int64_t jj = 0; jj < w; ++jj)
@@ -370,30 +392,37 @@ void moments_blocks(const F* x, const F* taps, double* s1, double* s2, const Geo
 // Arrays ending in l (wl, ql0, ql1, dwl, dthl) are block-local, [k][BW] or [BW], already offset to the first
 // column handled; col is that column's global index.
 
-template <typename F, int KIND, int K>
+template <typename F, int KIND, int K, int U>
 void grad_strip(const F* __restrict gs, const F* __restrict x, const F* __restrict wl, const F* __restrict ql0,
                 const F* __restrict ql1, F alpha, F cst, F* __restrict dx, double* __restrict dwl,
                 double* __restrict dthl, F* __restrict ring, F* __restrict xr, const Geo& g, int64_t col, int64_t pf,
                 bool stream, bool accum) {
+  // U vectors of V columns side by side (columns col + u V + lane): their chains are independent, so the core
+  // overlaps them; the arithmetic of each column is the same for any U.
   constexpr int64_t V = int64_t(VB / sizeof(F));
   typedef F vec __attribute__((vector_size(VB), aligned(sizeof(F))));
   typedef double dvec __attribute__((vector_size(V * sizeof(double)), aligned(sizeof(double))));
-  const int64_t M = g.M, d = g.d, T = g.T, L = (K - 1) * d + 1;
-  vec w[K], dw[K];
-  for (int i = 0; i < K; ++i) { w[i] = *(const vec*)(wl + i * BW); dw[i] = vec{}; }
-  const vec p0 = *(const vec*)ql0, p1 = *(const vec*)ql1;
+  const int64_t M = g.M, d = g.d, T = g.T, L = (K - 1) * d + 1, RS = 2 * L * V;  // RS: one vector's ring
+  vec w[U][K], dw[U][K], p0[U], p1[U];
+  for (int u = 0; u < U; ++u) {
+    for (int i = 0; i < K; ++i) { w[u][i] = *(const vec*)(wl + i * BW + u * V); dw[u][i] = vec{}; }
+    p0[u] = *(const vec*)(ql0 + u * V);
+    p1[u] = *(const vec*)(ql1 + u * V);
+  }
   const vec one = vec{} + F(1), half = vec{} + alpha / F(2), cv = vec{} + cst, av = vec{} + alpha;
-  dvec dt = dvec{};
+  dvec dt[U];
+  for (int u = 0; u < U; ++u) dt[u] = dvec{};
   int64_t steps = 0, slot = (T - 1) % L, xslot = T % L;
   // x ring: row r in slots r mod L and r mod L + L. At step t the newest row is t - (L - 1), at slot p = (t + 1) mod
   // L, and row t - l d at p + L - 1 - l d. The L - 1 rows above the first one are loaded before the loop.
-  for (int64_t r = T - 1; r > T - L && r >= 0; --r) {
-    const vec v = *(const vec*)(x + r * M + col);
-    *(vec*)(xr + (r % L) * V) = v;
-    *(vec*)(xr + (r % L + L) * V) = v;
-  }
+  for (int64_t r = T - 1; r > T - L && r >= 0; --r)
+    for (int u = 0; u < U; ++u) {
+      const vec v = *(const vec*)(x + r * M + col + u * V);
+      *(vec*)(xr + u * RS + (r % L) * V) = v;
+      *(vec*)(xr + u * RS + (r % L + L) * V) = v;
+    }
   const bool nt = VB == 64 && stream && reinterpret_cast<uintptr_t>(dx + col) % 64 == 0 && M % V == 0;
-  auto step = [&](int64_t t, int ntap, int nfwd, auto full) {
+  auto step = [&](int64_t t, int ntap, int nfwd, auto full) __attribute__((always_inline)) {
     constexpr bool FULL = decltype(full)::value;
     if (t >= PFS) {  // the first strip of a block fetches the block's rows (pf columns), the others find them in L2
       for (int64_t q = 0; q < pf; q += 64 / int64_t(sizeof(F))) {
@@ -402,46 +431,55 @@ void grad_strip(const F* __restrict gs, const F* __restrict x, const F* __restri
         if (accum) __builtin_prefetch(dx + (t - PFS) * M + col + q);
       }
     }
-    if (t - (L - 1) >= 0) {
-      const vec v = *(const vec*)(x + (t - (L - 1)) * M + col);
-      *(vec*)(xr + xslot * V) = v;
-      *(vec*)(xr + (xslot + L) * V) = v;
-    }
-    const F* xt = xr + (xslot + L - 1) * V;
-    vec xs[K];
-    xs[0] = *(const vec*)xt;
-    vec a = w[K - 1] * xs[0];
-    for (int l = 1; l < K; ++l)
-      if (FULL || l < ntap) { xs[l] = *(const vec*)(xt - l * d * V); a += w[K - 1 - l] * xs[l]; }
-    vec G;
-    if constexpr (KIND < 0) {
-      G = p0 + p1 * a;
-    } else {
-      const vec st = *(const vec*)(gs + t * M + col);
-      const vec u = a - p0;
-      if constexpr (KIND == 0) { const vec tt = cv * u; G = st * (half / (one + tt * tt)); }
-      else if constexpr (KIND == 2) G = st * (one / (one + av * u * u));
-      else { vec sg; for (int64_t q = 0; q < V; ++q) sg[q] = surrogate_grad<F, 1>(u[q], alpha, cst); G = st * sg; }
-      dt += __builtin_convertvector(G, dvec);
-    }
-    *(vec*)(ring + slot * V) = G;
-    *(vec*)(ring + (slot + L) * V) = G;
-    vec r = w[K - 1] * G;
-    for (int l = 1; l < K; ++l)
-      if (FULL || l < nfwd) r += w[K - 1 - l] * *(const vec*)(ring + (slot + l * d) * V);
-    F* o = dx + t * M + col;
-    if (accum) r = *(const vec*)o + r;
+    for (int u = 0; u < U; ++u) {
+      F* __restrict xru = xr + u * RS;
+      F* __restrict ru = ring + u * RS;
+      const int64_t cu = col + u * V;
+      if (t - (L - 1) >= 0) {
+        const vec v = *(const vec*)(x + (t - (L - 1)) * M + cu);
+        *(vec*)(xru + xslot * V) = v;
+        *(vec*)(xru + (xslot + L) * V) = v;
+      }
+      const F* xt = xru + (xslot + L - 1) * V;
+      vec xs[K];
+      xs[0] = *(const vec*)xt;
+      vec a = w[u][K - 1] * xs[0];
+      for (int l = 1; l < K; ++l)
+        if (FULL || l < ntap) { xs[l] = *(const vec*)(xt - l * d * V); a += w[u][K - 1 - l] * xs[l]; }
+      vec G;
+      if constexpr (KIND < 0) {
+        G = p0[u] + p1[u] * a;
+      } else {
+        const vec st = *(const vec*)(gs + t * M + cu);
+        const vec uu = a - p0[u];
+        if constexpr (KIND == 0) { const vec tt = cv * uu; G = st * (half / (one + tt * tt)); }
+        else if constexpr (KIND == 2) G = st * (one / (one + av * uu * uu));
+        else { vec sg; for (int64_t q = 0; q < V; ++q) sg[q] = surrogate_grad<F, 1>(uu[q], alpha, cst); G = st * sg; }
+        dt[u] += __builtin_convertvector(G, dvec);
+      }
+      *(vec*)(ru + slot * V) = G;
+      *(vec*)(ru + (slot + L) * V) = G;
+      vec r = w[u][K - 1] * G;
+      for (int l = 1; l < K; ++l)
+        if (FULL || l < nfwd) r += w[u][K - 1 - l] * *(const vec*)(ru + (slot + l * d) * V);
+      F* o = dx + t * M + cu;
+      if (accum) r = *(const vec*)o + r;
 #ifdef __AVX512F__
-    if (nt) {
-      if constexpr (sizeof(F) == 4) _mm512_stream_ps(reinterpret_cast<float*>(o), reinterpret_cast<__m512&>(r));
-      else _mm512_stream_pd(reinterpret_cast<double*>(o), reinterpret_cast<__m512d&>(r));
-    } else
+      if (nt) {
+        if constexpr (sizeof(F) == 4) _mm512_stream_ps(reinterpret_cast<float*>(o), reinterpret_cast<__m512&>(r));
+        else _mm512_stream_pd(reinterpret_cast<double*>(o), reinterpret_cast<__m512d&>(r));
+      } else
 #endif
-      *(vec*)o = r;
-    for (int l = 0; l < K; ++l)
-      if (FULL || l < ntap) dw[K - 1 - l] += G * xs[l];
+        *(vec*)o = r;
+      for (int l = 0; l < K; ++l)
+        if (FULL || l < ntap) dw[u][K - 1 - l] += G * xs[l];
+    }
     if (++steps == TCHUNK || t == 0) {
-      for (int i = 0; i < K; ++i) { *(dvec*)(dwl + i * BW) += __builtin_convertvector(dw[i], dvec); dw[i] = vec{}; }
+      for (int u = 0; u < U; ++u)
+        for (int i = 0; i < K; ++i) {
+          *(dvec*)(dwl + i * BW + u * V) += __builtin_convertvector(dw[u][i], dvec);
+          dw[u][i] = vec{};
+        }
       steps = 0;
     }
     slot = slot == 0 ? L - 1 : slot - 1;
@@ -456,7 +494,8 @@ void grad_strip(const F* __restrict gs, const F* __restrict x, const F* __restri
       step(t, ntap, nfwd, std::false_type{});
     }
   }
-  if constexpr (KIND >= 0) *(dvec*)dthl += dt;
+  if constexpr (KIND >= 0)
+    for (int u = 0; u < U; ++u) *(dvec*)(dthl + u * V) += dt[u];
 }
 
 template <typename F, int KIND>
@@ -504,9 +543,12 @@ void grad_block(const F* gs, const F* x, const F* wv, const F* q0, const F* q1, 
   int64_t jo = 0;
   if constexpr (K > 0) {
     constexpr int64_t V = int64_t(VB / sizeof(F));
+    for (; jo + SU * V <= w; jo += SU * V)
+      grad_strip<F, KIND, K, SU>(gs, x, wv + jo, q0 + jo, q1 + jo, alpha, cst, dx, dwd + jo, dth + jo, ring, xr, g,
+                                 j0 + jo, jo == 0 ? w : SU * V, stream, accum);
     for (; jo + V <= w; jo += V)
-      grad_strip<F, KIND, K>(gs, x, wv + jo, q0 + jo, q1 + jo, alpha, cst, dx, dwd + jo, dth + jo, ring, xr, g,
-                             j0 + jo, jo == 0 ? w : V, stream, accum);
+      grad_strip<F, KIND, K, 1>(gs, x, wv + jo, q0 + jo, q1 + jo, alpha, cst, dx, dwd + jo, dth + jo, ring, xr, g,
+                                j0 + jo, jo == 0 ? w : V, stream, accum);
   }
   if (jo < w)
     grad_rows<F, KIND>(gs, x, wv + jo, q0 + jo, q1 + jo, alpha, cst, dx, dw, dwd + jo, dth + jo, ring, acc, g,
@@ -519,9 +561,8 @@ void grad_blocks(const F* gs, const F* x, const F* taps, const F* p0, const F* p
                  bool accum) {
   const int64_t L = (g.k - 1) * g.d + 1;
   const F cst = F(1.5707963267948966 * double(alpha));
-  std::vector<F> wv(g.k * BW, F(0)), q0(BW, F(0)), q1(BW, F(0)), acc(BW), ring(2 * L * BW, F(0)),
-      dw(g.k * BW, F(0)), xr(2 * L * BW);
-  std::vector<double> dwd(g.k * BW), dth(BW);
+  Scratch<F> wv(g.k * BW), q0(BW), q1(BW), acc(BW), ring(2 * L * BW), dw(g.k * BW), xr(2 * L * BW);
+  Scratch<double> dwd(g.k * BW), dth(BW);
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t j0 = b * BW, w = std::min(BW, g.M - j0);
     for (int64_t jj = 0; jj < w; ++jj) {

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 
 from mfpsn.functional import fused_cpu
-from mfpsn.functional.quantize import pow2_value
+from mfpsn.functional.fold import fold_backward, fold_forward
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid, Surrogate
 
 __all__ = ["supports", "fused_train_layer", "fused_train_spikes"]
@@ -40,20 +40,6 @@ _CODES = {ATan: 0, Sigmoid: 1, Rational: 2}
 def supports(x: torch.Tensor, surrogate: Surrogate) -> bool:
     """True when this path implements the call (CPU, float32/float64, a surrogate it knows)."""
     return (x.device.type == "cpu" and x.dtype in fused_cpu.SUPPORTED_DTYPES and type(surrogate) in _CODES)
-
-
-def _round_ste_factor(w_f: torch.Tensor, w_q: torch.Tensor, exp_min: int | None, exp_max: int | None
-                      ) -> torch.Tensor:
-    """dQ/dW_f of the plain STE (``ste="round"``): Q(W_f)/W_f where the exponent is inside the clamp range, 0 where
-    the clamp moved it, NaN where W_f = 0 (the values autograd gives through log2, round and exp2)."""
-    e = torch.round(torch.log2(w_f.abs()))
-    inside = torch.ones_like(w_f, dtype=torch.bool)
-    if exp_min is not None:
-        inside &= e >= exp_min
-    if exp_max is not None:
-        inside &= e <= exp_max
-    factor = torch.where(inside, w_q / w_f, torch.zeros_like(w_f))
-    return torch.where(w_f == 0, torch.full_like(w_f, float("nan")), factor)
 
 
 class _Layer(torch.autograd.Function):
@@ -68,10 +54,7 @@ class _Layer(torch.autograd.Function):
         n = x.numel() // x.shape[2]
         mean64 = s1 / n
         mean, var = mean64.to(dt), (s2 / n - mean64 * mean64).clamp_min_(0.0).to(dt)
-        inv = torch.rsqrt(var + eps)
-        g = gamma * inv                                     # bn_fold's ops: the same values as the autograd path
-        w_f, theta = g[:, None] * w, g * mean - beta
-        w_q = pow2_value(w_f, exp_min, exp_max) if quantize else w_f
+        w_q, theta, w_f, g, inv = fold_forward(w, gamma, beta, mean, var, eps, quantize, exp_min, exp_max)
         spikes = fused_cpu.fused_forward(x, w_q, dilation, theta)
         ctx.save_for_backward(x, w, mean, var, w_f, w_q, theta, mean64, inv, g)
         ctx.dilation, ctx.eps, ctx.surrogate, ctx.n = dilation, eps, surrogate, n
@@ -89,21 +72,18 @@ class _Layer(torch.autograd.Function):
         dx, dwq, gsum = fused_cpu.fused_grad_pass(x, w_q, d, grad_s=g_s, theta=theta,
                                                   surrogate_code=_CODES[type(sur)], surrogate_alpha=sur.alpha)
         dtheta = gsum.neg_().to(x.dtype)
-        dwf = dwq.to(x.dtype)
-        if ctx.round_ste:
-            dwf = dwf * _round_ste_factor(w_f, w_q, *ctx.exp_range)
-        dw = g[:, None] * dwf
-        dg = (w * dwf).sum(1) + mean * dtheta
+        grads = fold_backward(dwq.to(x.dtype), dtheta, w, mean, var, g, inv, ctx.eps,
+                              (w_f, w_q, *ctx.exp_range) if ctx.round_ste else None)
+        dw = grads.weight
         if ctx.bn_grad:   # through μ_B and σ²_B: pass 5 adds its dX into pass 3's buffer
-            g_var = (-0.5 * dg * g / (var + ctx.eps)).double()
-            b_c = 2.0 * g_var / n
-            a_c = (g * dtheta).double() / n - b_c * mean64
+            b_c = 2.0 * grads.var.double() / n
+            a_c = grads.mean.double() / n - b_c * mean64
             dx, dw_stats, _ = fused_cpu.fused_grad_pass(x, w, d, alpha_c=a_c, beta_c=b_c, accumulate_into=dx)
             dw = dw + dw_stats.to(dw.dtype)
         w_dtype, gamma_dtype, beta_dtype = ctx.dtypes
         cast = fused_cpu.cast
-        return ((dx if ctx.needs_input_grad[0] else None), cast(dw, w_dtype), cast(dg * inv, gamma_dtype),
-                cast(-dtheta, beta_dtype), None, None, None, None, None, None, None, None)
+        return ((dx if ctx.needs_input_grad[0] else None), cast(dw, w_dtype), cast(grads.bn_weight, gamma_dtype),
+                cast(grads.bn_bias, beta_dtype), None, None, None, None, None, None, None, None)
 
 
 class _Spikes(torch.autograd.Function):
