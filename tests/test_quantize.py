@@ -122,3 +122,39 @@ def test_quantize_equals_the_integer_sign_and_exponent(dtype, lo, hi):
     got = pow2_quantize(w, lo, hi)
     assert got.dtype == dtype and torch.equal(got, expect)
     assert torch.equal(pow2_value(w, lo, hi), expect) and not pow2_value(w.requires_grad_(), lo, hi).requires_grad
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_round_exponent_is_exact_next_to_every_midpoint(dtype):
+    """The floats right below and above each 2^(n+1/2) (and at it, rounded) go to n and n + 1, decided exactly:
+    |w| ≥ 2^(n+1/2) ⟺ w² ≥ 2^(2n+1), compared in exact rational arithmetic."""
+    from fractions import Fraction
+
+    from mfpsn.functional.quantize import round_exponent
+
+    info = torch.finfo(dtype)
+    lo_exp = {torch.float16: -14, torch.bfloat16: -126, torch.float32: -126, torch.float64: -1022}[dtype]
+    values = []
+    for n in list(range(lo_exp, 15, 7)) + [-1, 0, 1, 2, 14]:
+        mid = torch.tensor(2.0 ** (n + 0.5), dtype=dtype)
+        for v in (torch.nextafter(mid, torch.tensor(0.0, dtype=dtype)), mid,
+                  torch.nextafter(mid, torch.tensor(float("inf"), dtype=dtype))):
+            values += [float(v), -float(v)]
+    w = torch.tensor(values + [info.tiny * info.eps, 1.0, 0.75, 2.0 ** 0.5], dtype=dtype)
+    e = round_exponent(w)
+    for value, exponent in zip(w.tolist(), e.tolist()):
+        a = abs(Fraction(value))
+        n = a.numerator.bit_length() - a.denominator.bit_length()      # floor(log2 a) or one above
+        if Fraction(2) ** n > a:
+            n -= 1
+        want = n + 1 if a * a >= Fraction(2) ** (2 * n + 1) else n
+        assert exponent == want, (value, exponent, want)
+
+
+def test_round_exponent_special_values():
+    from mfpsn.functional.quantize import round_exponent
+
+    e = round_exponent(torch.tensor([float("inf"), -float("inf"), float("nan"), 0.0]))
+    assert e[0] == float("inf") and e[1] == float("inf") and e[2].isnan() and e[3] == -1
+    q = pow2_quantize(torch.tensor([float("inf"), float("nan"), 0.0, -0.0]))
+    assert q[0] == float("inf") and q[1].isnan() and q[2] == 0 and q[3] == 0

@@ -10,12 +10,12 @@ Layers (the import graph has no circle; ``tests/test_import_graph.py`` checks it
 """
 from mfpsn.backends.autoselect import DEFAULT_SELECTOR, AutoSelector, Choice
 from mfpsn.backends.dispatch import lif_spikes, resolve, temporal_filter, temporal_filter_spikes
-from mfpsn.backends.mfpsn_layer import batch_stats, mfpsn_spikes, mfpsn_trace, mfpsn_train_forward
+from mfpsn.backends.mfpsn_layer import batch_stats, mfpsn_fold, mfpsn_spikes, mfpsn_trace, mfpsn_train_forward
 from mfpsn.backends.registry import BACKENDS, FILTER_BACKENDS, LIF_BACKENDS, OPS, BackendRecord, BackendRegistry
 
 __all__ = [
     "BACKENDS", "BackendRecord", "BackendRegistry", "OPS", "FILTER_BACKENDS", "LIF_BACKENDS",
     "AutoSelector", "Choice", "DEFAULT_SELECTOR",
     "resolve", "temporal_filter", "temporal_filter_spikes", "lif_spikes",
-    "batch_stats", "mfpsn_spikes", "mfpsn_trace", "mfpsn_train_forward",
+    "batch_stats", "mfpsn_fold", "mfpsn_spikes", "mfpsn_trace", "mfpsn_train_forward",
 ]

@@ -23,7 +23,7 @@ from mfpsn.functional.fold import fold_taps_fused
 from mfpsn.functional.mfpsn import STATS, mean_var, moments_stats
 from mfpsn.functional.surrogate import Surrogate
 
-__all__ = ["batch_stats", "MFPSNTrainOutput", "mfpsn_train_forward", "mfpsn_spikes", "mfpsn_trace"]
+__all__ = ["batch_stats", "MFPSNTrainOutput", "mfpsn_train_forward", "mfpsn_spikes", "mfpsn_trace", "mfpsn_fold"]
 
 
 def batch_stats(x: torch.Tensor, weight: torch.Tensor, dilation: int, backend: str = "auto",
@@ -107,6 +107,29 @@ def mfpsn_train_forward(x: torch.Tensor, weight: torch.Tensor, bn_weight: torch.
     else:
         spikes, h = r.ops["spikes"](x, taps, theta, dilation, surrogate), None
     return MFPSNTrainOutput(spikes, h, theta, taps, mean, var)
+
+
+def mfpsn_fold(weight: torch.Tensor, bn_weight: torch.Tensor, bn_bias: torch.Tensor, mean: torch.Tensor,
+               var: torch.Tensor, eps: float, quantize: bool, exp_min: int | None, exp_max: int | None,
+               ste: str = "whole", backend: str = "auto", *, backends: BackendRegistry = BACKENDS
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W_q [C, k], θ [C]) = the fold of W [C, k] with γ, β, μ, σ² [C] (:func:`mfpsn.functional.fold.fold_taps_fused`,
+    differentiable in every tensor), on the backend's ``"fold"`` op where it has one: a named backend's, or with
+    ``"auto"`` the first record implementing it that is loaded and can run on W (no build is started for it).
+    Every ``"fold"`` op gives the same W_q and θ bit for bit; otherwise, or when the five tensors do not share W's
+    dtype, the torch fold runs."""
+    tensors = (weight, bn_weight, bn_bias, mean, var)
+    if all(t.dtype == weight.dtype for t in tensors):
+        if backend == "auto":
+            fold = next((r.ops["fold"] for r in backends.values() if r.implements("fold") and r.ready()
+                         and weight.device.type in r.auto_devices and r.reason(weight[:1, :1, None]) is None),
+                        None)
+        else:
+            r = backends.record(backend, "filter")
+            fold = r.ops["fold"] if r.implements("fold") and r.reason(weight[:1, :1, None]) is None else None
+        if fold is not None:
+            return fold(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
+    return fold_taps_fused(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
 
 
 def mfpsn_trace(x: torch.Tensor, taps: torch.Tensor, theta: torch.Tensor, dilation: int,

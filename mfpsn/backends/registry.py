@@ -24,6 +24,10 @@ Ops (:data:`OPS`) and their calling conventions (``x: [T, B, C, *]``, ``taps: [C
 - ``"layer"``: ``(x, weight, bn_weight, bn_bias, d, eps, surrogate, quantize, exp_min, exp_max, ste, bn_grad) →
   (spikes, W_q, θ, μ_B, σ²_B)``: MFPSN's whole training forward (batch statistics, fold, quantizer, spikes) in one
   autograd node, Y and H never written (the fused CPU training layer, :mod:`mfpsn.functional.mfpsn_train_cpu`);
+- ``"fold"``: ``(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste) → (W_q, θ)``, the
+  values of :func:`mfpsn.functional.fold.fold_taps_fused` bit for bit (MFPSN's eval fold from the running
+  statistics); a backend without it uses that torch fold (the fused CPU record: the C++ fold glue,
+  :func:`mfpsn.functional.mfpsn_train_cpu.fused_fold`);
 - ``"lif"``: ``(x, rate, v_th, v_reset, detach_reset, surrogate, decay_input) → spikes`` (the LIF time loop).
 """
 from __future__ import annotations
@@ -42,7 +46,7 @@ from mfpsn.functional.surrogate import ATan, Rational, Sigmoid
 
 __all__ = ["OPS", "TOEPLITZ_MAX", "BackendRecord", "BackendRegistry", "BACKENDS", "FILTER_BACKENDS", "LIF_BACKENDS"]
 
-OPS = ("filter", "spikes", "moments", "layer", "lif")
+OPS = ("filter", "spikes", "moments", "layer", "fold", "lif")
 TOEPLITZ_MAX = 1 << 26  # C·T² values: beyond that the banded matrices alone cost too much memory
 
 
@@ -150,7 +154,7 @@ _RECORDS = (
                   worth_timing=lambda T, k: T <= 4 * k),   # T multiply-adds per output where a filter does k
     BackendRecord("blocked", _eager(f.filter_blocked)),
     BackendRecord("fused", {"filter": f.filter_fused, "spikes": a.fused_spikes, "moments": a.eager_moments,
-                            "layer": mfpsn_train_cpu.fused_train_layer,
+                            "layer": mfpsn_train_cpu.fused_train_layer, "fold": mfpsn_train_cpu.fused_fold,
                             "lif": a.fused_lif},
                   available=a.fused_available, auto_devices=("cpu",), one_pass=True,
                   ready=lambda: fused_cpu.ready(), prepare=lambda: fused_cpu.prepare_for_auto(), warmup=a.fused_warmup,

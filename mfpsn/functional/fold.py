@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import torch
 
-from mfpsn.functional.quantize import pow2_value
+from mfpsn.functional.quantize import pow2_value, round_exponent
 
 __all__ = ["Folded", "FoldGrads", "fold_forward", "round_ste_factor", "fold_backward", "fold_taps_fused"]
 
@@ -61,8 +61,9 @@ class FoldGrads(NamedTuple):
 def round_ste_factor(w_f: torch.Tensor, w_q: torch.Tensor, exp_min: int | None, exp_max: int | None
                      ) -> torch.Tensor:
     """dQ/dW_f of the plain STE (``ste="round"``): Q(W_f)/W_f where the exponent is inside the clamp range, 0 where
-    the clamp moved it, NaN where W_f = 0 (the values autograd gives through log2, round and exp2)."""
-    e = torch.round(torch.log2(w_f.abs()))
+    the clamp moved it, NaN where W_f = 0 (the values autograd gives through log2, round and exp2; the exponent is
+    :func:`mfpsn.functional.quantize.round_exponent`'s)."""
+    e = round_exponent(w_f)
     inside = torch.ones_like(w_f, dtype=torch.bool)
     if exp_min is not None:
         inside &= e >= exp_min

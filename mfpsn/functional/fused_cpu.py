@@ -67,8 +67,9 @@ from pathlib import Path
 import torch
 
 from mfpsn.functional import buffer_cache, native
+from mfpsn.functional.fold_cpp import FOLD_CPP
 
-__all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_moments", "fused_grad_pass", "fused_forward", "fused_backward", "library_path", "cast"]
+__all__ = ["SUPPORTED_DTYPES", "ready", "prepare_for_auto", "warmup", "fused_moments", "fused_moment_sums", "fused_fold_forward", "fused_fold_backward", "fused_grad_pass", "fused_forward", "fused_backward", "library_path", "cast", "operand"]
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
@@ -657,7 +658,7 @@ void mfpsn_grad_f64(int mode, const double* gs, const double* x, const double* t
 }
 """
 
-_SOURCE = _SOURCE.replace("@PARALLEL_BLOCKS@", native.PARALLEL_BLOCKS_CPP)
+_SOURCE = _SOURCE.replace("@PARALLEL_BLOCKS@", native.PARALLEL_BLOCKS_CPP) + FOLD_CPP
 _FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-std=c++17", "-shared", "-fPIC", "-pthread", "-fopenmp")
 _SMALL = 1 << 14  # values: below this one thread (the work is a few microseconds)
 _STREAM_MIN = 16 << 20  # bytes: outputs (h, spikes, dx) at least this large are written with non-temporal stores
@@ -690,6 +691,14 @@ def _configure(lib: ctypes.CDLL) -> None:
     for name in ("mfpsn_grad_f32", "mfpsn_grad_f64"):
         getattr(lib, name).argtypes = [i32, p, p, p, p, p, i32, ctypes.c_double, p, p, i64, i64, i64, i64, i64,
                                        i64, i32, i32]
+        getattr(lib, name).restype = None
+    f64 = ctypes.c_double
+    for name in ("mfpsn_fold_fwd_f32", "mfpsn_fold_fwd_f64"):
+        getattr(lib, name).argtypes = [p, p, p, f64, p, p, p, f64, i32, i32, i64, i32, i64, i64, i64, p, p]
+        getattr(lib, name).restype = None
+    for name in ("mfpsn_fold_bwd_f32", "mfpsn_fold_bwd_f64"):
+        getattr(lib, name).argtypes = [p, p, p, p, p, p, p, p, p, f64, i32, i32, i64, i32, i64, f64, p, i64, i64,
+                                       p, p, p, p, p]
         getattr(lib, name).restype = None
 
 
@@ -800,7 +809,7 @@ def cast(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return t if t.dtype == dtype else t.to(dtype)
 
 
-def _operand(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def operand(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """t as a contiguous tensor of ``dtype`` for a kernel, t itself when it already is one (the kernels read only
     the data pointer, so no ``.detach`` view is needed)."""
     t = cast(t, dtype)
@@ -815,9 +824,9 @@ def fused_forward(x: torch.Tensor, taps: torch.Tensor, dilation: int, theta: tor
     """
     _check(x)
     lib = _load()
-    xc = _operand(x, x.dtype)
-    w = _operand(taps, x.dtype)
-    th = None if theta is None else _operand(theta, x.dtype)
+    xc = operand(x, x.dtype)
+    w = operand(taps, x.dtype)
+    th = None if theta is None else operand(theta, x.dtype)
     out = buffer_cache.empty_like(xc)
     fn = lib.mfpsn_fwd_f32 if x.dtype == torch.float32 else lib.mfpsn_fwd_f64
     fn(xc.data_ptr(), w.data_ptr(), None if th is None else th.data_ptr(), out.data_ptr(),
@@ -830,9 +839,9 @@ def fused_backward(g: torch.Tensor, x: torch.Tensor, taps: torch.Tensor, dilatio
     """(dx: [T, B, C, *] or None, dtaps: [C, k] float64 or None) for upstream g: [T, B, C, *]."""
     _check(x)
     lib = _load()
-    gc = _operand(g, x.dtype)
-    xc = _operand(x, x.dtype)
-    w = _operand(taps, x.dtype)
+    gc = operand(g, x.dtype)
+    xc = operand(x, x.dtype)
+    w = operand(taps, x.dtype)
     dx = buffer_cache.empty_like(xc) if need_x else None
     dtaps = torch.zeros(w.shape, dtype=torch.float64) if need_taps else None
     fn = lib.mfpsn_bwd_f32 if x.dtype == torch.float32 else lib.mfpsn_bwd_f64
@@ -846,14 +855,87 @@ def fused_moments(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> tuple[t
 
     x: [T, B, C, *] float32/float64 on the CPU; taps: [C, k]. No autograd here (see ``mfpsn_train_cpu``).
     """
+    out = fused_moment_sums(x, taps, dilation)
+    return out[0], out[1]
+
+
+def fused_moment_sums(x: torch.Tensor, taps: torch.Tensor, dilation: int) -> torch.Tensor:
+    """:func:`fused_moments` as one float64 tensor ``[2, C]`` (rows Σ Y, Σ Y²), the input of
+    :func:`fused_fold_forward`."""
     _check(x)
     lib = _load()
-    xc = _operand(x, x.dtype)
-    w = _operand(taps, x.dtype)
+    xc = operand(x, x.dtype)
+    w = operand(taps, x.dtype)
     out = torch.zeros(2, x.shape[2], dtype=torch.float64)
     fn = lib.mfpsn_moments_f32 if x.dtype == torch.float32 else lib.mfpsn_moments_f64
     fn(xc.data_ptr(), w.data_ptr(), out.data_ptr(), *_geometry(xc, w, dilation), _threads(xc))
-    return out[0], out[1]
+    return out
+
+
+def _pointers(t: torch.Tensor, offsets: tuple[int, ...]) -> list[int]:
+    """Addresses of the elements at these flat offsets of a contiguous tensor."""
+    base, size = t.data_ptr(), t.element_size()
+    return [base + o * size for o in offsets]
+
+
+def _exp_args(exp_min: int | None, exp_max: int | None) -> tuple[int, int, int, int]:
+    return int(exp_min is not None), int(exp_min or 0), int(exp_max is not None), int(exp_max or 0)
+
+
+def fused_fold_forward(sums: torch.Tensor | None, n: int, weight: torch.Tensor, bn_weight: torch.Tensor,
+                       bn_bias: torch.Tensor, eps: float, quantize: bool, exp_min: int | None, exp_max: int | None,
+                       mean: torch.Tensor | None = None, var: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, ...]:
+    """The batch statistics and the fold in one call (:mod:`mfpsn.functional.fold_cpp`), no autograd.
+
+    Args:
+        sums: [2, C] float64 (Σ Y, Σ Y² over the n values of each channel), or None with ``mean``, ``var`` [C] (μ,
+            σ² given: the eval fold from running statistics); weight W: [C, k]; bn_weight γ, bn_bias β: [C]; all
+            contiguous in one dtype (float32 or float64, the layer's x dtype).
+    Returns:
+        (W_q [C, k], θ, μ_B, σ²_B (biased) [C], W_f [C, k], g, 1/√(σ²_B + ε) [C], μ_B in float64 [C]): the values of
+        ``μ = ΣY/n``, ``σ² = (ΣY²/n − μ²).clamp_min(0)`` and :func:`mfpsn.functional.fold.fold_forward`, bit for bit.
+    """
+    dt = weight.dtype
+    C, k = weight.shape
+    lib = _load()
+    out = torch.empty(2 * C * k + 5 * C, dtype=dt)
+    mean64 = torch.empty(C, dtype=torch.float64)
+    fn = lib.mfpsn_fold_fwd_f32 if dt == torch.float32 else lib.mfpsn_fold_fwd_f64
+    given = sums is None
+    fn(None if given else sums.data_ptr(), mean.data_ptr() if given else None, var.data_ptr() if given else None,
+       float(n),
+       weight.data_ptr(), bn_weight.data_ptr(), bn_bias.data_ptr(), float(eps), int(bool(quantize)),
+       *_exp_args(exp_min, exp_max), C, k, out.data_ptr(), mean64.data_ptr())
+    w_q, w_f, mean, var, theta, g, inv = out.split_with_sizes((C * k, C * k, C, C, C, C, C))
+    return w_q.view(C, k), theta, mean, var, w_f.view(C, k), g, inv, mean64
+
+
+def fused_fold_backward(d_wq: torch.Tensor, g_sum: torch.Tensor, weight: torch.Tensor, mean: torch.Tensor,
+                        var: torch.Tensor, g: torch.Tensor, inv: torch.Tensor, w_f: torch.Tensor, w_q: torch.Tensor,
+                        eps: float, round_ste: bool, exp_min: int | None, exp_max: int | None, n: int,
+                        mean64: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The fold's backward and the statistics pass's coefficients in one call (:mod:`mfpsn.functional.fold_cpp`).
+
+    Args:
+        d_wq: dL/dW_q [C, k] float64; g_sum: Σ G [C] float64 (dθ = −Σ G), both contiguous; the rest as
+            :func:`fused_fold_forward` returned them.
+    Returns:
+        (dW through W_q [C, k], dγ, dβ [C] in W's dtype, a_c, b_c [C] float64): the values of
+        :func:`mfpsn.functional.fold.fold_backward` (to rounding: the sum over the taps runs in tap order) and
+        ``b_c = 2 dσ²/n``, ``a_c = dμ/n − b_c μ_B``.
+    """
+    dt = weight.dtype
+    C, k = weight.shape
+    lib = _load()
+    out = torch.empty(C * k + 2 * C, dtype=dt)
+    coef = torch.empty(2, C, dtype=torch.float64)
+    fn = lib.mfpsn_fold_bwd_f32 if dt == torch.float32 else lib.mfpsn_fold_bwd_f64
+    fn(d_wq.data_ptr(), g_sum.data_ptr(), weight.data_ptr(), mean.data_ptr(), var.data_ptr(), g.data_ptr(),
+       inv.data_ptr(), w_f.data_ptr(), w_q.data_ptr(), float(eps), int(bool(round_ste)), *_exp_args(exp_min, exp_max),
+       float(n), mean64.data_ptr(), C, k, *_pointers(out, (0, C * k, C * k + C)), *_pointers(coef, (0, C)))
+    dw, dgamma, dbeta = out.split_with_sizes((C * k, C, C))
+    return dw.view(C, k), dgamma, dbeta, coef[0], coef[1]
 
 
 def fused_grad_pass(x: torch.Tensor, taps: torch.Tensor, dilation: int, *, alpha_c: torch.Tensor | None = None,
@@ -871,13 +953,13 @@ def fused_grad_pass(x: torch.Tensor, taps: torch.Tensor, dilation: int, *, alpha
     """
     _check(x)
     lib = _load()
-    xc = _operand(x, x.dtype)
-    w = _operand(taps, x.dtype)
+    xc = operand(x, x.dtype)
+    w = operand(taps, x.dtype)
     C, k = w.shape
     spike = grad_s is not None
-    p0 = _operand(theta if spike else alpha_c, x.dtype)
-    p1 = None if spike else _operand(beta_c, x.dtype)
-    gs = _operand(grad_s, x.dtype) if spike else None
+    p0 = operand(theta if spike else alpha_c, x.dtype)
+    p1 = None if spike else operand(beta_c, x.dtype)
+    gs = operand(grad_s, x.dtype) if spike else None
     if accumulate_into is None:
         dx, flags = buffer_cache.empty_like(xc), _stream(xc)
     else:

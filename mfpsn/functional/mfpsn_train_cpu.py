@@ -4,19 +4,21 @@ materialising Y or H.
 Legend: ``x: [T, B, C, *]``, ``W: [C, k]``, ``W_q: [C, k]``, ``θ: [C]``, n = T·B·Π* values per channel.
 
 Same maths as :func:`mfpsn.backends.mfpsn_train_forward` on a filter backend (the reference beside it), in four
-passes over x and a handful of [C]-sized operations instead of about twenty-five elementwise passes and the thirty
+passes over x and two C++ calls for the [C]-sized fold instead of about twenty-five elementwise passes and the thirty
 small autograd nodes of the fold:
 
 1. forward, statistics: one pass computes Y = filter(x, W) block by block and accumulates Σ Y and Σ Y² per
    channel in float64; μ_B = ΣY/n, σ²_B = ΣY²/n − μ_B² (clamped at 0). Y is never written.
-2. the fold, by hand in x's dtype with the ops of :func:`mfpsn.functional.mfpsn.bn_fold` and the quantizer:
+2. the fold, in one C++ call (:func:`mfpsn.functional.fused_cpu.fused_fold_forward`, source in
+   :mod:`mfpsn.functional.fold_cpp`: the values of :func:`mfpsn.functional.fold.fold_forward` bit for bit):
    g = γ/√(σ²_B + ε), W_f = g·W, θ = g·μ_B − β, W_q = Q(W_f); then one pass writes S = Θ(filter(x, W_q) − θ).
 3. backward, spikes: one pass recomputes H = filter(x, W_q) and gives G = g_S·σ'(H − θ), dX (the anti-causal
    filter of G), dW_q[c, i] = Σ G[t]·x[t − lag_i] and dθ = −Σ G.
-4. the fold's backward by hand: dW_f = dW_q (``ste="whole"``, and without the quantizer) or dW_q·Q(W_f)/W_f on
-   the unclamped exponents (``ste="round"``; NaN where W_f = 0, as autograd gives); dW = g·dW_f,
-   dg = Σ_i W·dW_f + μ_B·dθ, dβ = −dθ, dγ = dg/√(σ²_B + ε), and the statistics' gradients
-   g_μ = g·dθ, g_σ² = −dg·g/(2(σ²_B + ε)).
+4. the fold's backward in one C++ call (:func:`mfpsn.functional.fused_cpu.fused_fold_backward`, the formulas of
+   :func:`mfpsn.functional.fold.fold_backward`): dW_f = dW_q (``ste="whole"``, and without the quantizer) or
+   dW_q·Q(W_f)/W_f on the unclamped exponents (``ste="round"``; NaN where W_f = 0, as autograd gives);
+   dW = g·dW_f, dg = Σ_i W·dW_f + μ_B·dθ, dβ = −dθ, dγ = dg/√(σ²_B + ε), and the statistics' gradients
+   g_μ = g·dθ, g_σ² = −dg·g/(2(σ²_B + ε)), given to pass 5 as b_c = 2 g_σ²/n, a_c = g_μ/n − b_c·μ_B.
 5. backward, statistics (``bn_grad``): with G = g_μ/n + (2 g_σ²/n)(Y − μ_B), one pass recomputes Y and adds its
    dX into pass 3's buffer (one dX buffer, no later add) and gives its dW.
 
@@ -29,10 +31,9 @@ from __future__ import annotations
 import torch
 
 from mfpsn.functional import fused_cpu
-from mfpsn.functional.fold import fold_backward, fold_forward
 from mfpsn.functional.surrogate import ATan, Rational, Sigmoid, Surrogate
 
-__all__ = ["supports", "fused_train_layer", "fused_train_spikes"]
+__all__ = ["supports", "fused_train_layer", "fused_train_spikes", "fused_fold"]
 
 _CODES = {ATan: 0, Sigmoid: 1, Rational: 2}
 
@@ -49,12 +50,11 @@ class _Layer(torch.autograd.Function):
     def forward(ctx, x, weight, bn_weight, bn_bias, dilation, eps, surrogate, quantize, exp_min, exp_max, ste,
                 bn_grad):
         dt = x.dtype
-        w, gamma, beta = fused_cpu.cast(weight, dt), fused_cpu.cast(bn_weight, dt), fused_cpu.cast(bn_bias, dt)
-        s1, s2 = fused_cpu.fused_moments(x, w, dilation)
+        w = fused_cpu.operand(weight, dt)
+        gamma, beta = fused_cpu.operand(bn_weight, dt), fused_cpu.operand(bn_bias, dt)
         n = x.numel() // x.shape[2]
-        mean64 = s1 / n
-        mean, var = mean64.to(dt), (s2 / n - mean64 * mean64).clamp_min_(0.0).to(dt)
-        w_q, theta, w_f, g, inv = fold_forward(w, gamma, beta, mean, var, eps, quantize, exp_min, exp_max)
+        w_q, theta, mean, var, w_f, g, inv, mean64 = fused_cpu.fused_fold_forward(
+            fused_cpu.fused_moment_sums(x, w, dilation), n, w, gamma, beta, eps, quantize, exp_min, exp_max)
         spikes = fused_cpu.fused_forward(x, w_q, dilation, theta)
         ctx.save_for_backward(x, w, mean, var, w_f, w_q, theta, mean64, inv, g)
         ctx.dilation, ctx.eps, ctx.surrogate, ctx.n = dilation, eps, surrogate, n
@@ -71,19 +71,59 @@ class _Layer(torch.autograd.Function):
         sur, d, n = ctx.surrogate, ctx.dilation, ctx.n
         dx, dwq, gsum = fused_cpu.fused_grad_pass(x, w_q, d, grad_s=g_s, theta=theta,
                                                   surrogate_code=_CODES[type(sur)], surrogate_alpha=sur.alpha)
-        dtheta = gsum.neg_().to(x.dtype)
-        grads = fold_backward(dwq.to(x.dtype), dtheta, w, mean, var, g, inv, ctx.eps,
-                              (w_f, w_q, *ctx.exp_range) if ctx.round_ste else None)
-        dw = grads.weight
+        dw, dgamma, dbeta, a_c, b_c = fused_cpu.fused_fold_backward(
+            dwq, gsum, w, mean, var, g, inv, w_f, w_q, ctx.eps, ctx.round_ste, *ctx.exp_range, n, mean64)
         if ctx.bn_grad:   # through μ_B and σ²_B: pass 5 adds its dX into pass 3's buffer
-            b_c = 2.0 * grads.var.double() / n
-            a_c = grads.mean.double() / n - b_c * mean64
             dx, dw_stats, _ = fused_cpu.fused_grad_pass(x, w, d, alpha_c=a_c, beta_c=b_c, accumulate_into=dx)
             dw = dw + dw_stats.to(dw.dtype)
         w_dtype, gamma_dtype, beta_dtype = ctx.dtypes
         cast = fused_cpu.cast
-        return ((dx if ctx.needs_input_grad[0] else None), cast(dw, w_dtype), cast(grads.bn_weight, gamma_dtype),
-                cast(grads.bn_bias, beta_dtype), None, None, None, None, None, None, None, None)
+        return ((dx if ctx.needs_input_grad[0] else None), cast(dw, w_dtype), cast(dgamma, gamma_dtype),
+                cast(dbeta, beta_dtype), None, None, None, None, None, None, None, None)
+
+
+class _FoldCPU(torch.autograd.Function):
+    """:func:`mfpsn.functional.fold.fold_taps_fused` on the C++ fold glue (one call each way)."""
+
+    @staticmethod
+    def forward(ctx, weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste):
+        dt = weight.dtype
+        w = fused_cpu.operand(weight, dt)
+        w_q, theta, mean_c, var_c, w_f, g, inv, mean64 = fused_cpu.fused_fold_forward(
+            None, 1, w, fused_cpu.operand(bn_weight, dt), fused_cpu.operand(bn_bias, dt), eps, quantize, exp_min,
+            exp_max, mean=fused_cpu.operand(mean, dt), var=fused_cpu.operand(var, dt))
+        ctx.save_for_backward(w, mean_c, var_c, w_f, w_q, g, inv, mean64)
+        ctx.eps, ctx.round_ste, ctx.exp_range = eps, quantize and ste == "round", (exp_min, exp_max)
+        ctx.dtypes = tuple(t.dtype for t in (weight, bn_weight, bn_bias, mean, var))
+        return w_q, theta
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, d_wq, d_theta):
+        w, mean, var, w_f, w_q, g, inv, mean64 = ctx.saved_tensors
+        d_wq = torch.zeros(w.shape, dtype=torch.float64) if d_wq is None else d_wq.double().contiguous()
+        g_sum = torch.zeros(w.shape[0], dtype=torch.float64) if d_theta is None else d_theta.double().neg()
+        zero = torch.zeros_like(mean64)
+        dw, dgamma, dbeta, a_c, b_c = fused_cpu.fused_fold_backward(     # n = 1, μ64 = 0: a_c = dμ, b_c = 2 dσ²
+            d_wq, g_sum, w, mean, var, g, inv, w_f, w_q, ctx.eps, ctx.round_ste, *ctx.exp_range, 1, zero)
+        grads = (dw, dgamma, dbeta, a_c, b_c * 0.5)
+        out = [fused_cpu.cast(gr, d) if need else None for gr, d, need in zip(grads, ctx.dtypes, ctx.needs_input_grad)]
+        return (*out, None, None, None, None, None)
+
+
+def fused_fold(weight: torch.Tensor, bn_weight: torch.Tensor, bn_bias: torch.Tensor, mean: torch.Tensor,
+               var: torch.Tensor, eps: float, quantize: bool, exp_min: int | None, exp_max: int | None,
+               ste: str = "whole") -> tuple[torch.Tensor, torch.Tensor]:
+    """(W_q [C, k], θ [C]) as :func:`mfpsn.functional.fold.fold_taps_fused` (the same values bit for bit; the
+    gradients to rounding: the sum over the taps runs in tap order), on the C++ fold glue: what the MFPSN neuron
+    runs at eval when its backend is ``"fused"`` (or ``"auto"`` with the fused library loaded). W, γ, β, μ, σ² on
+    the CPU, float32 or float64 (W's dtype is the fold's)."""
+    if ste not in ("whole", "round"):
+        raise ValueError(f"ste: expected 'whole' or 'round', found {ste!r}")
+    if weight.device.type != "cpu" or weight.dtype not in fused_cpu.SUPPORTED_DTYPES:
+        raise RuntimeError(f"fused_fold runs on the CPU in float32/float64, found weight {weight.dtype} on "
+                           f"{weight.device}")
+    return _FoldCPU.apply(weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste)
 
 
 class _Spikes(torch.autograd.Function):

@@ -5,7 +5,8 @@
     \\qquad Q(0) = 0
 
 Rounding is to nearest in the log domain, so the boundary between 2^n and 2^(n+1) lies at
-|w| = 2^(n+1/2) (the geometric midpoint). The exponent range is **reconstructed (open)**: the paper gives
+|w| = 2^(n+1/2) (the geometric midpoint), decided exactly from the mantissa (:func:`round_exponent`), not from a
+rounded log2. The exponent range is **reconstructed (open)**: the paper gives
 none, so ``exp_min = exp_max = None`` (no clamp) is the default; integer deployment needs a finite range such as
 [−8, 7] and :func:`count_clamped` tells how many taps the clamp moved.
 
@@ -18,18 +19,18 @@ Gradient (``ste``):
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import torch
 
-__all__ = ["pow2_exponents", "pow2_quantize", "pow2_value", "count_clamped"]
+__all__ = ["pow2_exponents", "pow2_quantize", "pow2_value", "count_clamped", "round_exponent", "INV_SQRT2_UP"]
 
 
 
-def _smallest_subnormal(dtype: torch.dtype) -> float:
-    """2^−149 for float32, 2^−1074 for float64: clamping |w| there keeps log2 finite without moving any w ≠ 0."""
-    info = torch.finfo(dtype)
-    return info.smallest_normal * info.eps
+#: the smallest float64 above 2^(−1/2) (fl64(2^(−1/2)) = 0.70710678118654757… lies above 2^(−1/2) = 0.70710678118654752…);
+#: a mantissa m of any float dtype up to float64 has m ≥ 2^(−1/2) exactly when float64(m) ≥ this
+INV_SQRT2_UP = 0.7071067811865476
 
 
 def _check_range(exp_min: int | None, exp_max: int | None) -> None:
@@ -40,15 +41,38 @@ def _check_range(exp_min: int | None, exp_max: int | None) -> None:
         raise ValueError(f"exponent range: expected exp_min <= exp_max, found [{exp_min}, {exp_max}]")
 
 
-def _float_exponent(w: torch.Tensor, exp_min: int | None, exp_max: int | None) -> torch.Tensor:
-    """round(log2|w|) clamped to [exp_min, exp_max], as an integer-valued float of w's dtype, without gradient
-    (|w| is clamped at the smallest subnormal first, which keeps log2 finite and moves no w ≠ 0)."""
+def round_exponent(w: torch.Tensor) -> torch.Tensor:
+    """round(log2|w|) exactly, as an integer-valued float of w's dtype, without gradient: with |w| = m·2^e
+    (``frexp``, m ∈ [0.5, 1)), it is e where m ≥ 2^(−1/2) and e − 1 below, so the boundary is the geometric
+    midpoint 2^(n+1/2) itself, with no rounding of a computed log2 (``torch.round(torch.log2(·))`` can put a
+    float just above 2^(n+1/2) on n + 1/2, which then rounds half to even). ±inf gives inf; 0 gives −1 (callers
+    mask zeros); NaN gives NaN (so Q(NaN) is NaN). The C++ fold of the fused training layer
+    (:mod:`mfpsn.functional.fold_cpp`) uses the same rule."""
     if not w.is_floating_point():
         raise ValueError(f"pow2 quantizer: expected a floating-point tensor, found {w.dtype}")
-    _check_range(exp_min, exp_max)
     with torch.no_grad():
-        e = torch.round(torch.log2(w.abs().clamp_min(_smallest_subnormal(w.dtype))))
-        return e.clamp(min=exp_min, max=exp_max) if exp_min is not None or exp_max is not None else e
+        a = w.abs()
+        m, e = torch.frexp(a)
+        e = (e - (m < _mantissa_midpoint(w.dtype)).to(e.dtype)).to(w.dtype)
+        return torch.where(a.isfinite(), e, a)      # inf for ±inf, NaN for NaN
+
+
+@lru_cache(maxsize=None)
+def _mantissa_midpoint(dtype: torch.dtype) -> float:
+    """The smallest value of ``dtype`` at or above 2^(−1/2) (a mantissa m of ``dtype`` has m ≥ 2^(−1/2) exactly
+    when m ≥ this): float64's own rounding of 2^(−1/2) lies above it; a narrower dtype's may lie below, and then
+    the next value up is the one."""
+    c = torch.tensor(INV_SQRT2_UP, dtype=torch.float64).to(dtype)
+    if float(c) < INV_SQRT2_UP:
+        c = torch.nextafter(c, torch.ones((), dtype=dtype))
+    return float(c)
+
+
+def _float_exponent(w: torch.Tensor, exp_min: int | None, exp_max: int | None) -> torch.Tensor:
+    """:func:`round_exponent` clamped to [exp_min, exp_max], without gradient."""
+    _check_range(exp_min, exp_max)
+    e = round_exponent(w)
+    return e.clamp_(min=exp_min, max=exp_max) if exp_min is not None or exp_max is not None else e
 
 
 def pow2_exponents(
@@ -116,7 +140,9 @@ def pow2_quantize(
     if ste == "round":
         _check_range(exp_min, exp_max)
         log = torch.log2(w.abs())                              # −inf at w = 0
-        e = log + torch.where(torch.isfinite(log), torch.round(log) - log, 0.0).detach()  # forward Q(0) = 0
+        # forward: the exponent of round_exponent (log + (E − log) is E exactly: |E − log| ≤ 1/2, so the
+        # difference is exact); backward: through log2 only. Q(0) = 0 (log = −inf there)
+        e = log + torch.where(torch.isfinite(log), round_exponent(w) - log, 0.0).detach()
         if exp_min is not None or exp_max is not None:
             e = e.clamp(min=exp_min, max=exp_max)
         return torch.sign(w) * torch.exp2(e)

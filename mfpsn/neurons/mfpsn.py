@@ -6,8 +6,7 @@ import math
 import torch
 from torch import nn
 
-from mfpsn.backends import FILTER_BACKENDS, mfpsn_spikes, mfpsn_trace, mfpsn_train_forward
-from mfpsn.functional.fold import fold_taps_fused
+from mfpsn.backends import FILTER_BACKENDS, mfpsn_fold, mfpsn_spikes, mfpsn_trace, mfpsn_train_forward
 from mfpsn.functional.mfpsn import STATS, fold_taps, update_running_stats
 from mfpsn.functional.surrogate import Surrogate, get_surrogate
 from mfpsn._checks import (check_choice, check_optional_int, check_positive_int, check_positive_number,
@@ -152,8 +151,8 @@ class MFPSN(StepModeMixin, nn.Module):
 
     def _compute_fold(self) -> tuple[torch.Tensor, torch.Tensor]:
         w, gamma, beta, mean, var = self._fold_inputs()
-        return fold_taps_fused(w, gamma, beta, mean, var, self.eps, self.quantize, self.exp_min, self.exp_max,
-                               self.ste)
+        return mfpsn_fold(w, gamma, beta, mean, var, self.eps, self.quantize, self.exp_min, self.exp_max, self.ste,
+                          self.backend)
 
     def _eval_fold(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(W_q [C, k], θ [C]) from the running statistics: differentiable when autograd needs it, otherwise
