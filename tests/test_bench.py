@@ -98,11 +98,12 @@ def test_targets_verdicts_from_rows(tmp_path, capsys):
         return {"impl": impl, "T": 256, "N": N, "k": 8, "d": 2, "dtype": "float32", "fwd_ms": fwd, "fwdbwd_ms": fwdbwd}
 
     rows = [row("LIF loop", 1024, 10.0, 40.0), row("MFPSN auto", 1024, 0.4, 5.0),
+            row("MFPSN train auto", 1024, 1.0, 3.2),
             row("LIF loop", 65536, 60.0, None), row("MFPSN auto", 65536, 30.0, None),
             row("MFPSN conv1d", 65536, 90.0, None)]
     verdicts = check_targets(rows)
-    assert [v.met for v in verdicts] == [True, False, False, True, None]
-    assert "25.00×" in verdicts[0].detail and "8.00×" in verdicts[1].detail
+    assert [v.met for v in verdicts] == [True, False, True, False, True, None]
+    assert "25.00×" in verdicts[0].detail and "8.00×" in verdicts[1].detail and "12.50×" in verdicts[2].detail
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"rows": rows}))
     assert targets_main([str(path)]) == 0
