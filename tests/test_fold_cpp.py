@@ -112,3 +112,27 @@ def test_the_eval_fold_dispatch_gives_the_torch_fold(options, dtype):
     assert torch.equal(t0, t1) and torch.equal(th0, th1)
     for a, b in zip(g0, g1):
         torch.testing.assert_close(a, b, equal_nan=True, **TOL[dtype])
+
+
+@pytest.mark.parametrize("ste", ["whole", "round"])
+def test_fused_fold_gradients_reach_all_five_inputs_as_the_torch_fold(ste):
+    """fused_fold is differentiable in W, γ, β, μ and σ² (batch statistics that need a gradient included)."""
+    from mfpsn.functional.fold import fold_taps_fused
+    from mfpsn.functional.mfpsn_train_cpu import fused_fold
+
+    gen = torch.Generator().manual_seed(5)
+    f64 = dict(generator=gen, dtype=torch.float64)
+    inputs = [torch.randn(6, 3, **f64), torch.rand(6, **f64) + 0.5, torch.randn(6, **f64), torch.randn(6, **f64),
+              torch.rand(6, **f64) + 0.1]
+    up = (torch.randn(6, 3, generator=gen, dtype=torch.float64), torch.randn(6, generator=gen, dtype=torch.float64))
+    grads = []
+    for fold in (fused_fold, fold_taps_fused):
+        leaves = [t.clone().requires_grad_() for t in inputs]
+        w_q, theta = fold(*leaves, 1e-5, True, -2, 1, ste)
+        grads.append(torch.autograd.grad((w_q * up[0]).sum() + (theta * up[1]).sum(), leaves))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, **TOL[torch.float64])
+    with pytest.raises(RuntimeError, match="CPU in float32/float64"):
+        fused_fold(*(t.half() for t in inputs), 1e-5, True, None, None)
+    with pytest.raises(ValueError, match="ste"):
+        fused_fold(*inputs, 1e-5, True, None, None, "nearest")

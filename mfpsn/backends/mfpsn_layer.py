@@ -118,8 +118,8 @@ def mfpsn_fold(weight: torch.Tensor, bn_weight: torch.Tensor, bn_bias: torch.Ten
     ``"auto"`` the first record implementing it that is loaded and can run on W (no build is started for it).
     Every ``"fold"`` op gives the same W_q and θ bit for bit; otherwise, or when the five tensors do not share W's
     dtype, the torch fold runs."""
-    tensors = (weight, bn_weight, bn_bias, mean, var)
-    if all(t.dtype == weight.dtype for t in tensors):
+    dt = weight.dtype
+    if bn_weight.dtype == dt and bn_bias.dtype == dt and mean.dtype == dt and var.dtype == dt:
         if backend == "auto":
             fold = next((r.ops["fold"] for r in backends.values() if r.implements("fold") and r.ready()
                          and weight.device.type in r.auto_devices and r.reason(weight[:1, :1, None]) is None),

@@ -53,9 +53,9 @@ inline F pow2_q(F w, bool has_min, double emin, bool has_max, double emax) {
 // or null: then mu and var are read from mean_in, var_in [C] (x's dtype; the eval fold from running statistics).
 template <typename F>
 __attribute__((optimize("fp-contract=off")))
-void fold_fwd(const double* s, const F* mean_in, const F* var_in, double n, const F* w, const F* gamma, const F* beta, double eps,
-              int quantize, int has_min, int64_t emin, int has_max, int64_t emax, int64_t C, int64_t k, F* out,
-              double* mean64) {
+void fold_fwd(const double* s, const F* mean_in, const F* var_in, double n, const F* w, const F* gamma, const F* beta,
+              double eps, int quantize, int has_min, int64_t emin, int has_max, int64_t emax, int64_t C, int64_t k,
+              F* out, double* mean64) {
   F* wq = out;
   F* wf = out + C * k;
   F* mean = out + 2 * C * k;
@@ -125,15 +125,17 @@ void fold_bwd(const double* dwq, const double* gsum, const F* w, const F* mean, 
 }  // namespace
 
 extern "C" {
-void mfpsn_fold_fwd_f32(const double* s, const float* mean_in, const float* var_in, double n, const float* w, const float* gamma,
-                        const float* beta, double eps, int quantize, int has_min, int64_t emin, int has_max,
-                        int64_t emax, int64_t C, int64_t k, float* out, double* mean64) {
-  fold_fwd<float>(s, mean_in, var_in, n, w, gamma, beta, eps, quantize, has_min, emin, has_max, emax, C, k, out, mean64);
+void mfpsn_fold_fwd_f32(const double* s, const float* mean_in, const float* var_in, double n, const float* w,
+                        const float* gamma, const float* beta, double eps, int quantize, int has_min, int64_t emin,
+                        int has_max, int64_t emax, int64_t C, int64_t k, float* out, double* mean64) {
+  fold_fwd<float>(s, mean_in, var_in, n, w, gamma, beta, eps, quantize, has_min, emin, has_max, emax, C, k, out,
+                  mean64);
 }
-void mfpsn_fold_fwd_f64(const double* s, const double* mean_in, const double* var_in, double n, const double* w, const double* gamma,
-                        const double* beta, double eps, int quantize, int has_min, int64_t emin, int has_max,
-                        int64_t emax, int64_t C, int64_t k, double* out, double* mean64) {
-  fold_fwd<double>(s, mean_in, var_in, n, w, gamma, beta, eps, quantize, has_min, emin, has_max, emax, C, k, out, mean64);
+void mfpsn_fold_fwd_f64(const double* s, const double* mean_in, const double* var_in, double n, const double* w,
+                        const double* gamma, const double* beta, double eps, int quantize, int has_min, int64_t emin,
+                        int has_max, int64_t emax, int64_t C, int64_t k, double* out, double* mean64) {
+  fold_fwd<double>(s, mean_in, var_in, n, w, gamma, beta, eps, quantize, has_min, emin, has_max, emax, C, k, out,
+                   mean64);
 }
 void mfpsn_fold_bwd_f32(const double* dwq, const double* gsum, const float* w, const float* mean, const float* var,
                         const float* g, const float* inv, const float* wf, const float* wq, double eps, int round_ste,

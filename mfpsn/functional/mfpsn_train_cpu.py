@@ -89,10 +89,10 @@ class _FoldCPU(torch.autograd.Function):
     def forward(ctx, weight, bn_weight, bn_bias, mean, var, eps, quantize, exp_min, exp_max, ste):
         dt = weight.dtype
         w = fused_cpu.operand(weight, dt)
-        w_q, theta, mean_c, var_c, w_f, g, inv, mean64 = fused_cpu.fused_fold_forward(
+        w_q, theta, mean_c, var_c, w_f, g, inv, _ = fused_cpu.fused_fold_forward(
             None, 1, w, fused_cpu.operand(bn_weight, dt), fused_cpu.operand(bn_bias, dt), eps, quantize, exp_min,
             exp_max, mean=fused_cpu.operand(mean, dt), var=fused_cpu.operand(var, dt))
-        ctx.save_for_backward(w, mean_c, var_c, w_f, w_q, g, inv, mean64)
+        ctx.save_for_backward(w, mean_c, var_c, w_f, w_q, g, inv)
         ctx.eps, ctx.round_ste, ctx.exp_range = eps, quantize and ste == "round", (exp_min, exp_max)
         ctx.dtypes = tuple(t.dtype for t in (weight, bn_weight, bn_bias, mean, var))
         return w_q, theta
@@ -100,12 +100,12 @@ class _FoldCPU(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_wq, d_theta):
-        w, mean, var, w_f, w_q, g, inv, mean64 = ctx.saved_tensors
+        w, mean, var, w_f, w_q, g, inv = ctx.saved_tensors
         d_wq = torch.zeros(w.shape, dtype=torch.float64) if d_wq is None else d_wq.double().contiguous()
         g_sum = torch.zeros(w.shape[0], dtype=torch.float64) if d_theta is None else d_theta.double().neg()
-        zero = torch.zeros_like(mean64)
         dw, dgamma, dbeta, a_c, b_c = fused_cpu.fused_fold_backward(     # n = 1, μ64 = 0: a_c = dμ, b_c = 2 dσ²
-            d_wq, g_sum, w, mean, var, g, inv, w_f, w_q, ctx.eps, ctx.round_ste, *ctx.exp_range, 1, zero)
+            d_wq, g_sum, w, mean, var, g, inv, w_f, w_q, ctx.eps, ctx.round_ste, *ctx.exp_range, 1,
+            torch.zeros(w.shape[0], dtype=torch.float64))
         grads = (dw, dgamma, dbeta, a_c, b_c * 0.5)
         out = [fused_cpu.cast(gr, d) if need else None for gr, d, need in zip(grads, ctx.dtypes, ctx.needs_input_grad)]
         return (*out, None, None, None, None, None)
