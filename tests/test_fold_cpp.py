@@ -136,3 +136,17 @@ def test_fused_fold_gradients_reach_all_five_inputs_as_the_torch_fold(ste):
         fused_fold(*(t.half() for t in inputs), 1e-5, True, None, None)
     with pytest.raises(ValueError, match="ste"):
         fused_fold(*inputs, 1e-5, True, None, None, "nearest")
+
+
+@pytest.mark.parametrize("backend", ["fused", "auto"])
+def test_the_eval_fold_under_torch_compile_adds_no_graph_break(backend):
+    """Inside a trace the eval fold is the torch fold (the C++ "fold" op is a ctypes call) and the quantizer's
+    constants are not computed there (an .item() per dtype broke the graph); values equal eager's."""
+    from mfpsn.neurons import MFPSN
+
+    m = MFPSN(16, order=4, dilation=2, backend=backend).eval()
+    x = torch.randn(20, 3, 16)
+    explained = torch._dynamo.explain(m)(x)
+    reasons = [str(b.reason) for b in explained.break_reasons]
+    assert not [r for r in reasons if "item()" in r or "Unsupported method call" in r], reasons
+    assert torch.equal(torch.compile(m, backend="eager")(x), m(x))

@@ -116,10 +116,11 @@ def mfpsn_fold(weight: torch.Tensor, bn_weight: torch.Tensor, bn_bias: torch.Ten
     """(W_q [C, k], θ [C]) = the fold of W [C, k] with γ, β, μ, σ² [C] (:func:`mfpsn.functional.fold.fold_taps_fused`,
     differentiable in every tensor), on the backend's ``"fold"`` op where it has one: a named backend's, or with
     ``"auto"`` the first record implementing it that is loaded and can run on W (no build is started for it).
-    Every ``"fold"`` op gives the same W_q and θ bit for bit; otherwise, or when the five tensors do not share W's
-    dtype, the torch fold runs."""
+    Every ``"fold"`` op gives the same W_q and θ bit for bit; otherwise, when the five tensors do not share W's
+    dtype, or inside a ``torch.compile`` trace, the torch fold runs."""
     dt = weight.dtype
-    if bn_weight.dtype == dt and bn_bias.dtype == dt and mean.dtype == dt and var.dtype == dt:
+    if (bn_weight.dtype == dt and bn_bias.dtype == dt and mean.dtype == dt and var.dtype == dt
+            and not torch.compiler.is_compiling()):    # a "fold" op may be a ctypes call: not traced
         if backend == "auto":
             fold = next((r.ops["fold"] for r in backends.values() if r.implements("fold") and r.ready()
                          and weight.device.type in r.auto_devices and r.reason(weight[:1, :1, None]) is None),

@@ -53,7 +53,8 @@ def round_exponent(w: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         a = w.abs()
         m, e = torch.frexp(a)
-        e = (e - (m < _mantissa_midpoint(w.dtype)).to(e.dtype)).to(w.dtype)
+        mid = _MIDPOINTS.get(w.dtype)
+        e = (e - (m < (_mantissa_midpoint(w.dtype) if mid is None else mid)).to(e.dtype)).to(w.dtype)
         return torch.where(a.isfinite(), e, a)      # inf for ±inf, NaN for NaN
 
 
@@ -66,6 +67,10 @@ def _mantissa_midpoint(dtype: torch.dtype) -> float:
     if float(c) < INV_SQRT2_UP:
         c = torch.nextafter(c, torch.ones((), dtype=dtype))
     return float(c)
+
+
+# computed once at import (a torch.compile trace would otherwise meet the .item() of the first call)
+_MIDPOINTS = {dt: _mantissa_midpoint(dt) for dt in (torch.float16, torch.bfloat16, torch.float32, torch.float64)}
 
 
 def _float_exponent(w: torch.Tensor, exp_min: int | None, exp_max: int | None) -> torch.Tensor:
