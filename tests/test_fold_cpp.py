@@ -27,8 +27,9 @@ def _inputs(C, k, n, dtype, seed):
     beta = torch.randn(C, generator=gen, dtype=torch.float64).to(dtype)
     y = torch.randn(n, C, generator=gen, dtype=torch.float64) * 2 + 0.5
     sums = torch.stack([y.sum(0), (y * y).sum(0)]).contiguous()
-    if C > 1:
-        sums[:, 1] = torch.tensor([3.0 * n, 9.0 * n]) * (1 + 1e-16)  # ΣY²/n − μ² rounds below 0: clamped to 0
+    if C > 1:   # channel 1: ΣY²/n − μ² < 0 by rounding, clamped to 0
+        sums[:, 1] = torch.tensor([0.3 * n, 0.09 * n * (1 - 1e-12)], dtype=torch.float64)
+        assert float(sums[1, 1] / n - (sums[0, 1] / n) ** 2) < 0
     return sums, w, gamma, beta
 
 
@@ -53,6 +54,8 @@ def test_fold_forward_equals_the_torch_fold_and_backward_agrees(dtype, shape, qu
     for got, want in ((w_q, ref.w_q), (theta, ref.theta), (w_f, ref.w_f), (g, ref.g), (inv, ref.inv),
                       (mean, mean_r), (var, var_r), (mean64, mean64_r)):
         assert got.dtype == want.dtype and torch.equal(got, want)
+    if C > 1:
+        assert var[1] == 0
 
     gen = torch.Generator().manual_seed(7)
     d_wq = torch.randn(C, k, generator=gen, dtype=torch.float64)
@@ -150,3 +153,28 @@ def test_the_eval_fold_under_torch_compile_adds_no_graph_break(backend):
     reasons = [str(b.reason) for b in explained.break_reasons]
     assert not [r for r in reasons if "item()" in r or "Unsupported method call" in r], reasons
     assert torch.equal(torch.compile(m, backend="eager")(x), m(x))
+
+
+def test_the_fold_entry_points_refuse_operands_the_cpp_would_misread():
+    """Wrong shape, dtype, device layout or a missing statistic: ValueError naming the operand, nothing read."""
+    C, k = 4, 3
+    w, v = torch.randn(C, k), torch.rand(C) + 0.5
+    sums = torch.rand(2, C, dtype=torch.float64)
+    bad = [dict(sums=sums.float()), dict(sums=sums[:, :2]), dict(weight=torch.randn(k, C).t()),
+           dict(bn_weight=torch.rand(C, dtype=torch.float64)), dict(bn_bias=torch.zeros(C + 1))]
+    for change in bad:
+        args = dict(sums=sums, weight=w, bn_weight=v, bn_bias=torch.zeros(C)) | change
+        name = next(iter(change))
+        with pytest.raises(ValueError, match=f"expected {name} a contiguous CPU tensor"):
+            fused_cpu.fused_fold_forward(args["sums"], 8, args["weight"], args["bn_weight"], args["bn_bias"], 1e-5,
+                                         True, None, None)
+    with pytest.raises(ValueError, match="either sums or mean and var"):
+        fused_cpu.fused_fold_forward(None, 8, w, v, torch.zeros(C), 1e-5, True, None, None, mean=v)
+    f = fused_cpu.fused_fold_forward(sums, 8, w, v, torch.zeros(C), 1e-5, True, None, None)
+    w_q, theta, mean, var, w_f, g, inv, mean64 = f
+    with pytest.raises(ValueError, match="expected d_wq a contiguous CPU tensor"):
+        fused_cpu.fused_fold_backward(torch.zeros(C, k), torch.zeros(C, dtype=torch.float64), w, mean, var, g, inv,
+                                      w_f, w_q, 1e-5, False, None, None, 8, mean64)
+    with pytest.raises(ValueError, match="expected inv a contiguous CPU tensor"):
+        fused_cpu.fused_fold_backward(torch.zeros(C, k, dtype=torch.float64), torch.zeros(C, dtype=torch.float64), w,
+                                      mean, var, g, inv[:2], w_f, w_q, 1e-5, False, None, None, 8, mean64)

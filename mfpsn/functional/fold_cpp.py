@@ -3,7 +3,8 @@
 :func:`~mfpsn.functional.fused_cpu.fused_fold_backward`).
 
 What the layer did between its kernel passes in about twenty-five small torch ops (each a few microseconds of
-dispatch on a ``[C]`` or ``[C, k]`` tensor, about 0.1 ms a call at C = 128), in one call each way:
+dispatch on a ``[C]`` or ``[C, k]`` tensor), in one call each way (measured ad hoc with the kernels stubbed out,
+T = 32, [32, 64, 128]: the layer's overhead per forward+backward fell from 400 to 257 µs):
 
 - forward, from the float64 sums Σ Y, Σ Y² of the moments pass: μ_B = ΣY/n, σ²_B = max(ΣY²/n − μ_B², 0) (float64,
   then rounded to x's dtype), then :func:`mfpsn.functional.fold.fold_forward`: 1/√(σ²_B + ε), g = γ/√(σ²_B + ε),
@@ -20,13 +21,15 @@ agree to rounding. Q uses the exact rule of :func:`mfpsn.functional.quantize.rou
 """
 from __future__ import annotations
 
+from mfpsn.functional.quantize import INV_SQRT2_UP
+
 __all__ = ["FOLD_CPP"]
 
 FOLD_CPP = r"""
 // ---- the fused training layer's fold glue (mfpsn.functional.fold_cpp): each operation rounded as the torch op it
 // replaces, no fused multiply-adds
 namespace {
-constexpr double INV_SQRT2_UP = 0.7071067811865476;  // the smallest double above 2^(-1/2)
+constexpr double INV_SQRT2_UP = @INV_SQRT2_UP@;  // the smallest double above 2^(-1/2) (quantize.py)
 
 // round(log2|w|) exactly (quantize.round_exponent): frexp's e where the mantissa m >= 2^(-1/2), else e - 1
 template <typename F>
@@ -153,4 +156,4 @@ void mfpsn_fold_bwd_f64(const double* dwq, const double* gsum, const double* w, 
                    C, k, dw, dgamma, dbeta, a_c, b_c);
 }
 }
-"""
+""".replace("@INV_SQRT2_UP@", repr(INV_SQRT2_UP))

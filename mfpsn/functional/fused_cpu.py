@@ -878,6 +878,18 @@ def _pointers(t: torch.Tensor, offsets: tuple[int, ...]) -> list[int]:
     return [base + o * size for o in offsets]
 
 
+def _check_operands(where: str, specs: tuple[tuple[str, torch.Tensor | None, tuple[int, ...], torch.dtype], ...]
+                    ) -> None:
+    """ValueError unless each (name, tensor, shape, dtype) names a contiguous CPU tensor of that shape and dtype
+    (None: not given). The C++ reads raw memory, so a wrong one would read past its tensor."""
+    for name, t, shape, dtype in specs:
+        if t is not None and (tuple(t.shape) != shape or t.dtype != dtype or t.device.type != "cpu"
+                              or not t.is_contiguous()):
+            raise ValueError(f"{where}: expected {name} a contiguous CPU tensor of shape {list(shape)} and dtype "
+                             f"{dtype}, found {list(t.shape)} {t.dtype} on {t.device}"
+                             f"{'' if t.is_contiguous() else ' (not contiguous)'}")
+
+
 def _exp_args(exp_min: int | None, exp_max: int | None) -> tuple[int, int, int, int]:
     return int(exp_min is not None), int(exp_min or 0), int(exp_max is not None), int(exp_max or 0)
 
@@ -897,15 +909,21 @@ def fused_fold_forward(sums: torch.Tensor | None, n: int, weight: torch.Tensor, 
         ``μ = ΣY/n``, ``σ² = (ΣY²/n − μ²).clamp_min(0)`` and :func:`mfpsn.functional.fold.fold_forward`, bit for bit.
     """
     dt = weight.dtype
+    if weight.dim() != 2 or dt not in SUPPORTED_DTYPES or (sums is None) == (mean is None or var is None):
+        raise ValueError(f"fused_fold_forward: expected a float32/float64 weight [C, k] and either sums or mean and "
+                         f"var, found weight {list(weight.shape)} {dt}")
     C, k = weight.shape
+    f64 = torch.float64
+    _check_operands("fused_fold_forward", (("sums", sums, (2, C), f64), ("weight", weight, (C, k), dt),
+                                           ("bn_weight", bn_weight, (C,), dt), ("bn_bias", bn_bias, (C,), dt),
+                                           ("mean", mean, (C,), dt), ("var", var, (C,), dt)))
     lib = _load()
     out = torch.empty(2 * C * k + 5 * C, dtype=dt)
     mean64 = torch.empty(C, dtype=torch.float64)
     fn = lib.mfpsn_fold_fwd_f32 if dt == torch.float32 else lib.mfpsn_fold_fwd_f64
     given = sums is None
     fn(None if given else sums.data_ptr(), mean.data_ptr() if given else None, var.data_ptr() if given else None,
-       float(n),
-       weight.data_ptr(), bn_weight.data_ptr(), bn_bias.data_ptr(), float(eps), int(bool(quantize)),
+       float(n), weight.data_ptr(), bn_weight.data_ptr(), bn_bias.data_ptr(), float(eps), int(bool(quantize)),
        *_exp_args(exp_min, exp_max), C, k, out.data_ptr(), mean64.data_ptr())
     w_q, w_f, mean, var, theta, g, inv = out.split_with_sizes((C * k, C * k, C, C, C, C, C))
     return w_q.view(C, k), theta, mean, var, w_f.view(C, k), g, inv, mean64
@@ -926,7 +944,16 @@ def fused_fold_backward(d_wq: torch.Tensor, g_sum: torch.Tensor, weight: torch.T
         ``b_c = 2 dσ²/n``, ``a_c = dμ/n − b_c μ_B``.
     """
     dt = weight.dtype
+    if weight.dim() != 2 or dt not in SUPPORTED_DTYPES:
+        raise ValueError(f"fused_fold_backward: expected a float32/float64 weight [C, k], found "
+                         f"{list(weight.shape)} {dt}")
     C, k = weight.shape
+    f64 = torch.float64
+    _check_operands("fused_fold_backward", (("d_wq", d_wq, (C, k), f64), ("g_sum", g_sum, (C,), f64),
+                                            ("mean64", mean64, (C,), f64), ("weight", weight, (C, k), dt),
+                                            ("w_f", w_f, (C, k), dt), ("w_q", w_q, (C, k), dt),
+                                            *((n, t, (C,), dt) for n, t in (("mean", mean), ("var", var), ("g", g),
+                                                                            ("inv", inv)))))
     lib = _load()
     out = torch.empty(C * k + 2 * C, dtype=dt)
     coef = torch.empty(2, C, dtype=torch.float64)

@@ -19,17 +19,18 @@ Gradient (``ste``):
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Literal
 
 import torch
 
-__all__ = ["pow2_exponents", "pow2_quantize", "pow2_value", "count_clamped", "round_exponent", "INV_SQRT2_UP"]
+__all__ = ["pow2_exponents", "pow2_quantize", "pow2_value", "count_clamped", "round_exponent",
+           "INV_SQRT2_UP"]
 
 
 
-#: the smallest float64 above 2^(−1/2) (fl64(2^(−1/2)) = 0.70710678118654757… lies above 2^(−1/2) = 0.70710678118654752…);
-#: a mantissa m of any float dtype up to float64 has m ≥ 2^(−1/2) exactly when float64(m) ≥ this
+#: the smallest float64 above 2^(−1/2) (fl64(2^(−1/2)) = 0.70710678118654757… lies above
+#: 2^(−1/2) = 0.70710678118654752…); a mantissa m of any float dtype up to float64 has m ≥ 2^(−1/2) exactly
+#: when float64(m) ≥ this (the C++ fold, :mod:`mfpsn.functional.fold_cpp`, compiles this value in)
 INV_SQRT2_UP = 0.7071067811865476
 
 
@@ -53,24 +54,26 @@ def round_exponent(w: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         a = w.abs()
         m, e = torch.frexp(a)
-        mid = _MIDPOINTS.get(w.dtype)
-        e = (e - (m < (_mantissa_midpoint(w.dtype) if mid is None else mid)).to(e.dtype)).to(w.dtype)
+        e = (e - (m < _mantissa_midpoint(w.dtype)).to(e.dtype)).to(w.dtype)
         return torch.where(a.isfinite(), e, a)      # inf for ±inf, NaN for NaN
 
 
-@lru_cache(maxsize=None)
 def _mantissa_midpoint(dtype: torch.dtype) -> float:
     """The smallest value of ``dtype`` at or above 2^(−1/2) (a mantissa m of ``dtype`` has m ≥ 2^(−1/2) exactly
     when m ≥ this): float64's own rounding of 2^(−1/2) lies above it; a narrower dtype's may lie below, and then
-    the next value up is the one."""
+    the next value up is the one. The four common dtypes' values are computed once, at import (inside a
+    ``torch.compile`` trace the ``float(tensor)`` below would break the graph); any other dtype's on each call."""
+    known = _MIDPOINTS.get(dtype)
+    if known is not None:
+        return known
     c = torch.tensor(INV_SQRT2_UP, dtype=torch.float64).to(dtype)
     if float(c) < INV_SQRT2_UP:
         c = torch.nextafter(c, torch.ones((), dtype=dtype))
     return float(c)
 
 
-# computed once at import (a torch.compile trace would otherwise meet the .item() of the first call)
-_MIDPOINTS = {dt: _mantissa_midpoint(dt) for dt in (torch.float16, torch.bfloat16, torch.float32, torch.float64)}
+_MIDPOINTS: dict[torch.dtype, float] = {}
+_MIDPOINTS.update({dt: _mantissa_midpoint(dt) for dt in (torch.float16, torch.bfloat16, torch.float32, torch.float64)})
 
 
 def _float_exponent(w: torch.Tensor, exp_min: int | None, exp_max: int | None) -> torch.Tensor:
