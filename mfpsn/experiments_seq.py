@@ -111,6 +111,18 @@ NEURON_ROWS: dict[str, tuple[str, int, str, dict[str, Any], str]] = {
     "mfpsn_k8_shared": ("mfpsn", 8, "sawtooth", {"shared_taps": True}, "ablation"),
 }
 SHIPPED_LABELS = {"mfpsn_k8": "mfpsn", "lif": "lif", "psn": "psn"}
+#: tasks whose MFPSN and LIF models are shipped from the long protocol (sFashion ran the budget protocol only)
+LONG_SHIPPED_TASKS = ("smnist", "psmnist")
+
+
+def ship_protocol(task: str, label: str) -> str | None:
+    """The protocol whose seed-0 run of ``label`` on ``task`` is shipped as ``<task>_<neuron>`` (None: not shipped).
+
+    The longest protocol each neuron ran on this CPU: ``long`` for the two fast neurons (MFPSN, LIF) on sMNIST and
+    psMNIST, ``budget`` for PSN (its T x T layers) and for sFashion."""
+    if label not in SHIPPED_LABELS:
+        return None
+    return "long" if label in ("mfpsn_k8", "lif") and task in LONG_SHIPPED_TASKS else "budget"
 
 
 def receptive_field_of(order: int, dilations: str, n_layers: int = N_LAYERS, period: int = 3) -> int:
@@ -131,7 +143,7 @@ def plan(tasks: Sequence[str], seeds: Sequence[int], protocol: str = "budget",
             for label, (neuron, k, dil, opts, group) in NEURON_ROWS.items():
                 if group == "main":
                     runs.append(SeqRun(task, label, neuron, seed, protocol, k, dil, opts, group,
-                                       ship=seed == 0 and label in SHIPPED_LABELS and protocol == "budget"))
+                                       ship=seed == 0 and ship_protocol(task, label) == protocol))
     for seed in extra_seeds:
         for task in tasks:
             for label, (neuron, k, dil, opts, group) in NEURON_ROWS.items():
@@ -183,7 +195,8 @@ def run_one(run: SeqRun, *, data_root: str, results: Path = RESULTS, out: Path =
                       weight_decay=proto["weight_decay"], seed=run.seed, data_root=data_root,
                       max_train=proto["max_train"], eval_limit=proto["eval_limit"], name=run.name,
                       out=str(out) if run.ship else None, resume=True, subset=1_000,
-                      run_dir=str(Path("runs") / "experiments_seq" / run.name), progress=True, threads=1)
+                      run_dir=str(Path("runs") / "experiments_seq" / run.key.replace("/", "_")), progress=True,
+                      threads=1)
     start = time.perf_counter()
     result = fit(cfg)
     wall = time.perf_counter() - start

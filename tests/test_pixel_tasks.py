@@ -202,7 +202,12 @@ def test_plan_and_receptive_fields():
     assert len({r.key for r in runs}) == len(runs)
     assert [r.seed for r in main[:10]] == [0] * 10  # seed 0 of every main row first
     shipped = {r.name for r in runs if r.ship}
-    assert shipped == {"psmnist_mfpsn", "psmnist_lif", "psmnist_psn", "smnist_mfpsn", "smnist_lif", "smnist_psn"}
+    assert shipped == {"psmnist_psn", "smnist_psn"}  # PSN ships its budget run; MFPSN and LIF their long run
+    long_runs = plan(["psmnist", "smnist", "sfmnist"], [0, 1, 2], "long")
+    assert {r.name for r in long_runs if r.ship} == {"psmnist_mfpsn", "psmnist_lif", "smnist_mfpsn", "smnist_lif"}
+    assert all(r.seed == 0 and r.protocol == "long" for r in long_runs if r.ship)
+    assert {r.name for r in plan(["sfmnist"], [0], "budget") if r.ship} == {"sfmnist_mfpsn", "sfmnist_lif",
+                                                                           "sfmnist_psn"}
     # 4 layers, sawtooth 1, 2, 3, 1: 1 + (k - 1) * 7
     assert receptive_field_of(8, "sawtooth") == 50
     assert receptive_field_of(16, "sawtooth") == 106
