@@ -440,6 +440,9 @@ def render_section(results: list[dict[str, Any]], protocol: str = "budget") -> l
             f"{max(r['peak_rss_mb'] for r in mine):.0f} | "
             f"{statistics.mean(r['spikes_per_sample'] for r in mine):.0f} | "
             f"{statistics.mean(r['energy_nj_per_sample'] for r in mine) / 1e3:.2f} | {anchor_text} |")
+    shipped = sorted(r["name"] for r in rows if r.get("shipped"))
+    if shipped:
+        lines += ["", f"Shipped from this protocol (seed 0 of its row): {', '.join(f'`{n}`' for n in shipped)}."]
     lines += ["", *_discussion(rows)]
     lines += [
         "",

@@ -158,3 +158,14 @@ def test_round_exponent_special_values():
     assert e[0] == float("inf") and e[1] == float("inf") and e[2].isnan() and e[3] == -1
     q = pow2_quantize(torch.tensor([float("inf"), float("nan"), 0.0, -0.0]))
     assert q[0] == float("inf") and q[1].isnan() and q[2] == 0 and q[3] == 0
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_pow2_exponents_refuses_non_finite_weights(bad):
+    """A NaN or infinite tap has no integer exponent: an error naming it, not an arbitrary int32."""
+    w = torch.tensor([[0.5, -2.0], [bad, 1.0]])
+    with pytest.raises(ValueError, match=r"expected finite weights, found 1 NaN/inf value\(s\) \(the first at index "
+                                         r"\(1, 0\)"):
+        pow2_exponents(w)
+    with pytest.raises(ValueError, match="expected finite weights"):
+        count_clamped(w, -4, 4)

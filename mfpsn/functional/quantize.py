@@ -93,7 +93,15 @@ def pow2_exponents(
     Returns:
         sign: int8, same shape, in {−1, 0, +1} (0 exactly where w == 0).
         exponent: int32, same shape, round(log2|w|) clamped to [exp_min, exp_max]; 0 where w == 0.
+    Raises:
+        ValueError: w holds NaN or ±inf (no integer exponent exists; casting one to int32 would give an arbitrary
+            value), naming how many and where the first one is.
     """
+    bad = ~torch.isfinite(w)
+    if bool(bad.any()):
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"pow2_exponents: expected finite weights, found {int(bad.sum())} NaN/inf value(s) "
+                         f"(the first at index {first}: {w[first].item()})")
     e = _float_exponent(w, exp_min, exp_max)
     with torch.no_grad():
         e = torch.where(w == 0, torch.zeros_like(e), e)
