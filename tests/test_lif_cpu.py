@@ -129,3 +129,19 @@ def test_the_speed_race_offers_the_fused_cpu_lif():
 
     assert race.LIF_FUSED_CPU in race.contenders(torch.device("cpu"))
     assert race._make_neuron(race.LIF_FUSED_CPU, 4, 2, 1).backend == "fused"
+
+
+def test_fused_lif_gradients_are_the_same_bits_for_every_thread_count(monkeypatch):
+    """The rate's gradient is summed per fixed chunk of blocks, in chunk order (``parallel_blocks``): 1, 2 and 3
+    threads give the same bits, whichever thread ran which chunk."""
+    monkeypatch.setattr(lif_cpu, "_SMALL", 100)
+    x = torch.rand(12, 7, 3001, dtype=torch.float64) * 2.0   # 21,007 neurons: many blocks, uneven chunks
+    gs = torch.randn(12, 7, 3001, dtype=torch.float64)
+    out = []
+    for n in (1, 2, 3):
+        monkeypatch.setattr(torch, "get_num_threads", lambda n=n: n)
+        xs, rate = x.clone().requires_grad_(), torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+        s, _, _ = lif_cpu.fused_lif_cpu(xs, rate, 1.0, None, False, ATan())
+        out.append((s, *torch.autograd.grad((s * gs).sum(), [xs, rate])))
+    for other in out[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(out[0], other))

@@ -224,3 +224,30 @@ def test_both_grad_pass_loop_orders_match_plain_torch(shape, k, d, dtype, code, 
     assert dx2 is dx
     torch.testing.assert_close(dx2.double(), dx_s + dx_y, **tol)
     torch.testing.assert_close(dw2, dw_y, **tol)
+
+
+def test_fused_layer_and_filter_give_the_same_bits_for_every_thread_count(monkeypatch):
+    """Partial sums (batch moments, dW, dθ, the filter's dtaps) are kept per fixed chunk of column blocks and added
+    in chunk order, so 1, 2 and 3 threads give the same bits, although the threads take chunks dynamically."""
+    from mfpsn.neurons import MFPSN
+    from mfpsn.backends import temporal_filter
+
+    f64 = torch.float64                        # float64: a different grouping of the sums shows in the last bits
+    x = torch.randn(6, 37, 260, dtype=f64) + 0.5          # M = 9,620 columns: 38 blocks in 16 uneven chunks
+    up = torch.randn(6, 37, 260, dtype=f64)
+    taps = torch.randn(260, 4, dtype=f64)
+    ref = None
+    for n in (1, 2, 3):
+        monkeypatch.setattr(torch, "get_num_threads", lambda n=n: n)
+        torch.manual_seed(0)
+        m = MFPSN(260, order=4, dilation=3, backend="fused").double().train()
+        xs, ws = x.clone().requires_grad_(), taps.clone().requires_grad_()
+        s = m(xs)
+        s.backward(up)
+        y = temporal_filter(xs, ws, 2, "fused")
+        dx_f, dw_f = torch.autograd.grad((y * up).sum(), [xs, ws])
+        got = [s, xs.grad, m.running_mean, m.running_var, *(p.grad for p in m.parameters()), y, dx_f, dw_f]
+        if ref is None:
+            ref = got
+        else:
+            assert all(torch.equal(a, b) for a, b in zip(ref, got)), n

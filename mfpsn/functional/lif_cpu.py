@@ -154,14 +154,14 @@ template <typename F>
 void bwd(const F* gs, const F* gh, const F* gvl, const F* h, const F* x, const F* v0, F* dx, F* dv0, double* dr,
          Cfg c, int nthreads) {
   const int64_t nb = nblocks_for(c.M);
-  const int nt = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nb)));
-  std::vector<double> part(nt, 0.0);
-  parallel_blocks(nb, nt, [&](int r, int64_t b0, int64_t b1) {
-    double* p = dr ? &part[r] : nullptr;
+  const int64_t nc = nchunks_for(nb);
+  std::vector<double> part(nc, 0.0);   // per chunk, added in chunk order: the same sum for every thread count
+  parallel_blocks(nb, nthreads, [&](int q, int64_t b0, int64_t b1) {
+    double* p = dr ? &part[q] : nullptr;
     if (c.surrogate == 0) bwd_blocks<F, 0>(gs, gh, gvl, h, x, v0, dx, dv0, p, c, b0, b1);
     else if (c.surrogate == 1) bwd_blocks<F, 1>(gs, gh, gvl, h, x, v0, dx, dv0, p, c, b0, b1);
     else bwd_blocks<F, 2>(gs, gh, gvl, h, x, v0, dx, dv0, p, c, b0, b1); });
-  if (dr) { double s = 0.0; for (int r = 0; r < nt; ++r) s += part[r]; *dr = s; }
+  if (dr) { double s = 0.0; for (int64_t q = 0; q < nc; ++q) s += part[q]; *dr = s; }
 }
 }  // namespace
 

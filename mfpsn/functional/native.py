@@ -32,19 +32,33 @@ _DIGEST_SUFFIX = ".sha256"
 
 #: C++ shared by the native libraries (pasted into each source where it says ``@PARALLEL_BLOCKS@``, inside its
 #: anonymous namespace; needs <algorithm> and <cstdint>, and ``-fopenmp``).
-PARALLEL_BLOCKS_CPP = r"""// Thread r of nthreads runs blocks [r per, (r + 1) per), on OpenMP: the library links libgomp.so.1, the soname
-// of the OpenMP runtime torch has already loaded, so the loader reuses it and these are torch's own workers (no
-// thread start per call, no second pool competing with torch's spinning workers for the cores).
+PARALLEL_BLOCKS_CPP = r"""// Blocks [0, nblocks) are cut into nchunks_for(nblocks) = min(nblocks, MAX_CHUNKS) fixed ranges (chunk q holds
+// blocks [chunk_begin(q), chunk_begin(q + 1))), a function of nblocks alone; the threads take chunks as they come
+// free (OpenMP dynamic schedule) and run fn(q, b0, b1). A worker that joins late takes fewer chunks instead of holding
+// up the call. Partial sums are kept per chunk, not per thread, and added in chunk order, so no result
+// depends on the thread count or on which thread ran which chunk. On OpenMP: the library links libgomp.so.1, the
+// soname of the OpenMP runtime torch has already loaded, so the loader reuses it and these are torch's own workers
+// (no thread start per call, no second pool competing with torch's spinning workers for the cores).
+constexpr int64_t MAX_CHUNKS = 16;
+inline int64_t nchunks_for(int64_t nblocks) { return std::max<int64_t>(1, std::min<int64_t>(nblocks, MAX_CHUNKS)); }
+inline int64_t chunk_begin(int64_t nblocks, int64_t q) {
+  const int64_t nc = nchunks_for(nblocks), per = nblocks / nc, extra = nblocks % nc;
+  return q * per + std::min(q, extra);
+}
 template <typename Fn>
 void parallel_blocks(int64_t nblocks, int nthreads, Fn fn) {
-  nthreads = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nblocks)));
-  if (nthreads == 1) { fn(0, int64_t(0), nblocks); return; }
-  const int64_t per = (nblocks + nthreads - 1) / nthreads;
-#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
-  for (int r = 0; r < nthreads; ++r) {
-    const int64_t b0 = r * per, b1 = std::min(nblocks, b0 + per);
-    if (b0 < b1) fn(r, b0, b1);
+  const int64_t nc = nchunks_for(nblocks);
+  auto one = [&](int64_t q) {
+    const int64_t b0 = chunk_begin(nblocks, q), b1 = chunk_begin(nblocks, q + 1);
+    if (b0 < b1) fn(int(q), b0, b1);
+  };
+  nthreads = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, nc)));
+  if (nthreads == 1) {
+    for (int64_t q = 0; q < nc; ++q) one(q);
+    return;
   }
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1)
+  for (int64_t q = 0; q < nc; ++q) one(q);
 }
 """
 
